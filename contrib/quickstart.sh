@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# talkgroups quick start: a private Prosody on 127.0.0.1 with two accounts
+# (alice, bob) and a talkgroups component with one open group, "lobby".
+#
+#   bash contrib/quickstart.sh
+#
+# Everything lives in one directory: ./quickstart (or $TALKGROUPS_QS_DIR).
+# Prosody runs in the background and is stopped when this script exits;
+# talkgroups runs in the foreground. Ctrl-C stops both.
+#
+# Environment:
+#   TALKGROUPS_QS_DIR  directory for configs, data and logs (default ./quickstart)
+#   TALKGROUPS_BIN     a built talkgroups binary to run instead of `cargo run --release`
+#
+# Needs Prosody. If `prosody` is not installed, the script installs it with
+# apt-get (Debian/Ubuntu), which needs root (it uses sudo when not root).
+# Nothing outside the directory is touched apart from that package install.
+# This setup has no TLS and allows plain passwords: loopback use only.
+set -euo pipefail
+
+REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+QS_DIR="${TALKGROUPS_QS_DIR:-./quickstart}"
+COMPONENT_JID="groups.localhost"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'quickstart: %s\n' "$*" >&2; exit 1; }
+
+# --- Prosody -----------------------------------------------------------------
+if ! command -v prosody >/dev/null 2>&1 || ! command -v prosodyctl >/dev/null 2>&1; then
+    command -v apt-get >/dev/null 2>&1 \
+        || die "Prosody is not installed and apt-get is not available: install Prosody (0.12 or later) yourself, then run this again."
+    if [ "$(id -u)" -eq 0 ]; then
+        SUDO=()
+    elif command -v sudo >/dev/null 2>&1; then
+        SUDO=(sudo)
+        say "Prosody is not installed; installing it with apt-get needs root, so sudo will ask for your password."
+    else
+        die "Prosody is not installed. Installing it needs root: run 'apt-get install prosody' as root (or run this script as root)."
+    fi
+    say "Installing Prosody (apt-get install prosody)"
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prosody >/dev/null
+    say "Note: the Debian package may also have enabled the system-wide Prosody service;"
+    say "this script does not use it ('systemctl disable --now prosody' if you do not want it)."
+fi
+
+mkdir -p "$QS_DIR"
+QS_DIR="$(cd "$QS_DIR" && pwd)"
+chmod 700 "$QS_DIR"
+mkdir -p "$QS_DIR/prosody-data" "$QS_DIR/certs"
+if [ -f "$QS_DIR/prosody.pid" ] && old_pid=$(cat "$QS_DIR/prosody.pid" 2>/dev/null) \
+    && [ -n "$old_pid" ] && kill -0 "$old_pid" 2>/dev/null; then
+    die "a Prosody from an earlier run is still running (pid $old_pid, $QS_DIR/prosody.pid); stop it first."
+fi
+
+# --- Free ports --------------------------------------------------------------
+# A port is taken when something accepts a connection on 127.0.0.1.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pick_port() { # preferred port, or a free one
+    local want=$1 p
+    if ! port_in_use "$want"; then echo "$want"; return; fi
+    if command -v python3 >/dev/null 2>&1; then
+        p=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null) \
+            && [ -n "$p" ] && { echo "$p"; return; }
+    fi
+    for ((p = want + 10000; p < want + 10100; p++)); do
+        if ! port_in_use "$p"; then echo "$p"; return; fi
+    done
+    die "no free port found near $want"
+}
+
+C2S_PORT=$(pick_port 5222)
+COMPONENT_PORT=$(pick_port 5347)
+[ "$C2S_PORT" != "$COMPONENT_PORT" ] || COMPONENT_PORT=$(pick_port $((C2S_PORT + 1)))
+
+# --- Secrets (kept across runs, so the database and accounts stay usable) ----
+rand() { LC_ALL=C tr -dc 'a-zA-Z0-9' </dev/urandom | head -c "$1" || true; }
+SECRETS="$QS_DIR/secrets.env"
+if [ ! -f "$SECRETS" ]; then
+    (umask 077; {
+        echo "COMPONENT_SECRET=$(rand 32)"
+        echo "ALICE_PASSWORD=alice-$(rand 8)"
+        echo "BOB_PASSWORD=bob-$(rand 8)"
+    } >"$SECRETS")
+fi
+# shellcheck disable=SC1090
+. "$SECRETS"
+
+# Quote a string for Lua and TOML basic strings (both accept \\ and \").
+q() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
+
+# --- Prosody config ----------------------------------------------------------
+PROSODY_CFG="$QS_DIR/prosody.cfg.lua"
+{
+    echo "-- Written by contrib/quickstart.sh; rewritten on every run."
+    [ "$(id -u)" -eq 0 ] && echo "run_as_root = true"
+    cat <<EOF
+data_path = $(q "$QS_DIR/prosody-data")
+pidfile = $(q "$QS_DIR/prosody.pid")
+admin_socket = $(q "$QS_DIR/prosody.sock")
+certificates = $(q "$QS_DIR/certs")
+log = { info = $(q "$QS_DIR/prosody.log") }
+
+interfaces = { "127.0.0.1" }
+c2s_ports = { $C2S_PORT }
+component_ports = { $COMPONENT_PORT }
+component_interface = "127.0.0.1"
+c2s_direct_tls_ports = { }
+legacy_ssl_ports = { }
+s2s_ports = { }
+http_ports = { }
+https_ports = { }
+modules_disabled = { "s2s" }
+
+modules_enabled = {
+    "roster"; "saslauth"; "disco"; "ping"; "version"; "time"; "uptime";
+    "carbons"; "pep"; "private"; "vcard_legacy"; "blocklist"; "smacks";
+    "csi_simple"; "mam";
+}
+
+-- Loopback only: no TLS, plain passwords allowed.
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+authentication = "internal_hashed"
+
+VirtualHost "localhost"
+
+Component "$COMPONENT_JID"
+    component_secret = $(q "$COMPONENT_SECRET")
+EOF
+} >"$PROSODY_CFG"
+chmod 600 "$PROSODY_CFG"
+
+# --- talkgroups config ---------------------------------------------------------
+TG_CFG="$QS_DIR/talkgroups.toml"
+(umask 077; cat >"$TG_CFG" <<EOF
+# Written by contrib/quickstart.sh; rewritten on every run.
+[component]
+jid = "$COMPONENT_JID"
+secret = $(q "$COMPONENT_SECRET")
+server = "127.0.0.1:$COMPONENT_PORT"
+
+[storage]
+database = $(q "$QS_DIR/talkgroups.sqlite3")
+
+[service]
+admins = ["alice@localhost"]
+
+[[group]]
+name = "lobby"
+title = "Lobby"
+join = "open"
+admins = ["alice@localhost"]
+EOF
+)
+
+# --- Accounts -----------------------------------------------------------------
+say "Registering alice@localhost and bob@localhost"
+prosodyctl --config "$PROSODY_CFG" register alice localhost "$ALICE_PASSWORD" >/dev/null
+prosodyctl --config "$PROSODY_CFG" register bob localhost "$BOB_PASSWORD" >/dev/null
+
+# --- Start Prosody --------------------------------------------------------------
+PROSODY_PID=
+cleanup() {
+    if [ -n "$PROSODY_PID" ] && kill -0 "$PROSODY_PID" 2>/dev/null; then
+        say "Stopping Prosody (pid $PROSODY_PID)"
+        kill "$PROSODY_PID" 2>/dev/null || true
+        wait "$PROSODY_PID" 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say "Starting Prosody (log: $QS_DIR/prosody.log)"
+prosody -F --config "$PROSODY_CFG" >>"$QS_DIR/prosody.out" 2>&1 </dev/null &
+PROSODY_PID=$!
+
+for _ in $(seq 1 100); do
+    kill -0 "$PROSODY_PID" 2>/dev/null || {
+        tail -n 20 "$QS_DIR/prosody.out" "$QS_DIR/prosody.log" >&2 2>/dev/null || true
+        die "Prosody exited at start; see $QS_DIR/prosody.log"
+    }
+    if port_in_use "$COMPONENT_PORT" && port_in_use "$C2S_PORT"; then break; fi
+    sleep 0.1
+done
+port_in_use "$COMPONENT_PORT" || die "Prosody did not open port $COMPONENT_PORT; see $QS_DIR/prosody.log"
+
+cat >&2 <<EOF
+
+  Prosody is running on 127.0.0.1 (client port $C2S_PORT, component port $COMPONENT_PORT).
+
+  In any XMPP client, log in as
+      alice@localhost   password $ALICE_PASSWORD
+      bob@localhost     password $BOB_PASSWORD
+  on server 127.0.0.1 port $C2S_PORT, with plain (unencrypted) connections and
+  plain authentication allowed: there is no TLS on this private server.
+  (profanity: /connect alice@localhost server 127.0.0.1 port $C2S_PORT tls disable)
+
+  Then add lobby@$COMPONENT_JID as a contact and chat; send //help to it.
+  alice is an admin of the group and of the service ($COMPONENT_JID).
+
+  Files: $QS_DIR (talkgroups.toml, prosody.cfg.lua, logs, database).
+  Ctrl-C stops talkgroups and Prosody.
+
+EOF
+
+# --- Run talkgroups -------------------------------------------------------------
+if [ -n "${TALKGROUPS_BIN:-}" ]; then
+    say "Running $TALKGROUPS_BIN --config $TG_CFG"
+    "$TALKGROUPS_BIN" --config "$TG_CFG"
+else
+    say "Building and running talkgroups (cargo run --release; the first build takes a few minutes)"
+    (cd "$REPO_DIR" && cargo run --release -- --config "$TG_CFG")
+fi

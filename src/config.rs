@@ -1,0 +1,512 @@
+//! Configuration: raw TOML -> validated `Config`. Every problem surfaces at
+//! start as one line that names the key and says how to fix it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::core::model::JoinPolicy;
+use crate::core::names;
+
+/// A configuration problem, printed as one line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn err(msg: impl Into<String>) -> ConfigError {
+    ConfigError(msg.into())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    component: Option<RawComponent>,
+    #[serde(default)]
+    storage: RawStorage,
+    http: Option<RawHttp>,
+    #[serde(default)]
+    service: RawService,
+    #[serde(default)]
+    relay: RawRelay,
+    #[serde(default)]
+    routes: RawRoutes,
+    #[serde(default)]
+    group: Vec<RawGroup>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawComponent {
+    jid: Option<String>,
+    secret: Option<String>,
+    #[serde(default = "default_server")]
+    server: String,
+    #[serde(default = "default_keepalive")]
+    keepalive_secs: u64,
+    #[serde(default = "default_reconnect_max")]
+    reconnect_max_secs: u64,
+}
+
+fn default_server() -> String {
+    "127.0.0.1:5347".into()
+}
+fn default_keepalive() -> u64 {
+    30
+}
+fn default_reconnect_max() -> u64 {
+    60
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawStorage {
+    database: String,
+    history_days: u32,
+    history_max: u32,
+}
+
+impl Default for RawStorage {
+    fn default() -> Self {
+        RawStorage {
+            database: "talkgroups.sqlite3".into(),
+            history_days: 30,
+            history_max: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    listen: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawService {
+    admins: Vec<String>,
+    name: String,
+}
+
+impl Default for RawService {
+    fn default() -> Self {
+        RawService {
+            admins: Vec::new(),
+            name: "talkgroups".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawRelay {
+    offline: String,
+    catchup_max: u32,
+    burst: u32,
+    window_secs: u32,
+    max_body: u32,
+}
+
+impl Default for RawRelay {
+    fn default() -> Self {
+        RawRelay {
+            offline: "catchup".into(),
+            catchup_max: 50,
+            burst: 10,
+            window_secs: 10,
+            max_body: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawRoutes {
+    max_age_hours: u32,
+}
+
+impl Default for RawRoutes {
+    fn default() -> Self {
+        RawRoutes { max_age_hours: 24 }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGroup {
+    name: Option<String>,
+    title: Option<String>,
+    join: Option<String>,
+    #[serde(default)]
+    admins: Vec<String>,
+}
+
+/// What to do with messages for members who are offline (SPEC §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfflineMode {
+    Catchup,
+    Server,
+    Drop,
+}
+
+impl OfflineMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfflineMode::Catchup => "catchup",
+            OfflineMode::Server => "server",
+            OfflineMode::Drop => "drop",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ComponentConfig {
+    pub jid: String,
+    pub secret: String,
+    pub server: String,
+    pub keepalive: Duration,
+    pub reconnect_max: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub database: PathBuf,
+    pub history_days: u32,
+    pub history_max: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    pub offline: OfflineMode,
+    pub catchup_max: u32,
+    pub burst: u32,
+    pub window_secs: u32,
+    pub max_body: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct GroupConfig {
+    pub name: String,
+    pub title: String,
+    pub join: JoinPolicy,
+    pub admins: Vec<String>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub component: ComponentConfig,
+    pub storage: StorageConfig,
+    pub http_listen: Option<SocketAddr>,
+    pub service_admins: Vec<String>,
+    pub service_name: String,
+    pub relay: RelayConfig,
+    pub routes_max_age_hours: u32,
+    pub groups: Vec<GroupConfig>,
+}
+
+impl Config {
+    /// Reads and validates `path`. Relative database paths are taken
+    /// relative to the current directory, as a shell user would expect.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| err(format!("cannot read config file {}: {e}", path.display())))?;
+        Config::parse(&text)
+            .map_err(|e| err(format!("config file {}: {}", path.display(), e.0)))
+    }
+
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            let msg = e.message().replace('\n', " ");
+            match line {
+                Some(l) => err(format!("line {l}: {msg}")),
+                None => err(msg),
+            }
+        })?;
+        validate(raw)
+    }
+
+    /// The effective settings, one per line, secret masked (for `check`).
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let c = &self.component;
+        out.push_str(&format!("component.jid = {:?}\n", c.jid));
+        out.push_str("component.secret = \"********\"\n");
+        out.push_str(&format!("component.server = {:?}\n", c.server));
+        out.push_str(&format!(
+            "component.keepalive_secs = {}\n",
+            c.keepalive.as_secs()
+        ));
+        out.push_str(&format!(
+            "component.reconnect_max_secs = {}\n",
+            c.reconnect_max.as_secs()
+        ));
+        let s = &self.storage;
+        out.push_str(&format!(
+            "storage.database = {:?}\n",
+            s.database.display().to_string()
+        ));
+        out.push_str(&format!("storage.history_days = {}\n", s.history_days));
+        out.push_str(&format!("storage.history_max = {}\n", s.history_max));
+        match self.http_listen {
+            Some(a) => out.push_str(&format!("http.listen = \"{a}\"\n")),
+            None => out.push_str("http = (disabled)\n"),
+        }
+        out.push_str(&format!("service.admins = {:?}\n", self.service_admins));
+        out.push_str(&format!("service.name = {:?}\n", self.service_name));
+        let r = &self.relay;
+        out.push_str(&format!("relay.offline = {:?}\n", r.offline.as_str()));
+        out.push_str(&format!("relay.catchup_max = {}\n", r.catchup_max));
+        out.push_str(&format!("relay.burst = {}\n", r.burst));
+        out.push_str(&format!("relay.window_secs = {}\n", r.window_secs));
+        out.push_str(&format!("relay.max_body = {}\n", r.max_body));
+        out.push_str(&format!(
+            "routes.max_age_hours = {}\n",
+            self.routes_max_age_hours
+        ));
+        for g in &self.groups {
+            out.push_str(&format!(
+                "group {:?}: title {:?}, join {:?}, admins {:?}\n",
+                g.name,
+                g.title,
+                g.join.as_str(),
+                g.admins
+            ));
+        }
+        out
+    }
+}
+
+fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
+    let comp = raw
+        .component
+        .ok_or_else(|| err("missing [component] table: set component.jid and component.secret"))?;
+    let jid = comp
+        .jid
+        .ok_or_else(|| err("component.jid is missing: set it to the component's domain, e.g. \"groups.localhost\""))?;
+    let jid = jid.trim().to_ascii_lowercase();
+    if !names::is_valid_domain(&jid) {
+        return Err(err(format!(
+            "component.jid {jid:?} is not a domain: use a bare domain like \"groups.example.org\" (no @ or /)"
+        )));
+    }
+    let secret = comp
+        .secret
+        .ok_or_else(|| err("component.secret is missing: set it to the secret registered with the server"))?;
+    if secret.is_empty() {
+        return Err(err(
+            "component.secret is empty: set it to the secret registered with the server",
+        ));
+    }
+    if comp.server.trim().is_empty() || !comp.server.contains(':') {
+        return Err(err(format!(
+            "component.server {:?} must be HOST:PORT, e.g. \"127.0.0.1:5347\"",
+            comp.server
+        )));
+    }
+    if comp.keepalive_secs == 0 {
+        return Err(err("component.keepalive_secs must be at least 1"));
+    }
+    if comp.reconnect_max_secs == 0 {
+        return Err(err("component.reconnect_max_secs must be at least 1"));
+    }
+
+    let database = PathBuf::from(&raw.storage.database);
+    if raw.storage.database.is_empty() {
+        return Err(err("storage.database is empty: give a file path"));
+    }
+    let dir = match database.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(err(format!(
+            "storage.database: directory {} does not exist: create it or choose another path",
+            dir.display()
+        )));
+    }
+    if raw.storage.history_max == 0 {
+        return Err(err("storage.history_max must be at least 1"));
+    }
+
+    let http_listen = match raw.http {
+        None => None,
+        Some(h) => {
+            let l = h.listen.ok_or_else(|| {
+                err("http.listen is missing: set it (e.g. \"127.0.0.1:8470\") or remove the [http] table")
+            })?;
+            Some(l.parse::<SocketAddr>().map_err(|_| {
+                err(format!(
+                    "http.listen {l:?} is not an address: use IP:PORT, e.g. \"127.0.0.1:8470\""
+                ))
+            })?)
+        }
+    };
+
+    let service_admins = normalize_jids("service.admins", &raw.service.admins)?;
+
+    let offline = match raw.relay.offline.as_str() {
+        "catchup" => OfflineMode::Catchup,
+        "server" => OfflineMode::Server,
+        "drop" => OfflineMode::Drop,
+        other => {
+            return Err(err(format!(
+                "relay.offline {other:?} is not one of \"catchup\", \"server\", \"drop\""
+            )))
+        }
+    };
+    if raw.relay.burst == 0 {
+        return Err(err("relay.burst must be at least 1"));
+    }
+    if raw.relay.window_secs == 0 {
+        return Err(err("relay.window_secs must be at least 1"));
+    }
+    if raw.relay.max_body == 0 {
+        return Err(err("relay.max_body must be at least 1"));
+    }
+
+    let mut groups: Vec<GroupConfig> = Vec::new();
+    for (i, g) in raw.group.into_iter().enumerate() {
+        let key = format!("group[{i}]");
+        let name = g
+            .name
+            .ok_or_else(|| err(format!("{key}.name is missing")))?;
+        if !names::is_valid_group_name(&name) {
+            return Err(err(format!(
+                "{key}.name {name:?} is not a valid group name: use lowercase [a-z0-9][a-z0-9._-]{{0,63}}"
+            )));
+        }
+        if groups.iter().any(|o| o.name == name) {
+            return Err(err(format!("{key}.name {name:?} is listed twice")));
+        }
+        let join = match g.join {
+            None => JoinPolicy::Approve,
+            Some(j) => JoinPolicy::parse(&j).ok_or_else(|| {
+                err(format!(
+                    "{key}.join {j:?} is not one of \"open\", \"approve\", \"invite\""
+                ))
+            })?,
+        };
+        let admins = normalize_jids(&format!("{key}.admins"), &g.admins)?;
+        let title = g.title.unwrap_or_else(|| name.clone());
+        groups.push(GroupConfig {
+            name,
+            title,
+            join,
+            admins,
+        });
+    }
+
+    Ok(Config {
+        component: ComponentConfig {
+            jid,
+            secret,
+            server: comp.server,
+            keepalive: Duration::from_secs(comp.keepalive_secs),
+            reconnect_max: Duration::from_secs(comp.reconnect_max_secs),
+        },
+        storage: StorageConfig {
+            database,
+            history_days: raw.storage.history_days,
+            history_max: raw.storage.history_max,
+        },
+        http_listen,
+        service_admins,
+        service_name: raw.service.name,
+        relay: RelayConfig {
+            offline,
+            catchup_max: raw.relay.catchup_max,
+            burst: raw.relay.burst,
+            window_secs: raw.relay.window_secs,
+            max_body: raw.relay.max_body,
+        },
+        routes_max_age_hours: raw.routes.max_age_hours,
+        groups,
+    })
+}
+
+fn normalize_jids(key: &str, jids: &[String]) -> Result<Vec<String>, ConfigError> {
+    jids.iter()
+        .map(|j| {
+            names::normalize_bare_jid(j).ok_or_else(|| {
+                err(format!(
+                    "{key}: {j:?} is not a bare JID: use user@domain"
+                ))
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[component]
+jid = "groups.localhost"
+secret = "changeme"
+"#;
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = Config::parse(MINIMAL).unwrap();
+        assert_eq!(c.component.server, "127.0.0.1:5347");
+        assert_eq!(c.relay.offline, OfflineMode::Catchup);
+        assert_eq!(c.relay.catchup_max, 50);
+        assert_eq!(c.relay.burst, 10);
+        assert_eq!(c.storage.history_max, 10_000);
+        assert!(c.http_listen.is_none());
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let e = Config::parse(&format!("{MINIMAL}bogus = 1\n")).unwrap_err();
+        assert!(e.0.contains("bogus"), "{}", e.0);
+        assert!(e.0.starts_with("line 5"), "{}", e.0);
+        assert!(!e.0.contains('\n'));
+    }
+
+    #[test]
+    fn missing_secret_is_named() {
+        let e = Config::parse("[component]\njid = \"g.localhost\"\n").unwrap_err();
+        assert!(e.0.contains("component.secret"), "{}", e.0);
+    }
+
+    #[test]
+    fn malformed_jid_and_group_are_refused() {
+        let e = Config::parse("[component]\njid = \"a@b\"\nsecret = \"x\"\n").unwrap_err();
+        assert!(e.0.contains("component.jid"), "{}", e.0);
+        let e = Config::parse(&format!("{MINIMAL}[[group]]\nname = \"Bad Name\"\n")).unwrap_err();
+        assert!(e.0.contains("group[0].name"), "{}", e.0);
+        let e = Config::parse(&format!(
+            "{MINIMAL}[[group]]\nname = \"ok\"\njoin = \"maybe\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.0.contains("group[0].join"), "{}", e.0);
+        let e = Config::parse(&format!(
+            "{MINIMAL}[[group]]\nname = \"ok\"\nadmins = [\"nope\"]\n"
+        ))
+        .unwrap_err();
+        assert!(e.0.contains("group[0].admins"), "{}", e.0);
+    }
+
+    #[test]
+    fn unreachable_database_directory_is_refused() {
+        let e = Config::parse(&format!(
+            "{MINIMAL}[storage]\ndatabase = \"/nonexistent/dir/x.sqlite3\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.0.contains("storage.database"), "{}", e.0);
+    }
+
+    #[test]
+    fn describe_masks_the_secret() {
+        let c = Config::parse(MINIMAL).unwrap();
+        assert!(!c.describe().contains("changeme"));
+    }
+}

@@ -1,0 +1,145 @@
+//! IQs (SPEC §7): service discovery, software version, ping and vCard on
+//! every JID the component owns; `service-unavailable` for anything else.
+
+use minidom::Element;
+
+use super::model::JoinPolicy;
+use super::stanza::{self, Attr, ErrorType};
+use super::{Core, Ctx, Output, Target};
+
+/// Features a group really implements.
+const GROUP_FEATURES: &[&str] = &[
+    stanza::NS_DISCO_INFO,
+    stanza::NS_PING,
+    stanza::NS_VERSION,
+    stanza::NS_VCARD,
+    stanza::NS_RECEIPTS,
+    stanza::NS_NICK,
+    stanza::NS_CORRECT,
+    stanza::NS_RETRACT,
+    stanza::NS_REACTIONS,
+    stanza::NS_REPLY,
+];
+
+const SERVICE_FEATURES: &[&str] = &[
+    stanza::NS_DISCO_INFO,
+    stanza::NS_DISCO_ITEMS,
+    stanza::NS_PING,
+    stanza::NS_VERSION,
+    stanza::NS_VCARD,
+];
+
+impl Core {
+    pub(crate) fn on_iq(&mut self, _ctx: &Ctx, target: Target, el: &Element, out: &mut Vec<Output>) {
+        let itype = el.attr("type");
+        match itype {
+            Some("result") | Some("error") => return, // answers (e.g. to our pings)
+            Some("get") | Some("set") => {}
+            _ => {
+                if el.attr("id").is_some() {
+                    out.push(Output::Send(stanza::error_reply(
+                        el,
+                        ErrorType::Modify,
+                        "bad-request",
+                        Some("iq type must be get or set"),
+                    )));
+                }
+                return;
+            }
+        }
+        let group = match &target {
+            Target::Unknown => {
+                out.push(Output::Send(stanza::error_reply(
+                    el,
+                    ErrorType::Cancel,
+                    "item-not-found",
+                    Some("no such group"),
+                )));
+                return;
+            }
+            Target::Service => None,
+            Target::Group(n) => self.groups.get(n),
+        };
+        // RFC 6120: an iq get/set has exactly one payload child.
+        let mut children = el.children();
+        let (Some(payload), None) = (children.next(), children.next()) else {
+            out.push(Output::Send(stanza::error_reply(
+                el,
+                ErrorType::Modify,
+                "bad-request",
+                Some("an iq needs exactly one payload"),
+            )));
+            return;
+        };
+        let ns = payload.ns();
+        let get = itype == Some("get");
+        let reply = match (get, payload.name(), ns.as_str()) {
+            (true, "query", stanza::NS_DISCO_INFO) => {
+                if payload.attr("node").is_some() {
+                    None
+                } else {
+                    let mut q = Element::builder("query", stanza::NS_DISCO_INFO);
+                    let (category, kind, name, features) = match group {
+                        Some(g) => ("client", "bot", g.title.clone(), GROUP_FEATURES),
+                        None => ("component", "generic", self.cfg.service_name.clone(), SERVICE_FEATURES),
+                    };
+                    q = q.append(
+                        Element::builder("identity", stanza::NS_DISCO_INFO)
+                            .a("category", category)
+                            .a("type", kind)
+                            .a("name", name)
+                            .build(),
+                    );
+                    for f in features {
+                        q = q.append(Element::builder("feature", stanza::NS_DISCO_INFO).a("var", *f).build());
+                    }
+                    Some(stanza::iq_result(el, Some(q.build())))
+                }
+            }
+            (true, "query", stanza::NS_DISCO_ITEMS) => {
+                let mut q = Element::builder("query", stanza::NS_DISCO_ITEMS);
+                if group.is_none() && payload.attr("node").is_none() {
+                    for g in self.groups.values().filter(|g| g.join != JoinPolicy::Invite) {
+                        q = q.append(
+                            Element::builder("item", stanza::NS_DISCO_ITEMS)
+                                .a("jid", g.jid.as_str())
+                                .a("name", g.title.as_str())
+                                .build(),
+                        );
+                    }
+                }
+                Some(stanza::iq_result(el, Some(q.build())))
+            }
+            (true, "query", stanza::NS_VERSION) => {
+                let q = Element::builder("query", stanza::NS_VERSION)
+                    .append(stanza::text_child("name", stanza::NS_VERSION, "talkgroups"))
+                    .append(stanza::text_child("version", stanza::NS_VERSION, &self.cfg.version))
+                    .build();
+                Some(stanza::iq_result(el, Some(q)))
+            }
+            (true, "ping", stanza::NS_PING) => Some(stanza::iq_result(el, None)),
+            (true, "vCard", stanza::NS_VCARD) => {
+                let (fnm, desc) = match group {
+                    Some(g) => (
+                        g.title.clone(),
+                        format!("{} group chat: add {} as a contact to join.", g.join.as_str(), g.jid),
+                    ),
+                    None => (
+                        self.cfg.service_name.clone(),
+                        "Roster-based group chats. Send a message here to see the groups.".to_string(),
+                    ),
+                };
+                let v = Element::builder("vCard", stanza::NS_VCARD)
+                    .append(stanza::text_child("FN", stanza::NS_VCARD, &fnm))
+                    .append(stanza::text_child("NICKNAME", stanza::NS_VCARD, &fnm))
+                    .append(stanza::text_child("DESC", stanza::NS_VCARD, &desc))
+                    .build();
+                Some(stanza::iq_result(el, Some(v)))
+            }
+            _ => None,
+        };
+        out.push(Output::Send(reply.unwrap_or_else(|| {
+            stanza::error_reply(el, ErrorType::Cancel, "service-unavailable", None)
+        })));
+    }
+}

@@ -1,0 +1,439 @@
+//! The pure core: membership, commands and relay rules as a state machine.
+//!
+//! `Core::handle(now, input, out)` takes one event — a stanza from the
+//! server, a timer tick, a (re)connection, shutdown — and appends outputs:
+//! stanzas to send and store writes. It never touches the clock, sockets,
+//! the database or randomness; time comes in as `now`. The app applies the
+//! store writes of a batch in one transaction *before* sending its stanzas,
+//! so nothing is announced that was not saved.
+//!
+//! Modules: `model` (rows shared with the store), `names` (validation),
+//! `stanza` (element helpers), `presence` (joining, leaving, online
+//! tracking), `relay` (rebroadcast rules), `command` (`//` commands),
+//! `iq` (disco, version, ping, vCard).
+
+pub mod command;
+pub mod iq;
+pub mod model;
+pub mod names;
+pub mod presence;
+pub mod relay;
+pub mod stanza;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+
+use minidom::Element;
+
+use crate::config::{Config, OfflineMode};
+use model::{
+    GroupRecord, HistoryRecord, JoinPolicy, MemberRecord, MemberState, Millis, Snapshot, StoreOp,
+};
+use stanza::ErrorType;
+
+/// How many history rows each group keeps in memory (for `//history`,
+/// catch-up and rewriting message references). `//history` shows at most
+/// 200.
+pub const RING: usize = 1000;
+
+/// The core's settings, taken from the config.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    pub domain: String,
+    pub service_name: String,
+    pub version: String,
+    pub service_admins: Vec<String>,
+    pub offline: OfflineMode,
+    pub catchup_max: usize,
+    pub burst: usize,
+    pub window_ms: Millis,
+    pub max_body: usize,
+    pub history_days: u32,
+    pub history_max: u32,
+    pub groups: Vec<crate::config::GroupConfig>,
+}
+
+impl CoreConfig {
+    pub fn from_config(c: &Config) -> CoreConfig {
+        CoreConfig {
+            domain: c.component.jid.clone(),
+            service_name: c.service_name.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            service_admins: c.service_admins.clone(),
+            offline: c.relay.offline,
+            catchup_max: c.relay.catchup_max as usize,
+            burst: c.relay.burst as usize,
+            window_ms: i64::from(c.relay.window_secs) * 1000,
+            max_body: c.relay.max_body as usize,
+            history_days: c.storage.history_days,
+            history_max: c.storage.history_max,
+            groups: c.groups.clone(),
+        }
+    }
+}
+
+/// An event for the core.
+#[derive(Debug)]
+pub enum Input {
+    /// The stream to the server is (re)established.
+    Connected,
+    /// A stanza from the server.
+    Stanza(Element),
+    /// Periodic timer (the app ticks about once a second).
+    Tick,
+    /// The process is stopping: say goodbye.
+    Shutdown,
+}
+
+/// What the core asks the adapters to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Send(Element),
+    Store(StoreOp),
+}
+
+/// A member (or pending / invited JID) of a group.
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    pub rec: MemberRecord,
+    /// Bare JIDs whose messages this member does not want.
+    pub blocks: HashSet<String>,
+    /// Online resources.
+    pub resources: HashSet<String>,
+    /// Times of recently relayed messages (flood control).
+    pub recent: VecDeque<Millis>,
+    /// When the last flood warning was sent.
+    pub warned_at: Option<Millis>,
+}
+
+impl Member {
+    fn new(rec: MemberRecord) -> Member {
+        Member {
+            rec,
+            blocks: HashSet::new(),
+            resources: HashSet::new(),
+            recent: VecDeque::new(),
+            warned_at: None,
+        }
+    }
+
+    pub fn is_member(&self) -> bool {
+        self.rec.state == MemberState::Member
+    }
+
+    pub fn online(&self) -> bool {
+        !self.resources.is_empty()
+    }
+
+    pub fn stopped(&self, now: Millis) -> bool {
+        self.rec.stop_until.is_some_and(|t| t > now)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Group {
+    pub name: String,
+    pub jid: String,
+    pub title: String,
+    pub join: JoinPolicy,
+    pub created_at: Millis,
+    /// Keyed by bare JID; ordered so outputs are deterministic.
+    pub members: BTreeMap<String, Member>,
+    pub blacklist: HashSet<String>,
+    /// Admins named in the config for this group.
+    pub config_admins: HashSet<String>,
+    /// The newest history rows, oldest first.
+    pub history: VecDeque<HistoryRecord>,
+}
+
+impl Group {
+    fn record(&self) -> GroupRecord {
+        GroupRecord {
+            name: self.name.clone(),
+            title: self.title.clone(),
+            join: self.join,
+            created_at: self.created_at,
+        }
+    }
+
+    pub fn online_count(&self) -> usize {
+        self.members
+            .values()
+            .filter(|m| m.is_member() && m.online())
+            .count()
+    }
+
+    pub fn member_count(&self) -> usize {
+        self.members.values().filter(|m| m.is_member()).count()
+    }
+
+    /// The member whose FID is `fid` (case-insensitive).
+    pub fn by_fid(&self, fid: &str) -> Option<&Member> {
+        self.members
+            .values()
+            .find(|m| m.is_member() && m.rec.fid.eq_ignore_ascii_case(fid))
+    }
+}
+
+/// The state machine. See the module documentation.
+pub struct Core {
+    pub(crate) cfg: CoreConfig,
+    pub(crate) groups: BTreeMap<String, Group>,
+    pub(crate) service_admins: HashSet<String>,
+    /// Last history id used (global across groups).
+    pub(crate) last_history_id: i64,
+    pub(crate) last_member_id: i64,
+    /// Counter for ids of stanzas the group originates.
+    sys_counter: u64,
+    /// Distinguishes this run's system stanza ids from earlier runs'.
+    boot: Millis,
+    last_prune: Millis,
+    /// Total messages relayed since start (for metrics and benchmarks).
+    pub relayed: u64,
+}
+
+impl Core {
+    /// Builds the core from the stored snapshot and ensures the configured
+    /// groups exist (outputs the store writes for that).
+    pub fn new(cfg: CoreConfig, snap: Snapshot, now: Millis, out: &mut Vec<Output>) -> Core {
+        let service_admins: HashSet<String> = cfg.service_admins.iter().cloned().collect();
+        let mut core = Core {
+            groups: BTreeMap::new(),
+            service_admins,
+            last_history_id: snap.max_history_id,
+            last_member_id: snap.max_member_id,
+            sys_counter: 0,
+            boot: now,
+            last_prune: 0,
+            relayed: 0,
+            cfg,
+        };
+        for g in snap.groups {
+            let jid = format!("{}@{}", g.name, core.cfg.domain);
+            core.groups.insert(
+                g.name.clone(),
+                Group {
+                    name: g.name,
+                    jid,
+                    title: g.title,
+                    join: g.join,
+                    created_at: g.created_at,
+                    members: BTreeMap::new(),
+                    blacklist: HashSet::new(),
+                    config_admins: HashSet::new(),
+                    history: VecDeque::new(),
+                },
+            );
+        }
+        for m in snap.members {
+            if let Some(g) = core.groups.get_mut(&m.group) {
+                g.members.insert(m.jid.clone(), Member::new(m));
+            }
+        }
+        for (group, jid) in snap.blacklist {
+            if let Some(g) = core.groups.get_mut(&group) {
+                g.blacklist.insert(jid);
+            }
+        }
+        for (group, jid, blocked) in snap.blocks {
+            if let Some(m) = core
+                .groups
+                .get_mut(&group)
+                .and_then(|g| g.members.get_mut(&jid))
+            {
+                m.blocks.insert(blocked);
+            }
+        }
+        for h in snap.history {
+            if let Some(g) = core.groups.get_mut(&h.group) {
+                g.history.push_back(h);
+                if g.history.len() > RING {
+                    g.history.pop_front();
+                }
+            }
+        }
+        // Groups from the config: create missing ones, apply title/policy.
+        for gc in core.cfg.groups.clone() {
+            let jid = format!("{}@{}", gc.name, core.cfg.domain);
+            let g = core.groups.entry(gc.name.clone()).or_insert_with(|| Group {
+                name: gc.name.clone(),
+                jid,
+                title: gc.title.clone(),
+                join: gc.join,
+                created_at: now,
+                members: BTreeMap::new(),
+                blacklist: HashSet::new(),
+                config_admins: HashSet::new(),
+                history: VecDeque::new(),
+            });
+            g.title = gc.title.clone();
+            g.join = gc.join;
+            g.config_admins = gc.admins.iter().cloned().collect();
+            out.push(Output::Store(StoreOp::UpsertGroup(g.record())));
+            // Config admins who are members are admins.
+            for a in &gc.admins {
+                if let Some(m) = g.members.get_mut(a) {
+                    if m.is_member() && !m.rec.admin {
+                        m.rec.admin = true;
+                        out.push(Output::Store(StoreOp::UpsertMember(m.rec.clone())));
+                    }
+                }
+            }
+        }
+        core
+    }
+
+    /// Handles one input, appending outputs.
+    pub fn handle(&mut self, now: Millis, input: Input, out: &mut Vec<Output>) {
+        match input {
+            Input::Connected => self.on_connected(now, out),
+            Input::Stanza(el) => self.on_stanza(now, el, out),
+            Input::Tick => self.on_tick(now, out),
+            Input::Shutdown => self.on_shutdown(out),
+        }
+    }
+
+    /// Members and online members across groups (for metrics).
+    pub fn counts(&self) -> (usize, usize) {
+        self.groups.values().fold((0, 0), |(m, o), g| {
+            (m + g.member_count(), o + g.online_count())
+        })
+    }
+
+    fn on_tick(&mut self, now: Millis, out: &mut Vec<Output>) {
+        const HOUR: Millis = 3_600_000;
+        if now - self.last_prune < HOUR {
+            return;
+        }
+        self.last_prune = now;
+        let before = now - i64::from(self.cfg.history_days) * 24 * HOUR;
+        for g in self.groups.values_mut() {
+            while g.history.front().is_some_and(|h| h.at < before) {
+                g.history.pop_front();
+            }
+        }
+        out.push(Output::Store(StoreOp::PruneHistory {
+            before,
+            keep_max: self.cfg.history_max,
+        }));
+    }
+
+    /// A fresh id for a stanza the component originates.
+    pub(crate) fn sys_id(&mut self) -> String {
+        self.sys_counter += 1;
+        format!("tgs-{:x}-{}", self.boot, self.sys_counter)
+    }
+
+    pub(crate) fn is_service_admin(&self, jid: &str) -> bool {
+        self.service_admins.contains(jid)
+    }
+
+    /// Whether `jid` may run admin commands in `group`.
+    pub(crate) fn is_admin(&self, group: &Group, jid: &str) -> bool {
+        self.is_service_admin(jid)
+            || group
+                .members
+                .get(jid)
+                .is_some_and(|m| m.is_member() && m.rec.admin)
+    }
+
+    /// Sends a chat message from `from` to `to`.
+    pub(crate) fn say(&mut self, from: &str, to: &str, text: &str, out: &mut Vec<Output>) {
+        let id = self.sys_id();
+        out.push(Output::Send(stanza::chat(from, to, &id, text)));
+    }
+
+    fn on_stanza(&mut self, now: Millis, el: Element, out: &mut Vec<Output>) {
+        let (Some(from), Some(to)) = (el.attr("from"), el.attr("to")) else {
+            return; // Nobody to answer; the server never sends these.
+        };
+        let (from_bare, from_res) = names::split_jid(from);
+        let from_res = from_res.map(str::to_string);
+        let (to_bare, _) = names::split_jid(to);
+        // Loop guard: nothing from our own domain is processed.
+        let from_domain = from_bare.rsplit('@').next().unwrap_or(&from_bare);
+        if from_domain == self.cfg.domain {
+            return;
+        }
+        let target = if to_bare == self.cfg.domain {
+            Target::Service
+        } else {
+            match to_bare.strip_suffix(&self.cfg.domain) {
+                Some(local) if local.ends_with('@') => {
+                    let name = &local[..local.len() - 1];
+                    if self.groups.contains_key(name) {
+                        Target::Group(name.to_string())
+                    } else {
+                        Target::Unknown
+                    }
+                }
+                _ => return, // Not addressed to us.
+            }
+        };
+        let ctx = Ctx {
+            from: from.to_string(),
+            from_bare,
+            from_res,
+        };
+        match el.name() {
+            "message" => self.on_message(now, &ctx, target, &el, out),
+            "presence" => self.on_presence(now, &ctx, target, &el, out),
+            "iq" => self.on_iq(&ctx, target, &el, out),
+            _ => {}
+        }
+    }
+
+    fn on_message(&mut self, now: Millis, ctx: &Ctx, target: Target, el: &Element, out: &mut Vec<Output>) {
+        match el.attr("type") {
+            Some("error") => return, // Never answer errors: no loops.
+            None | Some("chat") | Some("normal") => {}
+            Some("groupchat") | Some("headline") => {
+                out.push(Output::Send(stanza::error_reply(
+                    el,
+                    ErrorType::Cancel,
+                    "not-acceptable",
+                    Some("this is a contact, not a chat room: send chat messages"),
+                )));
+                return;
+            }
+            Some(_) => {
+                out.push(Output::Send(stanza::error_reply(
+                    el,
+                    ErrorType::Modify,
+                    "bad-request",
+                    Some("unknown message type"),
+                )));
+                return;
+            }
+        }
+        match target {
+            Target::Unknown => out.push(Output::Send(stanza::error_reply(
+                el,
+                ErrorType::Cancel,
+                "item-not-found",
+                Some("no such group"),
+            ))),
+            Target::Service => self.on_service_message(now, ctx, el, out),
+            Target::Group(name) => self.on_group_message(now, ctx, &name, el, out),
+        }
+    }
+}
+
+/// Who sent the stanza being handled.
+#[derive(Debug, Clone)]
+pub(crate) struct Ctx {
+    /// Full `from` as sent.
+    pub from: String,
+    pub from_bare: String,
+    pub from_res: Option<String>,
+}
+
+/// What a stanza is addressed to.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    Service,
+    Group(String),
+    Unknown,
+}

@@ -1,0 +1,155 @@
+//! Plain data shared by the core and the store: the rows the core asks the
+//! store to write (`StoreOp`) and the snapshot the store loads at start.
+//! No behaviour lives here.
+
+/// Milliseconds since the Unix epoch. All time in the core is this, passed in.
+pub type Millis = i64;
+
+/// How a group admits new members (SPEC §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinPolicy {
+    Open,
+    Approve,
+    Invite,
+}
+
+impl JoinPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JoinPolicy::Open => "open",
+            JoinPolicy::Approve => "approve",
+            JoinPolicy::Invite => "invite",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JoinPolicy> {
+        match s.to_ascii_lowercase().as_str() {
+            "open" => Some(JoinPolicy::Open),
+            "approve" => Some(JoinPolicy::Approve),
+            "invite" => Some(JoinPolicy::Invite),
+            _ => None,
+        }
+    }
+}
+
+/// Where a JID stands with a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberState {
+    /// Asked to join, waits for an admin (`//add`, `//allok`).
+    Pending,
+    /// Invited by an admin (`//add`); becomes a member when they accept.
+    Invited,
+    /// A member.
+    Member,
+}
+
+impl MemberState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberState::Pending => "pending",
+            MemberState::Invited => "invited",
+            MemberState::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MemberState> {
+        match s {
+            "pending" => Some(MemberState::Pending),
+            "invited" => Some(MemberState::Invited),
+            "member" => Some(MemberState::Member),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRecord {
+    pub name: String,
+    pub title: String,
+    pub join: JoinPolicy,
+    pub created_at: Millis,
+}
+
+/// One row of `members`: everything about a JID in a group except its blocks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRecord {
+    /// Stable number the core assigns (unique across all groups); used in
+    /// relayed stanza ids.
+    pub id: i64,
+    pub group: String,
+    /// Bare JID, lowercase local part and domain.
+    pub jid: String,
+    pub state: MemberState,
+    pub admin: bool,
+    pub nick: String,
+    pub fid: String,
+    /// `//setid` was used (it may be used once).
+    pub fid_changed: bool,
+    pub muted: bool,
+    /// `//stop` in force until then (ms); `None` when not stopped.
+    pub stop_until: Option<Millis>,
+    pub joined_at: Millis,
+    pub last_seen: Millis,
+    /// Newest history id this member had when they went offline; `None`
+    /// while they are online (a crash leaves `None`: the store's loader then
+    /// treats them as having seen everything).
+    pub offline_seq: Option<i64>,
+}
+
+/// One relayed message in a group's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRecord {
+    /// Global, increasing, assigned by the core.
+    pub id: i64,
+    pub group: String,
+    pub sender: String,
+    pub nick: String,
+    /// The text as the sender wrote it (`/me waves` stays `/me waves`).
+    pub text: String,
+    pub at: Millis,
+    /// The sender's own stanza id, for corrections and retractions.
+    pub origin_id: Option<String>,
+}
+
+/// A write the core asks for. The app applies a batch of these in one
+/// transaction, and only then sends the stanzas produced with them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreOp {
+    /// Insert the group or update its title and policy.
+    UpsertGroup(GroupRecord),
+    /// Delete the group and (by cascade) its members, blocks, blacklist and history.
+    DeleteGroup { group: String },
+    /// Insert or replace the member row keyed by (group, jid).
+    UpsertMember(MemberRecord),
+    /// Remove the member row and its blocks (blacklist untouched).
+    DeleteMember { group: String, jid: String },
+    /// Add or remove a blacklist entry.
+    SetBlacklisted { group: String, jid: String, on: bool },
+    /// `jid` blocks (or unblocks) `blocked` in `group`.
+    SetBlock {
+        group: String,
+        jid: String,
+        blocked: String,
+        on: bool,
+    },
+    AppendHistory(HistoryRecord),
+    /// Drop history older than `before` and keep at most `keep_max` rows per group.
+    PruneHistory { before: Millis, keep_max: u32 },
+}
+
+/// Everything the core needs at start, loaded by the store.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub groups: Vec<GroupRecord>,
+    pub members: Vec<MemberRecord>,
+    /// (group, jid)
+    pub blacklist: Vec<(String, String)>,
+    /// (group, jid, blocked jid)
+    pub blocks: Vec<(String, String, String)>,
+    /// The newest `history_per_group` rows of each group, oldest first.
+    pub history: Vec<HistoryRecord>,
+    /// Highest history id ever used (0 if none).
+    pub max_history_id: i64,
+    /// Highest member id ever used (0 if none).
+    pub max_member_id: i64,
+}

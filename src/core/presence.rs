@@ -1,0 +1,462 @@
+//! Presence: the subscription handshake that makes members (SPEC §3),
+//! leaving, and which members are online per resource.
+
+use minidom::Element;
+
+use super::model::{JoinPolicy, MemberRecord, MemberState, Millis, StoreOp};
+use super::names;
+use super::stanza::{self, ErrorType};
+use super::{Core, Ctx, Group, Member, Output, Target};
+
+impl Core {
+    /// At start and after every reconnect: the group's presence and a probe
+    /// to every member, so we learn who is online without waiting.
+    pub(crate) fn on_connected(&mut self, now: Millis, out: &mut Vec<Output>) {
+        let latest = self.last_history_id;
+        for g in self.groups.values_mut() {
+            // Presence seen before the connection dropped is stale; the
+            // probe answers tell the truth again.
+            for m in g.members.values_mut().filter(|m| m.online()) {
+                m.resources.clear();
+                m.rec.offline_seq = Some(latest);
+                m.rec.last_seen = now;
+                out.push(Output::Store(StoreOp::UpsertMember(m.rec.clone())));
+            }
+            let status = status_line(g);
+            for m in g.members.values() {
+                if !m.is_member() {
+                    continue;
+                }
+                out.push(Output::Send(group_presence(&g.jid, &m.rec.jid, &status)));
+                out.push(Output::Send(stanza::presence(&g.jid, &m.rec.jid, Some("probe"))));
+            }
+        }
+    }
+
+    pub(crate) fn on_shutdown(&mut self, out: &mut Vec<Output>) {
+        for g in self.groups.values() {
+            for m in g.members.values().filter(|m| m.is_member()) {
+                out.push(Output::Send(stanza::presence(
+                    &g.jid,
+                    &m.rec.jid,
+                    Some("unavailable"),
+                )));
+            }
+        }
+    }
+
+    pub(crate) fn on_presence(
+        &mut self,
+        now: Millis,
+        ctx: &Ctx,
+        target: Target,
+        el: &Element,
+        out: &mut Vec<Output>,
+    ) {
+        let ptype = el.attr("type");
+        let known = matches!(
+            ptype,
+            None | Some("unavailable")
+                | Some("subscribe")
+                | Some("subscribed")
+                | Some("unsubscribe")
+                | Some("unsubscribed")
+                | Some("probe")
+                | Some("error")
+        );
+        if !known {
+            out.push(Output::Send(stanza::error_reply(
+                el,
+                ErrorType::Modify,
+                "bad-request",
+                Some("unknown presence type"),
+            )));
+            return;
+        }
+        if ptype == Some("error") {
+            return;
+        }
+        let name = match target {
+            Target::Group(n) => n,
+            Target::Service => {
+                match ptype {
+                    Some("probe") => {
+                        let domain = self.cfg.domain.clone();
+                        out.push(Output::Send(stanza::presence(&domain, &ctx.from, None)));
+                    }
+                    Some("subscribe") => {
+                        let domain = self.cfg.domain.clone();
+                        out.push(Output::Send(stanza::presence(
+                            &domain,
+                            &ctx.from_bare,
+                            Some("unsubscribed"),
+                        )));
+                    }
+                    _ => {}
+                }
+                return;
+            }
+            Target::Unknown => {
+                if matches!(ptype, Some("subscribe") | Some("probe")) {
+                    out.push(Output::Send(stanza::error_reply(
+                        el,
+                        ErrorType::Cancel,
+                        "item-not-found",
+                        Some("no such group"),
+                    )));
+                }
+                return;
+            }
+        };
+        match ptype {
+            None => self.member_available(now, ctx, &name, out),
+            Some("unavailable") => self.member_unavailable(now, ctx, &name, out),
+            Some("subscribe") => self.on_subscribe(now, &ctx.from_bare, &name, out),
+            Some("subscribed") => self.on_subscribed(now, &ctx.from_bare, &name, out),
+            Some("unsubscribe") | Some("unsubscribed") => {
+                self.remove_member(&name, &ctx.from_bare, Leave::Left, out)
+            }
+            Some("probe") => {
+                let Some(g) = self.groups.get(&name) else {
+                    return;
+                };
+                if g.members.get(&ctx.from_bare).is_some_and(|m| m.is_member()) {
+                    let p = group_presence(&g.jid, &ctx.from, &status_line(g));
+                    out.push(Output::Send(p));
+                } else {
+                    // RFC 6121 §4.3.2: no subscription, say so.
+                    out.push(Output::Send(stanza::presence(
+                        &g.jid,
+                        &ctx.from_bare,
+                        Some("unsubscribed"),
+                    )));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+
+    fn member_available(&mut self, now: Millis, ctx: &Ctx, name: &str, out: &mut Vec<Output>) {
+        let Some(g) = self.groups.get_mut(name) else {
+            return;
+        };
+        let Some(m) = g.members.get_mut(&ctx.from_bare) else {
+            return;
+        };
+        if !m.is_member() {
+            return;
+        }
+        // Available presence from the bare JID (e.g. a delayed presence
+        // after subscription approval) counts as one resource.
+        let res = ctx.from_res.clone().unwrap_or_default();
+        let came_online = !m.online();
+        m.resources.insert(res);
+        if came_online {
+            let since = m.rec.offline_seq.take();
+            m.rec.last_seen = now;
+            out.push(Output::Store(StoreOp::UpsertMember(m.rec.clone())));
+            let jid = m.rec.jid.clone();
+            if let Some(since) = since {
+                self.catch_up(now, name, &jid, since, out);
+            }
+        }
+    }
+
+    fn member_unavailable(&mut self, now: Millis, ctx: &Ctx, name: &str, out: &mut Vec<Output>) {
+        let latest = self.last_history_id;
+        let Some(g) = self.groups.get_mut(name) else {
+            return;
+        };
+        let Some(m) = g.members.get_mut(&ctx.from_bare) else {
+            return;
+        };
+        if !m.online() {
+            return;
+        }
+        match &ctx.from_res {
+            Some(r) => {
+                m.resources.remove(r.as_str());
+            }
+            // Unavailable from the bare JID: no resource is online.
+            None => m.resources.clear(),
+        }
+        if !m.online() {
+            m.rec.offline_seq = Some(latest);
+            m.rec.last_seen = now;
+            out.push(Output::Store(StoreOp::UpsertMember(m.rec.clone())));
+        }
+    }
+
+    /// A user asks to join (adds the group as a contact).
+    fn on_subscribe(&mut self, now: Millis, jid: &str, name: &str, out: &mut Vec<Output>) {
+        let service_admin = self.is_service_admin(jid);
+        let Some(g) = self.groups.get(name) else {
+            return;
+        };
+        let gjid = g.jid.clone();
+        if g.blacklist.contains(jid) && !service_admin {
+            out.push(Output::Send(stanza::presence(&gjid, jid, Some("unsubscribed"))));
+            return;
+        }
+        let config_admin = g.config_admins.contains(jid);
+        match g.members.get(jid).map(|m| m.rec.state) {
+            Some(MemberState::Member) => {
+                // Already a member (e.g. re-added the contact): confirm again.
+                let status = status_line(g);
+                out.push(Output::Send(stanza::presence(&gjid, jid, Some("subscribed"))));
+                out.push(Output::Send(group_presence(&gjid, jid, &status)));
+            }
+            Some(MemberState::Invited) => self.admit(now, name, jid, false, out),
+            Some(MemberState::Pending) if service_admin || config_admin => {
+                self.admit(now, name, jid, true, out)
+            }
+            Some(MemberState::Pending) => {
+                let title = g.title.clone();
+                self.say(
+                    &gjid,
+                    jid,
+                    &format!("Your request to join {title} still waits for an admin."),
+                    out,
+                );
+            }
+            None if service_admin || config_admin => self.admit(now, name, jid, true, out),
+            None => match g.join {
+                JoinPolicy::Open => self.admit(now, name, jid, false, out),
+                JoinPolicy::Invite => {
+                    out.push(Output::Send(stanza::presence(&gjid, jid, Some("unsubscribed"))));
+                    let title = g.title.clone();
+                    self.say(
+                        &gjid,
+                        jid,
+                        &format!("{title} is by invitation only: ask one of its admins to //add you."),
+                        out,
+                    );
+                }
+                JoinPolicy::Approve => {
+                    let title = g.title.clone();
+                    let rec = self.new_member_record(now, name, jid, MemberState::Pending, false);
+                    out.push(Output::Store(StoreOp::UpsertMember(rec.clone())));
+                    let Some(g) = self.groups.get_mut(name) else {
+                        return;
+                    };
+                    g.members.insert(jid.to_string(), Member::new(rec));
+                    self.say(
+                        &gjid,
+                        jid,
+                        &format!("Your request to join {title} waits for an admin's approval. You will be told when you are in."),
+                        out,
+                    );
+                    let notice = format!("{jid} asks to join — //add {jid} or //allok");
+                    for admin in self.online_admins(name) {
+                        self.say(&gjid, &admin, &notice, out);
+                    }
+                }
+            },
+        }
+    }
+
+    /// The user accepted the group's own subscription request.
+    fn on_subscribed(&mut self, now: Millis, jid: &str, name: &str, out: &mut Vec<Output>) {
+        let Some(g) = self.groups.get(name) else {
+            return;
+        };
+        if g.members.get(jid).map(|m| m.rec.state) == Some(MemberState::Invited) {
+            self.admit(now, name, jid, false, out);
+        }
+    }
+
+    /// Makes `jid` a member: `subscribed`, our own `subscribe`, presence,
+    /// welcome, and an announcement to the others.
+    pub(crate) fn admit(&mut self, now: Millis, name: &str, jid: &str, admin: bool, out: &mut Vec<Output>) {
+        let existing = self
+            .groups
+            .get(name)
+            .and_then(|g| g.members.get(jid))
+            .map(|m| m.rec.clone());
+        let rec = match existing {
+            Some(mut r) => {
+                r.state = MemberState::Member;
+                r.admin |= admin;
+                r.joined_at = now;
+                r.offline_seq = Some(self.last_history_id);
+                r
+            }
+            None => self.new_member_record(now, name, jid, MemberState::Member, admin),
+        };
+        out.push(Output::Store(StoreOp::UpsertMember(rec.clone())));
+        let Some(g) = self.groups.get_mut(name) else {
+            return;
+        };
+        let nick = rec.nick.clone();
+        let fid = rec.fid.clone();
+        match g.members.get_mut(jid) {
+            Some(m) => m.rec = rec,
+            None => {
+                g.members.insert(jid.to_string(), Member::new(rec));
+            }
+        }
+        let gjid = g.jid.clone();
+        let title = g.title.clone();
+        let status = status_line(g);
+        let count = g.member_count();
+        out.push(Output::Send(stanza::presence(&gjid, jid, Some("subscribed"))));
+        out.push(Output::Send(stanza::presence(&gjid, jid, Some("subscribe"))));
+        out.push(Output::Send(group_presence(&gjid, jid, &status)));
+        self.say(
+            &gjid,
+            jid,
+            &format!(
+                "Welcome to {title}! What you send here goes to the group ({count} members). \
+                 You are {nick} (id {fid}). //help lists commands; //nick NAME changes your nickname."
+            ),
+            out,
+        );
+        self.announce(now, name, Some(jid), &format!("*** {nick} joined"), out);
+    }
+
+    pub(crate) fn new_member_record(
+        &mut self,
+        now: Millis,
+        group: &str,
+        jid: &str,
+        state: MemberState,
+        admin: bool,
+    ) -> MemberRecord {
+        self.last_member_id += 1;
+        let (nick, fid) = match self.groups.get(group) {
+            Some(g) => default_names(g, jid),
+            None => (names::default_handle(jid), names::default_handle(jid)),
+        };
+        MemberRecord {
+            id: self.last_member_id,
+            group: group.to_string(),
+            jid: jid.to_string(),
+            state,
+            admin,
+            nick,
+            fid,
+            fid_changed: false,
+            muted: false,
+            stop_until: None,
+            joined_at: now,
+            last_seen: now,
+            offline_seq: Some(self.last_history_id),
+        }
+    }
+
+    /// Removes `jid` from the group (membership, pending or invitation),
+    /// cancels both subscriptions and tells the others.
+    pub(crate) fn remove_member(&mut self, name: &str, jid: &str, why: Leave, out: &mut Vec<Output>) {
+        let Some(g) = self.groups.get_mut(name) else {
+            return;
+        };
+        let Some(m) = g.members.remove(jid) else {
+            return;
+        };
+        let gjid = g.jid.clone();
+        let title = g.title.clone();
+        out.push(Output::Store(StoreOp::DeleteMember {
+            group: name.to_string(),
+            jid: jid.to_string(),
+        }));
+        out.push(Output::Send(stanza::presence(&gjid, jid, Some("unsubscribed"))));
+        out.push(Output::Send(stanza::presence(&gjid, jid, Some("unsubscribe"))));
+        let was_member = m.rec.state == MemberState::Member;
+        match why {
+            Leave::Left => {}
+            Leave::LeftByCommand => self.say(&gjid, jid, &format!("You left {title}."), out),
+            Leave::Kicked => self.say(&gjid, jid, &format!("You were removed from {title} by an admin."), out),
+        }
+        if was_member {
+            let verb = match why {
+                Leave::Left | Leave::LeftByCommand => "left",
+                Leave::Kicked => "was removed",
+            };
+            self.announce(0, name, None, &format!("*** {} {verb}", m.rec.nick), out);
+        }
+    }
+
+    /// Online admins of the group (members with the admin flag, and service
+    /// admins who are members).
+    pub(crate) fn online_admins(&self, name: &str) -> Vec<String> {
+        let Some(g) = self.groups.get(name) else {
+            return Vec::new();
+        };
+        g.members
+            .values()
+            .filter(|m| m.is_member() && m.online() && (m.rec.admin || self.is_service_admin(&m.rec.jid)))
+            .map(|m| m.rec.jid.clone())
+            .collect()
+    }
+
+    /// A line from the group itself to every online, not stopped member
+    /// except `except`.
+    pub(crate) fn announce(&mut self, now: Millis, name: &str, except: Option<&str>, text: &str, out: &mut Vec<Output>) {
+        let Some(g) = self.groups.get(name) else {
+            return;
+        };
+        let gjid = g.jid.clone();
+        let to: Vec<String> = g
+            .members
+            .values()
+            .filter(|m| m.is_member() && m.online() && !m.stopped(now) && Some(m.rec.jid.as_str()) != except)
+            .map(|m| m.rec.jid.clone())
+            .collect();
+        for jid in to {
+            self.say(&gjid, &jid, text, out);
+        }
+    }
+}
+
+/// Why a member is going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Leave {
+    /// Removed the contact (unsubscribe / unsubscribed).
+    Left,
+    /// `//leave`.
+    LeftByCommand,
+    /// `//kick` or `//blacklist`.
+    Kicked,
+}
+
+/// "Lobby — 2 of 5 online".
+pub(crate) fn status_line(g: &Group) -> String {
+    format!(
+        "{} — {} of {} online",
+        g.title,
+        g.online_count(),
+        g.member_count()
+    )
+}
+
+/// The group's available presence with its status line.
+pub(crate) fn group_presence(from: &str, to: &str, status: &str) -> Element {
+    let mut p = stanza::presence(from, to, None);
+    p.append_child(stanza::text_child("status", stanza::NS_COMPONENT, status));
+    p
+}
+
+/// Default nick and FID for `jid` in `g`: the local part, with a number
+/// appended on a clash (`alice2`).
+pub(crate) fn default_names(g: &Group, jid: &str) -> (String, String) {
+    let base = names::default_handle(jid);
+    let taken = |candidate: &str| {
+        let key = names::nick_key(candidate);
+        g.members.values().any(|m| {
+            m.rec.jid != jid
+                && (names::nick_key(&m.rec.nick) == key || m.rec.fid.eq_ignore_ascii_case(candidate))
+        })
+    };
+    let mut n = 1;
+    loop {
+        let candidate = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}{n}")
+        };
+        if !taken(&candidate) {
+            return (candidate.clone(), candidate);
+        }
+        n += 1;
+    }
+}

@@ -1,0 +1,386 @@
+//! Relaying (SPEC §4): who gets a member's message, how it reads, flood
+//! control, offline catch-up, and rewriting message references so each
+//! recipient sees the ids it knows.
+
+use minidom::Element;
+
+use super::model::{HistoryRecord, MemberState, Millis, StoreOp};
+use super::stanza::{self, Attr, NS_COMPONENT};
+use super::{Core, Ctx, Group, Output, RING};
+use crate::config::OfflineMode;
+
+/// Payload namespaces a recipient can use; everything else the sender
+/// attached (chat states, receipt requests, markers, …) was meant for the
+/// group and is dropped.
+const KEPT: &[&str] = &[
+    stanza::NS_OOB,
+    stanza::NS_REPLY,
+    stanza::NS_CORRECT,
+    stanza::NS_RETRACT,
+    stanza::NS_RETRACT_0,
+    stanza::NS_REACTIONS,
+];
+
+/// The id a recipient (member id `rid`) sees for history row `seq`.
+pub(crate) fn copy_id(seq: i64, rid: i64) -> String {
+    format!("tgm-{seq}-{rid}")
+}
+
+/// The history row a copy id points at.
+pub(crate) fn parse_copy_id(id: &str) -> Option<i64> {
+    id.strip_prefix("tgm-")?.split('-').next()?.parse().ok()
+}
+
+/// `[nick] text`, or `* nick waves` for `/me waves`.
+pub(crate) fn format_line(nick: &str, text: &str) -> String {
+    match text.strip_prefix("/me ") {
+        Some(rest) => format!("* {nick} {rest}"),
+        None => format!("[{nick}] {text}"),
+    }
+}
+
+impl Core {
+    pub(crate) fn on_group_message(
+        &mut self,
+        now: Millis,
+        ctx: &Ctx,
+        name: &str,
+        el: &Element,
+        out: &mut Vec<Output>,
+    ) {
+        let body = stanza::body(el);
+        if let Some(b) = &body {
+            if b.trim_start().starts_with("//") {
+                self.on_command(now, ctx, name, b.trim(), out);
+                self.answer_receipt(ctx, name, el, out);
+                return;
+            }
+        }
+        let Some(g) = self.groups.get(name) else {
+            return;
+        };
+        let gjid = g.jid.clone();
+        let state = g.members.get(&ctx.from_bare).map(|m| m.rec.state);
+        if state != Some(MemberState::Member) {
+            if body.is_none() {
+                return; // Chat states and the like from strangers: ignore.
+            }
+            let title = g.title.clone();
+            let text = match state {
+                Some(MemberState::Pending) => {
+                    format!("Your request to join {title} still waits for an admin; nothing was sent.")
+                }
+                Some(MemberState::Invited) => format!(
+                    "You are invited to {title}: accept the group's contact request to join; nothing was sent."
+                ),
+                _ => format!(
+                    "You are not a member of {title}, so nothing was sent. To join, add {gjid} to your contacts."
+                ),
+            };
+            self.say(&gjid, &ctx.from, &text, out);
+            return;
+        }
+        let has_payload = el.children().any(|c| KEPT.contains(&c.ns().as_str()));
+        if body.is_none() && !has_payload {
+            return; // Chat states, receipts, markers for the group: ignore.
+        }
+        let text = body.unwrap_or_default();
+        // Checks that refuse.
+        let Some(m) = g.members.get(&ctx.from_bare) else {
+            return;
+        };
+        if m.rec.muted {
+            self.say(&gjid, &ctx.from, "You are muted by an admin: nothing you send is relayed.", out);
+            return;
+        }
+        let len = text.chars().count();
+        if len > self.cfg.max_body {
+            let max = self.cfg.max_body;
+            self.say(
+                &gjid,
+                &ctx.from,
+                &format!("Not sent: your message has {len} characters; the limit is {max}."),
+                out,
+            );
+            return;
+        }
+        // Corrections and retractions: only of one's own messages.
+        let replace_of = stanza::child(el, "replace", stanza::NS_CORRECT).and_then(|r| r.attr("id"));
+        let retract_of = stanza::child(el, "retract", stanza::NS_RETRACT)
+            .or_else(|| stanza::child(el, "retract", stanza::NS_RETRACT_0))
+            .and_then(|r| r.attr("id"));
+        for target in [replace_of, retract_of].into_iter().flatten() {
+            if parse_copy_id(target).is_some() {
+                self.say(&gjid, &ctx.from, "You can only correct or retract your own messages.", out);
+                return;
+            }
+        }
+        if !self.flood_ok(now, name, &ctx.from_bare, &gjid, &ctx.from, out) {
+            return;
+        }
+        self.relay(now, ctx, name, el, &text, out);
+        self.answer_receipt(ctx, name, el, out);
+    }
+
+    /// Sliding-window flood control: true when the message may go.
+    fn flood_ok(&mut self, now: Millis, name: &str, jid: &str, gjid: &str, from: &str, out: &mut Vec<Output>) -> bool {
+        let (burst, window) = (self.cfg.burst, self.cfg.window_ms);
+        let Some(m) = self.groups.get_mut(name).and_then(|g| g.members.get_mut(jid)) else {
+            return false;
+        };
+        while m.recent.front().is_some_and(|t| *t <= now - window) {
+            m.recent.pop_front();
+        }
+        if m.recent.len() < burst {
+            m.recent.push_back(now);
+            return true;
+        }
+        let warn = m.warned_at.is_none_or(|t| now - t >= window);
+        if warn {
+            m.warned_at = Some(now);
+            let secs = window / 1000;
+            self.say(
+                gjid,
+                from,
+                &format!("Slow down: at most {burst} messages in {secs} s. Messages over the limit are not relayed."),
+                out,
+            );
+        }
+        false
+    }
+
+    /// XEP-0184: the group confirms receipt itself; receipts are never fanned out.
+    fn answer_receipt(&mut self, ctx: &Ctx, name: &str, el: &Element, out: &mut Vec<Output>) {
+        if stanza::child(el, "request", stanza::NS_RECEIPTS).is_none() {
+            return;
+        }
+        let Some(id) = el.attr("id") else {
+            return;
+        };
+        let Some(g) = self.groups.get(name) else {
+            return;
+        };
+        let r = Element::builder("message", NS_COMPONENT)
+            .a("from", g.jid.as_str())
+            .a("to", ctx.from.as_str())
+            .a("id", self.sys_id())
+            .append(Element::builder("received", stanza::NS_RECEIPTS).a("id", id).build())
+            .build();
+        out.push(Output::Send(r));
+    }
+
+    /// Rebroadcasts a member's message to every member who should get it now.
+    fn relay(&mut self, now: Millis, ctx: &Ctx, name: &str, el: &Element, text: &str, out: &mut Vec<Output>) {
+        let offline_mode = self.cfg.offline;
+        let Some(g) = self.groups.get(name) else {
+            return;
+        };
+        let Some(sender) = g.members.get(&ctx.from_bare) else {
+            return;
+        };
+        let nick = sender.rec.nick.clone();
+        let is_retraction = stanza::child(el, "retract", stanza::NS_RETRACT).is_some()
+            || stanza::child(el, "retract", stanza::NS_RETRACT_0).is_some();
+        let has_body = stanza::body(el).is_some();
+        // A correction's or retraction's target must be the sender's own
+        // message we know; otherwise the reference is dropped.
+        let origin_id = el.attr("id").map(str::to_string);
+        let seq = if has_body && !is_retraction {
+            self.last_history_id += 1;
+            Some(self.last_history_id)
+        } else {
+            None
+        };
+        let Some(g) = self.groups.get(name) else {
+            return;
+        };
+        let oob_url = stanza::child(el, "x", stanza::NS_OOB)
+            .and_then(|x| stanza::child(x, "url", stanza::NS_OOB))
+            .map(|u| u.text());
+        let shares_file = oob_url.as_deref().is_some_and(|u| u.trim() == text.trim());
+        let line = format_line(&nick, text);
+        let payloads: Vec<&Element> = el
+            .children()
+            .filter(|c| KEPT.contains(&c.ns().as_str()))
+            .collect();
+        let mut sent = 0u64;
+        for m in g.members.values() {
+            if !m.is_member() || m.rec.jid == ctx.from_bare || m.blocks.contains(&ctx.from_bare) || m.stopped(now) {
+                continue;
+            }
+            let deliver = m.online() || offline_mode == OfflineMode::Server;
+            if !deliver {
+                continue;
+            }
+            let id = match seq {
+                Some(s) => copy_id(s, m.rec.id),
+                None => format!("tgr-{}-{}", self.last_history_id, m.rec.id),
+            };
+            let mut b = Element::builder("message", NS_COMPONENT)
+                .a("type", "chat")
+                .a("from", g.jid.as_str())
+                .a("to", m.rec.jid.as_str())
+                .a("id", id);
+            if has_body {
+                let shown = if shares_file { text } else { line.as_str() };
+                b = b.append(stanza::text_child("body", NS_COMPONENT, shown));
+            }
+            b = b.append(stanza::text_child("nick", stanza::NS_NICK, &nick));
+            for p in &payloads {
+                b = b.append(rewrite_ref(g, p, &ctx.from_bare, m.rec.id, &m.rec.jid));
+            }
+            if shares_file {
+                // The nick line first, then the file with its exact URL body.
+                let pre = stanza::chat(&g.jid, &m.rec.jid, &format!("tgf-{}-{}", seq.unwrap_or(0), m.rec.id), &format!("[{nick}] shared a file:"));
+                out.push(Output::Send(pre));
+            }
+            out.push(Output::Send(b.build()));
+            sent += 1;
+        }
+        self.relayed += sent;
+        if let Some(seq) = seq {
+            let rec = HistoryRecord {
+                id: seq,
+                group: name.to_string(),
+                sender: ctx.from_bare.clone(),
+                nick,
+                text: text.to_string(),
+                at: now,
+                origin_id,
+            };
+            out.push(Output::Store(StoreOp::AppendHistory(rec.clone())));
+            if let Some(g) = self.groups.get_mut(name) {
+                g.history.push_back(rec);
+                if g.history.len() > RING {
+                    g.history.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Sends `jid` what was said in the group since history id `since`
+    /// (excluding their own messages, blocked senders, and what was said
+    /// while they had stopped the group), newest `catchup_max` of it,
+    /// oldest first, with delay stamps.
+    pub(crate) fn catch_up(&mut self, now: Millis, name: &str, jid: &str, since: i64, out: &mut Vec<Output>) {
+        if self.cfg.offline != OfflineMode::Catchup {
+            return;
+        }
+        let max = self.cfg.catchup_max;
+        let Some(g) = self.groups.get(name) else {
+            return;
+        };
+        let Some(m) = g.members.get(jid) else {
+            return;
+        };
+        let stop_until = m.rec.stop_until.unwrap_or(i64::MIN);
+        if m.stopped(now) {
+            return;
+        }
+        let missed: Vec<&HistoryRecord> = g
+            .history
+            .iter()
+            .filter(|h| h.id > since && h.sender != jid && !m.blocks.contains(&h.sender) && h.at >= stop_until)
+            .collect();
+        if missed.is_empty() {
+            return;
+        }
+        let skipped = missed.len().saturating_sub(max);
+        let mut msgs = Vec::new();
+        for h in &missed[skipped..] {
+            let mut e = stanza::chat(&g.jid, jid, &copy_id(h.id, m.rec.id), &format_line(&h.nick, &h.text));
+            e.append_child(stanza::text_child("nick", stanza::NS_NICK, &h.nick));
+            e.append_child(
+                Element::builder("delay", stanza::NS_DELAY)
+                    .a("from", g.jid.as_str())
+                    .a("stamp", stanza::xep0082(h.at))
+                    .build(),
+            );
+            msgs.push(e);
+        }
+        let gjid = g.jid.clone();
+        out.extend(msgs.into_iter().map(Output::Send));
+        if skipped > 0 {
+            let n = (skipped + max).min(200);
+            self.say(
+                &gjid,
+                jid,
+                &format!("… {skipped} earlier messages not shown: //history {n} shows them."),
+                out,
+            );
+        }
+    }
+
+    /// Messages to the bare service domain: service commands from service
+    /// admins; for everyone else, the groups one can join.
+    pub(crate) fn on_service_message(&mut self, now: Millis, ctx: &Ctx, el: &Element, out: &mut Vec<Output>) {
+        let Some(body) = stanza::body(el) else {
+            return;
+        };
+        let domain = self.cfg.domain.clone();
+        if self.is_service_admin(&ctx.from_bare) && body.trim_start().starts_with("//") {
+            self.on_service_command(now, ctx, body.trim(), out);
+            return;
+        }
+        let list = self.joinable_groups();
+        let text = if list.is_empty() {
+            "No groups are open to join here.".to_string()
+        } else {
+            format!("Groups you can join (add one as a contact):\n{list}")
+        };
+        self.say(&domain, &ctx.from, &text, out);
+    }
+
+    pub(crate) fn joinable_groups(&self) -> String {
+        self.groups
+            .values()
+            .filter(|g| g.join != super::model::JoinPolicy::Invite)
+            .map(|g| format!("{} — {} ({}, {} members)", g.jid, g.title, g.join.as_str(), g.member_count()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// Rewrites a payload that references a message by id (reply, correction,
+/// retraction, reaction) to the id recipient `rid` knows. Other payloads
+/// are copied as they are.
+fn rewrite_ref(g: &Group, p: &Element, sender: &str, rid: i64, rjid: &str) -> Element {
+    let mut p = p.clone();
+    let ns = p.ns();
+    let Some(id) = p.attr("id").map(str::to_string) else {
+        return p;
+    };
+    let is_ref = ns == stanza::NS_REPLY
+        || ns == stanza::NS_CORRECT
+        || ns == stanza::NS_RETRACT
+        || ns == stanza::NS_RETRACT_0
+        || ns == stanza::NS_REACTIONS;
+    if !is_ref {
+        return p;
+    }
+    // Which history row does the sender mean?
+    let own_only = ns != stanza::NS_REPLY && ns != stanza::NS_REACTIONS;
+    let seq = match parse_copy_id(&id) {
+        Some(s) if !own_only => Some(s),
+        Some(_) => None,
+        None => g
+            .history
+            .iter()
+            .rev()
+            .find(|h| h.sender == sender && h.origin_id.as_deref() == Some(id.as_str()))
+            .map(|h| h.id),
+    };
+    let Some(seq) = seq else {
+        return p;
+    };
+    let author = g.history.iter().rev().find(|h| h.id == seq);
+    let new_id = match author {
+        Some(h) if h.sender == rjid => h.origin_id.clone().unwrap_or_else(|| copy_id(seq, rid)),
+        _ => copy_id(seq, rid),
+    };
+    stanza::set_attr(&mut p, "id", new_id);
+    if ns == stanza::NS_REPLY {
+        stanza::set_attr(&mut p, "to", g.jid.as_str());
+    }
+    p
+}

@@ -1,0 +1,195 @@
+//! Building and reading stanzas as `minidom::Element`s. The core works on
+//! raw elements so a stanza that a strict parser would refuse (a bogus
+//! `<show/>`, an out-of-range priority) is still read for what matters here.
+
+use minidom::rxml::{Namespace, NcName};
+use minidom::{Element, ElementBuilder, IntoAttributeValue};
+
+/// Attribute setting with plain `&'static str` names (minidom wants `NcName`).
+pub trait Attr {
+    fn a(self, name: &'static str, value: impl IntoAttributeValue) -> Self;
+}
+
+impl Attr for ElementBuilder {
+    fn a(self, name: &'static str, value: impl IntoAttributeValue) -> Self {
+        match NcName::try_from(name) {
+            Ok(n) => self.attr(n, value),
+            Err(_) => self,
+        }
+    }
+}
+
+/// Sets (or replaces) an attribute without a namespace.
+pub fn set_attr(el: &mut Element, name: &'static str, value: impl IntoAttributeValue) {
+    if let Ok(n) = NcName::try_from(name) {
+        el.set_attr(Namespace::NONE, n, value);
+    }
+}
+
+pub const NS_COMPONENT: &str = "jabber:component:accept";
+pub const NS_STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
+pub const NS_NICK: &str = "http://jabber.org/protocol/nick";
+pub const NS_DELAY: &str = "urn:xmpp:delay";
+pub const NS_RECEIPTS: &str = "urn:xmpp:receipts";
+pub const NS_OOB: &str = "jabber:x:oob";
+pub const NS_REPLY: &str = "urn:xmpp:reply:0";
+pub const NS_CORRECT: &str = "urn:xmpp:message-correct:0";
+pub const NS_RETRACT: &str = "urn:xmpp:message-retract:1";
+pub const NS_RETRACT_0: &str = "urn:xmpp:message-retract:0";
+pub const NS_REACTIONS: &str = "urn:xmpp:reactions:0";
+pub const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
+pub const NS_DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";
+pub const NS_VERSION: &str = "jabber:iq:version";
+pub const NS_PING: &str = "urn:xmpp:ping";
+pub const NS_VCARD: &str = "vcard-temp";
+
+/// Error `type` attribute values (RFC 6120 §8.3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorType {
+    Cancel,
+    Modify,
+    Wait,
+}
+
+impl ErrorType {
+    fn as_str(self) -> &'static str {
+        match self {
+            ErrorType::Cancel => "cancel",
+            ErrorType::Modify => "modify",
+            ErrorType::Wait => "wait",
+        }
+    }
+}
+
+/// A new message stanza of type chat with a body.
+pub fn chat(from: &str, to: &str, id: &str, body: &str) -> Element {
+    Element::builder("message", NS_COMPONENT)
+        .a("type", "chat")
+        .a("from", from)
+        .a("to", to)
+        .a("id", id)
+        .append(text_child("body", NS_COMPONENT, body))
+        .build()
+}
+
+pub fn text_child(name: &str, ns: &str, text: &str) -> Element {
+    Element::builder(name, ns).append(text).build()
+}
+
+/// A presence stanza; `type_` `None` is available.
+pub fn presence(from: &str, to: &str, type_: Option<&str>) -> Element {
+    let mut b = Element::builder("presence", NS_COMPONENT)
+        .a("from", from)
+        .a("to", to);
+    if let Some(t) = type_ {
+        b = b.a("type", t);
+    }
+    b.build()
+}
+
+/// The error reply to `stanza` (from/to swapped, same id and name).
+pub fn error_reply(stanza: &Element, etype: ErrorType, condition: &str, text: Option<&str>) -> Element {
+    let mut err = Element::builder("error", NS_COMPONENT)
+        .a("type", etype.as_str())
+        .append(Element::builder(condition, NS_STANZAS).build());
+    if let Some(t) = text {
+        err = err.append(
+            Element::builder("text", NS_STANZAS)
+                .append(t)
+                .build(),
+        );
+    }
+    let mut b = Element::builder(stanza.name(), NS_COMPONENT).a("type", "error");
+    if let Some(to) = stanza.attr("from") {
+        b = b.a("to", to);
+    }
+    if let Some(from) = stanza.attr("to") {
+        b = b.a("from", from);
+    }
+    if let Some(id) = stanza.attr("id") {
+        b = b.a("id", id);
+    }
+    b.append(err.build()).build()
+}
+
+/// `<iq type='result'/>` answering `iq`, with an optional payload.
+pub fn iq_result(iq: &Element, payload: Option<Element>) -> Element {
+    let mut b = Element::builder("iq", NS_COMPONENT).a("type", "result");
+    if let Some(to) = iq.attr("from") {
+        b = b.a("to", to);
+    }
+    if let Some(from) = iq.attr("to") {
+        b = b.a("from", from);
+    }
+    if let Some(id) = iq.attr("id") {
+        b = b.a("id", id);
+    }
+    if let Some(p) = payload {
+        b = b.append(p);
+    }
+    b.build()
+}
+
+/// The text of the stanza's `<body/>` (the one without xml:lang or the
+/// first), if any.
+pub fn body(msg: &Element) -> Option<String> {
+    msg.children()
+        .find(|c| c.name() == "body" && (c.ns() == NS_COMPONENT || c.ns() == "jabber:client"))
+        .map(|b| b.text())
+}
+
+/// The first child with this name and namespace.
+pub fn child<'a>(el: &'a Element, name: &str, ns: &str) -> Option<&'a Element> {
+    el.children().find(|c| c.name() == name && c.ns() == ns)
+}
+
+/// Formats milliseconds since the epoch as an XEP-0082 UTC timestamp.
+pub fn xep0082(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let f = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&f).unwrap_or_default()
+}
+
+/// `YYYY-MM-DD HH:MM` UTC, for people.
+pub fn human_time(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    t.format(&f).unwrap_or_default()
+}
+
+/// `YYYY-MM-DD` UTC.
+pub fn human_date(ms: i64) -> String {
+    human_time(ms).split(' ').next().unwrap_or_default().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_reply_swaps_addresses() {
+        let m: Element = "<message xmlns='jabber:component:accept' from='a@b/c' to='x@g' id='1' type='chat'><body>hi</body></message>"
+            .parse()
+            .unwrap();
+        let e = error_reply(&m, ErrorType::Cancel, "item-not-found", None);
+        assert_eq!(e.attr("to"), Some("a@b/c"));
+        assert_eq!(e.attr("from"), Some("x@g"));
+        assert_eq!(e.attr("type"), Some("error"));
+        assert_eq!(e.attr("id"), Some("1"));
+        let err = child(&e, "error", NS_COMPONENT).unwrap();
+        assert_eq!(err.attr("type"), Some("cancel"));
+        assert!(child(err, "item-not-found", NS_STANZAS).is_some());
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(xep0082(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(xep0082(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(human_time(1_700_000_000_123), "2023-11-14 22:13");
+        assert_eq!(human_date(1_700_000_000_123), "2023-11-14");
+    }
+}

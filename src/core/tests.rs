@@ -1,0 +1,780 @@
+//! Scenario tables for the core: stanzas in, stanzas and store writes out,
+//! with an explicit `now` (no sleeps, no sockets).
+
+use minidom::Element;
+
+use super::model::{MemberState, Snapshot, StoreOp};
+use super::stanza::NS_COMPONENT;
+use super::{Core, CoreConfig, Input, Output};
+use crate::config::Config;
+
+const G: &str = "lobby@groups.localhost";
+const D: &str = "groups.localhost";
+
+struct T {
+    core: Core,
+    now: i64,
+    /// Everything output by the last call.
+    out: Vec<Output>,
+}
+
+fn config(extra: &str) -> Config {
+    Config::parse(&format!(
+        r#"
+[component]
+jid = "groups.localhost"
+secret = "s"
+[service]
+admins = ["root@localhost"]
+{extra}
+"#
+    ))
+    .unwrap()
+}
+
+fn open_group(extra_relay: &str) -> T {
+    T::new(&format!(
+        "[relay]\n{extra_relay}\n[[group]]\nname = \"lobby\"\ntitle = \"Lobby\"\njoin = \"open\"\nadmins = [\"alice@localhost\"]\n"
+    ))
+}
+
+impl T {
+    fn new(extra: &str) -> T {
+        let cfg = config(extra);
+        let mut out = Vec::new();
+        let core = Core::new(CoreConfig::from_config(&cfg), Snapshot::default(), 1_000_000, &mut out);
+        T {
+            core,
+            now: 1_000_000,
+            out,
+        }
+    }
+
+    fn input(&mut self, input: Input) -> &mut Self {
+        self.out.clear();
+        self.core.handle(self.now, input, &mut self.out);
+        self
+    }
+
+    fn xml(&mut self, xml: &str) -> &mut Self {
+        let el: Element = xml.parse().unwrap();
+        self.input(Input::Stanza(el))
+    }
+
+    fn msg(&mut self, from: &str, to: &str, body: &str) -> &mut Self {
+        let mut el = Element::builder("message", NS_COMPONENT).build();
+        el = {
+            let mut b = Element::builder("message", NS_COMPONENT);
+            use super::stanza::Attr;
+            b = b.a("from", from).a("to", to).a("type", "chat").a("id", "m1");
+            b.append(Element::builder("body", NS_COMPONENT).append(body).build()).build()
+        };
+        let _ = &el;
+        self.input(Input::Stanza(el))
+    }
+
+    fn pres(&mut self, from: &str, to: &str, ptype: Option<&str>) -> &mut Self {
+        let t = ptype.map(|t| format!(" type='{t}'")).unwrap_or_default();
+        self.xml(&format!(
+            "<presence xmlns='jabber:component:accept' from='{from}' to='{to}'{t}/>"
+        ))
+    }
+
+    /// Subscribe + come online with resource `r`.
+    fn join(&mut self, user: &str) -> &mut Self {
+        self.pres(&format!("{user}@localhost"), G, Some("subscribe"));
+        self.pres(&format!("{user}@localhost/r"), G, None)
+    }
+
+    fn sent(&self) -> Vec<&Element> {
+        self.out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Send(e) => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn stores(&self) -> Vec<&StoreOp> {
+        self.out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Store(s) => Some(s),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Bodies of messages sent to `to` (bare or full, prefix match).
+    fn bodies(&self, to: &str) -> Vec<String> {
+        self.sent()
+            .into_iter()
+            .filter(|e| e.name() == "message" && e.attr("to").is_some_and(|t| t == to || t.starts_with(&format!("{to}/"))))
+            .filter_map(super::stanza::body)
+            .collect()
+    }
+
+    fn one_body(&self, to: &str) -> String {
+        let b = self.bodies(to);
+        assert_eq!(b.len(), 1, "expected one message to {to}, got {b:?}\nall: {:#?}", self.sent());
+        b[0].clone()
+    }
+
+    fn presences(&self, to: &str) -> Vec<Option<String>> {
+        self.sent()
+            .into_iter()
+            .filter(|e| e.name() == "presence" && e.attr("to") == Some(to))
+            .map(|e| e.attr("type").map(str::to_string))
+            .collect()
+    }
+
+    fn cmd(&mut self, user: &str, body: &str) -> String {
+        self.msg(&format!("{user}@localhost/r"), G, body);
+        // The reply is the last message to the sender (an admin may also get
+        // the announcement their command caused).
+        let b = self.bodies(&format!("{user}@localhost"));
+        b.last().cloned().unwrap_or_default()
+    }
+
+    fn later(&mut self, ms: i64) -> &mut Self {
+        self.now += ms;
+        self
+    }
+
+    fn member_state(&self, user: &str) -> Option<MemberState> {
+        self.core.groups["lobby"]
+            .members
+            .get(&format!("{user}@localhost"))
+            .map(|m| m.rec.state)
+    }
+}
+
+const A: &str = "alice@localhost";
+const B: &str = "bob@localhost";
+const C: &str = "carol@localhost";
+
+fn three() -> T {
+    let mut t = open_group("");
+    t.join("alice").join("bob").join("carol");
+    t
+}
+
+// ---------- joining and leaving ----------
+
+#[test]
+fn open_join_handshake_welcome_and_announcement() {
+    let mut t = open_group("");
+    t.join("alice");
+    t.pres("bob@localhost", G, Some("subscribe"));
+    assert_eq!(
+        t.presences(B),
+        vec![Some("subscribed".into()), Some("subscribe".into()), None]
+    );
+    assert!(t.one_body(B).contains("Welcome to Lobby"));
+    assert_eq!(t.one_body(A), "*** bob joined");
+    assert!(t
+        .stores()
+        .iter()
+        .any(|s| matches!(s, StoreOp::UpsertMember(r) if r.jid == B && r.state == MemberState::Member)));
+}
+
+#[test]
+fn approve_policy_queues_and_notifies_online_admins() {
+    let mut t = T::new("[[group]]\nname = \"lobby\"\njoin = \"approve\"\nadmins = [\"alice@localhost\"]\n");
+    t.join("alice");
+    assert_eq!(t.member_state("alice"), Some(MemberState::Member), "config admin accepted at once");
+    t.pres(B, G, Some("subscribe"));
+    assert_eq!(t.member_state("bob"), Some(MemberState::Pending));
+    assert!(t.presences(B).is_empty(), "no subscribed yet");
+    assert!(t.one_body(B).contains("waits for an admin"));
+    assert_eq!(t.one_body(A), "bob@localhost asks to join — //add bob@localhost or //allok");
+    // A pending user's message is not relayed.
+    t.msg("bob@localhost/r", G, "hi");
+    assert!(t.one_body(B).contains("waits for an admin"));
+    assert!(t.bodies(A).is_empty());
+    // Approve.
+    let r = t.cmd("alice", "//add bob@localhost");
+    assert!(r.contains("now a member"), "{r}");
+    assert_eq!(t.member_state("bob"), Some(MemberState::Member));
+    assert_eq!(t.presences(B)[..2], [Some("subscribed".into()), Some("subscribe".into())]);
+}
+
+#[test]
+fn allok_approves_everyone_pending() {
+    let mut t = T::new("[[group]]\nname = \"lobby\"\njoin = \"approve\"\nadmins = [\"alice@localhost\"]\n");
+    t.join("alice");
+    t.pres(B, G, Some("subscribe"));
+    t.pres(C, G, Some("subscribe"));
+    let r = t.cmd("alice", "//allok");
+    assert!(r.contains("approved 2"), "{r}");
+    assert_eq!(t.member_state("bob"), Some(MemberState::Member));
+    assert_eq!(t.member_state("carol"), Some(MemberState::Member));
+    assert_eq!(t.cmd("alice", "//allok"), "No pending requests.");
+}
+
+#[test]
+fn invite_policy_refuses_unless_invited() {
+    let mut t = T::new("[[group]]\nname = \"lobby\"\njoin = \"invite\"\nadmins = [\"alice@localhost\"]\n");
+    t.join("alice");
+    t.pres(B, G, Some("subscribe"));
+    assert_eq!(t.presences(B), vec![Some("unsubscribed".into())]);
+    assert_eq!(t.member_state("bob"), None);
+    // Invite: the group asks bob; bob accepts -> member.
+    let r = t.cmd("alice", "//add bob@localhost");
+    assert!(r.contains("invited"), "{r}");
+    assert_eq!(t.presences(B), vec![Some("subscribe".into())]);
+    assert_eq!(t.member_state("bob"), Some(MemberState::Invited));
+    t.pres(B, G, Some("subscribed"));
+    assert_eq!(t.member_state("bob"), Some(MemberState::Member));
+    assert!(t.one_body(B).contains("Welcome"));
+}
+
+#[test]
+fn invited_user_who_subscribes_is_accepted() {
+    let mut t = T::new("[[group]]\nname = \"lobby\"\njoin = \"invite\"\nadmins = [\"alice@localhost\"]\n");
+    t.join("alice");
+    t.cmd("alice", "//add bob@localhost");
+    t.pres(B, G, Some("subscribe"));
+    assert_eq!(t.member_state("bob"), Some(MemberState::Member));
+}
+
+#[test]
+fn blacklisted_cannot_rejoin_and_nothing_is_stored() {
+    let mut t = three();
+    assert_eq!(t.cmd("alice", "//blacklist bob@localhost"), "OK, bob@localhost is blacklisted.");
+    assert_eq!(t.member_state("bob"), None);
+    assert!(t.presences(B).contains(&Some("unsubscribed".into())));
+    t.pres(B, G, Some("subscribe"));
+    assert_eq!(t.presences(B), vec![Some("unsubscribed".into())]);
+    assert!(t.stores().is_empty());
+    // //add refuses; //pass lifts it.
+    assert!(t.cmd("alice", "//add bob@localhost").contains("//pass"));
+    assert_eq!(t.cmd("alice", "//pass bob@localhost"), "OK, bob@localhost may join again.");
+    t.pres(B, G, Some("subscribe"));
+    assert_eq!(t.member_state("bob"), Some(MemberState::Member));
+}
+
+#[test]
+fn unsubscribe_leaves_and_announces() {
+    let mut t = three();
+    t.pres(B, G, Some("unsubscribe"));
+    assert_eq!(t.member_state("bob"), None);
+    assert_eq!(t.one_body(A), "*** bob left");
+    assert!(t.stores().contains(&&StoreOp::DeleteMember {
+        group: "lobby".into(),
+        jid: B.into()
+    }));
+    t.pres(C, G, Some("unsubscribed"));
+    assert_eq!(t.member_state("carol"), None);
+}
+
+#[test]
+fn leave_command() {
+    let mut t = three();
+    t.msg("bob@localhost/r", G, "//leave");
+    assert_eq!(t.one_body(B), "You left Lobby.");
+    assert_eq!(t.member_state("bob"), None);
+    assert_eq!(t.one_body(A), "*** bob left");
+}
+
+#[test]
+fn default_names_get_numbers_on_clash() {
+    let mut t = open_group("");
+    t.join("alice");
+    t.pres("alice@other.example", G, Some("subscribe"));
+    let m = &t.core.groups["lobby"].members["alice@other.example"];
+    assert_eq!((m.rec.nick.as_str(), m.rec.fid.as_str()), ("alice2", "alice2"));
+}
+
+// ---------- presence ----------
+
+#[test]
+fn connected_sends_presence_and_probe_to_members() {
+    let mut t = three();
+    t.input(Input::Connected);
+    assert_eq!(t.presences(B), vec![None, Some("probe".into())]);
+    let status = t
+        .sent()
+        .into_iter()
+        .find(|e| e.attr("to") == Some(B) && e.attr("type").is_none())
+        .and_then(|e| e.get_child("status", NS_COMPONENT).map(|s| s.text()))
+        .unwrap();
+    assert_eq!(status, "Lobby — 0 of 3 online");
+}
+
+#[test]
+fn probe_is_answered_with_online_count_and_shutdown_says_unavailable() {
+    let mut t = three();
+    t.pres("bob@localhost/r", G, Some("probe"));
+    let p = t.sent()[0].clone();
+    assert_eq!(p.attr("to"), Some("bob@localhost/r"));
+    assert_eq!(p.get_child("status", NS_COMPONENT).unwrap().text(), "Lobby — 3 of 3 online");
+    t.pres("eve@localhost/r", G, Some("probe"));
+    assert_eq!(t.presences("eve@localhost"), vec![Some("unsubscribed".into())]);
+    t.input(Input::Shutdown);
+    assert_eq!(t.presences(A), vec![Some("unavailable".into())]);
+}
+
+#[test]
+fn resources_are_tracked_separately() {
+    let mut t = three();
+    t.pres("bob@localhost/phone", G, None);
+    t.pres("bob@localhost/r", G, Some("unavailable"));
+    t.msg("alice@localhost/r", G, "still there?");
+    assert_eq!(t.one_body(B), "[alice] still there?");
+    t.pres("bob@localhost/phone", G, Some("unavailable"));
+    t.msg("alice@localhost/r", G, "gone?");
+    assert!(t.bodies(B).is_empty());
+}
+
+#[test]
+fn malformed_presence_is_ignored_or_refused_never_fatal() {
+    let mut t = three();
+    t.xml("<presence xmlns='jabber:component:accept' from='bob@localhost/r' to='lobby@groups.localhost'><show>bogus</show><priority>300</priority></presence>");
+    assert!(t.sent().is_empty());
+    t.xml("<presence xmlns='jabber:component:accept' from='bob@localhost/r' to='lobby@groups.localhost' type='bogus'/>");
+    assert_eq!(t.sent()[0].attr("type"), Some("error"));
+}
+
+// ---------- relaying ----------
+
+#[test]
+fn relay_to_everyone_else_with_nick_and_no_echo() {
+    let mut t = three();
+    t.msg("alice@localhost/r", G, "hello");
+    assert_eq!(t.one_body(B), "[alice] hello");
+    assert_eq!(t.one_body(C), "[alice] hello");
+    assert!(t.bodies(A).is_empty());
+    let e = t.sent().into_iter().find(|e| e.attr("to") == Some(B)).unwrap().clone();
+    assert_eq!(e.attr("from"), Some(G));
+    assert_eq!(e.attr("type"), Some("chat"));
+    assert_eq!(e.get_child("nick", super::stanza::NS_NICK).unwrap().text(), "alice");
+    assert!(t.stores().iter().any(|s| matches!(s, StoreOp::AppendHistory(h) if h.text == "hello")));
+    // Fresh ids per copy.
+    let ids: Vec<_> = t.sent().iter().map(|e| e.attr("id").unwrap().to_string()).collect();
+    assert_ne!(ids[0], ids[1]);
+}
+
+#[test]
+fn me_becomes_action() {
+    let mut t = three();
+    t.msg("alice@localhost/r", G, "/me waves");
+    assert_eq!(t.one_body(B), "* alice waves");
+}
+
+#[test]
+fn chat_states_and_receipts_are_not_fanned_out() {
+    let mut t = three();
+    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='x1'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>");
+    assert!(t.sent().is_empty());
+    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='x2'><body>hi</body><request xmlns='urn:xmpp:receipts'/><active xmlns='http://jabber.org/protocol/chatstates'/></message>");
+    let to_b = t.sent().into_iter().find(|e| e.attr("to") == Some(B)).unwrap().clone();
+    assert!(to_b.get_child("request", "urn:xmpp:receipts").is_none());
+    assert!(to_b.get_child("active", "http://jabber.org/protocol/chatstates").is_none());
+    let receipt = t
+        .sent()
+        .into_iter()
+        .find(|e| e.attr("to") == Some("alice@localhost/r"))
+        .unwrap()
+        .clone();
+    assert_eq!(receipt.get_child("received", "urn:xmpp:receipts").unwrap().attr("id"), Some("x2"));
+}
+
+#[test]
+fn errors_are_never_answered_or_relayed() {
+    let mut t = three();
+    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='error'><body>x</body><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>");
+    assert!(t.out.is_empty());
+    t.xml("<message xmlns='jabber:component:accept' from='x@localhost' to='nope@groups.localhost' type='error'/>");
+    assert!(t.out.is_empty());
+}
+
+#[test]
+fn unknown_group_gets_item_not_found() {
+    let mut t = three();
+    t.msg("alice@localhost/r", "nope@groups.localhost", "hi");
+    let e = t.sent()[0].clone();
+    assert_eq!(e.attr("type"), Some("error"));
+    let err = e.get_child("error", NS_COMPONENT).unwrap();
+    assert_eq!(err.attr("type"), Some("cancel"));
+    assert!(err.get_child("item-not-found", super::stanza::NS_STANZAS).is_some());
+}
+
+#[test]
+fn non_member_gets_one_reply() {
+    let mut t = three();
+    t.msg("eve@localhost/r", G, "hi");
+    assert!(t.one_body("eve@localhost").contains("not a member"));
+    assert_eq!(t.sent().len(), 1);
+}
+
+#[test]
+fn stopped_blocked_offline_and_muted() {
+    let mut t = three();
+    assert!(t.cmd("bob", "//stop 60").starts_with("OK"));
+    t.msg("alice@localhost/r", G, "one");
+    assert!(t.bodies(B).is_empty());
+    assert_eq!(t.cmd("bob", "//continue"), "OK, you receive the group's messages again.");
+    t.msg("alice@localhost/r", G, "two");
+    assert_eq!(t.one_body(B), "[alice] two");
+    // block by FID
+    assert_eq!(t.cmd("carol", "//block alice"), "OK");
+    t.msg("alice@localhost/r", G, "three");
+    assert!(t.bodies(C).is_empty());
+    assert_eq!(t.cmd("carol", "//unblock alice"), "OK");
+    // mute
+    assert_eq!(t.cmd("alice", "//mute bob"), "OK");
+    t.msg("bob@localhost/r", G, "muted words");
+    assert!(t.bodies(A).is_empty() && t.bodies(C).is_empty());
+    assert!(t.one_body(B).contains("muted"));
+    assert_eq!(t.cmd("alice", "//unmute bob"), "OK");
+    t.msg("bob@localhost/r", G, "free");
+    assert_eq!(t.one_body(A), "[bob] free");
+}
+
+#[test]
+fn stop_expires_by_time_and_minus_one_ends_it() {
+    let mut t = three();
+    t.cmd("bob", "//stop 10");
+    t.later(11_000);
+    t.msg("alice@localhost/r", G, "after");
+    assert_eq!(t.one_body(B), "[alice] after");
+    t.cmd("bob", "//stop 100");
+    assert!(t.cmd("bob", "//stop -1").starts_with("OK"));
+    t.msg("alice@localhost/r", G, "x");
+    assert_eq!(t.one_body(B), "[alice] x");
+    assert!(t.cmd("bob", "//stop soon").starts_with("usage: //stop"));
+}
+
+#[test]
+fn flood_control_one_warning_per_window() {
+    let mut t = open_group("burst = 3\nwindow_secs = 10");
+    t.join("alice").join("bob");
+    for i in 0..3 {
+        t.msg("alice@localhost/r", G, &format!("m{i}"));
+        assert_eq!(t.bodies(B).len(), 1);
+    }
+    t.msg("alice@localhost/r", G, "over1");
+    assert!(t.bodies(B).is_empty());
+    assert!(t.one_body(A).contains("Slow down"));
+    t.msg("alice@localhost/r", G, "over2");
+    assert!(t.sent().is_empty(), "one warning per window");
+    t.later(10_001);
+    t.msg("alice@localhost/r", G, "ok again");
+    assert_eq!(t.one_body(B), "[alice] ok again");
+}
+
+#[test]
+fn body_limit() {
+    let mut t = open_group("max_body = 5");
+    t.join("alice").join("bob");
+    t.msg("alice@localhost/r", G, "123456");
+    assert!(t.bodies(B).is_empty());
+    assert!(t.one_body(A).contains("limit is 5"));
+    t.msg("alice@localhost/r", G, "12345");
+    assert_eq!(t.one_body(B), "[alice] 12345");
+}
+
+#[test]
+fn catchup_sends_missed_messages_with_delay_when_back() {
+    let mut t = open_group("catchup_max = 2");
+    t.join("alice").join("bob");
+    t.pres("bob@localhost/r", G, Some("unavailable"));
+    for i in 0..4 {
+        t.later(1000).msg("alice@localhost/r", G, &format!("m{i}"));
+        assert!(t.bodies(B).is_empty());
+    }
+    t.later(1000).pres("bob@localhost/r", G, None);
+    let b = t.bodies(B);
+    assert_eq!(b[..2], ["[alice] m2".to_string(), "[alice] m3".to_string()]);
+    assert!(b[2].contains("2 earlier messages"), "{b:?}");
+    let first = t.sent().into_iter().find(|e| e.attr("to") == Some(B)).unwrap().clone();
+    assert!(first.get_child("delay", super::stanza::NS_DELAY).unwrap().attr("stamp").is_some());
+    // Nothing twice.
+    t.pres("bob@localhost/r", G, Some("unavailable"));
+    t.pres("bob@localhost/r", G, None);
+    assert!(t.bodies(B).is_empty());
+}
+
+#[test]
+fn catchup_skips_what_was_said_while_stopped() {
+    let mut t = three();
+    t.cmd("bob", "//stop 100");
+    t.pres("bob@localhost/r", G, Some("unavailable"));
+    t.later(1000).msg("alice@localhost/r", G, "while stopped");
+    t.later(200_000).msg("alice@localhost/r", G, "after stop");
+    t.pres("bob@localhost/r", G, None);
+    assert_eq!(t.bodies(B), vec!["[alice] after stop".to_string()]);
+}
+
+#[test]
+fn offline_modes_server_and_drop() {
+    let mut t = open_group("offline = \"server\"");
+    t.join("alice").join("bob");
+    t.pres("bob@localhost/r", G, Some("unavailable"));
+    t.msg("alice@localhost/r", G, "stored by server");
+    assert_eq!(t.one_body(B), "[alice] stored by server");
+
+    let mut t = open_group("offline = \"drop\"");
+    t.join("alice").join("bob");
+    t.pres("bob@localhost/r", G, Some("unavailable"));
+    t.msg("alice@localhost/r", G, "lost");
+    assert!(t.bodies(B).is_empty());
+    t.pres("bob@localhost/r", G, None);
+    assert!(t.bodies(B).is_empty());
+}
+
+#[test]
+fn corrections_are_rewritten_per_recipient_and_only_own() {
+    let mut t = three();
+    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='orig'><body>helo</body></message>");
+    let copy_b = t.sent().into_iter().find(|e| e.attr("to") == Some(B)).unwrap().attr("id").unwrap().to_string();
+    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='fix'><body>hello</body><replace xmlns='urn:xmpp:message-correct:0' id='orig'/></message>");
+    let to_b = t.sent().into_iter().find(|e| e.attr("to") == Some(B)).unwrap().clone();
+    assert_eq!(to_b.get_child("replace", super::stanza::NS_CORRECT).unwrap().attr("id"), Some(copy_b.as_str()));
+    // Bob tries to correct alice's message by its copy id: refused.
+    t.xml(&format!("<message xmlns='jabber:component:accept' from='bob@localhost/r' to='lobby@groups.localhost' type='chat' id='evil'><body>pwned</body><replace xmlns='urn:xmpp:message-correct:0' id='{copy_b}'/></message>"));
+    assert!(t.bodies(A).is_empty());
+    assert!(t.one_body(B).contains("only correct or retract your own"));
+}
+
+#[test]
+fn replies_and_reactions_point_at_each_recipients_id() {
+    let mut t = three();
+    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='orig'><body>question</body></message>");
+    let copy_b = t.sent().into_iter().find(|e| e.attr("to") == Some(B)).unwrap().attr("id").unwrap().to_string();
+    let copy_c = t.sent().into_iter().find(|e| e.attr("to") == Some(C)).unwrap().attr("id").unwrap().to_string();
+    t.xml(&format!("<message xmlns='jabber:component:accept' from='bob@localhost/r' to='lobby@groups.localhost' type='chat' id='r1'><reactions xmlns='urn:xmpp:reactions:0' id='{copy_b}'><reaction>👍</reaction></reactions></message>"));
+    let to_a = t.sent().into_iter().find(|e| e.attr("to") == Some(A)).unwrap().clone();
+    assert_eq!(to_a.get_child("reactions", super::stanza::NS_REACTIONS).unwrap().attr("id"), Some("orig"));
+    let to_c = t.sent().into_iter().find(|e| e.attr("to") == Some(C)).unwrap().clone();
+    assert_eq!(to_c.get_child("reactions", super::stanza::NS_REACTIONS).unwrap().attr("id"), Some(copy_c.as_str()));
+}
+
+#[test]
+fn shared_file_keeps_exact_url_body() {
+    let mut t = three();
+    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='f'><body>https://up.example/cat.jpg</body><x xmlns='jabber:x:oob'><url>https://up.example/cat.jpg</url></x></message>");
+    let b = t.bodies(B);
+    assert_eq!(b, vec!["[alice] shared a file:".to_string(), "https://up.example/cat.jpg".to_string()]);
+}
+
+// ---------- commands ----------
+
+#[test]
+fn help_is_filtered_by_rights() {
+    let mut t = three();
+    let user = t.cmd("bob", "//help");
+    assert!(user.contains("//nick") && !user.contains("//kick") && !user.contains("//newgroup"));
+    let admin = t.cmd("alice", "//HELP");
+    assert!(admin.contains("//kick") && admin.contains("//nick") && !admin.contains("//newgroup"));
+    assert_eq!(t.cmd("bob", "//help nick"), "usage: //nick NAME — set your nickname");
+    assert!(t.cmd("bob", "//help kick").starts_with("No command"));
+    assert_eq!(t.cmd("bob", "//frobnicate"), "Unknown command //frobnicate. Send //help for the list.");
+    assert_eq!(t.cmd("bob", "//kick carol@localhost"), "//kick is for group admins.");
+}
+
+#[test]
+fn nick_rules() {
+    let mut t = three();
+    assert_eq!(t.cmd("bob", "//nick Bobby"), "OK, you are now Bobby.");
+    assert_eq!(t.one_body(A), "*** bob is now Bobby");
+    assert_eq!(t.cmd("carol", "//nick bobby"), "The nick bobby is taken.");
+    assert!(t.cmd("carol", "//nick evil\u{202E}").starts_with("Nick refused"));
+    assert!(t.cmd("carol", &format!("//nick {}", "x".repeat(33))).starts_with("Nick refused"));
+    assert_eq!(t.cmd("carol", "//nick"), "usage: //nick NAME — set your nickname");
+    t.msg("bob@localhost/r", G, "hi");
+    assert_eq!(t.one_body(A), "[Bobby] hi");
+}
+
+#[test]
+fn setid_once_and_unique() {
+    let mut t = three();
+    assert_eq!(t.cmd("bob", "//setid bob.x"), "OK, your id is now bob.x.");
+    assert!(t.cmd("bob", "//setid other").contains("only once"));
+    assert_eq!(t.cmd("carol", "//setid BOB.X"), "The id BOB.X is taken.");
+    assert!(t.cmd("carol", "//setid bad id").starts_with("usage"));
+    assert!(t.cmd("carol", "//setid b@d").starts_with("Id refused"));
+    assert!(t.cmd("alice", "//whois bob.x").ends_with("bob@localhost"));
+}
+
+#[test]
+fn private_message() {
+    let mut t = three();
+    t.msg("alice@localhost/r", G, "//m bob  psst,  there");
+    assert_eq!(t.one_body(A), "OK");
+    assert_eq!(t.one_body(B), "[alice → you] psst,  there");
+    assert!(t.bodies(C).is_empty());
+    assert!(t.cmd("alice", "//m nobody hi").starts_with("No member"));
+    assert!(t.cmd("alice", "//m bob").starts_with("usage: //m"));
+}
+
+#[test]
+fn online_showinfo_whois_listuser() {
+    let mut t = three();
+    t.pres("carol@localhost/r", G, Some("unavailable"));
+    assert_eq!(t.cmd("bob", "//online"), "Online (2 of 3): alice (alice), bob (bob)");
+    let info = t.cmd("bob", "//showinfo alice");
+    assert!(info.contains("admin") && info.contains("online") && info.contains("joined 1970-01-01"), "{info}");
+    assert!(!info.contains("@"), "showinfo must not reveal the JID");
+    assert_eq!(t.cmd("bob", "//whois alice"), "//whois is for group admins.");
+    assert_eq!(t.cmd("alice", "//whois carol"), "carol (carol) is carol@localhost");
+    let list = t.cmd("alice", "//listuser");
+    assert!(list.contains("bob@localhost — member, nick bob, id bob"), "{list}");
+}
+
+#[test]
+fn history_command() {
+    let mut t = three();
+    assert_eq!(t.cmd("bob", "//history"), "No messages yet.");
+    for i in 0..25 {
+        t.later(2000).msg("alice@localhost/r", G, &format!("n{i}"));
+    }
+    let h = t.cmd("bob", "//history");
+    assert_eq!(h.lines().count(), 21);
+    assert!(h.lines().last().unwrap().ends_with("[alice] n24"));
+    assert_eq!(t.cmd("bob", "//history 2").lines().count(), 3);
+    assert_eq!(t.cmd("bob", "//history 999").lines().count(), 26);
+    assert!(t.cmd("bob", "//history x").starts_with("usage"));
+}
+
+#[test]
+fn admin_management_and_last_admin() {
+    let mut t = three();
+    assert_eq!(t.cmd("alice", "//unadmin alice@localhost"), "You are the last admin: make someone else admin first.");
+    assert_eq!(t.cmd("alice", "//admin bob@localhost"), "OK");
+    assert!(t.one_body(B).contains("now an admin"));
+    assert_eq!(t.cmd("alice", "//unadmin alice@localhost"), "OK");
+    assert_eq!(t.cmd("alice", "//kick carol@localhost"), "//kick is for group admins.");
+    assert_eq!(t.cmd("bob", "//kick carol@localhost"), "OK, carol@localhost was removed.");
+    assert_eq!(t.member_state("carol"), None);
+    assert!(t.cmd("bob", "//admin zed@localhost").contains("not a member"));
+    assert!(t.cmd("bob", "//kick notajid").starts_with("usage"));
+}
+
+#[test]
+fn add_resets_a_members_profile() {
+    let mut t = three();
+    t.cmd("bob", "//nick Robert");
+    t.cmd("bob", "//setid rob");
+    t.cmd("bob", "//block carol");
+    let r = t.cmd("alice", "//add bob@localhost");
+    assert!(r.contains("reset"), "{r}");
+    let m = &t.core.groups["lobby"].members[B];
+    assert_eq!((m.rec.nick.as_str(), m.rec.fid.as_str(), m.rec.fid_changed), ("bob", "bob", false));
+    assert!(m.blocks.is_empty());
+}
+
+#[test]
+fn service_commands() {
+    let mut t = open_group("");
+    t.msg("root@localhost/r", D, "//newgroup dev open");
+    assert!(t.one_body("root@localhost").starts_with("OK, created dev@groups.localhost"));
+    assert!(t.stores().iter().any(|s| matches!(s, StoreOp::UpsertGroup(g) if g.name == "dev")));
+    t.msg("root@localhost/r", D, "//newgroup dev");
+    assert!(t.one_body("root@localhost").contains("already exists"));
+    t.msg("root@localhost/r", D, "//newgroup Bad!");
+    assert!(t.one_body("root@localhost").contains("refused"));
+    t.msg("root@localhost/r", D, "//newgroup x maybe");
+    assert!(t.one_body("root@localhost").starts_with("usage"));
+    t.msg("root@localhost/r", D, "//groups");
+    let g = t.one_body("root@localhost");
+    assert!(g.contains("dev@groups.localhost") && g.contains("lobby@groups.localhost"));
+    // Everyone else gets the joinable list, whatever they send.
+    t.msg("eve@localhost/r", D, "//newgroup evil");
+    assert!(t.one_body("eve@localhost").contains("Groups you can join"));
+    assert!(!t.core.groups.contains_key("evil"));
+    t.pres("bob@localhost", "dev@groups.localhost", Some("subscribe"));
+    t.msg("root@localhost/r", D, "//delgroup dev");
+    assert!(t.one_body("root@localhost").starts_with("OK, deleted"));
+    assert!(t.stores().contains(&&StoreOp::DeleteGroup { group: "dev".into() }));
+    assert!(t.bodies(B)[0].contains("was deleted"));
+}
+
+#[test]
+fn service_admin_is_admin_everywhere() {
+    let mut t = three();
+    t.join("root");
+    assert!(t.cmd("root", "//listuser").contains("entries"));
+}
+
+// ---------- IQs ----------
+
+#[test]
+fn iqs() {
+    let mut t = three();
+    let iq = |to: &str, payload: &str| {
+        format!("<iq xmlns='jabber:component:accept' type='get' id='q' from='bob@localhost/r' to='{to}'>{payload}</iq>")
+    };
+    t.xml(&iq(D, "<query xmlns='http://jabber.org/protocol/disco#info'/>"));
+    let r = t.sent()[0].clone();
+    let q = r.get_child("query", super::stanza::NS_DISCO_INFO).unwrap();
+    let id = q.get_child("identity", super::stanza::NS_DISCO_INFO).unwrap();
+    assert_eq!((id.attr("category"), id.attr("type")), (Some("component"), Some("generic")));
+
+    t.xml(&iq(G, "<query xmlns='http://jabber.org/protocol/disco#info'/>"));
+    let r = t.sent()[0].clone();
+    let id = r.get_child("query", super::stanza::NS_DISCO_INFO).unwrap().get_child("identity", super::stanza::NS_DISCO_INFO).unwrap();
+    assert_eq!((id.attr("category"), id.attr("type"), id.attr("name")), (Some("client"), Some("bot"), Some("Lobby")));
+
+    t.msg("root@localhost/r", D, "//newgroup secret invite");
+    t.xml(&iq(D, "<query xmlns='http://jabber.org/protocol/disco#items'/>"));
+    let items: Vec<_> = t.sent()[0]
+        .get_child("query", super::stanza::NS_DISCO_ITEMS)
+        .unwrap()
+        .children()
+        .map(|i| i.attr("jid").unwrap().to_string())
+        .collect();
+    assert_eq!(items, vec![G.to_string()]);
+
+    for to in [D, G] {
+        t.xml(&iq(to, "<ping xmlns='urn:xmpp:ping'/>"));
+        assert_eq!(t.sent()[0].attr("type"), Some("result"));
+        t.xml(&iq(to, "<query xmlns='jabber:iq:version'/>"));
+        assert_eq!(t.sent()[0].get_child("query", "jabber:iq:version").unwrap().get_child("name", "jabber:iq:version").unwrap().text(), "talkgroups");
+    }
+    t.xml(&iq(G, "<vCard xmlns='vcard-temp'/>"));
+    assert_eq!(t.sent()[0].get_child("vCard", "vcard-temp").unwrap().get_child("FN", "vcard-temp").unwrap().text(), "Lobby");
+    t.xml(&iq(G, "<query xmlns='urn:example:unknown'/>"));
+    assert!(t.sent()[0].get_child("error", NS_COMPONENT).unwrap().get_child("service-unavailable", super::stanza::NS_STANZAS).is_some());
+    t.xml(&iq("nope@groups.localhost", "<ping xmlns='urn:xmpp:ping'/>"));
+    assert!(t.sent()[0].get_child("error", NS_COMPONENT).unwrap().get_child("item-not-found", super::stanza::NS_STANZAS).is_some());
+    t.xml("<iq xmlns='jabber:component:accept' type='result' id='q' from='bob@localhost/r' to='groups.localhost'/>");
+    assert!(t.sent().is_empty());
+}
+
+// ---------- persistence shape ----------
+
+#[test]
+fn snapshot_round_trip_rebuilds_the_same_core() {
+    let mut t = three();
+    t.cmd("bob", "//block carol");
+    t.msg("alice@localhost/r", G, "kept");
+    // Collect every store op since start into an in-memory store.
+    let mut store = crate::store::Store::open_in_memory().unwrap();
+    let mut all = Vec::new();
+    let cfg = config("[[group]]\nname = \"lobby\"\ntitle = \"Lobby\"\njoin = \"open\"\nadmins = [\"alice@localhost\"]\n");
+    let mut core = Core::new(CoreConfig::from_config(&cfg), Snapshot::default(), 0, &mut all);
+    for (from, to, ty) in [(A, G, "subscribe"), (B, G, "subscribe"), (C, G, "subscribe")] {
+        let el: Element = format!("<presence xmlns='jabber:component:accept' from='{from}' to='{to}' type='{ty}'/>").parse().unwrap();
+        core.handle(0, Input::Stanza(el), &mut all);
+    }
+    let el: Element = "<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat'><body>kept</body></message>".parse().unwrap();
+    core.handle(0, Input::Stanza(el), &mut all);
+    let ops: Vec<StoreOp> = all
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Store(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    store.apply(&ops).unwrap();
+    let snap = store.load(super::RING).unwrap();
+    assert_eq!(snap.members.len(), 3);
+    assert_eq!(snap.history.len(), 1);
+    let mut out = Vec::new();
+    let again = Core::new(CoreConfig::from_config(&cfg), snap, 0, &mut out);
+    assert_eq!(again.groups["lobby"].member_count(), 3);
+    assert_eq!(again.groups["lobby"].history.len(), 1);
+}

@@ -1,0 +1,141 @@
+//! talkgroups: roster-based group chat as an XMPP external component
+//! (XEP-0114). People add `lobby@groups.example.org` as a contact; what
+//! they send is rebroadcast to the other members.
+//!
+//! Modules:
+//! - `config`: TOML -> validated settings, one clear line per problem.
+//! - `core`: the pure state machine (membership, commands, relay rules).
+//! - `store`: SQLite (migrations, domain writes) on its own thread.
+//! - `xmpp`: the component stream — the only module naming tokio_xmpp.
+//! - `app`: the loop that owns the core and wires the adapters.
+
+// TEMP mod app;
+mod config;
+mod core;
+mod store;
+mod xmpp;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "talkgroups", version, about = "Roster-based group chat for XMPP (an external component)")]
+struct Args {
+    /// The TOML configuration file.
+    #[arg(long, short, global = true, env = "TALKGROUPS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log format (verbosity comes from RUST_LOG, default "info").
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the component (the default).
+    Run,
+    /// Validate the config, open and migrate the database, print the
+    /// effective settings.
+    Check,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_tracing(args.log_format);
+    let Some(path) = args.config.clone() else {
+        eprintln!("talkgroups: error: no config file: pass --config FILE (or set TALKGROUPS_CONFIG)");
+        return ExitCode::from(2);
+    };
+    let cfg = match config::Config::load(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("talkgroups: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match args.command.unwrap_or(Command::Run) {
+        Command::Check => check(&cfg),
+        Command::Run => run(cfg),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("talkgroups: error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line.
+fn one_line(e: &anyhow::Error) -> String {
+    e.chain()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn check(cfg: &config::Config) -> anyhow::Result<()> {
+    let store = store::Store::open(&cfg.storage.database)?;
+    let snap = store.load(1)?;
+    print!("{}", cfg.describe());
+    println!(
+        "database: ok ({}, schema version {}, {} groups, {} members)",
+        cfg.storage.database.display(),
+        store.schema_version()?,
+        snap.groups.len(),
+        snap.members.len()
+    );
+    println!("config ok");
+    Ok(())
+}
+
+fn run(cfg: config::Config) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async { let _ = (cfg, shutdown_signal()); Ok(()) }) // TEMP
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

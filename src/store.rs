@@ -1,0 +1,1252 @@
+//! SQLite persistence: schema migrations, applying the core's `StoreOp`
+//! batches in one transaction each, and loading the start-up `Snapshot`.
+//! Knows nothing of XMPP or of the rules that produce the ops; it never runs
+//! on async executor threads (see `StoreHandle`).
+
+// main.rs does not wire the store in yet; remove once the app uses it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, Row, Transaction, TransactionBehavior};
+use tokio::sync::oneshot;
+
+use crate::core::model::*;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` counts how many
+/// have run. Never remove or edit a migration; append.
+///
+/// A migration that rebuilds a table must keep foreign keys in mind: they are
+/// on for this connection and cannot be switched off inside the migration's
+/// transaction (use `PRAGMA defer_foreign_keys = ON` and check with
+/// `PRAGMA foreign_key_check`).
+const MIGRATIONS: &[&str] = &[
+    // 1: initial schema.
+    "
+    CREATE TABLE groups (
+        name        TEXT PRIMARY KEY NOT NULL,
+        title       TEXT NOT NULL,
+        join_policy TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE members (
+        id          INTEGER PRIMARY KEY,
+        group_name  TEXT NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
+        jid         TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        admin       INTEGER NOT NULL,
+        nick        TEXT NOT NULL,
+        fid         TEXT NOT NULL,
+        fid_changed INTEGER NOT NULL,
+        muted       INTEGER NOT NULL,
+        stop_until  INTEGER,
+        joined_at   INTEGER NOT NULL,
+        last_seen   INTEGER NOT NULL,
+        offline_seq INTEGER,
+        UNIQUE (group_name, jid)
+    );
+    CREATE TABLE blacklist (
+        group_name TEXT NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
+        jid        TEXT NOT NULL,
+        PRIMARY KEY (group_name, jid)
+    ) WITHOUT ROWID;
+    CREATE TABLE blocks (
+        group_name TEXT NOT NULL,
+        jid        TEXT NOT NULL,
+        blocked    TEXT NOT NULL,
+        PRIMARY KEY (group_name, jid, blocked),
+        FOREIGN KEY (group_name, jid) REFERENCES members(group_name, jid) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    CREATE TABLE history (
+        id         INTEGER PRIMARY KEY,
+        group_name TEXT NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
+        sender     TEXT NOT NULL,
+        nick       TEXT NOT NULL,
+        text       TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        origin_id  TEXT
+    );
+    CREATE INDEX history_group_id ON history(group_name, id);
+    CREATE INDEX history_at ON history(at);
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY NOT NULL,
+        value
+    ) WITHOUT ROWID;
+    INSERT INTO meta(key, value) VALUES ('max_history_id', 0), ('max_member_id', 0);
+    ",
+];
+
+/// The schema version this binary writes: the number of migrations.
+const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+const META_MAX_HISTORY_ID: &str = "max_history_id";
+const META_MAX_MEMBER_ID: &str = "max_member_id";
+const META_INSTANCE_ID: &str = "instance_id";
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "database schema version {found} is newer than this talkgroups supports ({known}); \
+         upgrade talkgroups or restore a backup"
+    )]
+    NewerSchema { found: u32, known: u32 },
+    #[error("cannot open database {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("database holds invalid data: {0}")]
+    Corrupt(String),
+    #[error("cannot start the database thread: {0}")]
+    Spawn(#[source] std::io::Error),
+    #[error("the database thread has stopped")]
+    Closed,
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if missing) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_error = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_error)?;
+        // The first statement that reads the file (journal_mode) is where a
+        // file that is not a database fails, so it belongs to `Open` too.
+        configure(&conn, true).map_err(open_error)?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// A fresh, migrated database in memory (tests, tools).
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        let conn = Connection::open_in_memory()?;
+        configure(&conn, false)?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The schema version recorded in the database (`PRAGMA user_version`).
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        user_version(&self.conn)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        let found = user_version(&tx)?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        for (done, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            tx.execute_batch(migration)?;
+            tracing::info!(version = done + 1, "applied database migration");
+        }
+        if found < SCHEMA_VERSION {
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Everything the core needs at start.
+    ///
+    /// History: the newest `history_per_group` rows of each group, ordered
+    /// oldest first (by id).
+    ///
+    /// Members whose `offline_seq` is NULL were online when the process
+    /// stopped (a clean shutdown records it; a kill -9 or power loss does
+    /// not). They are returned with `offline_seq = Some(max_history_id)`:
+    /// they saw everything relayed before the stop, so nothing is replayed to
+    /// them.
+    pub fn load(&self, history_per_group: usize) -> Result<Snapshot, StoreError> {
+        // One read transaction, so the snapshot is consistent.
+        let tx = self.conn.unchecked_transaction()?;
+
+        let max_history_id = max_id(&tx, META_MAX_HISTORY_ID, "history")?;
+        let max_member_id = max_id(&tx, META_MAX_MEMBER_ID, "members")?;
+
+        let groups = tx
+            .prepare_cached(
+                "SELECT name, title, join_policy, created_at FROM groups ORDER BY name",
+            )?
+            .query_and_then([], group_from_row)?
+            .collect::<Result<Vec<_>, StoreError>>()?;
+
+        let mut members = tx
+            .prepare_cached(&format!(
+                "SELECT {MEMBER_COLUMNS} FROM members ORDER BY group_name, id"
+            ))?
+            .query_and_then([], member_from_row)?
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        for member in &mut members {
+            if member.offline_seq.is_none() {
+                member.offline_seq = Some(max_history_id);
+            }
+        }
+
+        let blacklist = tx
+            .prepare_cached("SELECT group_name, jid FROM blacklist ORDER BY group_name, jid")?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let blocks = tx
+            .prepare_cached(
+                "SELECT group_name, jid, blocked FROM blocks ORDER BY group_name, jid, blocked",
+            )?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let history = tx
+            .prepare_cached(&format!(
+                "SELECT {HISTORY_COLUMNS} FROM (
+                     SELECT *, row_number() OVER (PARTITION BY group_name ORDER BY id DESC) AS rn
+                     FROM history
+                 ) WHERE rn <= ?1 ORDER BY id"
+            ))?
+            .query_and_then([sql_limit(history_per_group)], history_from_row)?
+            .collect::<Result<Vec<_>, StoreError>>()?;
+
+        tx.finish()?;
+        Ok(Snapshot {
+            groups,
+            members,
+            blacklist,
+            blocks,
+            history,
+            max_history_id,
+            max_member_id,
+        })
+    }
+
+    /// Applies a batch in one transaction: all of it or (on error) none of it.
+    pub fn apply(&mut self, ops: &[StoreOp]) -> Result<(), StoreError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut max_history: Option<i64> = None;
+        let mut max_member: Option<i64> = None;
+        for op in ops {
+            if let Err(e) = apply_op(&tx, op) {
+                tracing::warn!(op = op_name(op), error = %e, "store op failed; batch rolled back");
+                return Err(e.into());
+            }
+            match op {
+                StoreOp::AppendHistory(h) => max_history = max_history.max(Some(h.id)),
+                StoreOp::UpsertMember(m) => max_member = max_member.max(Some(m.id)),
+                _ => {}
+            }
+        }
+        if let Some(id) = max_history {
+            bump_meta(&tx, META_MAX_HISTORY_ID, id)?;
+        }
+        if let Some(id) = max_member {
+            bump_meta(&tx, META_MAX_MEMBER_ID, id)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The newest `limit` history rows of `group`, oldest first.
+    pub fn history(&self, group: &str, limit: usize) -> Result<Vec<HistoryRecord>, StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {HISTORY_COLUMNS} FROM (
+                     SELECT * FROM history WHERE group_name = ?1 ORDER BY id DESC LIMIT ?2
+                 ) ORDER BY id"
+            ))?
+            .query_and_then(params![group, sql_limit(limit)], history_from_row)?
+            .collect()
+    }
+
+    /// A random id for this installation (32 lowercase hex characters),
+    /// created on first call and kept in `meta`.
+    ///
+    /// The bytes come from SQLite's `randomblob()`, whose generator the unix
+    /// VFS seeds from /dev/urandom (falling back to time and pid).
+    pub fn instance_id(&mut self) -> Result<String, StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, lower(hex(randomblob(16))))",
+            )?
+            .execute([META_INSTANCE_ID])?;
+        let value: rusqlite::types::Value = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([META_INSTANCE_ID], |row| row.get(0))?;
+        match value {
+            rusqlite::types::Value::Text(id) if !id.is_empty() => Ok(id),
+            other => Err(StoreError::Corrupt(format!(
+                "meta.instance_id is not a non-empty text: {other:?}"
+            ))),
+        }
+    }
+
+    /// Optimizes, checkpoints the WAL into the main file (truncating it) and
+    /// closes the connection.
+    pub fn close(self) -> Result<(), StoreError> {
+        self.conn.execute_batch("PRAGMA optimize;")?;
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
+        if busy != 0 {
+            tracing::warn!("WAL checkpoint at close was blocked; the WAL file stays");
+        }
+        self.conn.close().map_err(|(_, e)| e)?;
+        Ok(())
+    }
+}
+
+/// Per-connection settings.
+fn configure(conn: &Connection, file: bool) -> rusqlite::Result<()> {
+    if file {
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(journal_mode = %mode, "SQLite refused WAL mode");
+        }
+    }
+    conn.pragma_update(None, "foreign_keys", true)?;
+    // In WAL mode, NORMAL already survives kill -9 (a commit is in the WAL,
+    // i.e. in the OS, before it returns), but an OS crash or power loss may
+    // drop the last commits. The app announces a batch's stanzas only after
+    // its commit, so FULL (fsync the WAL on every commit) keeps "announced
+    // implies saved" true on power loss too, for one fsync per batch.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(())
+}
+
+fn user_version(conn: &Connection) -> Result<u32, StoreError> {
+    let v: i64 = conn.query_row("SELECT user_version FROM pragma_user_version", [], |row| {
+        row.get(0)
+    })?;
+    u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative user_version {v}")))
+}
+
+/// The highest id ever used: the value kept in `meta` (which never
+/// decreases), or the table's highest id if that is larger.
+fn max_id(tx: &Transaction<'_>, key: &str, table: &str) -> Result<i64, StoreError> {
+    let sql = format!(
+        "SELECT max(coalesce((SELECT value FROM meta WHERE key = ?1), 0),
+                    coalesce((SELECT max(id) FROM {table}), 0))"
+    );
+    let value: rusqlite::types::Value = tx
+        .prepare_cached(&sql)?
+        .query_row([key], |row| row.get(0))?;
+    match value {
+        rusqlite::types::Value::Integer(id) => Ok(id),
+        other => Err(StoreError::Corrupt(format!(
+            "meta.{key} is not an integer: {other:?}"
+        ))),
+    }
+}
+
+fn bump_meta(tx: &Transaction<'_>, key: &str, id: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO meta(key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = max(coalesce(value, 0), excluded.value)",
+    )?
+    .execute(params![key, id])?;
+    Ok(())
+}
+
+fn apply_op(tx: &Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()> {
+    match op {
+        StoreOp::UpsertGroup(g) => {
+            tx.prepare_cached(
+                "INSERT INTO groups(name, title, join_policy, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(name) DO UPDATE SET
+                     title = excluded.title, join_policy = excluded.join_policy",
+            )?
+            .execute(params![g.name, g.title, g.join.as_str(), g.created_at])?;
+        }
+        StoreOp::DeleteGroup { group } => {
+            tx.prepare_cached("DELETE FROM groups WHERE name = ?1")?
+                .execute([group])?;
+        }
+        StoreOp::UpsertMember(m) => {
+            // An upsert, not INSERT OR REPLACE: replacing would delete the
+            // row and, by cascade, the member's blocks.
+            tx.prepare_cached(
+                "INSERT INTO members(id, group_name, jid, state, admin, nick, fid, fid_changed,
+                                     muted, stop_until, joined_at, last_seen, offline_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 ON CONFLICT(group_name, jid) DO UPDATE SET
+                     id = excluded.id, state = excluded.state, admin = excluded.admin,
+                     nick = excluded.nick, fid = excluded.fid,
+                     fid_changed = excluded.fid_changed, muted = excluded.muted,
+                     stop_until = excluded.stop_until, joined_at = excluded.joined_at,
+                     last_seen = excluded.last_seen, offline_seq = excluded.offline_seq",
+            )?
+            .execute(params![
+                m.id,
+                m.group,
+                m.jid,
+                m.state.as_str(),
+                m.admin,
+                m.nick,
+                m.fid,
+                m.fid_changed,
+                m.muted,
+                m.stop_until,
+                m.joined_at,
+                m.last_seen,
+                m.offline_seq,
+            ])?;
+        }
+        StoreOp::DeleteMember { group, jid } => {
+            // Its blocks go by cascade.
+            tx.prepare_cached("DELETE FROM members WHERE group_name = ?1 AND jid = ?2")?
+                .execute([group, jid])?;
+        }
+        StoreOp::SetBlacklisted { group, jid, on } => {
+            let sql = if *on {
+                "INSERT OR IGNORE INTO blacklist(group_name, jid) VALUES (?1, ?2)"
+            } else {
+                "DELETE FROM blacklist WHERE group_name = ?1 AND jid = ?2"
+            };
+            tx.prepare_cached(sql)?.execute([group, jid])?;
+        }
+        StoreOp::SetBlock {
+            group,
+            jid,
+            blocked,
+            on,
+        } => {
+            let sql = if *on {
+                "INSERT OR IGNORE INTO blocks(group_name, jid, blocked) VALUES (?1, ?2, ?3)"
+            } else {
+                "DELETE FROM blocks WHERE group_name = ?1 AND jid = ?2 AND blocked = ?3"
+            };
+            tx.prepare_cached(sql)?.execute([group, jid, blocked])?;
+        }
+        StoreOp::AppendHistory(h) => {
+            tx.prepare_cached(
+                "INSERT INTO history(id, group_name, sender, nick, text, at, origin_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                h.id,
+                h.group,
+                h.sender,
+                h.nick,
+                h.text,
+                h.at,
+                h.origin_id
+            ])?;
+        }
+        StoreOp::PruneHistory { before, keep_max } => {
+            tx.prepare_cached("DELETE FROM history WHERE at < ?1")?
+                .execute([before])?;
+            // Per group: everything up to and including the (keep_max+1)-th
+            // newest row goes. One index range per group, no full scan (every
+            // history row belongs to a group: foreign key).
+            let groups = tx
+                .prepare_cached("SELECT name FROM groups")?
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut delete = tx.prepare_cached(
+                "DELETE FROM history WHERE group_name = ?1 AND id <= (
+                     SELECT id FROM history WHERE group_name = ?1
+                     ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+            )?;
+            for group in &groups {
+                delete.execute(params![group, keep_max])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn op_name(op: &StoreOp) -> &'static str {
+    match op {
+        StoreOp::UpsertGroup(_) => "UpsertGroup",
+        StoreOp::DeleteGroup { .. } => "DeleteGroup",
+        StoreOp::UpsertMember(_) => "UpsertMember",
+        StoreOp::DeleteMember { .. } => "DeleteMember",
+        StoreOp::SetBlacklisted { .. } => "SetBlacklisted",
+        StoreOp::SetBlock { .. } => "SetBlock",
+        StoreOp::AppendHistory(_) => "AppendHistory",
+        StoreOp::PruneHistory { .. } => "PruneHistory",
+    }
+}
+
+/// SQLite's LIMIT takes an i64; a larger usize means "no limit".
+fn sql_limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+const MEMBER_COLUMNS: &str = "id, group_name, jid, state, admin, nick, fid, fid_changed, muted, \
+                              stop_until, joined_at, last_seen, offline_seq";
+const HISTORY_COLUMNS: &str = "id, group_name, sender, nick, text, at, origin_id";
+
+fn group_from_row(row: &Row<'_>) -> Result<GroupRecord, StoreError> {
+    let name: String = row.get(0)?;
+    let join: String = row.get(2)?;
+    let join = JoinPolicy::parse(&join).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "groups.join_policy has unknown value {join:?} (group {name})"
+        ))
+    })?;
+    Ok(GroupRecord {
+        title: row.get(1)?,
+        join,
+        created_at: row.get(3)?,
+        name,
+    })
+}
+
+fn member_from_row(row: &Row<'_>) -> Result<MemberRecord, StoreError> {
+    let group: String = row.get(1)?;
+    let jid: String = row.get(2)?;
+    let state: String = row.get(3)?;
+    let state = MemberState::parse(&state).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "members.state has unknown value {state:?} (group {group}, jid {jid})"
+        ))
+    })?;
+    let flag = |idx: usize, column: &str| -> Result<bool, StoreError> {
+        match row.get::<_, i64>(idx)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            v => Err(StoreError::Corrupt(format!(
+                "members.{column} must be 0 or 1, found {v} (group {group}, jid {jid})"
+            ))),
+        }
+    };
+    Ok(MemberRecord {
+        id: row.get(0)?,
+        state,
+        admin: flag(4, "admin")?,
+        nick: row.get(5)?,
+        fid: row.get(6)?,
+        fid_changed: flag(7, "fid_changed")?,
+        muted: flag(8, "muted")?,
+        stop_until: row.get(9)?,
+        joined_at: row.get(10)?,
+        last_seen: row.get(11)?,
+        offline_seq: row.get(12)?,
+        group,
+        jid,
+    })
+}
+
+fn history_from_row(row: &Row<'_>) -> Result<HistoryRecord, StoreError> {
+    Ok(HistoryRecord {
+        id: row.get(0)?,
+        group: row.get(1)?,
+        sender: row.get(2)?,
+        nick: row.get(3)?,
+        text: row.get(4)?,
+        at: row.get(5)?,
+        origin_id: row.get(6)?,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// The store thread.
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+enum Job {
+    Apply(Vec<StoreOp>, Reply<()>),
+    History(String, usize, Reply<Vec<HistoryRecord>>),
+    Close(Reply<()>),
+}
+
+/// A dedicated OS thread that owns the Store, so blocking SQLite work never
+/// runs on async executor threads. Jobs run one at a time, in the order they
+/// were sent. Cheap to clone; the thread ends on `close`, or when every
+/// handle is dropped (then without the final checkpoint, which loses nothing:
+/// committed data is in the WAL).
+#[derive(Clone)]
+pub struct StoreHandle {
+    tx: mpsc::Sender<Job>,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl StoreHandle {
+    /// Starts the thread. Fails only if the OS refuses a new thread.
+    pub fn spawn(store: Store) -> Result<StoreHandle, StoreError> {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("talkgroups-store".into())
+            .spawn(move || run(store, rx))
+            .map_err(StoreError::Spawn)?;
+        Ok(StoreHandle {
+            tx,
+            thread: Arc::new(Mutex::new(Some(thread))),
+        })
+    }
+
+    /// Applies the batch in one transaction; resolves after COMMIT (or
+    /// rollback). Dropping the future does not cancel the write.
+    pub async fn apply(&self, ops: Vec<StoreOp>) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Job::Apply(ops, reply))?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// The newest `limit` history rows of `group`, oldest first.
+    pub async fn history(
+        &self,
+        group: String,
+        limit: usize,
+    ) -> Result<Vec<HistoryRecord>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Job::History(group, limit, reply))?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Finishes the jobs queued before it, checkpoints and closes the
+    /// database, and joins the thread. Jobs sent afterwards (from other
+    /// clones) fail with `StoreError::Closed`.
+    pub async fn close(self) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Job::Close(reply))?;
+        let result = rx.await.map_err(|_| StoreError::Closed)?;
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(thread) = thread {
+            // The thread has replied and is returning; joining is brief, but
+            // still not done on an executor thread.
+            match tokio::task::spawn_blocking(move || thread.join()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => tracing::error!("database thread panicked"),
+                Err(e) => tracing::error!(error = %e, "joining the database thread failed"),
+            }
+        }
+        result
+    }
+
+    fn send(&self, job: Job) -> Result<(), StoreError> {
+        self.tx.send(job).map_err(|_| StoreError::Closed)
+    }
+}
+
+fn run(mut store: Store, rx: mpsc::Receiver<Job>) {
+    while let Ok(job) = rx.recv() {
+        // A dropped receiver means the caller stopped waiting; the work is
+        // done regardless.
+        match job {
+            Job::Apply(ops, reply) => {
+                let _ = reply.send(store.apply(&ops));
+            }
+            Job::History(group, limit, reply) => {
+                let _ = reply.send(store.history(&group, limit));
+            }
+            Job::Close(reply) => {
+                let result = store.close();
+                match &result {
+                    Ok(()) => tracing::info!("database closed"),
+                    Err(e) => tracing::error!(error = %e, "closing the database failed"),
+                }
+                let _ = reply.send(result);
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(name: &str) -> GroupRecord {
+        GroupRecord {
+            name: name.into(),
+            title: format!("{name} title"),
+            join: JoinPolicy::Open,
+            created_at: 1_000,
+        }
+    }
+
+    fn member(id: i64, group: &str, jid: &str) -> MemberRecord {
+        MemberRecord {
+            id,
+            group: group.into(),
+            jid: jid.into(),
+            state: MemberState::Member,
+            admin: false,
+            nick: jid.split('@').next().unwrap_or(jid).into(),
+            fid: format!("f{id}"),
+            fid_changed: false,
+            muted: false,
+            stop_until: None,
+            joined_at: 2_000,
+            last_seen: 3_000,
+            offline_seq: Some(0),
+        }
+    }
+
+    fn msg(id: i64, group: &str, at: Millis) -> HistoryRecord {
+        HistoryRecord {
+            id,
+            group: group.into(),
+            sender: "alice@example.org".into(),
+            nick: "alice".into(),
+            text: format!("message {id}"),
+            at,
+            origin_id: Some(format!("o{id}")),
+        }
+    }
+
+    fn count(store: &Store, sql: &str) -> i64 {
+        store.conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn migrate_twice_is_a_no_op() {
+        let mut store = Store::open_in_memory().unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        store.apply(&[StoreOp::UpsertGroup(group("a"))]).unwrap();
+        store.migrate().unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(store.load(10).unwrap().groups, vec![group("a")]);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        drop(Store::open(&path).unwrap());
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn file_store_uses_wal_and_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
+        let mode: String = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        assert_eq!(count(&store, "PRAGMA foreign_keys"), 1);
+        assert_eq!(count(&store, "PRAGMA synchronous"), 2); // FULL
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        drop(Store::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 6)
+            .unwrap();
+        drop(conn);
+
+        let err = Store::open(&path).err().unwrap();
+        match &err {
+            StoreError::NewerSchema { found, known } => {
+                assert_eq!(*found, SCHEMA_VERSION + 6);
+                assert_eq!(*known, SCHEMA_VERSION);
+            }
+            other => panic!("unexpected error {other:?}"),
+        }
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "database schema version {} is newer than this talkgroups supports ({}); \
+                 upgrade talkgroups or restore a backup",
+                SCHEMA_VERSION + 6,
+                SCHEMA_VERSION
+            )
+        );
+        // Refusing did not touch the version.
+        let conn = Connection::open(&path).unwrap();
+        let v: u32 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION + 6);
+    }
+
+    #[test]
+    fn not_a_database_is_an_open_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+        match Store::open(&path) {
+            Err(StoreError::Open { path: p, .. }) => assert_eq!(p, path),
+            Err(other) => panic!("unexpected error {other:?}"),
+            Ok(_) => panic!("opened a non-database"),
+        }
+    }
+
+    #[test]
+    fn every_op_round_trips() {
+        let mut store = Store::open_in_memory().unwrap();
+        let mut alice = member(1, "a", "alice@example.org");
+        alice.admin = true;
+        alice.fid_changed = true;
+        alice.stop_until = Some(9_999);
+        alice.offline_seq = Some(1);
+        let mut bob = member(2, "a", "bob@example.org");
+        bob.state = MemberState::Pending;
+        bob.muted = true;
+        let carol = member(3, "a", "carol@example.org");
+        let mut approve = group("b");
+        approve.join = JoinPolicy::Approve;
+        let mut no_origin = msg(2, "a", 20);
+        no_origin.origin_id = None;
+
+        store
+            .apply(&[
+                StoreOp::UpsertGroup(group("a")),
+                StoreOp::UpsertGroup(approve.clone()),
+                StoreOp::UpsertMember(alice.clone()),
+                StoreOp::UpsertMember(bob.clone()),
+                StoreOp::UpsertMember(carol.clone()),
+                StoreOp::SetBlacklisted {
+                    group: "a".into(),
+                    jid: "eve@example.org".into(),
+                    on: true,
+                },
+                StoreOp::SetBlacklisted {
+                    group: "a".into(),
+                    jid: "mallory@example.org".into(),
+                    on: true,
+                },
+                StoreOp::SetBlock {
+                    group: "a".into(),
+                    jid: "alice@example.org".into(),
+                    blocked: "bob@example.org".into(),
+                    on: true,
+                },
+                StoreOp::SetBlock {
+                    group: "a".into(),
+                    jid: "bob@example.org".into(),
+                    blocked: "alice@example.org".into(),
+                    on: true,
+                },
+                StoreOp::AppendHistory(msg(1, "a", 10)),
+                StoreOp::AppendHistory(no_origin.clone()),
+                StoreOp::AppendHistory(msg(3, "b", 30)),
+            ])
+            .unwrap();
+
+        // Updates, removals, idempotent repeats.
+        let mut a2 = group("a");
+        a2.title = "Renamed".into();
+        a2.join = JoinPolicy::Invite;
+        a2.created_at = 5; // ignored on update
+        alice.nick = "Alice".into();
+        bob.state = MemberState::Member;
+        store
+            .apply(&[
+                StoreOp::UpsertGroup(a2),
+                StoreOp::UpsertMember(alice.clone()),
+                StoreOp::UpsertMember(bob.clone()),
+                StoreOp::SetBlacklisted {
+                    group: "a".into(),
+                    jid: "eve@example.org".into(),
+                    on: true,
+                },
+                StoreOp::SetBlacklisted {
+                    group: "a".into(),
+                    jid: "mallory@example.org".into(),
+                    on: false,
+                },
+                StoreOp::SetBlock {
+                    group: "a".into(),
+                    jid: "alice@example.org".into(),
+                    blocked: "bob@example.org".into(),
+                    on: true,
+                },
+                StoreOp::SetBlock {
+                    group: "a".into(),
+                    jid: "alice@example.org".into(),
+                    blocked: "carol@example.org".into(),
+                    on: true,
+                },
+                StoreOp::SetBlock {
+                    group: "a".into(),
+                    jid: "bob@example.org".into(),
+                    blocked: "alice@example.org".into(),
+                    on: false,
+                },
+                StoreOp::DeleteMember {
+                    group: "a".into(),
+                    jid: "carol@example.org".into(),
+                },
+                StoreOp::AppendHistory(msg(4, "a", 40)),
+                StoreOp::PruneHistory {
+                    before: 15,
+                    keep_max: 100,
+                },
+            ])
+            .unwrap();
+
+        let snap = store.load(100).unwrap();
+        let mut a = group("a");
+        a.title = "Renamed".into();
+        a.join = JoinPolicy::Invite;
+        assert_eq!(snap.groups, vec![a, approve]);
+        assert_eq!(snap.members, vec![alice, bob]);
+        assert_eq!(
+            snap.blacklist,
+            vec![("a".to_string(), "eve@example.org".to_string())]
+        );
+        // Upserting alice kept her blocks; carol was deleted with hers.
+        assert_eq!(
+            snap.blocks,
+            vec![
+                (
+                    "a".to_string(),
+                    "alice@example.org".to_string(),
+                    "bob@example.org".to_string()
+                ),
+                (
+                    "a".to_string(),
+                    "alice@example.org".to_string(),
+                    "carol@example.org".to_string()
+                ),
+            ]
+        );
+        assert_eq!(
+            snap.history,
+            vec![no_origin, msg(3, "b", 30), msg(4, "a", 40)]
+        );
+        assert_eq!(snap.max_history_id, 4);
+        assert_eq!(snap.max_member_id, 3);
+
+        // DeleteGroup, round-tripped too.
+        store
+            .apply(&[StoreOp::DeleteGroup { group: "b".into() }])
+            .unwrap();
+        let snap = store.load(100).unwrap();
+        assert_eq!(snap.groups.len(), 1);
+        assert_eq!(snap.history.len(), 2);
+    }
+
+    #[test]
+    fn prune_keeps_newest_per_group() {
+        let mut store = Store::open_in_memory().unwrap();
+        let mut ops = vec![
+            StoreOp::UpsertGroup(group("a")),
+            StoreOp::UpsertGroup(group("b")),
+        ];
+        for id in 1..=10 {
+            let g = if id % 2 == 0 { "a" } else { "b" };
+            ops.push(StoreOp::AppendHistory(msg(id, g, id * 100)));
+        }
+        store.apply(&ops).unwrap();
+
+        assert_eq!(
+            store.history("a", 3).unwrap(),
+            vec![msg(6, "a", 600), msg(8, "a", 800), msg(10, "a", 1000)]
+        );
+        assert_eq!(store.history("a", 100).unwrap().len(), 5);
+        assert_eq!(store.history("zzz", 100).unwrap(), vec![]);
+        let ids = |s: &Store| {
+            s.load(2)
+                .unwrap()
+                .history
+                .iter()
+                .map(|h| h.id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&store), vec![7, 8, 9, 10]);
+
+        store
+            .apply(&[StoreOp::PruneHistory {
+                before: 0,
+                keep_max: 2,
+            }])
+            .unwrap();
+        assert_eq!(ids(&store), vec![7, 8, 9, 10]);
+        assert_eq!(count(&store, "SELECT count(*) FROM history"), 4);
+
+        store
+            .apply(&[StoreOp::PruneHistory {
+                before: 850,
+                keep_max: 2,
+            }])
+            .unwrap();
+        assert_eq!(ids(&store), vec![9, 10]);
+
+        store
+            .apply(&[StoreOp::PruneHistory {
+                before: 0,
+                keep_max: 0,
+            }])
+            .unwrap();
+        assert_eq!(count(&store, "SELECT count(*) FROM history"), 0);
+    }
+
+    #[test]
+    fn delete_group_cascades() {
+        let mut store = Store::open_in_memory().unwrap();
+        let setup = |g: &str, base: i64| {
+            vec![
+                StoreOp::UpsertGroup(group(g)),
+                StoreOp::UpsertMember(member(base, g, "alice@example.org")),
+                StoreOp::UpsertMember(member(base + 1, g, "bob@example.org")),
+                StoreOp::SetBlock {
+                    group: g.into(),
+                    jid: "alice@example.org".into(),
+                    blocked: "bob@example.org".into(),
+                    on: true,
+                },
+                StoreOp::SetBlacklisted {
+                    group: g.into(),
+                    jid: "eve@example.org".into(),
+                    on: true,
+                },
+                StoreOp::AppendHistory(msg(base, g, 1)),
+            ]
+        };
+        store.apply(&setup("a", 1)).unwrap();
+        store.apply(&setup("b", 10)).unwrap();
+        store
+            .apply(&[StoreOp::DeleteGroup { group: "a".into() }])
+            .unwrap();
+
+        for table in ["members", "blacklist", "blocks", "history"] {
+            let sql = format!("SELECT count(*) FROM {table} WHERE group_name = 'a'");
+            assert_eq!(count(&store, &sql), 0, "{table}");
+            let sql = format!("SELECT count(*) FROM {table} WHERE group_name = 'b'");
+            assert!(count(&store, &sql) > 0, "{table}");
+        }
+        assert_eq!(count(&store, "SELECT count(*) FROM groups"), 1);
+    }
+
+    #[test]
+    fn max_ids_never_decrease() {
+        let mut store = Store::open_in_memory().unwrap();
+        let snap = store.load(10).unwrap();
+        assert_eq!((snap.max_history_id, snap.max_member_id), (0, 0));
+
+        store
+            .apply(&[
+                StoreOp::UpsertGroup(group("a")),
+                StoreOp::UpsertGroup(group("b")),
+                StoreOp::UpsertMember(member(7, "a", "alice@example.org")),
+                StoreOp::UpsertMember(member(3, "b", "bob@example.org")),
+                StoreOp::AppendHistory(msg(41, "a", 10)),
+                StoreOp::AppendHistory(msg(42, "b", 10)),
+            ])
+            .unwrap();
+        let snap = store.load(10).unwrap();
+        assert_eq!((snap.max_history_id, snap.max_member_id), (42, 7));
+
+        // A lower id written later does not lower the maximum.
+        store
+            .apply(&[StoreOp::UpsertMember(member(5, "b", "carol@example.org"))])
+            .unwrap();
+        store
+            .apply(&[
+                StoreOp::PruneHistory {
+                    before: 100,
+                    keep_max: 10,
+                },
+                StoreOp::DeleteMember {
+                    group: "a".into(),
+                    jid: "alice@example.org".into(),
+                },
+                StoreOp::DeleteGroup { group: "b".into() },
+            ])
+            .unwrap();
+        assert_eq!(count(&store, "SELECT count(*) FROM history"), 0);
+        assert_eq!(count(&store, "SELECT count(*) FROM members"), 0);
+        let snap = store.load(10).unwrap();
+        assert_eq!((snap.max_history_id, snap.max_member_id), (42, 7));
+    }
+
+    #[test]
+    fn null_offline_seq_loads_as_max_history_id() {
+        let mut store = Store::open_in_memory().unwrap();
+        let mut online = member(1, "a", "alice@example.org");
+        online.offline_seq = None;
+        let mut offline = member(2, "a", "bob@example.org");
+        offline.offline_seq = Some(1);
+        store
+            .apply(&[
+                StoreOp::UpsertGroup(group("a")),
+                StoreOp::UpsertMember(online),
+                StoreOp::UpsertMember(offline),
+                StoreOp::AppendHistory(msg(1, "a", 1)),
+                StoreOp::AppendHistory(msg(2, "a", 2)),
+                StoreOp::PruneHistory {
+                    before: 0,
+                    keep_max: 0,
+                },
+            ])
+            .unwrap();
+        let snap = store.load(10).unwrap();
+        assert_eq!(snap.max_history_id, 2);
+        assert_eq!(snap.members[0].offline_seq, Some(2));
+        assert_eq!(snap.members[1].offline_seq, Some(1));
+    }
+
+    #[test]
+    fn failing_batch_applies_nothing() {
+        let mut store = Store::open_in_memory().unwrap();
+        store.apply(&[StoreOp::UpsertGroup(group("a"))]).unwrap();
+        let before = store.load(10).unwrap();
+
+        let err = store
+            .apply(&[
+                StoreOp::UpsertGroup(group("b")),
+                StoreOp::AppendHistory(msg(5, "a", 1)),
+                StoreOp::UpsertMember(member(9, "a", "alice@example.org")),
+                StoreOp::UpsertMember(member(10, "nope", "bob@example.org")),
+            ])
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Sqlite(_)), "{err:?}");
+        assert_eq!(store.load(10).unwrap(), before);
+
+        // A block by a non-member violates the foreign key too.
+        assert!(store
+            .apply(&[StoreOp::SetBlock {
+                group: "a".into(),
+                jid: "ghost@example.org".into(),
+                blocked: "bob@example.org".into(),
+                on: true,
+            }])
+            .is_err());
+        // And the store is still usable.
+        store
+            .apply(&[StoreOp::AppendHistory(msg(5, "a", 1))])
+            .unwrap();
+        assert_eq!(store.load(10).unwrap().max_history_id, 5);
+    }
+
+    #[test]
+    fn unknown_enum_text_is_corrupt_not_a_panic() {
+        let mut store = Store::open_in_memory().unwrap();
+        store
+            .apply(&[
+                StoreOp::UpsertGroup(group("a")),
+                StoreOp::UpsertMember(member(1, "a", "alice@example.org")),
+            ])
+            .unwrap();
+        store
+            .conn
+            .execute("UPDATE members SET state = 'banana'", [])
+            .unwrap();
+        let err = store.load(10).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("members") && text.contains("banana"),
+            "{text}"
+        );
+
+        store
+            .conn
+            .execute("UPDATE members SET state = 'member', muted = 7", [])
+            .unwrap();
+        assert!(matches!(store.load(10), Err(StoreError::Corrupt(_))));
+
+        store
+            .conn
+            .execute("UPDATE members SET muted = 0", [])
+            .unwrap();
+        store
+            .conn
+            .execute("UPDATE groups SET join_policy = 'whoever'", [])
+            .unwrap();
+        let err = store.load(10).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("groups") && text.contains("whoever"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn reopen_keeps_data_and_instance_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let mut store = Store::open(&path).unwrap();
+        let id = store.instance_id().unwrap();
+        assert_eq!(id.len(), 32);
+        assert!(id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert_eq!(store.instance_id().unwrap(), id);
+        store
+            .apply(&[
+                StoreOp::UpsertGroup(group("a")),
+                StoreOp::UpsertMember(member(1, "a", "alice@example.org")),
+                StoreOp::AppendHistory(msg(1, "a", 1)),
+            ])
+            .unwrap();
+        let snap = store.load(10).unwrap();
+        drop(store); // no close: like a crash after commit
+
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(store.load(10).unwrap(), snap);
+        assert_eq!(store.instance_id().unwrap(), id);
+
+        let other = Store::open(&dir.path().join("other.sqlite3"))
+            .unwrap()
+            .instance_id()
+            .unwrap();
+        assert_ne!(other, id);
+    }
+
+    #[tokio::test]
+    async fn handle_apply_history_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let handle = StoreHandle::spawn(Store::open(&path).unwrap()).unwrap();
+        let clone = handle.clone();
+
+        handle
+            .apply(vec![
+                StoreOp::UpsertGroup(group("a")),
+                StoreOp::AppendHistory(msg(1, "a", 1)),
+                StoreOp::AppendHistory(msg(2, "a", 2)),
+                StoreOp::AppendHistory(msg(3, "a", 3)),
+            ])
+            .await
+            .unwrap();
+        let err = clone
+            .apply(vec![StoreOp::AppendHistory(msg(4, "nope", 4))])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Sqlite(_)));
+        assert_eq!(
+            clone.history("a".into(), 2).await.unwrap(),
+            vec![msg(2, "a", 2), msg(3, "a", 3)]
+        );
+
+        handle.close().await.unwrap();
+        assert!(matches!(
+            clone.history("a".into(), 2).await,
+            Err(StoreError::Closed)
+        ));
+        assert!(matches!(clone.close().await, Err(StoreError::Closed)));
+
+        // Checkpointed: the WAL is empty (or gone) and the data is there.
+        let wal = dir.path().join("db.sqlite3-wal");
+        assert!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) == 0);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.history("a", 10).unwrap().len(), 3);
+    }
+}

@@ -1,0 +1,1069 @@
+//! Integration-test support: a private Prosody per test, and a raw c2s client.
+//!
+//! Use from a test file with `mod support;`. Every [`Prosody`] is a separate
+//! server process with its own ports and data directory, so tests may run in
+//! parallel. Nothing here mocks the XMPP server.
+//!
+//! Environment knobs:
+//! - `PROSODY_BIN` / `PROSODYCTL_BIN`: override the binaries (default: `$PATH`).
+//! - `PROSODY_LOG_LEVEL=debug`: log every stanza in Prosody's log (default
+//!   `info`; debug logging slows Prosody down noticeably on bursts).
+//!
+//! When a test panics while a [`Prosody`] is alive, its log tail is printed.
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{Read as _, Seek as _, SeekFrom};
+use std::net::{TcpListener, TcpStream as StdTcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::{SinkExt, StreamExt};
+use minidom::rxml::NcName;
+use minidom::Element;
+use tokio::io::BufStream;
+use tokio::net::TcpStream;
+use tokio_xmpp::xmlstream::{self, ReadError, StreamHeader, Timeouts, XmlStream};
+
+/// Namespaces used by the helpers.
+pub mod ns {
+    pub const CLIENT: &str = "jabber:client";
+    pub const STREAM: &str = "http://etherx.jabber.org/streams";
+    pub const SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
+    pub const BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
+    pub const STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
+    pub const PING: &str = "urn:xmpp:ping";
+    pub const ROSTER: &str = "jabber:iq:roster";
+    pub const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
+    pub const DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";
+}
+
+/// How long [`Prosody::start`] waits for the ports to accept connections.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default timeout for protocol steps done by the client itself (login, iq).
+const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+
+// ---------------------------------------------------------------------------
+// Prosody launcher
+// ---------------------------------------------------------------------------
+
+/// A private Prosody server listening on 127.0.0.1, killed on drop.
+pub struct Prosody {
+    pub c2s_port: u16,
+    pub component_port: u16,
+    /// The one VirtualHost, always `"localhost"`.
+    pub domain: String,
+    http_port: u16,
+    components: Vec<(String, String)>,
+    child: Option<Child>,
+    config_path: PathBuf,
+    log_path: PathBuf,
+    stdout_path: PathBuf,
+    // Last so that it is removed after the child is gone (see Drop).
+    dir: tempfile::TempDir,
+}
+
+fn find_binary(env: &str, name: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env) {
+        return PathBuf::from(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    for dir in std::env::split_paths(&path) {
+        let candidate = dir.join(name);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!(
+        "`{name}` not found in PATH: Prosody is needed for the integration tests. \
+         Install it with `apt-get install -y prosody` (or set {env})."
+    );
+}
+
+/// A port that was free a moment ago (bind 127.0.0.1:0, read it, release it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+fn lua_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+enum StartError {
+    /// Another process took one of our ports between probing and binding.
+    PortInUse(String),
+}
+
+impl Prosody {
+    /// Starts a private Prosody on 127.0.0.1 with free ports, its own temp
+    /// data dir, pidfile and admin socket, with the given components
+    /// (`(domain, secret)`, e.g. `("groups.localhost", "secret")`).
+    ///
+    /// Returns once the c2s port (and the component port, if any component
+    /// is configured) accept TCP connections. Panics after 20 s with the log
+    /// tail. Panics with an install hint if `prosody` is not installed.
+    pub fn start(components: &[(&str, &str)]) -> Prosody {
+        let prosody_bin = find_binary("PROSODY_BIN", "prosody");
+        let _ = find_binary("PROSODYCTL_BIN", "prosodyctl");
+        let dir = tempfile::Builder::new()
+            .prefix("tg-prosody-")
+            .tempdir()
+            .expect("create temp dir for Prosody");
+        let mut p = Prosody {
+            c2s_port: 0,
+            component_port: 0,
+            domain: "localhost".to_string(),
+            http_port: 0,
+            components: components
+                .iter()
+                .map(|(d, s)| (d.to_string(), s.to_string()))
+                .collect(),
+            child: None,
+            config_path: dir.path().join("prosody.cfg.lua"),
+            log_path: dir.path().join("prosody.log"),
+            stdout_path: dir.path().join("prosody.stdout"),
+            dir,
+        };
+        for dir in ["data", "certs"] {
+            fs::create_dir_all(p.dir.path().join(dir)).expect("create Prosody dirs");
+        }
+        // Ports are probed then released, so another process may grab one
+        // before Prosody binds it: retry with fresh ports in that case.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            p.c2s_port = free_port();
+            p.component_port = free_port();
+            p.http_port = free_port();
+            if p.c2s_port == p.component_port
+                || p.c2s_port == p.http_port
+                || p.component_port == p.http_port
+            {
+                continue;
+            }
+            p.write_config();
+            match p.spawn_and_wait(&prosody_bin) {
+                Ok(()) => return p,
+                Err(StartError::PortInUse(line)) if attempt < 5 => {
+                    eprintln!("Prosody could not bind a port ({line}); retrying with new ports");
+                    p.kill_child(Duration::from_millis(500));
+                }
+                Err(StartError::PortInUse(line)) => {
+                    p.kill_child(Duration::from_millis(500));
+                    panic!(
+                        "Prosody could not bind its ports after {attempt} attempts: {line}\n{}",
+                        p.log_tail(40)
+                    );
+                }
+            }
+        }
+    }
+
+    fn write_config(&self) {
+        let d = self.dir.path();
+        let path = |name: &str| lua_str(&d.join(name).to_string_lossy());
+        let level = match std::env::var("PROSODY_LOG_LEVEL").as_deref() {
+            Ok("debug") => "debug",
+            _ => "info", // needed at least: readiness is detected from info lines
+        };
+        let mut cfg = String::new();
+        let _ = write!(
+            cfg,
+            r#"-- Generated by tests/support/mod.rs
+run_as_root = true
+daemonize = false
+data_path = {data}
+pidfile = {pidfile}
+admin_socket = {admin_socket}
+certificates = {certs}
+plugin_paths = {{ }}
+
+interfaces = {{ "127.0.0.1" }}
+local_interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {c2s} }}
+c2s_interfaces = {{ "127.0.0.1" }}
+component_ports = {{ {component} }}
+component_interface = "127.0.0.1"
+component_interfaces = {{ "127.0.0.1" }}
+http_ports = {{ {http} }}
+http_interfaces = {{ "127.0.0.1" }}
+c2s_direct_tls_ports = {{ }}
+legacy_ssl_ports = {{ }}
+https_ports = {{ }}
+s2s_ports = {{ }}
+s2s_direct_tls_ports = {{ }}
+proxy65_ports = {{ }}
+
+-- Only what the tests need. presence, message, iq, offline, c2s and posix are
+-- loaded by Prosody itself; s2s is autoloaded too, hence modules_disabled.
+-- No tls (no certificates), no network-facing extras.
+-- mod_limits (the c2s/s2s byte-rate throttle, 10 kB/s c2s by default when
+-- loaded) is deliberately NOT loaded: in 0.12 it is not autoloaded, so
+-- without it nothing is throttled.
+modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping" }}
+modules_disabled = {{ "s2s"; "s2s_auth_certs" }}
+-- Only read if someone adds "limits" to modules_enabled; 0.12 syntax:
+-- rate "<n><unit>/s", unit b/kb/mb, decimal (10mb/s = 10 000 000 B/s).
+limits = {{ c2s = {{ rate = "100mb/s"; burst = "10s" }}; s2sin = {{ rate = "100mb/s"; burst = "10s" }} }}
+
+c2s_require_encryption = false
+s2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+authentication = "internal_hashed"
+storage = "internal"
+allow_registration = false
+-- Graceful shutdown must not take long.
+network_settings = {{ shutdown_deadline = 1 }}
+
+log = {{
+    {{ levels = {{ min = "{level}" }}; to = "file"; filename = {log} }};
+}}
+
+VirtualHost "localhost"
+"#,
+            data = path("data"),
+            pidfile = path("prosody.pid"),
+            admin_socket = path("prosody.sock"),
+            certs = path("certs"),
+            c2s = self.c2s_port,
+            component = self.component_port,
+            http = self.http_port,
+            log = path("prosody.log"),
+        );
+        for (domain, secret) in &self.components {
+            let _ = write!(
+                cfg,
+                "\nComponent {}\n    component_secret = {}\n",
+                lua_str(domain),
+                lua_str(secret)
+            );
+        }
+        fs::write(&self.config_path, cfg).expect("write Prosody config");
+    }
+
+    fn spawn_and_wait(&mut self, bin: &Path) -> Result<(), StartError> {
+        let log_offset = fs::metadata(&self.log_path).map(|m| m.len()).unwrap_or(0);
+        let stdout = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.stdout_path)
+            .expect("open Prosody stdout file");
+        let stderr = stdout.try_clone().expect("clone file handle");
+        let child = Command::new(bin)
+            .arg("-F")
+            .arg("--config")
+            .arg(&self.config_path)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("failed to run {}: {e}", bin.display()));
+        self.child = Some(child);
+
+        let c2s_line = format!("Activated service 'c2s' on [127.0.0.1]:{}", self.c2s_port);
+        let comp_line = format!(
+            "Activated service 'component' on [127.0.0.1]:{}",
+            self.component_port
+        );
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                panic!(
+                    "Prosody exited during startup ({status}).\n--- stdout/stderr ---\n{}\n{}",
+                    fs::read_to_string(&self.stdout_path).unwrap_or_default(),
+                    self.log_tail(40)
+                );
+            }
+            let log = read_from(&self.log_path, log_offset);
+            if let Some(line) = log
+                .lines()
+                .find(|l| l.contains("Failed to open server port"))
+            {
+                return Err(StartError::PortInUse(line.to_string()));
+            }
+            let c2s_ok = log.contains(&c2s_line);
+            let comp_ok = self.components.is_empty() || log.contains(&comp_line);
+            if c2s_ok
+                && comp_ok
+                && port_accepts(self.c2s_port)
+                && (self.components.is_empty() || port_accepts(self.component_port))
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                self.kill_child(Duration::from_millis(500));
+                panic!(
+                    "Prosody did not open c2s port {} / component port {} within {:?}.\n{}",
+                    self.c2s_port,
+                    self.component_port,
+                    STARTUP_TIMEOUT,
+                    self.log_tail(40)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(15));
+        }
+    }
+
+    /// `prosodyctl --config <cfg> register <user> localhost <pass>`.
+    /// Works while the server runs (it writes the account file directly).
+    pub fn register(&self, user: &str, pass: &str) {
+        let ctl = find_binary("PROSODYCTL_BIN", "prosodyctl");
+        let out = Command::new(&ctl)
+            .arg("--config")
+            .arg(&self.config_path)
+            .args(["register", user, &self.domain, pass])
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("failed to run {}: {e}", ctl.display()));
+        if !out.status.success() {
+            panic!(
+                "prosodyctl register {user} failed ({}):\n{}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL after 5 s). Data and ports are
+    /// kept for [`Prosody::start_again`]. Connected clients see their stream
+    /// closed.
+    pub fn stop(&mut self) {
+        self.kill_child(Duration::from_secs(5));
+    }
+
+    /// Starts the server again on the same ports, config and data (after
+    /// [`Prosody::stop`]; stops it first if still running).
+    pub fn start_again(&mut self) {
+        if self.child.is_some() {
+            self.stop();
+        }
+        let bin = find_binary("PROSODY_BIN", "prosody");
+        if let Err(StartError::PortInUse(line)) = self.spawn_and_wait(&bin) {
+            self.kill_child(Duration::from_millis(500));
+            panic!(
+                "Prosody could not re-bind its ports on restart: {line}\n{}",
+                self.log_tail(40)
+            );
+        }
+    }
+
+    /// Whether the server process is running (not stopped, not crashed).
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Address for a component: `"127.0.0.1:<component_port>"`.
+    pub fn component_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.component_port)
+    }
+
+    /// Address for c2s: `"127.0.0.1:<c2s_port>"`.
+    pub fn c2s_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.c2s_port)
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// The last `n` lines of Prosody's log, with a header line.
+    pub fn log_tail(&self, n: usize) -> String {
+        let log = fs::read_to_string(&self.log_path).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let start = lines.len().saturating_sub(n);
+        format!(
+            "--- last {} lines of {} ---\n{}",
+            lines.len() - start,
+            self.log_path.display(),
+            lines[start..].join("\n")
+        )
+    }
+
+    /// SIGTERM our child, wait up to `grace`, then SIGKILL. Only ever signals
+    /// the process we spawned, and only while it is unreaped (so its PID
+    /// cannot have been reused).
+    fn kill_child(&mut self, grace: Duration) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Prosody {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "Prosody (c2s {}, component {}) {}",
+                self.c2s_port,
+                self.component_port,
+                self.log_tail(60)
+            );
+        }
+        // Nothing needs to be flushed: be quick.
+        self.kill_child(Duration::from_millis(300));
+    }
+}
+
+fn read_from(path: &Path, offset: u64) -> String {
+    let mut s = String::new();
+    if let Ok(mut f) = fs::File::open(path) {
+        if f.seek(SeekFrom::Start(offset)).is_ok() {
+            let _ = f.read_to_string(&mut s);
+        }
+    }
+    s
+}
+
+fn port_accepts(port: u16) -> bool {
+    StdTcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(200),
+    )
+    .is_ok()
+}
+
+// ---------------------------------------------------------------------------
+// Element helpers (jabber:client)
+// ---------------------------------------------------------------------------
+
+fn nc(name: &str) -> NcName {
+    NcName::try_from(name).unwrap_or_else(|e| panic!("invalid XML name {name:?}: {e}"))
+}
+
+/// An element builder with attributes given as `&str` pairs.
+pub fn el(name: &str, ns: &str, attrs: &[(&str, &str)]) -> minidom::ElementBuilder {
+    let mut b = Element::builder(name, ns);
+    for (k, v) in attrs {
+        b = b.attr(nc(k), *v);
+    }
+    b
+}
+
+/// Sets (or replaces) an attribute without a namespace.
+pub fn set_attr(e: &mut Element, name: &str, value: &str) {
+    e.set_attr(minidom::rxml::Namespace::NONE, nc(name), value);
+}
+
+/// A fresh, unique-enough stanza id.
+pub fn new_id(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{n}-{t:08x}")
+}
+
+/// `<message xmlns='jabber:client' to type id><body>…</body></message>`.
+pub fn message(to: &str, type_: &str, body: &str) -> Element {
+    el(
+        "message",
+        ns::CLIENT,
+        &[("to", to), ("type", type_), ("id", &new_id("msg"))],
+    )
+    .append(el("body", ns::CLIENT, &[]).append(body))
+    .build()
+}
+
+/// `<presence xmlns='jabber:client'/>` with optional `to` and `type`.
+pub fn presence(to: Option<&str>, type_: Option<&str>) -> Element {
+    let mut b = el("presence", ns::CLIENT, &[]);
+    if let Some(to) = to {
+        b = b.attr(nc("to"), to);
+    }
+    if let Some(t) = type_ {
+        b = b.attr(nc("type"), t);
+    }
+    b.build()
+}
+
+/// `<iq xmlns='jabber:client' type id [to]>payload</iq>`; empty `to` = none.
+pub fn iq(to: &str, type_: &str, id: &str, payload: Option<Element>) -> Element {
+    let mut b = el("iq", ns::CLIENT, &[("type", type_), ("id", id)]);
+    if !to.is_empty() {
+        b = b.attr(nc("to"), to);
+    }
+    if let Some(p) = payload {
+        b = b.append(p);
+    }
+    b.build()
+}
+
+/// The bare part of a JID (`a@b/c` → `a@b`).
+pub fn bare(jid: &str) -> &str {
+    jid.split('/').next().unwrap_or(jid)
+}
+
+/// The `from` attribute, or "".
+pub fn from_of(e: &Element) -> &str {
+    e.attr("from").unwrap_or("")
+}
+
+/// Whether the stanza's `from` has this bare JID (any or no resource).
+pub fn is_from_bare(e: &Element, from_bare: &str) -> bool {
+    bare(from_of(e)) == from_bare
+}
+
+/// The text of `<body/>` of a message, if any.
+pub fn body_of(e: &Element) -> Option<String> {
+    if e.name() != "message" {
+        return None;
+    }
+    e.get_child("body", ns::CLIENT).map(|b| b.text())
+}
+
+/// For `type='error'` stanzas: the defined condition (e.g.
+/// `"service-unavailable"`) and the error `type` attribute.
+pub fn error_condition(e: &Element) -> Option<(String, String)> {
+    if e.attr("type") != Some("error") {
+        return None;
+    }
+    let err = e.get_child("error", ns::CLIENT)?;
+    let cond = err
+        .children()
+        .find(|c| c.ns() == ns::STANZAS && c.name() != "text")
+        .map(|c| c.name().to_string())
+        .unwrap_or_default();
+    Some((cond, err.attr("type").unwrap_or("").to_string()))
+}
+
+/// Serializes an element for messages (best effort).
+pub fn xml(e: &Element) -> String {
+    let mut out = Vec::new();
+    match e.write_to(&mut out) {
+        Ok(()) => String::from_utf8_lossy(&out).into_owned(),
+        Err(err) => format!("<unserializable {err}: {e:?}>"),
+    }
+}
+
+/// Standard base64 (with padding); enough for SASL PLAIN.
+pub fn base64(input: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        out.push(T[(n >> 18) as usize & 63] as char);
+        out.push(T[(n >> 12) as usize & 63] as char);
+        out.push(if chunk.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Raw c2s client
+// ---------------------------------------------------------------------------
+
+type Io = BufStream<TcpStream>;
+
+/// A minimal XMPP client (c2s, plaintext, SASL PLAIN) over tokio-xmpp's
+/// generic XML stream with `minidom::Element` items, so it is independent of
+/// xmpp-parsers' default namespace (`jabber:component:accept` in this build).
+///
+/// Received stanzas that a `wait_for`-style call skips are kept in an inbox
+/// (in arrival order) and are seen by later `recv`/`wait_for` calls; use
+/// [`TestClient::drain`] to forget them. Server pings are answered and
+/// swallowed; roster pushes are acknowledged and still delivered.
+pub struct TestClient {
+    /// Full JID as bound by the server.
+    pub jid: String,
+    /// Bare JID.
+    pub bare: String,
+    domain: String,
+    stream: XmlStream<Io, Element>,
+    inbox: VecDeque<Element>,
+    closed: bool,
+}
+
+async fn read_element(
+    stream: &mut XmlStream<Io, Element>,
+    what: &str,
+    timeout: Duration,
+) -> Element {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => panic!("timeout waiting for {what}"),
+            Ok(None) => panic!("stream ended while waiting for {what}"),
+            Ok(Some(Ok(e))) => return e,
+            Ok(Some(Err(ReadError::SoftTimeout))) => continue,
+            Ok(Some(Err(e))) => panic!("error while waiting for {what}: {e}"),
+        }
+    }
+}
+
+impl TestClient {
+    /// Connects to `p`'s c2s port, authenticates with SASL PLAIN and binds
+    /// `resource`. Sends no presence and does not request the roster.
+    pub async fn connect(p: &Prosody, user: &str, pass: &str, resource: &str) -> TestClient {
+        Self::try_connect(p, user, pass, resource)
+            .await
+            .unwrap_or_else(|e| panic!("login of {user}@{} failed: {e}", p.domain))
+    }
+
+    /// Like [`TestClient::connect`] but returns SASL failures (e.g. wrong
+    /// password: `Err("not-authorized")`) instead of panicking.
+    pub async fn try_connect(
+        p: &Prosody,
+        user: &str,
+        pass: &str,
+        resource: &str,
+    ) -> Result<TestClient, String> {
+        let domain = p.domain.clone();
+        let tcp = TcpStream::connect(("127.0.0.1", p.c2s_port))
+            .await
+            .map_err(|e| format!("connect to c2s port {}: {e}", p.c2s_port))?;
+        tcp.set_nodelay(true).ok();
+        let header = || StreamHeader {
+            to: Some(domain.clone().into()),
+            from: None,
+            id: None,
+        };
+        let timeouts = Timeouts {
+            read_timeout: Duration::from_secs(60),
+            response_timeout: Duration::from_secs(30),
+        };
+
+        // Stream 1: SASL.
+        let pending = tokio::time::timeout(
+            STEP_TIMEOUT,
+            xmlstream::initiate_stream(BufStream::new(tcp), ns::CLIENT, header(), timeouts),
+        )
+        .await
+        .map_err(|_| "timeout on stream header".to_string())?
+        .map_err(|e| format!("stream header: {e}"))?;
+        let (features, mut stream) = tokio::time::timeout(STEP_TIMEOUT, pending.recv_features())
+            .await
+            .map_err(|_| "timeout on stream features".to_string())?
+            .map_err(|e| format!("stream features: {e}"))?;
+        if !features.sasl_mechanisms.contains("PLAIN") {
+            return Err(format!(
+                "server does not offer SASL PLAIN (offers {:?})",
+                features.sasl_mechanisms
+            ));
+        }
+        let creds = base64(format!("\0{user}\0{pass}").as_bytes());
+        let auth = el("auth", ns::SASL, &[("mechanism", "PLAIN")])
+            .append(creds)
+            .build();
+        stream
+            .send(&auth)
+            .await
+            .map_err(|e| format!("send auth: {e}"))?;
+        let answer = read_element(&mut stream, "SASL answer", STEP_TIMEOUT).await;
+        if !answer.is("success", ns::SASL) {
+            let cond = answer
+                .children()
+                .find(|c| c.name() != "text")
+                .map(|c| c.name().to_string())
+                .unwrap_or_else(|| xml(&answer));
+            return Err(cond);
+        }
+
+        // Stream 2 (after restart): bind.
+        let pending =
+            tokio::time::timeout(STEP_TIMEOUT, stream.initiate_reset().send_header(header()))
+                .await
+                .map_err(|_| "timeout on stream restart".to_string())?
+                .map_err(|e| format!("stream restart: {e}"))?;
+        let (features, mut stream) = tokio::time::timeout(STEP_TIMEOUT, pending.recv_features())
+            .await
+            .map_err(|_| "timeout on stream features after auth".to_string())?
+            .map_err(|e| format!("stream features after auth: {e}"))?;
+        if !features.can_bind() {
+            return Err("server does not offer resource binding".into());
+        }
+        let bind_id = new_id("bind");
+        let bind = iq(
+            "",
+            "set",
+            &bind_id,
+            Some(
+                el("bind", ns::BIND, &[])
+                    .append(el("resource", ns::BIND, &[]).append(resource))
+                    .build(),
+            ),
+        );
+        stream
+            .send(&bind)
+            .await
+            .map_err(|e| format!("send bind: {e}"))?;
+        let mut early = VecDeque::new();
+        let jid = loop {
+            let e = read_element(&mut stream, "bind result", STEP_TIMEOUT).await;
+            if e.name() == "iq" && e.attr("id") == Some(bind_id.as_str()) {
+                if e.attr("type") != Some("result") {
+                    return Err(format!("bind failed: {}", xml(&e)));
+                }
+                break e
+                    .get_child("bind", ns::BIND)
+                    .and_then(|b| b.get_child("jid", ns::BIND))
+                    .map(|j| j.text())
+                    .ok_or_else(|| format!("bind result without jid: {}", xml(&e)))?;
+            }
+            early.push_back(e);
+        };
+        Ok(TestClient {
+            bare: bare(&jid).to_string(),
+            jid,
+            domain,
+            stream,
+            inbox: early,
+            closed: false,
+        })
+    }
+
+    /// Logs in, fetches the roster (which makes Prosody send roster pushes
+    /// and treat the session as "interested"), and sends initial available
+    /// presence. Waits until the server reflected that presence back, so
+    /// the presence has been fully processed (probes sent, etc.) on return.
+    pub async fn connect_online(p: &Prosody, user: &str, pass: &str, resource: &str) -> TestClient {
+        let mut c = Self::connect(p, user, pass, resource).await;
+        c.get_roster().await;
+        c.send_presence(None, None).await;
+        let me = c.jid.clone();
+        c.wait_for(STEP_TIMEOUT, |e| {
+            e.name() == "presence" && from_of(e) == me && e.attr("type").is_none()
+        })
+        .await;
+        c
+    }
+
+    /// `iq get jabber:iq:roster`; returns the `<query/>` (roster items).
+    pub async fn get_roster(&mut self) -> Element {
+        let res = self
+            .iq("", "get", el("query", ns::ROSTER, &[]).build())
+            .await;
+        assert_eq!(
+            res.attr("type"),
+            Some("result"),
+            "roster get failed: {}",
+            xml(&res)
+        );
+        res.get_child("query", ns::ROSTER)
+            .cloned()
+            .unwrap_or_else(|| el("query", ns::ROSTER, &[]).build())
+    }
+
+    /// Sends one element (stanza) and flushes.
+    pub async fn send(&mut self, el: Element) {
+        self.stream
+            .send(&el)
+            .await
+            .unwrap_or_else(|e| panic!("{}: send failed: {e}", self.jid));
+    }
+
+    /// Writes `xml` verbatim to the socket (after everything sent before).
+    /// Unprefixed elements are in `jabber:client` (the stream's default
+    /// namespace), e.g. `<presence><show>bogus</show></presence>`. It must be
+    /// well-formed, or Prosody closes the stream.
+    pub async fn send_raw(&mut self, xml: &str) {
+        // The XmlStream flushes on every send, so its buffers are empty and
+        // writing to the socket directly keeps the order.
+        let tcp = self.stream.get_stream().get_ref();
+        let mut buf = xml.as_bytes();
+        while !buf.is_empty() {
+            tcp.writable()
+                .await
+                .unwrap_or_else(|e| panic!("{}: send_raw: {e}", self.jid));
+            match tcp.try_write(buf) {
+                Ok(n) => buf = &buf[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => panic!("{}: send_raw: {e}", self.jid),
+            }
+        }
+    }
+
+    /// Sends `<message type='chat'>` with a body and a fresh id.
+    pub async fn send_message(&mut self, to: &str, body: &str) {
+        self.send(message(to, "chat", body)).await;
+    }
+
+    /// Sends `<presence/>` with optional `to` and `type`.
+    pub async fn send_presence(&mut self, to: Option<&str>, type_: Option<&str>) {
+        self.send(presence(to, type_)).await;
+    }
+
+    /// Next stanza (or other top-level element, e.g. `<stream:error/>`):
+    /// first from the inbox, then from the socket. `None` on timeout or if
+    /// the stream is closed (see [`TestClient::is_closed`]).
+    pub async fn recv(&mut self, timeout: Duration) -> Option<Element> {
+        if let Some(e) = self.inbox.pop_front() {
+            return Some(e);
+        }
+        self.read_socket(tokio::time::Instant::now() + timeout)
+            .await
+    }
+
+    /// Reads one element from the socket, answering pings. `None` on
+    /// deadline or stream end.
+    async fn read_socket(&mut self, deadline: tokio::time::Instant) -> Option<Element> {
+        loop {
+            if self.closed {
+                return None;
+            }
+            let item = match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return None,
+                Ok(item) => item,
+            };
+            match item {
+                None | Some(Err(ReadError::StreamFooterReceived)) => {
+                    self.closed = true;
+                    return None;
+                }
+                Some(Err(ReadError::HardError(e))) => {
+                    eprintln!("{}: stream error: {e}", self.jid);
+                    self.closed = true;
+                    return None;
+                }
+                Some(Err(ReadError::SoftTimeout)) => {
+                    // Keep the server talking to us.
+                    let ping = iq(
+                        &self.domain,
+                        "get",
+                        &new_id("keepalive"),
+                        Some(el("ping", ns::PING, &[]).build()),
+                    );
+                    self.send(ping).await;
+                }
+                Some(Err(ReadError::ParseError(e))) => {
+                    eprintln!("{}: unparsable element skipped: {e}", self.jid);
+                }
+                Some(Ok(e)) => {
+                    if e.name() == "iq" {
+                        if let Some(e) = self.auto_answer(e).await {
+                            return Some(e);
+                        }
+                        continue;
+                    }
+                    return Some(e);
+                }
+            }
+        }
+    }
+
+    /// Answers server pings (swallowed) and roster pushes (delivered);
+    /// swallows results of our keepalive pings.
+    async fn auto_answer(&mut self, e: Element) -> Option<Element> {
+        let from = from_of(&e);
+        let from_server = from.is_empty() || from == self.domain || from == self.bare;
+        let id = e.attr("id").unwrap_or("").to_string();
+        match e.attr("type") {
+            Some("get") if e.has_child("ping", ns::PING) && from_server => {
+                let reply = iq(from, "result", &id, None);
+                self.send(reply).await;
+                None
+            }
+            Some("set") if e.has_child("query", ns::ROSTER) && from_server => {
+                let reply = iq(from, "result", &id, None);
+                self.send(reply).await;
+                Some(e)
+            }
+            Some("result") | Some("error") if id.starts_with("keepalive-") => None,
+            _ => Some(e),
+        }
+    }
+
+    /// Returns the first stanza matching `pred` (inbox first, then socket).
+    /// Non-matching stanzas stay in the inbox. Panics on timeout (or stream
+    /// end) with the list of stanzas seen.
+    pub async fn wait_for(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&Element) -> bool,
+    ) -> Element {
+        match self.try_wait_for(timeout, pred).await {
+            Some(e) => e,
+            None => panic!(
+                "{}: no matching stanza within {timeout:?}{}; unconsumed stanzas:\n{}",
+                self.jid,
+                if self.closed { " (stream closed)" } else { "" },
+                self.dump_inbox()
+            ),
+        }
+    }
+
+    /// Like [`TestClient::wait_for`] but returns `None` on timeout.
+    pub async fn try_wait_for(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&Element) -> bool,
+    ) -> Option<Element> {
+        if let Some(i) = self.inbox.iter().position(&pred) {
+            return self.inbox.remove(i);
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let e = self.read_socket(deadline).await?;
+            if pred(&e) {
+                return Some(e);
+            }
+            self.inbox.push_back(e);
+        }
+    }
+
+    /// The body of the next `<message/>` with a `<body/>` from `from_bare`
+    /// (any resource; any type except `error`). Panics on timeout.
+    pub async fn expect_body_from(&mut self, from_bare: &str, timeout: Duration) -> String {
+        let m = self
+            .wait_for(timeout, |e| {
+                is_from_bare(e, from_bare)
+                    && e.attr("type") != Some("error")
+                    && body_of(e).is_some()
+            })
+            .await;
+        body_of(&m).unwrap_or_default()
+    }
+
+    /// Asserts that no `<message/>` with a body from `from_bare` arrives
+    /// within `within` (nor is already waiting in the inbox).
+    pub async fn expect_no_body_from(&mut self, from_bare: &str, within: Duration) {
+        if let Some(m) = self
+            .try_wait_for(within, |e| {
+                is_from_bare(e, from_bare) && body_of(e).is_some()
+            })
+            .await
+        {
+            panic!(
+                "{}: expected no message from {from_bare}, got: {}",
+                self.jid,
+                xml(&m)
+            );
+        }
+    }
+
+    /// Sends `<iq type=type_ to=to>payload</iq>` (empty `to`: to our own
+    /// account/server) and returns the `result` or `error` iq with the same
+    /// id. Panics after 10 s.
+    pub async fn iq(&mut self, to: &str, type_: &str, payload: Element) -> Element {
+        let id = new_id("iq");
+        self.send(iq(to, type_, &id, Some(payload))).await;
+        self.wait_for(STEP_TIMEOUT, |e| {
+            e.name() == "iq"
+                && e.attr("id") == Some(id.as_str())
+                && matches!(e.attr("type"), Some("result") | Some("error"))
+        })
+        .await
+    }
+
+    /// Takes all unconsumed stanzas (inbox), without reading the socket.
+    pub fn drain(&mut self) -> Vec<Element> {
+        self.inbox.drain(..).collect()
+    }
+
+    /// Reads everything that arrives within `quiet` into the inbox, then
+    /// returns and clears the whole inbox.
+    pub async fn drain_for(&mut self, quiet: Duration) -> Vec<Element> {
+        let deadline = tokio::time::Instant::now() + quiet;
+        while let Some(e) = self.read_socket(deadline).await {
+            self.inbox.push_back(e);
+        }
+        self.drain()
+    }
+
+    /// Whether the server closed the stream (or the connection broke).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    fn dump_inbox(&self) -> String {
+        if self.inbox.is_empty() {
+            return "  (none)".into();
+        }
+        self.inbox
+            .iter()
+            .map(|e| format!("  {}", xml(e)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Closes the stream (`</stream:stream>`) and waits briefly for the
+    /// server to close its side, so the logout has been processed.
+    pub async fn close(mut self) {
+        if self.closed {
+            return;
+        }
+        if self.stream.shutdown().await.is_err() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while !self.closed {
+            if tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .ok()
+                .and_then(|item| item)
+                .is_none_or(|item| item.is_err())
+            {
+                break;
+            }
+        }
+    }
+}
