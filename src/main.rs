@@ -9,7 +9,7 @@
 //! - `xmpp`: the component stream — the only module naming tokio_xmpp.
 //! - `app`: the loop that owns the core and wires the adapters.
 
-// TEMP mod app;
+mod app;
 mod config;
 mod core;
 mod store;
@@ -88,6 +88,7 @@ fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -114,7 +115,7 @@ fn run(cfg: config::Config) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async { let _ = (cfg, shutdown_signal()); Ok(()) }) // TEMP
+    rt.block_on(app::run(cfg, shutdown_signal()))
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -176,7 +176,7 @@ impl Store {
     /// stopped (a clean shutdown records it; a kill -9 or power loss does
     /// not). They are returned with `offline_seq = Some(max_history_id)`:
     /// they saw everything relayed before the stop, so nothing is replayed to
-    /// them.
+    /// them. That mark is written back, so it holds across further crashes.
     pub fn load(&self, history_per_group: usize) -> Result<Snapshot, StoreError> {
         // One read transaction, so the snapshot is consistent.
         let tx = self.conn.unchecked_transaction()?;
@@ -197,10 +197,20 @@ impl Store {
             ))?
             .query_and_then([], member_from_row)?
             .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut were_online = false;
         for member in &mut members {
             if member.offline_seq.is_none() {
                 member.offline_seq = Some(max_history_id);
+                were_online = true;
             }
+        }
+        if were_online {
+            // Persist it, or a second crash before they come back would
+            // move their mark past messages they never saw.
+            tx.execute(
+                "UPDATE members SET offline_seq = ?1 WHERE offline_seq IS NULL",
+                [max_history_id],
+            )?;
         }
 
         let blacklist = tx
@@ -225,7 +235,7 @@ impl Store {
             .query_and_then([sql_limit(history_per_group)], history_from_row)?
             .collect::<Result<Vec<_>, StoreError>>()?;
 
-        tx.finish()?;
+        tx.commit()?;
         Ok(Snapshot {
             groups,
             members,

@@ -1164,6 +1164,7 @@ mod tests {
         let Harness { outbound, task, .. } = h;
         drop(outbound);
         assert!(peer.read_to_end().await.ends_with("</stream:stream>"));
+        peer.send("</stream:stream>").await;
         tokio::time::timeout(WAIT, task)
             .await
             .expect("run did not return")

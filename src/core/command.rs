@@ -131,11 +131,19 @@ impl Core {
                 let title = &g.title;
                 format!("You are not a member of {title}. To join, add {gjid} to your contacts.")
             }
-            Some(s) => self.run_group_command(now, ctx, name, s, args, level, out),
+            Some(s) => {
+                // The reply goes out before the command's other effects
+                // (announcements, notices), so the sender reads "OK" first.
+                let mut effects = Vec::new();
+                let reply = self.run_group_command(now, ctx, name, s, args, level, &mut effects);
+                if !reply.is_empty() {
+                    self.say(&gjid, &ctx.from, &reply, out);
+                }
+                out.append(&mut effects);
+                return;
+            }
         };
-        if !reply.is_empty() {
-            self.say(&gjid, &ctx.from, &reply, out);
-        }
+        self.say(&gjid, &ctx.from, &reply, out);
     }
 
     #[allow(clippy::too_many_arguments)]

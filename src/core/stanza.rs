@@ -48,7 +48,6 @@ pub const NS_VCARD: &str = "vcard-temp";
 pub enum ErrorType {
     Cancel,
     Modify,
-    Wait,
 }
 
 impl ErrorType {
@@ -56,7 +55,6 @@ impl ErrorType {
         match self {
             ErrorType::Cancel => "cancel",
             ErrorType::Modify => "modify",
-            ErrorType::Wait => "wait",
         }
     }
 }

@@ -131,10 +131,10 @@ impl T {
 
     fn cmd(&mut self, user: &str, body: &str) -> String {
         self.msg(&format!("{user}@localhost/r"), G, body);
-        // The reply is the last message to the sender (an admin may also get
-        // the announcement their command caused).
+        // The reply is the first message to the sender (an admin may also
+        // get the announcement their command caused, after it).
         let b = self.bodies(&format!("{user}@localhost"));
-        b.last().cloned().unwrap_or_default()
+        b.first().cloned().unwrap_or_default()
     }
 
     fn later(&mut self, ms: i64) -> &mut Self {

@@ -1067,3 +1067,163 @@ impl TestClient {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// The talkgroups binary
+// ---------------------------------------------------------------------------
+
+/// The real talkgroups binary, run against a [`Prosody`] with its own config
+/// and database in a temp dir. Killed on drop.
+pub struct Talkgroups {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub db_path: PathBuf,
+    pub log_path: PathBuf,
+}
+
+/// The component domain and secret every test uses.
+pub const COMPONENT: &str = "groups.localhost";
+pub const SECRET: &str = "component-secret";
+
+impl Talkgroups {
+    /// Writes a config (component on `p`, database in a temp dir, plus
+    /// `extra` TOML) and starts the binary; waits until it is connected.
+    pub fn start(p: &Prosody, extra: &str) -> Talkgroups {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db_path = dir.path().join("talkgroups.sqlite3");
+        let config_path = dir.path().join("talkgroups.toml");
+        let log_path = dir.path().join("talkgroups.log");
+        let cfg = format!(
+            "[component]\njid = \"{COMPONENT}\"\nsecret = \"{SECRET}\"\nserver = \"{}\"\nkeepalive_secs = 5\nreconnect_max_secs = 2\n\n[storage]\ndatabase = \"{}\"\n\n{extra}\n",
+            p.component_addr(),
+            db_path.display()
+        );
+        fs::write(&config_path, cfg).expect("write config");
+        let mut t = Talkgroups {
+            child: None,
+            dir,
+            config_path,
+            db_path,
+            log_path,
+        };
+        t.spawn();
+        t
+    }
+
+    fn spawn(&mut self) {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("open log");
+        let before = fs::read_to_string(&self.log_path)
+            .map(|s| s.matches("connected to the server").count())
+            .unwrap_or(0);
+        let child = Command::new(env!("CARGO_BIN_EXE_talkgroups"))
+            .arg("--config")
+            .arg(&self.config_path)
+            .env("RUST_LOG", "info,talkgroups=debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log fd"))
+            .stderr(log)
+            .spawn()
+            .expect("start talkgroups");
+        self.child = Some(child);
+        self.wait_log_count("connected to the server", before + 1, Duration::from_secs(20));
+    }
+
+    /// Waits until `needle` occurs at least `n` times in the log.
+    pub fn wait_log_count(&mut self, needle: &str, n: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = fs::read_to_string(&self.log_path).unwrap_or_default();
+            if log.matches(needle).count() >= n {
+                return;
+            }
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    panic!("talkgroups exited ({status}) before {needle:?}:\n{log}");
+                }
+            }
+            if Instant::now() > deadline {
+                panic!("timeout waiting for {needle:?} in the talkgroups log:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// SIGTERM and wait (at most 10 s); returns the exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("talkgroups did not stop within 10 s of SIGTERM:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL, no goodbye.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the binary again on the same config and database.
+    pub fn restart(&mut self) {
+        self.spawn();
+    }
+}
+
+impl Drop for Talkgroups {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- talkgroups log ----\n{}", self.log());
+        }
+        self.kill9();
+    }
+}
+
+/// Logs `user` in (registering the account) and joins `group` through the
+/// real subscription handshake: subscribe, the group's `subscribed` and
+/// `subscribe`, our `subscribed`; returns once the welcome arrived.
+pub async fn join(p: &Prosody, user: &str, group: &str) -> TestClient {
+    p.register(user, "pw");
+    let mut c = TestClient::connect_online(p, user, "pw", "r").await;
+    join_client(&mut c, group).await;
+    c
+}
+
+/// The subscription handshake for an already connected client.
+pub async fn join_client(c: &mut TestClient, group: &str) {
+    c.send_presence(Some(group), Some("subscribe")).await;
+    let t = Duration::from_secs(10);
+    c.wait_for(t, |e| {
+        e.name() == "presence" && is_from_bare(e, group) && e.attr("type") == Some("subscribe")
+    })
+    .await;
+    c.send_presence(Some(group), Some("subscribed")).await;
+    let w = c
+        .wait_for(t, |e| {
+            is_from_bare(e, group) && body_of(e).is_some_and(|b| b.starts_with("Welcome"))
+        })
+        .await;
+    let _ = w;
+}

@@ -1,0 +1,347 @@
+//! End to end: the real talkgroups binary, a real Prosody, real c2s clients.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{body_of, is_from_bare, join, join_client, ns, Prosody, Talkgroups, TestClient, COMPONENT, SECRET};
+
+const T: Duration = Duration::from_secs(10);
+const QUIET: Duration = Duration::from_millis(700);
+const LOBBY: &str = "lobby@groups.localhost";
+
+fn prosody() -> Prosody {
+    Prosody::start(&[(COMPONENT, SECRET)])
+}
+
+fn group(join: &str) -> String {
+    format!(
+        "[service]\nadmins = [\"root@localhost\"]\n\n[[group]]\nname = \"lobby\"\ntitle = \"Lobby\"\njoin = \"{join}\"\nadmins = [\"alice@localhost\"]\n"
+    )
+}
+
+/// Sends a command and returns the group's reply.
+async fn cmd(c: &mut TestClient, to: &str, body: &str) -> String {
+    c.send_message(to, body).await;
+    c.expect_body_from(to, T).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_group_relay_commands_and_catchup() {
+    let p = prosody();
+    let _tg = Talkgroups::start(&p, &group("open"));
+    let mut alice = join(&p, "alice", LOBBY).await;
+    let mut bob = join(&p, "bob", LOBBY).await;
+    assert_eq!(alice.expect_body_from(LOBBY, T).await, "*** bob joined");
+
+    // Relay, no echo, /me.
+    alice.send_message(LOBBY, "hello all").await;
+    assert_eq!(bob.expect_body_from(LOBBY, T).await, "[alice] hello all");
+    bob.send_message(LOBBY, "/me waves").await;
+    assert_eq!(alice.expect_body_from(LOBBY, T).await, "* bob waves");
+    alice.expect_no_body_from(LOBBY, QUIET).await;
+
+    // Commands answer the sender only.
+    assert_eq!(cmd(&mut bob, LOBBY, "//nick Bobby").await, "OK, you are now Bobby.");
+    assert_eq!(alice.expect_body_from(LOBBY, T).await, "*** bob is now Bobby");
+    assert_eq!(
+        cmd(&mut bob, LOBBY, "//online").await,
+        "Online (2 of 2): alice (alice), Bobby (bob)"
+    );
+    assert_eq!(cmd(&mut alice, LOBBY, "//m bob psst").await, "OK");
+    assert_eq!(bob.expect_body_from(LOBBY, T).await, "[alice → you] psst");
+    assert!(cmd(&mut bob, LOBBY, "//whois alice").await.contains("for group admins"));
+    assert!(cmd(&mut alice, LOBBY, "//whois bob").await.ends_with("bob@localhost"));
+    assert!(cmd(&mut bob, LOBBY, "//nope").await.contains("//help"));
+
+    // //stop: nothing now, nothing later.
+    assert!(cmd(&mut bob, LOBBY, "//stop 300").await.starts_with("OK"));
+    alice.send_message(LOBBY, "while bob rests").await;
+    bob.expect_no_body_from(LOBBY, QUIET).await;
+    assert!(cmd(&mut bob, LOBBY, "//continue").await.starts_with("OK"));
+
+    // Catch-up: bob goes offline, alice talks, bob comes back.
+    bob.close().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    alice.send_message(LOBBY, "missed one").await;
+    alice.send_message(LOBBY, "missed two").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut bob = TestClient::connect_online(&p, "bob", "pw", "r2").await;
+    let first = bob
+        .wait_for(T, |e| is_from_bare(e, LOBBY) && body_of(e).is_some())
+        .await;
+    assert_eq!(body_of(&first).as_deref(), Some("[alice] missed one"));
+    assert!(
+        first.get_child("delay", "urn:xmpp:delay").is_some(),
+        "catch-up carries a delay stamp: {}",
+        support::xml(&first)
+    );
+    assert_eq!(bob.expect_body_from(LOBBY, T).await, "[alice] missed two");
+    bob.expect_no_body_from(LOBBY, QUIET).await;
+
+    // History has everything relayed, including what bob missed while stopped.
+    let h = cmd(&mut bob, LOBBY, "//history").await;
+    assert!(h.contains("[alice] while bob rests") && h.contains("[alice] missed two"), "{h}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_and_invitation() {
+    let p = prosody();
+    let _tg = Talkgroups::start(&p, &group("approve"));
+    let mut alice = join(&p, "alice", LOBBY).await; // config admin: accepted at once
+
+    p.register("bob", "pw");
+    let mut bob = TestClient::connect_online(&p, "bob", "pw", "r").await;
+    bob.send_presence(Some(LOBBY), Some("subscribe")).await;
+    assert!(bob.expect_body_from(LOBBY, T).await.contains("waits for an admin"));
+    assert_eq!(
+        alice.expect_body_from(LOBBY, T).await,
+        "bob@localhost asks to join — //add bob@localhost or //allok"
+    );
+    bob.send_message(LOBBY, "let me in").await;
+    assert!(bob.expect_body_from(LOBBY, T).await.contains("waits for an admin"));
+    alice.expect_no_body_from(LOBBY, QUIET).await;
+
+    assert_eq!(cmd(&mut alice, LOBBY, "//allok").await, "OK, approved 1: bob@localhost");
+    assert_eq!(alice.expect_body_from(LOBBY, T).await, "*** bob joined");
+    bob.wait_for(T, |e| is_from_bare(e, LOBBY) && e.attr("type") == Some("subscribe"))
+        .await;
+    bob.send_presence(Some(LOBBY), Some("subscribed")).await;
+    assert!(bob.expect_body_from(LOBBY, T).await.starts_with("Welcome"));
+    bob.send_message(LOBBY, "thanks").await;
+    assert_eq!(alice.expect_body_from(LOBBY, T).await, "[bob] thanks");
+
+    // Invitation: carol never asked; the group's request shows up in her client.
+    p.register("carol", "pw");
+    let mut carol = TestClient::connect_online(&p, "carol", "pw", "r").await;
+    assert!(cmd(&mut alice, LOBBY, "//add carol@localhost").await.contains("invited"));
+    carol
+        .wait_for(T, |e| is_from_bare(e, LOBBY) && e.attr("type") == Some("subscribe"))
+        .await;
+    carol.send_presence(Some(LOBBY), Some("subscribed")).await;
+    carol.send_presence(Some(LOBBY), Some("subscribe")).await;
+    assert!(carol.expect_body_from(LOBBY, T).await.starts_with("Welcome"));
+    assert_eq!(bob.expect_body_from(LOBBY, T).await, "*** carol joined");
+    carol.send_message(LOBBY, "hi from carol").await;
+    assert_eq!(bob.expect_body_from(LOBBY, T).await, "[carol] hi from carol");
+
+    // Blacklist: removed, cannot come back.
+    alice.drain_for(QUIET).await;
+    assert_eq!(
+        cmd(&mut alice, LOBBY, "//blacklist carol@localhost").await,
+        "OK, carol@localhost is blacklisted."
+    );
+    carol
+        .wait_for(T, |e| is_from_bare(e, LOBBY) && e.attr("type") == Some("unsubscribed"))
+        .await;
+    carol.drain();
+    carol.send_presence(Some(LOBBY), Some("subscribe")).await;
+    carol
+        .wait_for(T, |e| is_from_bare(e, LOBBY) && e.attr("type") == Some("unsubscribed"))
+        .await;
+    assert_eq!(bob.expect_body_from(LOBBY, T).await, "*** carol was removed");
+    carol.send_message(LOBBY, "sneaky").await;
+    carol
+        .wait_for(T, |e| body_of(e).is_some_and(|b| b.contains("not a member")))
+        .await;
+    bob.expect_no_body_from(LOBBY, QUIET).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_only_refuses_strangers() {
+    let p = prosody();
+    let _tg = Talkgroups::start(&p, &group("invite"));
+    p.register("eve", "pw");
+    let mut eve = TestClient::connect_online(&p, "eve", "pw", "r").await;
+    eve.send_presence(Some(LOBBY), Some("subscribe")).await;
+    eve.wait_for(T, |e| is_from_bare(e, LOBBY) && e.attr("type") == Some("unsubscribed"))
+        .await;
+    assert!(eve.expect_body_from(LOBBY, T).await.contains("invitation"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_state_and_probes_find_online_members() {
+    let p = prosody();
+    let mut tg = Talkgroups::start(&p, &group("open"));
+    let mut alice = join(&p, "alice", LOBBY).await;
+    let mut bob = join(&p, "bob", LOBBY).await;
+    alice.expect_body_from(LOBBY, T).await; // bob joined
+    assert!(cmd(&mut bob, LOBBY, "//nick Robert").await.starts_with("OK"));
+    alice.expect_body_from(LOBBY, T).await;
+    alice.send_message(LOBBY, "before restart").await;
+    bob.expect_body_from(LOBBY, T).await;
+
+    assert_eq!(tg.stop(), Some(0), "SIGTERM exits 0");
+    // Members see the group go offline.
+    bob.wait_for(T, |e| {
+        e.name() == "presence" && is_from_bare(e, LOBBY) && e.attr("type") == Some("unavailable")
+    })
+    .await;
+    tg.restart();
+    // The probe at start finds both online at once: relay works immediately.
+    bob.wait_for(T, |e| {
+        e.name() == "presence" && is_from_bare(e, LOBBY) && e.attr("type").is_none()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    bob.send_message(LOBBY, "after restart").await;
+    assert_eq!(alice.expect_body_from(LOBBY, T).await, "[Robert] after restart");
+    let h = cmd(&mut alice, LOBBY, "//history 5").await;
+    assert!(h.contains("[alice] before restart"), "{h}");
+    // No replay of what they had already seen.
+    alice.expect_no_body_from(LOBBY, QUIET).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_burst_loses_nothing_that_was_relayed() {
+    let p = prosody();
+    let mut tg = Talkgroups::start(&p, &group("open"));
+    let mut alice = join(&p, "alice", LOBBY).await;
+    let mut bob = join(&p, "bob", LOBBY).await;
+    alice.expect_body_from(LOBBY, T).await;
+    // Slow enough not to trip flood control (10 per 10 s).
+    let mut received = Vec::new();
+    for i in 0..8 {
+        alice.send_message(LOBBY, &format!("burst {i}")).await;
+    }
+    // Kill while the burst is in flight.
+    if let Some(first) = bob.try_wait_for(T, |e| is_from_bare(e, LOBBY) && body_of(e).is_some()).await {
+        received.push(body_of(&first).unwrap_or_default());
+    }
+    tg.kill9();
+    for e in bob.drain_for(QUIET).await {
+        if is_from_bare(&e, LOBBY) {
+            if let Some(b) = body_of(&e) {
+                received.push(b);
+            }
+        }
+    }
+    assert!(!received.is_empty());
+    tg.restart();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let h = cmd(&mut bob, LOBBY, "//history 50").await;
+    for r in &received {
+        assert!(h.contains(r.as_str()), "{r:?} was relayed but is not in the history:\n{h}");
+    }
+    // The database is sound and the members are still members.
+    alice.send_message(LOBBY, "after the crash").await;
+    bob.wait_for(T, |e| body_of(e).as_deref() == Some("[alice] after the crash"))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_stanzas_never_knock_the_component_offline() {
+    let p = prosody();
+    let _tg = Talkgroups::start(&p, &group("open"));
+    let mut alice = join(&p, "alice", LOBBY).await;
+    let mut bob = join(&p, "bob", LOBBY).await;
+    alice.expect_body_from(LOBBY, T).await;
+    bob.send_raw("<presence to='lobby@groups.localhost'><show>bogus</show></presence>").await;
+    bob.send_raw("<presence to='lobby@groups.localhost'><priority>300</priority></presence>").await;
+    bob.send_raw("<presence to='lobby@groups.localhost' type='bogus'/>").await;
+    bob.send_raw("<message to='lobby@groups.localhost' type='bogus' id='b1'><body>x</body></message>").await;
+    bob.send_raw("<iq to='lobby@groups.localhost' type='get' id='b2'><query xmlns='urn:example:nope'/></iq>").await;
+    let err = bob
+        .wait_for(T, |e| e.name() == "iq" && e.attr("id") == Some("b2"))
+        .await;
+    assert_eq!(
+        support::error_condition(&err).map(|c| c.0).as_deref(),
+        Some("service-unavailable")
+    );
+    bob.send_message(LOBBY, "still alive?").await;
+    assert_eq!(alice.expect_body_from(LOBBY, T).await, "[bob] still alive?");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_domain_discovery_and_errors() {
+    let p = prosody();
+    let _tg = Talkgroups::start(&p, &group("open"));
+    p.register("root", "pw");
+    let mut root = TestClient::connect_online(&p, "root", "pw", "r").await;
+    assert!(cmd(&mut root, COMPONENT, "//newgroup dev invite").await.starts_with("OK, created dev@groups.localhost"));
+    let g = cmd(&mut root, COMPONENT, "//groups").await;
+    assert!(g.contains("dev@groups.localhost") && g.contains(LOBBY), "{g}");
+
+    p.register("eve", "pw");
+    let mut eve = TestClient::connect_online(&p, "eve", "pw", "r").await;
+    let list = cmd(&mut eve, COMPONENT, "//newgroup x").await;
+    assert!(list.contains(LOBBY) && !list.contains("dev@"), "{list}");
+
+    // disco#items lists open/approve groups only.
+    let items = eve
+        .iq(COMPONENT, "get", support::el("query", ns::DISCO_ITEMS, &[]).build())
+        .await;
+    let jids: Vec<String> = items
+        .children()
+        .flat_map(|q| q.children())
+        .filter_map(|i| i.attr("jid").map(str::to_string))
+        .collect();
+    assert_eq!(jids, vec![LOBBY.to_string()]);
+    // disco#info on a group: client/bot.
+    let info = eve
+        .iq(LOBBY, "get", support::el("query", ns::DISCO_INFO, &[]).build())
+        .await;
+    let xml = support::xml(&info);
+    assert!(xml.contains("category=\"client\"") || xml.contains("category='client'"), "{xml}");
+    // vCard with the title, version, ping.
+    let v = eve.iq(LOBBY, "get", support::el("vCard", "vcard-temp", &[]).build()).await;
+    assert!(support::xml(&v).contains("Lobby"));
+    let ver = eve.iq(COMPONENT, "get", support::el("query", "jabber:iq:version", &[]).build()).await;
+    assert!(support::xml(&ver).contains("talkgroups"));
+    let pong = eve.iq(LOBBY, "get", support::el("ping", ns::PING, &[]).build()).await;
+    assert_eq!(pong.attr("type"), Some("result"));
+
+    // Unknown group: item-not-found.
+    eve.send_message("nope@groups.localhost", "hello?").await;
+    let e = eve
+        .wait_for(T, |e| is_from_bare(e, "nope@groups.localhost") && e.attr("type") == Some("error"))
+        .await;
+    assert_eq!(support::error_condition(&e).map(|c| c.0).as_deref(), Some("item-not-found"));
+
+    // A group made at run time works like a configured one.
+    assert!(cmd(&mut root, "dev@groups.localhost", "//add eve@localhost").await.contains("invited"));
+    eve.wait_for(T, |e| is_from_bare(e, "dev@groups.localhost") && e.attr("type") == Some("subscribe"))
+        .await;
+    eve.send_presence(Some("dev@groups.localhost"), Some("subscribed")).await;
+    assert!(eve.expect_body_from("dev@groups.localhost", T).await.starts_with("Welcome"));
+    join_client(&mut root, "dev@groups.localhost").await;
+    assert_eq!(eve.expect_body_from("dev@groups.localhost", T).await, "*** root joined");
+    root.send_message("dev@groups.localhost", "hi dev").await;
+    assert_eq!(eve.expect_body_from("dev@groups.localhost", T).await, "[root] hi dev");
+}
+
+#[test]
+fn check_validates_config_and_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        format!(
+            "[component]\njid = \"groups.localhost\"\nsecret = \"hunter2\"\n[storage]\ndatabase = \"{}\"\n",
+            dir.path().join("db.sqlite3").display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_talkgroups"))
+        .args(["check", "--config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("component.jid = \"groups.localhost\""));
+    assert!(!stdout.contains("hunter2"), "secret must be masked");
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[component]\njid = \"groups.localhost\"\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_talkgroups"))
+        .args(["check", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains("component.secret"), "{stderr}");
+    assert!(!stderr.contains("panicked"));
+}
