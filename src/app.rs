@@ -45,7 +45,10 @@ async fn open_store(cfg: &Config) -> anyhow::Result<(StoreHandle, crate::core::m
 }
 
 /// Runs the component until `shutdown` resolves.
-pub async fn run(cfg: Config, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn run(
+    cfg: Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     let (store, snap) = open_store(&cfg).await?;
     let mut out = Vec::new();
     let mut core = Core::new(CoreConfig::from_config(&cfg), snap, now_ms(), &mut out);
@@ -111,7 +114,10 @@ pub async fn run(cfg: Config, shutdown: impl std::future::Future<Output = ()>) -
     }
     let _ = sd_tx.send(true);
     drop(link);
-    if tokio::time::timeout(Duration::from_secs(2), xmpp_task).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(2), xmpp_task)
+        .await
+        .is_err()
+    {
         tracing::warn!("XMPP connection did not close in time");
     }
     store.close().await?;
@@ -172,7 +178,10 @@ impl Link {
             let over = self.pending.len().saturating_sub(PENDING_MAX);
             if over > 0 {
                 self.pending.drain(..over);
-                tracing::warn!(dropped = over, "disconnected too long: oldest queued stanzas dropped");
+                tracing::warn!(
+                    dropped = over,
+                    "disconnected too long: oldest queued stanzas dropped"
+                );
             }
             return;
         }

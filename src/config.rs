@@ -213,8 +213,7 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| err(format!("cannot read config file {}: {e}", path.display())))?;
-        Config::parse(&text)
-            .map_err(|e| err(format!("config file {}: {}", path.display(), e.0)))
+        Config::parse(&text).map_err(|e| err(format!("config file {}: {}", path.display(), e.0)))
     }
 
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
@@ -286,18 +285,18 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let comp = raw
         .component
         .ok_or_else(|| err("missing [component] table: set component.jid and component.secret"))?;
-    let jid = comp
-        .jid
-        .ok_or_else(|| err("component.jid is missing: set it to the component's domain, e.g. \"groups.localhost\""))?;
+    let jid = comp.jid.ok_or_else(|| {
+        err("component.jid is missing: set it to the component's domain, e.g. \"groups.localhost\"")
+    })?;
     let jid = jid.trim().to_ascii_lowercase();
     if !names::is_valid_domain(&jid) {
         return Err(err(format!(
             "component.jid {jid:?} is not a domain: use a bare domain like \"groups.example.org\" (no @ or /)"
         )));
     }
-    let secret = comp
-        .secret
-        .ok_or_else(|| err("component.secret is missing: set it to the secret registered with the server"))?;
+    let secret = comp.secret.ok_or_else(|| {
+        err("component.secret is missing: set it to the secret registered with the server")
+    })?;
     if secret.is_empty() {
         return Err(err(
             "component.secret is empty: set it to the secret registered with the server",
@@ -433,11 +432,8 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
 fn normalize_jids(key: &str, jids: &[String]) -> Result<Vec<String>, ConfigError> {
     jids.iter()
         .map(|j| {
-            names::normalize_bare_jid(j).ok_or_else(|| {
-                err(format!(
-                    "{key}: {j:?} is not a bare JID: use user@domain"
-                ))
-            })
+            names::normalize_bare_jid(j)
+                .ok_or_else(|| err(format!("{key}: {j:?} is not a bare JID: use user@domain")))
         })
         .collect()
 }

@@ -21,7 +21,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
-#[command(name = "talkgroups", version, about = "Roster-based group chat for XMPP (an external component)")]
+#[command(
+    name = "talkgroups",
+    version,
+    about = "Roster-based group chat for XMPP (an external component)"
+)]
 struct Args {
     /// The TOML configuration file.
     #[arg(long, short, global = true, env = "TALKGROUPS_CONFIG")]
@@ -52,7 +56,9 @@ fn main() -> ExitCode {
     let args = Args::parse();
     init_tracing(args.log_format);
     let Some(path) = args.config.clone() else {
-        eprintln!("talkgroups: error: no config file: pass --config FILE (or set TALKGROUPS_CONFIG)");
+        eprintln!(
+            "talkgroups: error: no config file: pass --config FILE (or set TALKGROUPS_CONFIG)"
+        );
         return ExitCode::from(2);
     };
     let cfg = match config::Config::load(&path) {
@@ -85,7 +91,16 @@ fn one_line(e: &anyhow::Error) -> String {
 
 fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // tokio-xmpp logs the handshake hash (secret-derived) at trace level:
+    // keep it at info unless RUST_LOG names it explicitly.
+    let spec = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    let spec = if spec.contains("tokio_xmpp") {
+        spec
+    } else {
+        format!("{spec},tokio_xmpp=info")
+    };
+    let filter =
+        EnvFilter::try_new(&spec).unwrap_or_else(|_| EnvFilter::new("info,tokio_xmpp=info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -22,6 +22,7 @@
 //! Outbound stanzas must be built in the `jabber:component:accept`
 //! namespace ([`xmpp_parsers::ns::COMPONENT`]), the stream's default one.
 
+use std::borrow::Cow;
 use std::collections::hash_map::RandomState;
 use std::collections::VecDeque;
 use std::fmt;
@@ -34,13 +35,12 @@ use std::time::{Duration, SystemTime};
 use futures::future::{poll_fn, BoxFuture};
 use futures::{FutureExt, Sink, SinkExt, StreamExt};
 use minidom::{Element, Node};
-use tokio::io::BufStream;
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, BufStream, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::error::{SendError, TryRecvError, TrySendError};
+use tokio::sync::mpsc::error::{SendError, TrySendError};
 use tokio::sync::mpsc::OwnedPermit;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio_xmpp::connect::{DnsConfig, ServerConnector, TcpServerConnector};
-use tokio_xmpp::xmlstream::{ReadError, Timeouts, XmlStream};
+use tokio_xmpp::xmlstream::{initiate_stream, ReadError, StreamHeader, Timeouts, XmlStream};
 use tracing::{debug, error, info, trace, warn};
 use xmpp_parsers::component::Handshake;
 use xmpp_parsers::iq::Iq;
@@ -70,7 +70,7 @@ pub struct XmppConfig {
     pub jid: String,
     /// The shared secret of the component (XEP-0114 handshake). Never logged.
     pub secret: String,
-    /// `ip:port` of the server's component listener, e.g. `127.0.0.1:5347`.
+    /// `host:port` of the server's component listener, e.g. `127.0.0.1:5347`.
     pub server: String,
     /// Ping the server after this long without receiving anything; give up
     /// on the connection when nothing arrives for another `keepalive`.
@@ -95,7 +95,8 @@ impl fmt::Debug for XmppConfig {
 #[derive(Debug)]
 pub enum XmppEvent {
     /// A handshake succeeded (after every reconnect too): send presence and
-    /// probes now. Nothing sent before it can have reached the server.
+    /// probes now. Whatever was queued in `outbound` while disconnected goes
+    /// out first.
     Connected,
     /// The connection was lost; a reconnect is under way.
     Disconnected,
@@ -110,8 +111,9 @@ pub enum Outbound {
     /// Write these stanzas, in order, then flush.
     Stanzas(Vec<Element>),
     /// Reply once everything sent before this has been flushed to the socket.
-    /// While disconnected the reply waits for the next connection; if `run`
-    /// ends first the sender is dropped, so wait with a timeout.
+    /// While disconnected the request waits in the channel for the next
+    /// connection; if the connection is lost or `run` ends before the flush
+    /// completes, the sender is dropped. Either way: wait with a timeout.
     Flush(oneshot::Sender<()>),
 }
 
@@ -124,7 +126,7 @@ pub enum XmppError {
         source: xmpp_parsers::jid::Error,
     },
     #[error("cannot open the stream: {0}")]
-    Connect(#[source] tokio_xmpp::Error),
+    Connect(#[source] io::Error),
     #[error("the server's stream header has no id")]
     NoStreamId,
     #[error("no handshake answer within {0:?}")]
@@ -191,7 +193,54 @@ impl fmt::Display for StreamErrorInfo {
     }
 }
 
-type XmlConn = XmlStream<BufStream<TcpStream>, Element>;
+type XmlConn = XmlStream<Transport, Element>;
+
+/// The byte stream under the XML stream: a buffered TCP stream whose
+/// `poll_shutdown` only flushes. `XmlStream::shutdown` sends our footer and
+/// then shuts the transport down; a TCP half-close right behind the footer
+/// makes Prosody 0.12 read EOF in the same breath and drop the connection
+/// without writing its own footer (seen here: "invalid eof in text node").
+/// So the socket stays open until the server's footer or EOF arrives, and
+/// is closed when the stream is dropped.
+struct Transport(BufStream<TcpStream>);
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncBufRead for Transport {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        Pin::new(&mut self.get_mut().0).poll_fill_buf(cx)
+    }
+
+    fn consume(mut self: Pin<&mut Self>, amt: usize) {
+        Pin::new(&mut self.0).consume(amt)
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+}
 
 /// Runs forever: connect, handshake, then read stanzas (→ `events`) while
 /// writing batches from `outbound`; on any connection loss send
@@ -245,7 +294,6 @@ pub async fn run(
         read_timeout: keepalive,
         response_timeout: keepalive,
     };
-    let connector = TcpServerConnector::from(DnsConfig::addr(&cfg.server));
     let mut inbox = Inbox::new(events);
     let mut backoff = Backoff::new(cfg.reconnect_max);
 
@@ -262,7 +310,7 @@ pub async fn run(
             biased;
             () = wait_shutdown(&mut shutdown) => return,
             () = inbox.deliver_until_closed() => return,
-            opened = tokio::time::timeout(HANDSHAKE_TIMEOUT, open(&connector, &jid, &cfg.secret, timeouts)) => {
+            opened = tokio::time::timeout(HANDSHAKE_TIMEOUT, open(&cfg.server, &jid, &cfg.secret, timeouts)) => {
                 opened.unwrap_or(Err(XmppError::HandshakeTimeout(HANDSHAKE_TIMEOUT)))
             }
         };
@@ -299,7 +347,10 @@ pub async fn run(
             Err(err) => log_connect_failure(&err),
         }
         let delay = backoff.next_delay();
-        info!(delay_ms = delay.as_millis() as u64, "reconnecting after a delay");
+        info!(
+            delay_ms = delay.as_millis() as u64,
+            "reconnecting after a delay"
+        );
         tokio::select! {
             biased;
             () = wait_shutdown(&mut shutdown) => return,
@@ -325,16 +376,35 @@ async fn wait_shutdown(shutdown: &mut watch::Receiver<bool>) {
 }
 
 /// TCP connect, stream header, XEP-0114 handshake.
+///
+/// This is what tokio-xmpp's `TcpServerConnector` + `component_login` do,
+/// except that `server` may name a host (the connector's `DnsConfig::addr`
+/// takes only a literal `ip:port`), the socket gets `TCP_NODELAY`, and the
+/// transport does not half-close on shutdown (see [`Transport`]).
 async fn open(
-    connector: &TcpServerConnector,
+    server: &str,
     jid: &Jid,
     secret: &str,
     timeouts: Timeouts,
 ) -> Result<XmlConn, XmppError> {
-    let (mut pending, _channel_binding) = connector
-        .connect(jid, ns::COMPONENT, timeouts)
+    let tcp = TcpStream::connect(server)
         .await
         .map_err(XmppError::Connect)?;
+    // We flush once per batch; Nagle would only add latency after that.
+    tcp.set_nodelay(true).map_err(XmppError::Connect)?;
+    let header = StreamHeader {
+        to: Some(Cow::Borrowed(jid.domain().as_str())),
+        from: None,
+        id: None,
+    };
+    let mut pending = initiate_stream(
+        Transport(BufStream::new(tcp)),
+        ns::COMPONENT,
+        header,
+        timeouts,
+    )
+    .await
+    .map_err(XmppError::Connect)?;
     let stream_id = pending
         .take_header()
         .id
@@ -373,9 +443,10 @@ async fn open(
 /// component silent for `read_timeout`, 14 min by default, unless it handles
 /// the timeout — which 0.12 does by sending a space) but could not tell a
 /// dead TCP connection from a quiet one. A ping to ourselves travels
-/// through the server's router and comes back on this stream (Prosody and
-/// ejabberd route a stanza for the component's own domain to the
-/// component), proving that the server reads, routes and writes. It needs
+/// through the server's router and comes back on this stream (observed with
+/// Prosody 0.12.3 even with mod_ping enabled globally: components do not
+/// inherit it; ejabberd routes a component's own domain to it as well, not
+/// tried here), proving that the server reads, routes and writes. It needs
 /// no knowledge of the server's own domain, which a component cannot learn.
 /// If the server answered it itself (a ping module enabled on the
 /// component host), the answer is traffic too. Every iq from our own JID
@@ -474,7 +545,10 @@ impl Inbox {
     fn push(&mut self, event: XmppEvent) {
         self.backlog.push_back(event);
         if self.backlog.len() >= self.warn_at {
-            warn!(backlog = self.backlog.len(), "the app is not keeping up with inbound stanzas");
+            warn!(
+                backlog = self.backlog.len(),
+                "the app is not keeping up with inbound stanzas"
+            );
             self.warn_at *= 10;
         }
     }
@@ -571,7 +645,11 @@ impl<'a> Session<'a> {
 
     /// One step of the connection: deliver events, write, read — each side
     /// progresses whenever it can, none waits for another.
-    fn poll_io(&mut self, cx: &mut Context<'_>, outbound: &mut mpsc::Receiver<Outbound>) -> Poll<End> {
+    fn poll_io(
+        &mut self,
+        cx: &mut Context<'_>,
+        outbound: &mut mpsc::Receiver<Outbound>,
+    ) -> Poll<End> {
         for _ in 0..POLL_BUDGET {
             let mut progress = false;
             if !self.closing {
@@ -676,18 +754,27 @@ impl<'a> Session<'a> {
             Some(Ok(el)) => {
                 if el.is("error", ns::STREAM) {
                     let info = StreamErrorInfo::from_element(&el);
-                    error!(condition = %info.condition, text = info.text.as_deref().unwrap_or(""),
-                        "stream error from the XMPP server{}", info.hint());
                     return Some(End::Lost(XmppError::Stream(info)));
                 }
                 if self.closing {
-                    debug!(element = el.name(), "dropping an inbound element while closing");
+                    debug!(
+                        element = el.name(),
+                        "dropping an inbound element while closing"
+                    );
                 } else if is_own_ping(&el, &self.own) {
-                    trace!(id = el.attr("id"), kind = el.attr("type"), "keepalive ping came back");
+                    trace!(
+                        id = el.attr("id"),
+                        kind = el.attr("type"),
+                        "keepalive ping came back"
+                    );
                 } else if is_stanza(&el) {
                     self.inbox.push(XmppEvent::Stanza(el));
                 } else {
-                    warn!(element = el.name(), ns = el.ns(), "ignoring a non-stanza element");
+                    warn!(
+                        element = el.name(),
+                        ns = el.ns(),
+                        "ignoring a non-stanza element"
+                    );
                 }
                 None
             }
@@ -714,11 +801,8 @@ impl<'a> Session<'a> {
     /// stop, answer its `Flush`es, send the footer, await the server's.
     async fn close(mut self, outbound: &mut mpsc::Receiver<Outbound>) {
         self.closing = true;
-        loop {
-            match outbound.try_recv() {
-                Ok(item) => self.accept(item),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-            }
+        while let Ok(item) = outbound.try_recv() {
+            self.accept(item);
         }
         let closed = tokio::time::timeout(CLOSE_TIMEOUT, async {
             match poll_fn(|cx| self.poll_io(cx, outbound)).await {
@@ -731,7 +815,10 @@ impl<'a> Session<'a> {
             // before it is lost to a reset connection.
             loop {
                 match self.stream.next().await {
-                    Some(Ok(el)) => debug!(element = el.name(), "dropping an inbound element while closing"),
+                    Some(Ok(el)) => debug!(
+                        element = el.name(),
+                        "dropping an inbound element while closing"
+                    ),
                     Some(Err(ReadError::SoftTimeout | ReadError::ParseError(_))) => {}
                     Some(Err(ReadError::HardError(e))) => return Err(e.into()),
                     Some(Err(ReadError::StreamFooterReceived)) | None => return Ok(()),
@@ -742,7 +829,9 @@ impl<'a> Session<'a> {
         match closed {
             Ok(Ok(())) => info!("XMPP stream closed"),
             Ok(Err(err)) => warn!(error = %err, "the XMPP stream did not close cleanly"),
-            Err(_) => warn!(timeout = ?CLOSE_TIMEOUT, "gave up waiting for the XMPP stream to close"),
+            Err(_) => {
+                warn!(timeout = ?CLOSE_TIMEOUT, "gave up waiting for the XMPP stream to close")
+            }
         }
         self.log_dropped();
     }
@@ -867,7 +956,10 @@ mod tests {
         async fn flush(&self) {
             let (tx, rx) = oneshot::channel();
             self.outbound.send(Outbound::Flush(tx)).await.unwrap();
-            tokio::time::timeout(WAIT, rx).await.expect("flush timed out").expect("flush dropped");
+            tokio::time::timeout(WAIT, rx)
+                .await
+                .expect("flush timed out")
+                .expect("flush dropped");
         }
     }
 
@@ -944,9 +1036,15 @@ mod tests {
                 let mut chunk = [0u8; 4096];
                 let n = tokio::time::timeout_at(deadline, self.sock.read(&mut chunk))
                     .await
-                    .unwrap_or_else(|_| panic!("timed out waiting for {needle:?}; got {:?}", self.buf))
+                    .unwrap_or_else(|_| {
+                        panic!("timed out waiting for {needle:?}; got {:?}", self.buf)
+                    })
                     .unwrap();
-                assert!(n > 0, "EOF while waiting for {needle:?}; got {:?}", self.buf);
+                assert!(
+                    n > 0,
+                    "EOF while waiting for {needle:?}; got {:?}",
+                    self.buf
+                );
                 self.buf.push_str(std::str::from_utf8(&chunk[..n]).unwrap());
             }
         }
@@ -988,15 +1086,22 @@ mod tests {
         // Inbound: a normal stanza, one xmpp-parsers refuses, then another.
         peer.send("<message from='alice@localhost/pc' to='groups.localhost' id='m1'><body>hi</body></message>").await;
         peer.send("<presence from='alice@localhost/pc' to='groups.localhost'><show>bogus</show></presence>").await;
-        peer.send("<presence type='bogus' to='groups.localhost'><priority>300</priority></presence>").await;
-        peer.send("<message id='m2'><body>still here</body></message>").await;
+        peer.send(
+            "<presence type='bogus' to='groups.localhost'><priority>300</priority></presence>",
+        )
+        .await;
+        peer.send("<message id='m2'><body>still here</body></message>")
+            .await;
         let m1 = h.stanza().await;
         assert!(m1.is("message", ns::COMPONENT));
         assert_eq!(m1.attr("id"), Some("m1"));
         assert_eq!(m1.get_child("body", ns::COMPONENT).unwrap().text(), "hi");
         let bogus = h.stanza().await;
         assert_eq!(bogus.name(), "presence");
-        assert_eq!(bogus.get_child("show", ns::COMPONENT).unwrap().text(), "bogus");
+        assert_eq!(
+            bogus.get_child("show", ns::COMPONENT).unwrap().text(),
+            "bogus"
+        );
         assert_eq!(h.stanza().await.attr("type"), Some("bogus"));
         assert_eq!(h.stanza().await.attr("id"), Some("m2"));
 
@@ -1012,13 +1117,17 @@ mod tests {
             .unwrap();
         h.flush().await;
         let got = peer.read_until("</message>").await;
-        assert!(got.contains("id='o1'") || got.contains("id=\"o1\""), "{got}");
+        assert!(
+            got.contains("id='o1'") || got.contains("id=\"o1\""),
+            "{got}"
+        );
         assert!(got.contains("<body>one</body>"), "{got}");
         let got = peer.read_until("</message>").await;
         assert!(got.contains("o2") && !got.contains("bad"), "{got}");
 
         // Not a stanza: logged and skipped.
-        peer.send("<foo xmlns='urn:example'/><message id='m3'/>").await;
+        peer.send("<foo xmlns='urn:example'/><message id='m3'/>")
+            .await;
         assert_eq!(h.stanza().await.attr("id"), Some("m3"));
         assert!(h.events.try_recv().is_err(), "nothing else expected");
         h.task.abort();
@@ -1043,9 +1152,18 @@ mod tests {
             assert!(peer.read_to_end().await.contains("</stream:stream>"));
         }
         let gap = attempts[1] - attempts[0];
-        assert!(gap >= Duration::from_millis(450), "retried too fast: {gap:?}");
-        assert!(gap <= Duration::from_millis(1500), "retried too slowly: {gap:?}");
-        assert!(h.events.try_recv().is_err(), "no Connected for a refused handshake");
+        assert!(
+            gap >= Duration::from_millis(450),
+            "retried too fast: {gap:?}"
+        );
+        assert!(
+            gap <= Duration::from_millis(1500),
+            "retried too slowly: {gap:?}"
+        );
+        assert!(
+            h.events.try_recv().is_err(),
+            "no Connected for a refused handshake"
+        );
         h.task.abort();
     }
 
@@ -1087,9 +1205,15 @@ mod tests {
             let started = Instant::now();
             let ping = peer.read_until("</iq>").await;
             let idle = started.elapsed();
-            assert!(idle >= Duration::from_millis(150), "pinged too early: {idle:?}");
+            assert!(
+                idle >= Duration::from_millis(150),
+                "pinged too early: {idle:?}"
+            );
             assert!(ping.contains("urn:xmpp:ping"), "{ping}");
-            assert!(ping.contains("type='get'") || ping.contains("type=\"get\""), "{ping}");
+            assert!(
+                ping.contains("type='get'") || ping.contains("type=\"get\""),
+                "{ping}"
+            );
             let id = format!("{PING_ID_PREFIX}{round}");
             assert!(ping.contains(&id), "{ping}");
             // What Prosody does: route the component's iq to itself back.
@@ -1133,6 +1257,7 @@ mod tests {
         assert!(upto_footer.contains("final1"), "{upto_footer}");
         assert!(upto_footer.contains("final2"), "{upto_footer}");
         peer.send("</stream:stream>").await;
+        assert_eq!(peer.read_to_end().await, "");
         tokio::time::timeout(WAIT, h.task)
             .await
             .expect("run did not return")
@@ -1163,8 +1288,10 @@ mod tests {
         }
         let Harness { outbound, task, .. } = h;
         drop(outbound);
-        assert!(peer.read_to_end().await.ends_with("</stream:stream>"));
+        // Our footer, then the socket stays open for the server's footer.
+        peer.read_until("</stream:stream>").await;
         peer.send("</stream:stream>").await;
+        assert_eq!(peer.read_to_end().await, "");
         tokio::time::timeout(WAIT, task)
             .await
             .expect("run did not return")
@@ -1178,7 +1305,10 @@ mod tests {
         for secs in expected {
             let d = b.next_delay();
             let step = Duration::from_secs(secs);
-            assert!(d >= step / 2 && d <= step, "{d:?} not within 50–100 % of {step:?}");
+            assert!(
+                d >= step / 2 && d <= step,
+                "{d:?} not within 50–100 % of {step:?}"
+            );
         }
         b.reset();
         assert!(b.next_delay() <= BACKOFF_START);
@@ -1186,9 +1316,8 @@ mod tests {
         let mut b = Backoff::new(Duration::ZERO);
         assert!(b.next_delay() >= BACKOFF_START / 2);
         // Jitter actually varies.
-        let samples: std::collections::HashSet<u64> = (0..20)
-            .map(|_| (unit_random() * 1e9) as u64)
-            .collect();
+        let samples: std::collections::HashSet<u64> =
+            (0..20).map(|_| (unit_random() * 1e9) as u64).collect();
         assert!(samples.len() > 10);
     }
 
@@ -1235,7 +1364,11 @@ mod tests {
 
     #[test]
     fn debug_redacts_the_secret() {
-        let cfg = config("127.0.0.1:5347".parse().unwrap(), SECRET, Duration::from_secs(60));
+        let cfg = config(
+            "127.0.0.1:5347".parse().unwrap(),
+            SECRET,
+            Duration::from_secs(60),
+        );
         assert!(!format!("{cfg:?}").contains(SECRET));
     }
 }

@@ -4,7 +4,10 @@ mod support;
 
 use std::time::Duration;
 
-use support::{body_of, is_from_bare, join, join_client, ns, Prosody, Talkgroups, TestClient, COMPONENT, SECRET};
+use support::{
+    body_of, is_from_bare, join, join_client, ns, Prosody, Talkgroups, TestClient, COMPONENT,
+    SECRET,
+};
 
 const T: Duration = Duration::from_secs(10);
 const QUIET: Duration = Duration::from_millis(700);
@@ -42,16 +45,26 @@ async fn open_group_relay_commands_and_catchup() {
     alice.expect_no_body_from(LOBBY, QUIET).await;
 
     // Commands answer the sender only.
-    assert_eq!(cmd(&mut bob, LOBBY, "//nick Bobby").await, "OK, you are now Bobby.");
-    assert_eq!(alice.expect_body_from(LOBBY, T).await, "*** bob is now Bobby");
+    assert_eq!(
+        cmd(&mut bob, LOBBY, "//nick Bobby").await,
+        "OK, you are now Bobby."
+    );
+    assert_eq!(
+        alice.expect_body_from(LOBBY, T).await,
+        "*** bob is now Bobby"
+    );
     assert_eq!(
         cmd(&mut bob, LOBBY, "//online").await,
         "Online (2 of 2): alice (alice), Bobby (bob)"
     );
     assert_eq!(cmd(&mut alice, LOBBY, "//m bob psst").await, "OK");
     assert_eq!(bob.expect_body_from(LOBBY, T).await, "[alice → you] psst");
-    assert!(cmd(&mut bob, LOBBY, "//whois alice").await.contains("for group admins"));
-    assert!(cmd(&mut alice, LOBBY, "//whois bob").await.ends_with("bob@localhost"));
+    assert!(cmd(&mut bob, LOBBY, "//whois alice")
+        .await
+        .contains("for group admins"));
+    assert!(cmd(&mut alice, LOBBY, "//whois bob")
+        .await
+        .ends_with("bob@localhost"));
     assert!(cmd(&mut bob, LOBBY, "//nope").await.contains("//help"));
 
     // //stop: nothing now, nothing later.
@@ -81,7 +94,10 @@ async fn open_group_relay_commands_and_catchup() {
 
     // History has everything relayed, including what bob missed while stopped.
     let h = cmd(&mut bob, LOBBY, "//history").await;
-    assert!(h.contains("[alice] while bob rests") && h.contains("[alice] missed two"), "{h}");
+    assert!(
+        h.contains("[alice] while bob rests") && h.contains("[alice] missed two"),
+        "{h}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,19 +109,30 @@ async fn approval_and_invitation() {
     p.register("bob", "pw");
     let mut bob = TestClient::connect_online(&p, "bob", "pw", "r").await;
     bob.send_presence(Some(LOBBY), Some("subscribe")).await;
-    assert!(bob.expect_body_from(LOBBY, T).await.contains("waits for an admin"));
+    assert!(bob
+        .expect_body_from(LOBBY, T)
+        .await
+        .contains("waits for an admin"));
     assert_eq!(
         alice.expect_body_from(LOBBY, T).await,
         "bob@localhost asks to join — //add bob@localhost or //allok"
     );
     bob.send_message(LOBBY, "let me in").await;
-    assert!(bob.expect_body_from(LOBBY, T).await.contains("waits for an admin"));
+    assert!(bob
+        .expect_body_from(LOBBY, T)
+        .await
+        .contains("waits for an admin"));
     alice.expect_no_body_from(LOBBY, QUIET).await;
 
-    assert_eq!(cmd(&mut alice, LOBBY, "//allok").await, "OK, approved 1: bob@localhost");
+    assert_eq!(
+        cmd(&mut alice, LOBBY, "//allok").await,
+        "OK, approved 1: bob@localhost"
+    );
     assert_eq!(alice.expect_body_from(LOBBY, T).await, "*** bob joined");
-    bob.wait_for(T, |e| is_from_bare(e, LOBBY) && e.attr("type") == Some("subscribe"))
-        .await;
+    bob.wait_for(T, |e| {
+        is_from_bare(e, LOBBY) && e.attr("type") == Some("subscribe")
+    })
+    .await;
     bob.send_presence(Some(LOBBY), Some("subscribed")).await;
     assert!(bob.expect_body_from(LOBBY, T).await.starts_with("Welcome"));
     bob.send_message(LOBBY, "thanks").await;
@@ -114,16 +141,26 @@ async fn approval_and_invitation() {
     // Invitation: carol never asked; the group's request shows up in her client.
     p.register("carol", "pw");
     let mut carol = TestClient::connect_online(&p, "carol", "pw", "r").await;
-    assert!(cmd(&mut alice, LOBBY, "//add carol@localhost").await.contains("invited"));
+    assert!(cmd(&mut alice, LOBBY, "//add carol@localhost")
+        .await
+        .contains("invited"));
     carol
-        .wait_for(T, |e| is_from_bare(e, LOBBY) && e.attr("type") == Some("subscribe"))
+        .wait_for(T, |e| {
+            is_from_bare(e, LOBBY) && e.attr("type") == Some("subscribe")
+        })
         .await;
     carol.send_presence(Some(LOBBY), Some("subscribed")).await;
     carol.send_presence(Some(LOBBY), Some("subscribe")).await;
-    assert!(carol.expect_body_from(LOBBY, T).await.starts_with("Welcome"));
+    assert!(carol
+        .expect_body_from(LOBBY, T)
+        .await
+        .starts_with("Welcome"));
     assert_eq!(bob.expect_body_from(LOBBY, T).await, "*** carol joined");
     carol.send_message(LOBBY, "hi from carol").await;
-    assert_eq!(bob.expect_body_from(LOBBY, T).await, "[carol] hi from carol");
+    assert_eq!(
+        bob.expect_body_from(LOBBY, T).await,
+        "[carol] hi from carol"
+    );
 
     // Blacklist: removed, cannot come back.
     alice.drain_for(QUIET).await;
@@ -132,17 +169,26 @@ async fn approval_and_invitation() {
         "OK, carol@localhost is blacklisted."
     );
     carol
-        .wait_for(T, |e| is_from_bare(e, LOBBY) && e.attr("type") == Some("unsubscribed"))
+        .wait_for(T, |e| {
+            is_from_bare(e, LOBBY) && e.attr("type") == Some("unsubscribed")
+        })
         .await;
     carol.drain();
     carol.send_presence(Some(LOBBY), Some("subscribe")).await;
     carol
-        .wait_for(T, |e| is_from_bare(e, LOBBY) && e.attr("type") == Some("unsubscribed"))
+        .wait_for(T, |e| {
+            is_from_bare(e, LOBBY) && e.attr("type") == Some("unsubscribed")
+        })
         .await;
-    assert_eq!(bob.expect_body_from(LOBBY, T).await, "*** carol was removed");
+    assert_eq!(
+        bob.expect_body_from(LOBBY, T).await,
+        "*** carol was removed"
+    );
     carol.send_message(LOBBY, "sneaky").await;
     carol
-        .wait_for(T, |e| body_of(e).is_some_and(|b| b.contains("not a member")))
+        .wait_for(T, |e| {
+            body_of(e).is_some_and(|b| b.contains("not a member"))
+        })
         .await;
     bob.expect_no_body_from(LOBBY, QUIET).await;
 }
@@ -154,8 +200,10 @@ async fn invite_only_refuses_strangers() {
     p.register("eve", "pw");
     let mut eve = TestClient::connect_online(&p, "eve", "pw", "r").await;
     eve.send_presence(Some(LOBBY), Some("subscribe")).await;
-    eve.wait_for(T, |e| is_from_bare(e, LOBBY) && e.attr("type") == Some("unsubscribed"))
-        .await;
+    eve.wait_for(T, |e| {
+        is_from_bare(e, LOBBY) && e.attr("type") == Some("unsubscribed")
+    })
+    .await;
     assert!(eve.expect_body_from(LOBBY, T).await.contains("invitation"));
 }
 
@@ -166,7 +214,9 @@ async fn restart_keeps_state_and_probes_find_online_members() {
     let mut alice = join(&p, "alice", LOBBY).await;
     let mut bob = join(&p, "bob", LOBBY).await;
     alice.expect_body_from(LOBBY, T).await; // bob joined
-    assert!(cmd(&mut bob, LOBBY, "//nick Robert").await.starts_with("OK"));
+    assert!(cmd(&mut bob, LOBBY, "//nick Robert")
+        .await
+        .starts_with("OK"));
     alice.expect_body_from(LOBBY, T).await;
     alice.send_message(LOBBY, "before restart").await;
     bob.expect_body_from(LOBBY, T).await;
@@ -185,7 +235,10 @@ async fn restart_keeps_state_and_probes_find_online_members() {
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     bob.send_message(LOBBY, "after restart").await;
-    assert_eq!(alice.expect_body_from(LOBBY, T).await, "[Robert] after restart");
+    assert_eq!(
+        alice.expect_body_from(LOBBY, T).await,
+        "[Robert] after restart"
+    );
     let h = cmd(&mut alice, LOBBY, "//history 5").await;
     assert!(h.contains("[alice] before restart"), "{h}");
     // No replay of what they had already seen.
@@ -205,7 +258,10 @@ async fn kill_9_mid_burst_loses_nothing_that_was_relayed() {
         alice.send_message(LOBBY, &format!("burst {i}")).await;
     }
     // Kill while the burst is in flight.
-    if let Some(first) = bob.try_wait_for(T, |e| is_from_bare(e, LOBBY) && body_of(e).is_some()).await {
+    if let Some(first) = bob
+        .try_wait_for(T, |e| is_from_bare(e, LOBBY) && body_of(e).is_some())
+        .await
+    {
         received.push(body_of(&first).unwrap_or_default());
     }
     tg.kill9();
@@ -221,12 +277,17 @@ async fn kill_9_mid_burst_loses_nothing_that_was_relayed() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let h = cmd(&mut bob, LOBBY, "//history 50").await;
     for r in &received {
-        assert!(h.contains(r.as_str()), "{r:?} was relayed but is not in the history:\n{h}");
+        assert!(
+            h.contains(r.as_str()),
+            "{r:?} was relayed but is not in the history:\n{h}"
+        );
     }
     // The database is sound and the members are still members.
     alice.send_message(LOBBY, "after the crash").await;
-    bob.wait_for(T, |e| body_of(e).as_deref() == Some("[alice] after the crash"))
-        .await;
+    bob.wait_for(T, |e| {
+        body_of(e).as_deref() == Some("[alice] after the crash")
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,11 +297,20 @@ async fn malformed_stanzas_never_knock_the_component_offline() {
     let mut alice = join(&p, "alice", LOBBY).await;
     let mut bob = join(&p, "bob", LOBBY).await;
     alice.expect_body_from(LOBBY, T).await;
-    bob.send_raw("<presence to='lobby@groups.localhost'><show>bogus</show></presence>").await;
-    bob.send_raw("<presence to='lobby@groups.localhost'><priority>300</priority></presence>").await;
-    bob.send_raw("<presence to='lobby@groups.localhost' type='bogus'/>").await;
-    bob.send_raw("<message to='lobby@groups.localhost' type='bogus' id='b1'><body>x</body></message>").await;
-    bob.send_raw("<iq to='lobby@groups.localhost' type='get' id='b2'><query xmlns='urn:example:nope'/></iq>").await;
+    bob.send_raw("<presence to='lobby@groups.localhost'><show>bogus</show></presence>")
+        .await;
+    bob.send_raw("<presence to='lobby@groups.localhost'><priority>300</priority></presence>")
+        .await;
+    bob.send_raw("<presence to='lobby@groups.localhost' type='bogus'/>")
+        .await;
+    bob.send_raw(
+        "<message to='lobby@groups.localhost' type='bogus' id='b1'><body>x</body></message>",
+    )
+    .await;
+    bob.send_raw(
+        "<iq to='lobby@groups.localhost' type='get' id='b2'><query xmlns='urn:example:nope'/></iq>",
+    )
+    .await;
     let err = bob
         .wait_for(T, |e| e.name() == "iq" && e.attr("id") == Some("b2"))
         .await;
@@ -258,9 +328,14 @@ async fn service_domain_discovery_and_errors() {
     let _tg = Talkgroups::start(&p, &group("open"));
     p.register("root", "pw");
     let mut root = TestClient::connect_online(&p, "root", "pw", "r").await;
-    assert!(cmd(&mut root, COMPONENT, "//newgroup dev invite").await.starts_with("OK, created dev@groups.localhost"));
+    assert!(cmd(&mut root, COMPONENT, "//newgroup dev invite")
+        .await
+        .starts_with("OK, created dev@groups.localhost"));
     let g = cmd(&mut root, COMPONENT, "//groups").await;
-    assert!(g.contains("dev@groups.localhost") && g.contains(LOBBY), "{g}");
+    assert!(
+        g.contains("dev@groups.localhost") && g.contains(LOBBY),
+        "{g}"
+    );
 
     p.register("eve", "pw");
     let mut eve = TestClient::connect_online(&p, "eve", "pw", "r").await;
@@ -269,7 +344,11 @@ async fn service_domain_discovery_and_errors() {
 
     // disco#items lists open/approve groups only.
     let items = eve
-        .iq(COMPONENT, "get", support::el("query", ns::DISCO_ITEMS, &[]).build())
+        .iq(
+            COMPONENT,
+            "get",
+            support::el("query", ns::DISCO_ITEMS, &[]).build(),
+        )
         .await;
     let jids: Vec<String> = items
         .children()
@@ -279,35 +358,77 @@ async fn service_domain_discovery_and_errors() {
     assert_eq!(jids, vec![LOBBY.to_string()]);
     // disco#info on a group: client/bot.
     let info = eve
-        .iq(LOBBY, "get", support::el("query", ns::DISCO_INFO, &[]).build())
+        .iq(
+            LOBBY,
+            "get",
+            support::el("query", ns::DISCO_INFO, &[]).build(),
+        )
         .await;
     let xml = support::xml(&info);
-    assert!(xml.contains("category=\"client\"") || xml.contains("category='client'"), "{xml}");
+    assert!(
+        xml.contains("category=\"client\"") || xml.contains("category='client'"),
+        "{xml}"
+    );
     // vCard with the title, version, ping.
-    let v = eve.iq(LOBBY, "get", support::el("vCard", "vcard-temp", &[]).build()).await;
+    let v = eve
+        .iq(
+            LOBBY,
+            "get",
+            support::el("vCard", "vcard-temp", &[]).build(),
+        )
+        .await;
     assert!(support::xml(&v).contains("Lobby"));
-    let ver = eve.iq(COMPONENT, "get", support::el("query", "jabber:iq:version", &[]).build()).await;
+    let ver = eve
+        .iq(
+            COMPONENT,
+            "get",
+            support::el("query", "jabber:iq:version", &[]).build(),
+        )
+        .await;
     assert!(support::xml(&ver).contains("talkgroups"));
-    let pong = eve.iq(LOBBY, "get", support::el("ping", ns::PING, &[]).build()).await;
+    let pong = eve
+        .iq(LOBBY, "get", support::el("ping", ns::PING, &[]).build())
+        .await;
     assert_eq!(pong.attr("type"), Some("result"));
 
     // Unknown group: item-not-found.
     eve.send_message("nope@groups.localhost", "hello?").await;
     let e = eve
-        .wait_for(T, |e| is_from_bare(e, "nope@groups.localhost") && e.attr("type") == Some("error"))
+        .wait_for(T, |e| {
+            is_from_bare(e, "nope@groups.localhost") && e.attr("type") == Some("error")
+        })
         .await;
-    assert_eq!(support::error_condition(&e).map(|c| c.0).as_deref(), Some("item-not-found"));
+    assert_eq!(
+        support::error_condition(&e).map(|c| c.0).as_deref(),
+        Some("item-not-found")
+    );
 
     // A group made at run time works like a configured one.
-    assert!(cmd(&mut root, "dev@groups.localhost", "//add eve@localhost").await.contains("invited"));
-    eve.wait_for(T, |e| is_from_bare(e, "dev@groups.localhost") && e.attr("type") == Some("subscribe"))
+    assert!(
+        cmd(&mut root, "dev@groups.localhost", "//add eve@localhost")
+            .await
+            .contains("invited")
+    );
+    eve.wait_for(T, |e| {
+        is_from_bare(e, "dev@groups.localhost") && e.attr("type") == Some("subscribe")
+    })
+    .await;
+    eve.send_presence(Some("dev@groups.localhost"), Some("subscribed"))
         .await;
-    eve.send_presence(Some("dev@groups.localhost"), Some("subscribed")).await;
-    assert!(eve.expect_body_from("dev@groups.localhost", T).await.starts_with("Welcome"));
+    assert!(eve
+        .expect_body_from("dev@groups.localhost", T)
+        .await
+        .starts_with("Welcome"));
     join_client(&mut root, "dev@groups.localhost").await;
-    assert_eq!(eve.expect_body_from("dev@groups.localhost", T).await, "*** root joined");
+    assert_eq!(
+        eve.expect_body_from("dev@groups.localhost", T).await,
+        "*** root joined"
+    );
     root.send_message("dev@groups.localhost", "hi dev").await;
-    assert_eq!(eve.expect_body_from("dev@groups.localhost", T).await, "[root] hi dev");
+    assert_eq!(
+        eve.expect_body_from("dev@groups.localhost", T).await,
+        "[root] hi dev"
+    );
 }
 
 #[test]
@@ -328,7 +449,11 @@ fn check_validates_config_and_database() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("component.jid = \"groups.localhost\""));
     assert!(!stdout.contains("hunter2"), "secret must be masked");
 
@@ -344,4 +469,47 @@ fn check_validates_config_and_database() {
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     assert!(stderr.contains("component.secret"), "{stderr}");
     assert!(!stderr.contains("panicked"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_restart_reconnects_and_relaying_resumes() {
+    let mut p = prosody();
+    let mut tg = Talkgroups::start(&p, &group("open"));
+    let alice = join(&p, "alice", LOBBY).await;
+    let bob = join(&p, "bob", LOBBY).await;
+    alice.close().await;
+    bob.close().await;
+
+    p.stop();
+    tg.wait_log_count("lost the server connection", 1, T);
+    p.start_again();
+    tg.wait_log_count("connected to the server", 2, Duration::from_secs(30));
+
+    let mut alice = TestClient::connect_online(&p, "alice", "pw", "r").await;
+    let mut bob = TestClient::connect_online(&p, "bob", "pw", "r").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    alice.send_message(LOBBY, "we are back").await;
+    bob.wait_for(T, |e| body_of(e).as_deref() == Some("[alice] we are back"))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_component_stays_connected() {
+    // keepalive_secs = 5 in the test config: 12 s of silence spans two
+    // keepalive periods; without pings the stream would time out.
+    let p = prosody();
+    let mut tg = Talkgroups::start(&p, &group("open"));
+    let mut alice = join(&p, "alice", LOBBY).await;
+    let mut bob = join(&p, "bob", LOBBY).await;
+    alice.expect_body_from(LOBBY, T).await;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(
+        tg.log().matches("connected to the server").count(),
+        1,
+        "{}",
+        tg.log()
+    );
+    let _ = &mut tg;
+    bob.send_message(LOBBY, "still here").await;
+    assert_eq!(alice.expect_body_from(LOBBY, T).await, "[bob] still here");
 }

@@ -35,31 +35,96 @@ const fn spec(name: &'static str, args: &'static str, help: &'static str, level:
 
 /// Every command, in the order `//help` lists them.
 pub const COMMANDS: &[Spec] = &[
-    spec("help", "[COMMAND]", "list commands, or show one command's usage", Level::User),
+    spec(
+        "help",
+        "[COMMAND]",
+        "list commands, or show one command's usage",
+        Level::User,
+    ),
     spec("online", "", "who is online: nick and id", Level::User),
     spec("nick", "NAME", "set your nickname", Level::User),
     spec("setid", "ID", "choose your id (once)", Level::User),
-    spec("block", "ID", "stop receiving that member's messages", Level::User),
-    spec("unblock", "ID", "receive that member's messages again", Level::User),
-    spec("m", "ID TEXT", "private message to that member", Level::User),
-    spec("showinfo", "ID", "nick, id, admin, online, joined date of a member", Level::User),
-    spec("stop", "SECONDS", "receive nothing for SECONDS (-1 ends it); missed messages are never delivered", Level::User),
+    spec(
+        "block",
+        "ID",
+        "stop receiving that member's messages",
+        Level::User,
+    ),
+    spec(
+        "unblock",
+        "ID",
+        "receive that member's messages again",
+        Level::User,
+    ),
+    spec(
+        "m",
+        "ID TEXT",
+        "private message to that member",
+        Level::User,
+    ),
+    spec(
+        "showinfo",
+        "ID",
+        "nick, id, admin, online, joined date of a member",
+        Level::User,
+    ),
+    spec(
+        "stop",
+        "SECONDS",
+        "receive nothing for SECONDS (-1 ends it); missed messages are never delivered",
+        Level::User,
+    ),
     spec("continue", "", "end //stop", Level::User),
-    spec("history", "[N]", "the last N messages (default 20, max 200)", Level::User),
+    spec(
+        "history",
+        "[N]",
+        "the last N messages (default 20, max 200)",
+        Level::User,
+    ),
     spec("leave", "", "leave the group", Level::User),
     spec("whois", "ID", "that member's JID", Level::Admin),
-    spec("add", "JID", "approve or invite JID; for a member, reset their profile", Level::Admin),
+    spec(
+        "add",
+        "JID",
+        "approve or invite JID; for a member, reset their profile",
+        Level::Admin,
+    ),
     spec("allok", "", "approve every pending request", Level::Admin),
     spec("listuser", "", "every member and pending JID", Level::Admin),
-    spec("kick", "JID", "remove JID without blacklisting", Level::Admin),
+    spec(
+        "kick",
+        "JID",
+        "remove JID without blacklisting",
+        Level::Admin,
+    ),
     spec("blacklist", "JID", "ban JID and remove them", Level::Admin),
     spec("pass", "JID", "lift JID's ban", Level::Admin),
     spec("admin", "JID", "make JID an admin", Level::Admin),
     spec("unadmin", "JID", "revoke JID's admin rights", Level::Admin),
-    spec("mute", "ID", "that member's messages are not relayed", Level::Admin),
-    spec("unmute", "ID", "relay that member's messages again", Level::Admin),
-    spec("newgroup", "NAME [open|approve|invite]", "create a group", Level::Service),
-    spec("delgroup", "NAME", "delete a group and all its data", Level::Service),
+    spec(
+        "mute",
+        "ID",
+        "that member's messages are not relayed",
+        Level::Admin,
+    ),
+    spec(
+        "unmute",
+        "ID",
+        "relay that member's messages again",
+        Level::Admin,
+    ),
+    spec(
+        "newgroup",
+        "NAME [open|approve|invite]",
+        "create a group",
+        Level::Service,
+    ),
+    spec(
+        "delgroup",
+        "NAME",
+        "delete a group and all its data",
+        Level::Service,
+    ),
     spec("groups", "", "list all groups", Level::Service),
 ];
 
@@ -110,7 +175,14 @@ fn help_text(level: Level, service: bool) -> String {
 type Reply = String;
 
 impl Core {
-    pub(crate) fn on_command(&mut self, now: Millis, ctx: &Ctx, name: &str, body: &str, out: &mut Vec<Output>) {
+    pub(crate) fn on_command(
+        &mut self,
+        now: Millis,
+        ctx: &Ctx,
+        name: &str,
+        body: &str,
+        out: &mut Vec<Output>,
+    ) {
         let Some(g) = self.groups.get(name) else {
             return;
         };
@@ -122,7 +194,10 @@ impl Core {
         let reply = match find(&cmd) {
             None => format!("Unknown command //{cmd}. Send //help for the list."),
             Some(s) if s.level == Level::Service => {
-                format!("//{} is a service command: send it to {}.", s.name, self.cfg.domain)
+                format!(
+                    "//{} is a service command: send it to {}.",
+                    s.name, self.cfg.domain
+                )
             }
             Some(s) if s.level == Level::Admin && !admin => {
                 format!("//{} is for group admins.", s.name)
@@ -167,7 +242,9 @@ impl Core {
             "help" => match words.as_slice() {
                 [] => help_text(level, false),
                 [c] => match find(c.trim_start_matches('/').to_lowercase().as_str()) {
-                    Some(spec) if spec.level <= level && spec.level != Level::Service => usage_of(spec),
+                    Some(spec) if spec.level <= level && spec.level != Level::Service => {
+                        usage_of(spec)
+                    }
                     _ => format!("No command //{c}. Send //help for the list."),
                 },
                 _ => usage,
@@ -179,7 +256,12 @@ impl Core {
                     .filter(|m| m.is_member() && m.online())
                     .map(|m| format!("{} ({})", m.rec.nick, m.rec.fid))
                     .collect();
-                format!("Online ({} of {}): {}", list.len(), g.member_count(), list.join(", "))
+                format!(
+                    "Online ({} of {}): {}",
+                    list.len(),
+                    g.member_count(),
+                    list.join(", ")
+                )
             }
             "nick" => {
                 if args.is_empty() {
@@ -190,7 +272,10 @@ impl Core {
                     Err(e) => return format!("Nick refused: {e}."),
                 };
                 let key = names::nick_key(&nick);
-                if g.members.values().any(|m| m.rec.jid != me && names::nick_key(&m.rec.nick) == key) {
+                if g.members
+                    .values()
+                    .any(|m| m.rec.jid != me && names::nick_key(&m.rec.nick) == key)
+                {
                     return format!("The nick {nick} is taken.");
                 }
                 let old = self.update_member(name, me, out, |m| {
@@ -199,7 +284,13 @@ impl Core {
                 });
                 match old {
                     Some(old) if old != nick => {
-                        self.announce(now, name, Some(me), &format!("*** {old} is now {nick}"), out);
+                        self.announce(
+                            now,
+                            name,
+                            Some(me),
+                            &format!("*** {old} is now {nick}"),
+                            out,
+                        );
                         format!("OK, you are now {nick}.")
                     }
                     _ => format!("OK, you are now {nick}."),
@@ -218,7 +309,10 @@ impl Core {
                 if m.rec.fid_changed {
                     return format!("Your id is {} and can be changed only once.", m.rec.fid);
                 }
-                if g.members.values().any(|o| o.rec.jid != me && o.rec.fid.eq_ignore_ascii_case(fid)) {
+                if g.members
+                    .values()
+                    .any(|o| o.rec.jid != me && o.rec.fid.eq_ignore_ascii_case(fid))
+                {
                     return format!("The id {fid} is taken.");
                 }
                 let fid = fid.to_string();
@@ -240,7 +334,11 @@ impl Core {
                     return "You cannot block yourself.".into();
                 }
                 let on = s.name == "block";
-                let Some(m) = self.groups.get_mut(name).and_then(|g| g.members.get_mut(me)) else {
+                let Some(m) = self
+                    .groups
+                    .get_mut(name)
+                    .and_then(|g| g.members.get_mut(me))
+                else {
                     return String::new();
                 };
                 if on {
@@ -274,7 +372,10 @@ impl Core {
                     return String::new();
                 };
                 if t.stopped(now) {
-                    return format!("{} has paused the group (//stop) and receives nothing now.", t.rec.nick);
+                    return format!(
+                        "{} has paused the group (//stop) and receives nothing now.",
+                        t.rec.nick
+                    );
                 }
                 if text.chars().count() > self.cfg.max_body {
                     return format!("Not sent: the limit is {} characters.", self.cfg.max_body);
@@ -348,13 +449,23 @@ impl Core {
                     .history
                     .iter()
                     .filter(|h| m.is_none_or(|m| !m.blocks.contains(&h.sender)))
-                    .map(|h| format!("{} {}", stanza::human_time(h.at), format_line(&h.nick, &h.text)))
+                    .map(|h| {
+                        format!(
+                            "{} {}",
+                            stanza::human_time(h.at),
+                            format_line(&h.nick, &h.text)
+                        )
+                    })
                     .collect();
                 if visible.is_empty() {
                     return "No messages yet.".into();
                 }
                 let skip = visible.len().saturating_sub(n);
-                format!("Last {} messages (UTC):\n{}", visible.len() - skip, visible[skip..].join("\n"))
+                format!(
+                    "Last {} messages (UTC):\n{}",
+                    visible.len() - skip,
+                    visible[skip..].join("\n")
+                )
             }
             "leave" => {
                 self.remove_member(name, me, Leave::LeftByCommand, out);
@@ -460,7 +571,11 @@ impl Core {
                 if present {
                     self.remove_member(name, &jid, Leave::Kicked, out);
                 } else {
-                    out.push(Output::Send(stanza::presence(&gjid, &jid, Some("unsubscribed"))));
+                    out.push(Output::Send(stanza::presence(
+                        &gjid,
+                        &jid,
+                        Some("unsubscribed"),
+                    )));
                 }
                 format!("OK, {jid} is blacklisted.")
             }
@@ -490,7 +605,10 @@ impl Core {
                 };
                 let on = s.name == "admin";
                 if t.rec.admin == on {
-                    return format!("{jid} {} an admin.", if on { "is already" } else { "is not" });
+                    return format!(
+                        "{jid} {} an admin.",
+                        if on { "is already" } else { "is not" }
+                    );
                 }
                 if !on && jid == me {
                     let others = g
@@ -565,7 +683,11 @@ impl Core {
                     m.stop_until = None;
                     Some(())
                 });
-                if let Some(m) = self.groups.get_mut(name).and_then(|g| g.members.get_mut(jid)) {
+                if let Some(m) = self
+                    .groups
+                    .get_mut(name)
+                    .and_then(|g| g.members.get_mut(jid))
+                {
                     for b in m.blocks.drain() {
                         out.push(Output::Store(StoreOp::SetBlock {
                             group: name.to_string(),
@@ -578,7 +700,11 @@ impl Core {
                 format!("OK, {jid}'s profile was reset (nick {nick}, id {fid}).")
             }
             Some(MemberState::Invited) => {
-                out.push(Output::Send(stanza::presence(&gjid, jid, Some("subscribe"))));
+                out.push(Output::Send(stanza::presence(
+                    &gjid,
+                    jid,
+                    Some("subscribe"),
+                )));
                 format!("{jid} was already invited; the request was sent again.")
             }
             None => {
@@ -587,8 +713,14 @@ impl Core {
                 if let Some(g) = self.groups.get_mut(name) {
                     g.members.insert(jid.to_string(), super::Member::new(rec));
                 }
-                out.push(Output::Send(stanza::presence(&gjid, jid, Some("subscribe"))));
-                format!("OK, {jid} is invited: they join when they accept the group's contact request.")
+                out.push(Output::Send(stanza::presence(
+                    &gjid,
+                    jid,
+                    Some("subscribe"),
+                )));
+                format!(
+                    "OK, {jid} is invited: they join when they accept the group's contact request."
+                )
             }
         }
     }
@@ -616,7 +748,13 @@ impl Core {
     }
 
     /// Commands sent to the bare domain by a service admin.
-    pub(crate) fn on_service_command(&mut self, now: Millis, ctx: &Ctx, body: &str, out: &mut Vec<Output>) {
+    pub(crate) fn on_service_command(
+        &mut self,
+        now: Millis,
+        ctx: &Ctx,
+        body: &str,
+        out: &mut Vec<Output>,
+    ) {
         let domain = self.cfg.domain.clone();
         let (cmd, args) = split(body);
         let words: Vec<&str> = args.split_whitespace().collect();
@@ -664,7 +802,10 @@ impl Core {
                                         g.join.as_str(),
                                         g.member_count(),
                                         g.online_count(),
-                                        g.members.values().filter(|m| m.rec.state == MemberState::Pending).count()
+                                        g.members
+                                            .values()
+                                            .filter(|m| m.rec.state == MemberState::Pending)
+                                            .count()
                                     )
                                 })
                                 .collect();
@@ -674,13 +815,22 @@ impl Core {
                     _ => usage,
                 }
             }
-            Some(s) => format!("//{} works in a group: send it to the group's address.", s.name),
+            Some(s) => format!(
+                "//{} works in a group: send it to the group's address.",
+                s.name
+            ),
             None => format!("Unknown command //{cmd}. Send //help for the list."),
         };
         self.say(&domain, &ctx.from, &reply, out);
     }
 
-    fn create_group(&mut self, now: Millis, name: &str, join: JoinPolicy, out: &mut Vec<Output>) -> Reply {
+    fn create_group(
+        &mut self,
+        now: Millis,
+        name: &str,
+        join: JoinPolicy,
+        out: &mut Vec<Output>,
+    ) -> Reply {
         let g = Group {
             name: name.to_string(),
             jid: format!("{name}@{}", self.cfg.domain),
@@ -695,7 +845,10 @@ impl Core {
         out.push(Output::Store(StoreOp::UpsertGroup(g.record())));
         let jid = g.jid.clone();
         self.groups.insert(name.to_string(), g);
-        format!("OK, created {jid} ({}). Add it as a contact to join.", join.as_str())
+        format!(
+            "OK, created {jid} ({}). Add it as a contact to join.",
+            join.as_str()
+        )
     }
 
     fn delete_group(&mut self, name: &str, out: &mut Vec<Output>) -> Reply {
@@ -714,10 +867,22 @@ impl Core {
                     &id,
                     &format!("{} was deleted by the service admin.", g.title),
                 )));
-                out.push(Output::Send(stanza::presence(&g.jid, &m.rec.jid, Some("unavailable"))));
+                out.push(Output::Send(stanza::presence(
+                    &g.jid,
+                    &m.rec.jid,
+                    Some("unavailable"),
+                )));
             }
-            out.push(Output::Send(stanza::presence(&g.jid, &m.rec.jid, Some("unsubscribed"))));
-            out.push(Output::Send(stanza::presence(&g.jid, &m.rec.jid, Some("unsubscribe"))));
+            out.push(Output::Send(stanza::presence(
+                &g.jid,
+                &m.rec.jid,
+                Some("unsubscribed"),
+            )));
+            out.push(Output::Send(stanza::presence(
+                &g.jid,
+                &m.rec.jid,
+                Some("unsubscribe"),
+            )));
         }
         format!("OK, deleted {}.", g.jid)
     }

@@ -30,7 +30,13 @@ const SERVICE_FEATURES: &[&str] = &[
 ];
 
 impl Core {
-    pub(crate) fn on_iq(&mut self, _ctx: &Ctx, target: Target, el: &Element, out: &mut Vec<Output>) {
+    pub(crate) fn on_iq(
+        &mut self,
+        _ctx: &Ctx,
+        target: Target,
+        el: &Element,
+        out: &mut Vec<Output>,
+    ) {
         let itype = el.attr("type");
         match itype {
             Some("result") | Some("error") => return, // answers (e.g. to our pings)
@@ -81,7 +87,12 @@ impl Core {
                     let mut q = Element::builder("query", stanza::NS_DISCO_INFO);
                     let (category, kind, name, features) = match group {
                         Some(g) => ("client", "bot", g.title.clone(), GROUP_FEATURES),
-                        None => ("component", "generic", self.cfg.service_name.clone(), SERVICE_FEATURES),
+                        None => (
+                            "component",
+                            "generic",
+                            self.cfg.service_name.clone(),
+                            SERVICE_FEATURES,
+                        ),
                     };
                     q = q.append(
                         Element::builder("identity", stanza::NS_DISCO_INFO)
@@ -91,7 +102,11 @@ impl Core {
                             .build(),
                     );
                     for f in features {
-                        q = q.append(Element::builder("feature", stanza::NS_DISCO_INFO).a("var", *f).build());
+                        q = q.append(
+                            Element::builder("feature", stanza::NS_DISCO_INFO)
+                                .a("var", *f)
+                                .build(),
+                        );
                     }
                     Some(stanza::iq_result(el, Some(q.build())))
                 }
@@ -99,7 +114,11 @@ impl Core {
             (true, "query", stanza::NS_DISCO_ITEMS) => {
                 let mut q = Element::builder("query", stanza::NS_DISCO_ITEMS);
                 if group.is_none() && payload.attr("node").is_none() {
-                    for g in self.groups.values().filter(|g| g.join != JoinPolicy::Invite) {
+                    for g in self
+                        .groups
+                        .values()
+                        .filter(|g| g.join != JoinPolicy::Invite)
+                    {
                         q = q.append(
                             Element::builder("item", stanza::NS_DISCO_ITEMS)
                                 .a("jid", g.jid.as_str())
@@ -113,7 +132,11 @@ impl Core {
             (true, "query", stanza::NS_VERSION) => {
                 let q = Element::builder("query", stanza::NS_VERSION)
                     .append(stanza::text_child("name", stanza::NS_VERSION, "talkgroups"))
-                    .append(stanza::text_child("version", stanza::NS_VERSION, &self.cfg.version))
+                    .append(stanza::text_child(
+                        "version",
+                        stanza::NS_VERSION,
+                        &self.cfg.version,
+                    ))
                     .build();
                 Some(stanza::iq_result(el, Some(q)))
             }
@@ -122,11 +145,16 @@ impl Core {
                 let (fnm, desc) = match group {
                     Some(g) => (
                         g.title.clone(),
-                        format!("{} group chat: add {} as a contact to join.", g.join.as_str(), g.jid),
+                        format!(
+                            "{} group chat: add {} as a contact to join.",
+                            g.join.as_str(),
+                            g.jid
+                        ),
                     ),
                     None => (
                         self.cfg.service_name.clone(),
-                        "Roster-based group chats. Send a message here to see the groups.".to_string(),
+                        "Roster-based group chats. Send a message here to see the groups."
+                            .to_string(),
                     ),
                 };
                 let v = Element::builder("vCard", stanza::NS_VCARD)

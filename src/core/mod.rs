@@ -385,7 +385,14 @@ impl Core {
         }
     }
 
-    fn on_message(&mut self, now: Millis, ctx: &Ctx, target: Target, el: &Element, out: &mut Vec<Output>) {
+    fn on_message(
+        &mut self,
+        now: Millis,
+        ctx: &Ctx,
+        target: Target,
+        el: &Element,
+        out: &mut Vec<Output>,
+    ) {
         match el.attr("type") {
             Some("error") => return, // Never answer errors: no loops.
             None | Some("chat") | Some("normal") => {}

@@ -118,13 +118,22 @@ pub enum StoreOp {
     /// Insert the group or update its title and policy.
     UpsertGroup(GroupRecord),
     /// Delete the group and (by cascade) its members, blocks, blacklist and history.
-    DeleteGroup { group: String },
+    DeleteGroup {
+        group: String,
+    },
     /// Insert or replace the member row keyed by (group, jid).
     UpsertMember(MemberRecord),
     /// Remove the member row and its blocks (blacklist untouched).
-    DeleteMember { group: String, jid: String },
+    DeleteMember {
+        group: String,
+        jid: String,
+    },
     /// Add or remove a blacklist entry.
-    SetBlacklisted { group: String, jid: String, on: bool },
+    SetBlacklisted {
+        group: String,
+        jid: String,
+        on: bool,
+    },
     /// `jid` blocks (or unblocks) `blocked` in `group`.
     SetBlock {
         group: String,
@@ -134,7 +143,10 @@ pub enum StoreOp {
     },
     AppendHistory(HistoryRecord),
     /// Drop history older than `before` and keep at most `keep_max` rows per group.
-    PruneHistory { before: Millis, keep_max: u32 },
+    PruneHistory {
+        before: Millis,
+        keep_max: u32,
+    },
 }
 
 /// Everything the core needs at start, loaded by the store.

@@ -28,7 +28,11 @@ impl Core {
                     continue;
                 }
                 out.push(Output::Send(group_presence(&g.jid, &m.rec.jid, &status)));
-                out.push(Output::Send(stanza::presence(&g.jid, &m.rec.jid, Some("probe"))));
+                out.push(Output::Send(stanza::presence(
+                    &g.jid,
+                    &m.rec.jid,
+                    Some("probe"),
+                )));
             }
         }
     }
@@ -195,7 +199,11 @@ impl Core {
         };
         let gjid = g.jid.clone();
         if g.blacklist.contains(jid) && !service_admin {
-            out.push(Output::Send(stanza::presence(&gjid, jid, Some("unsubscribed"))));
+            out.push(Output::Send(stanza::presence(
+                &gjid,
+                jid,
+                Some("unsubscribed"),
+            )));
             return;
         }
         let config_admin = g.config_admins.contains(jid);
@@ -203,7 +211,11 @@ impl Core {
             Some(MemberState::Member) => {
                 // Already a member (e.g. re-added the contact): confirm again.
                 let status = status_line(g);
-                out.push(Output::Send(stanza::presence(&gjid, jid, Some("subscribed"))));
+                out.push(Output::Send(stanza::presence(
+                    &gjid,
+                    jid,
+                    Some("subscribed"),
+                )));
                 out.push(Output::Send(group_presence(&gjid, jid, &status)));
             }
             Some(MemberState::Invited) => self.admit(now, name, jid, false, out),
@@ -223,12 +235,18 @@ impl Core {
             None => match g.join {
                 JoinPolicy::Open => self.admit(now, name, jid, false, out),
                 JoinPolicy::Invite => {
-                    out.push(Output::Send(stanza::presence(&gjid, jid, Some("unsubscribed"))));
+                    out.push(Output::Send(stanza::presence(
+                        &gjid,
+                        jid,
+                        Some("unsubscribed"),
+                    )));
                     let title = g.title.clone();
                     self.say(
                         &gjid,
                         jid,
-                        &format!("{title} is by invitation only: ask one of its admins to //add you."),
+                        &format!(
+                            "{title} is by invitation only: ask one of its admins to //add you."
+                        ),
                         out,
                     );
                 }
@@ -267,7 +285,14 @@ impl Core {
 
     /// Makes `jid` a member: `subscribed`, our own `subscribe`, presence,
     /// welcome, and an announcement to the others.
-    pub(crate) fn admit(&mut self, now: Millis, name: &str, jid: &str, admin: bool, out: &mut Vec<Output>) {
+    pub(crate) fn admit(
+        &mut self,
+        now: Millis,
+        name: &str,
+        jid: &str,
+        admin: bool,
+        out: &mut Vec<Output>,
+    ) {
         let existing = self
             .groups
             .get(name)
@@ -299,8 +324,16 @@ impl Core {
         let title = g.title.clone();
         let status = status_line(g);
         let count = g.member_count();
-        out.push(Output::Send(stanza::presence(&gjid, jid, Some("subscribed"))));
-        out.push(Output::Send(stanza::presence(&gjid, jid, Some("subscribe"))));
+        out.push(Output::Send(stanza::presence(
+            &gjid,
+            jid,
+            Some("subscribed"),
+        )));
+        out.push(Output::Send(stanza::presence(
+            &gjid,
+            jid,
+            Some("subscribe"),
+        )));
         out.push(Output::Send(group_presence(&gjid, jid, &status)));
         self.say(
             &gjid,
@@ -346,7 +379,13 @@ impl Core {
 
     /// Removes `jid` from the group (membership, pending or invitation),
     /// cancels both subscriptions and tells the others.
-    pub(crate) fn remove_member(&mut self, name: &str, jid: &str, why: Leave, out: &mut Vec<Output>) {
+    pub(crate) fn remove_member(
+        &mut self,
+        name: &str,
+        jid: &str,
+        why: Leave,
+        out: &mut Vec<Output>,
+    ) {
         let Some(g) = self.groups.get_mut(name) else {
             return;
         };
@@ -359,13 +398,26 @@ impl Core {
             group: name.to_string(),
             jid: jid.to_string(),
         }));
-        out.push(Output::Send(stanza::presence(&gjid, jid, Some("unsubscribed"))));
-        out.push(Output::Send(stanza::presence(&gjid, jid, Some("unsubscribe"))));
+        out.push(Output::Send(stanza::presence(
+            &gjid,
+            jid,
+            Some("unsubscribed"),
+        )));
+        out.push(Output::Send(stanza::presence(
+            &gjid,
+            jid,
+            Some("unsubscribe"),
+        )));
         let was_member = m.rec.state == MemberState::Member;
         match why {
             Leave::Left => {}
             Leave::LeftByCommand => self.say(&gjid, jid, &format!("You left {title}."), out),
-            Leave::Kicked => self.say(&gjid, jid, &format!("You were removed from {title} by an admin."), out),
+            Leave::Kicked => self.say(
+                &gjid,
+                jid,
+                &format!("You were removed from {title} by an admin."),
+                out,
+            ),
         }
         if was_member {
             let verb = match why {
@@ -384,14 +436,23 @@ impl Core {
         };
         g.members
             .values()
-            .filter(|m| m.is_member() && m.online() && (m.rec.admin || self.is_service_admin(&m.rec.jid)))
+            .filter(|m| {
+                m.is_member() && m.online() && (m.rec.admin || self.is_service_admin(&m.rec.jid))
+            })
             .map(|m| m.rec.jid.clone())
             .collect()
     }
 
     /// A line from the group itself to every online, not stopped member
     /// except `except`.
-    pub(crate) fn announce(&mut self, now: Millis, name: &str, except: Option<&str>, text: &str, out: &mut Vec<Output>) {
+    pub(crate) fn announce(
+        &mut self,
+        now: Millis,
+        name: &str,
+        except: Option<&str>,
+        text: &str,
+        out: &mut Vec<Output>,
+    ) {
         let Some(g) = self.groups.get(name) else {
             return;
         };
@@ -399,7 +460,9 @@ impl Core {
         let to: Vec<String> = g
             .members
             .values()
-            .filter(|m| m.is_member() && m.online() && !m.stopped(now) && Some(m.rec.jid.as_str()) != except)
+            .filter(|m| {
+                m.is_member() && m.online() && !m.stopped(now) && Some(m.rec.jid.as_str()) != except
+            })
             .map(|m| m.rec.jid.clone())
             .collect();
         for jid in to {
@@ -444,7 +507,8 @@ pub(crate) fn default_names(g: &Group, jid: &str) -> (String, String) {
         let key = names::nick_key(candidate);
         g.members.values().any(|m| {
             m.rec.jid != jid
-                && (names::nick_key(&m.rec.nick) == key || m.rec.fid.eq_ignore_ascii_case(candidate))
+                && (names::nick_key(&m.rec.nick) == key
+                    || m.rec.fid.eq_ignore_ascii_case(candidate))
         })
     };
     let mut n = 1;

@@ -90,7 +90,12 @@ impl Core {
             return;
         };
         if m.rec.muted {
-            self.say(&gjid, &ctx.from, "You are muted by an admin: nothing you send is relayed.", out);
+            self.say(
+                &gjid,
+                &ctx.from,
+                "You are muted by an admin: nothing you send is relayed.",
+                out,
+            );
             return;
         }
         let len = text.chars().count();
@@ -105,13 +110,19 @@ impl Core {
             return;
         }
         // Corrections and retractions: only of one's own messages.
-        let replace_of = stanza::child(el, "replace", stanza::NS_CORRECT).and_then(|r| r.attr("id"));
+        let replace_of =
+            stanza::child(el, "replace", stanza::NS_CORRECT).and_then(|r| r.attr("id"));
         let retract_of = stanza::child(el, "retract", stanza::NS_RETRACT)
             .or_else(|| stanza::child(el, "retract", stanza::NS_RETRACT_0))
             .and_then(|r| r.attr("id"));
         for target in [replace_of, retract_of].into_iter().flatten() {
             if parse_copy_id(target).is_some() {
-                self.say(&gjid, &ctx.from, "You can only correct or retract your own messages.", out);
+                self.say(
+                    &gjid,
+                    &ctx.from,
+                    "You can only correct or retract your own messages.",
+                    out,
+                );
                 return;
             }
         }
@@ -123,9 +134,21 @@ impl Core {
     }
 
     /// Sliding-window flood control: true when the message may go.
-    fn flood_ok(&mut self, now: Millis, name: &str, jid: &str, gjid: &str, from: &str, out: &mut Vec<Output>) -> bool {
+    fn flood_ok(
+        &mut self,
+        now: Millis,
+        name: &str,
+        jid: &str,
+        gjid: &str,
+        from: &str,
+        out: &mut Vec<Output>,
+    ) -> bool {
         let (burst, window) = (self.cfg.burst, self.cfg.window_ms);
-        let Some(m) = self.groups.get_mut(name).and_then(|g| g.members.get_mut(jid)) else {
+        let Some(m) = self
+            .groups
+            .get_mut(name)
+            .and_then(|g| g.members.get_mut(jid))
+        else {
             return false;
         };
         while m.recent.front().is_some_and(|t| *t <= now - window) {
@@ -164,13 +187,25 @@ impl Core {
             .a("from", g.jid.as_str())
             .a("to", ctx.from.as_str())
             .a("id", self.sys_id())
-            .append(Element::builder("received", stanza::NS_RECEIPTS).a("id", id).build())
+            .append(
+                Element::builder("received", stanza::NS_RECEIPTS)
+                    .a("id", id)
+                    .build(),
+            )
             .build();
         out.push(Output::Send(r));
     }
 
     /// Rebroadcasts a member's message to every member who should get it now.
-    fn relay(&mut self, now: Millis, ctx: &Ctx, name: &str, el: &Element, text: &str, out: &mut Vec<Output>) {
+    fn relay(
+        &mut self,
+        now: Millis,
+        ctx: &Ctx,
+        name: &str,
+        el: &Element,
+        text: &str,
+        out: &mut Vec<Output>,
+    ) {
         let offline_mode = self.cfg.offline;
         let Some(g) = self.groups.get(name) else {
             return;
@@ -205,7 +240,11 @@ impl Core {
             .collect();
         let mut sent = 0u64;
         for m in g.members.values() {
-            if !m.is_member() || m.rec.jid == ctx.from_bare || m.blocks.contains(&ctx.from_bare) || m.stopped(now) {
+            if !m.is_member()
+                || m.rec.jid == ctx.from_bare
+                || m.blocks.contains(&ctx.from_bare)
+                || m.stopped(now)
+            {
                 continue;
             }
             let deliver = m.online() || offline_mode == OfflineMode::Server;
@@ -231,7 +270,12 @@ impl Core {
             }
             if shares_file {
                 // The nick line first, then the file with its exact URL body.
-                let pre = stanza::chat(&g.jid, &m.rec.jid, &format!("tgf-{}-{}", seq.unwrap_or(0), m.rec.id), &format!("[{nick}] shared a file:"));
+                let pre = stanza::chat(
+                    &g.jid,
+                    &m.rec.jid,
+                    &format!("tgf-{}-{}", seq.unwrap_or(0), m.rec.id),
+                    &format!("[{nick}] shared a file:"),
+                );
                 out.push(Output::Send(pre));
             }
             out.push(Output::Send(b.build()));
@@ -262,7 +306,14 @@ impl Core {
     /// (excluding their own messages, blocked senders, and what was said
     /// while they had stopped the group), newest `catchup_max` of it,
     /// oldest first, with delay stamps.
-    pub(crate) fn catch_up(&mut self, now: Millis, name: &str, jid: &str, since: i64, out: &mut Vec<Output>) {
+    pub(crate) fn catch_up(
+        &mut self,
+        now: Millis,
+        name: &str,
+        jid: &str,
+        since: i64,
+        out: &mut Vec<Output>,
+    ) {
         if self.cfg.offline != OfflineMode::Catchup {
             return;
         }
@@ -280,7 +331,12 @@ impl Core {
         let missed: Vec<&HistoryRecord> = g
             .history
             .iter()
-            .filter(|h| h.id > since && h.sender != jid && !m.blocks.contains(&h.sender) && h.at >= stop_until)
+            .filter(|h| {
+                h.id > since
+                    && h.sender != jid
+                    && !m.blocks.contains(&h.sender)
+                    && h.at >= stop_until
+            })
             .collect();
         if missed.is_empty() {
             return;
@@ -288,7 +344,12 @@ impl Core {
         let skipped = missed.len().saturating_sub(max);
         let mut msgs = Vec::new();
         for h in &missed[skipped..] {
-            let mut e = stanza::chat(&g.jid, jid, &copy_id(h.id, m.rec.id), &format_line(&h.nick, &h.text));
+            let mut e = stanza::chat(
+                &g.jid,
+                jid,
+                &copy_id(h.id, m.rec.id),
+                &format_line(&h.nick, &h.text),
+            );
             e.append_child(stanza::text_child("nick", stanza::NS_NICK, &h.nick));
             e.append_child(
                 Element::builder("delay", stanza::NS_DELAY)
@@ -313,7 +374,13 @@ impl Core {
 
     /// Messages to the bare service domain: service commands from service
     /// admins; for everyone else, the groups one can join.
-    pub(crate) fn on_service_message(&mut self, now: Millis, ctx: &Ctx, el: &Element, out: &mut Vec<Output>) {
+    pub(crate) fn on_service_message(
+        &mut self,
+        now: Millis,
+        ctx: &Ctx,
+        el: &Element,
+        out: &mut Vec<Output>,
+    ) {
         let Some(body) = stanza::body(el) else {
             return;
         };
@@ -335,7 +402,15 @@ impl Core {
         self.groups
             .values()
             .filter(|g| g.join != super::model::JoinPolicy::Invite)
-            .map(|g| format!("{} — {} ({}, {} members)", g.jid, g.title, g.join.as_str(), g.member_count()))
+            .map(|g| {
+                format!(
+                    "{} — {} ({}, {} members)",
+                    g.jid,
+                    g.title,
+                    g.join.as_str(),
+                    g.member_count()
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n")
     }

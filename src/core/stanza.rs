@@ -86,16 +86,17 @@ pub fn presence(from: &str, to: &str, type_: Option<&str>) -> Element {
 }
 
 /// The error reply to `stanza` (from/to swapped, same id and name).
-pub fn error_reply(stanza: &Element, etype: ErrorType, condition: &str, text: Option<&str>) -> Element {
+pub fn error_reply(
+    stanza: &Element,
+    etype: ErrorType,
+    condition: &str,
+    text: Option<&str>,
+) -> Element {
     let mut err = Element::builder("error", NS_COMPONENT)
         .a("type", etype.as_str())
         .append(Element::builder(condition, NS_STANZAS).build());
     if let Some(t) = text {
-        err = err.append(
-            Element::builder("text", NS_STANZAS)
-                .append(t)
-                .build(),
-        );
+        err = err.append(Element::builder("text", NS_STANZAS).append(t).build());
     }
     let mut b = Element::builder(stanza.name(), NS_COMPONENT).a("type", "error");
     if let Some(to) = stanza.attr("from") {
@@ -161,7 +162,11 @@ pub fn human_time(ms: i64) -> String {
 
 /// `YYYY-MM-DD` UTC.
 pub fn human_date(ms: i64) -> String {
-    human_time(ms).split(' ').next().unwrap_or_default().to_string()
+    human_time(ms)
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[cfg(test)]

@@ -42,7 +42,12 @@ impl T {
     fn new(extra: &str) -> T {
         let cfg = config(extra);
         let mut out = Vec::new();
-        let core = Core::new(CoreConfig::from_config(&cfg), Snapshot::default(), 1_000_000, &mut out);
+        let core = Core::new(
+            CoreConfig::from_config(&cfg),
+            Snapshot::default(),
+            1_000_000,
+            &mut out,
+        );
         T {
             core,
             now: 1_000_000,
@@ -62,14 +67,14 @@ impl T {
     }
 
     fn msg(&mut self, from: &str, to: &str, body: &str) -> &mut Self {
-        let mut el = Element::builder("message", NS_COMPONENT).build();
-        el = {
-            let mut b = Element::builder("message", NS_COMPONENT);
-            use super::stanza::Attr;
-            b = b.a("from", from).a("to", to).a("type", "chat").a("id", "m1");
-            b.append(Element::builder("body", NS_COMPONENT).append(body).build()).build()
-        };
-        let _ = &el;
+        use super::stanza::Attr;
+        let el = Element::builder("message", NS_COMPONENT)
+            .a("from", from)
+            .a("to", to)
+            .a("type", "chat")
+            .a("id", "m1")
+            .append(Element::builder("body", NS_COMPONENT).append(body).build())
+            .build();
         self.input(Input::Stanza(el))
     }
 
@@ -110,14 +115,23 @@ impl T {
     fn bodies(&self, to: &str) -> Vec<String> {
         self.sent()
             .into_iter()
-            .filter(|e| e.name() == "message" && e.attr("to").is_some_and(|t| t == to || t.starts_with(&format!("{to}/"))))
+            .filter(|e| {
+                e.name() == "message"
+                    && e.attr("to")
+                        .is_some_and(|t| t == to || t.starts_with(&format!("{to}/")))
+            })
             .filter_map(super::stanza::body)
             .collect()
     }
 
     fn one_body(&self, to: &str) -> String {
         let b = self.bodies(to);
-        assert_eq!(b.len(), 1, "expected one message to {to}, got {b:?}\nall: {:#?}", self.sent());
+        assert_eq!(
+            b.len(),
+            1,
+            "expected one message to {to}, got {b:?}\nall: {:#?}",
+            self.sent()
+        );
         b[0].clone()
     }
 
@@ -173,22 +187,29 @@ fn open_join_handshake_welcome_and_announcement() {
     );
     assert!(t.one_body(B).contains("Welcome to Lobby"));
     assert_eq!(t.one_body(A), "*** bob joined");
-    assert!(t
-        .stores()
-        .iter()
-        .any(|s| matches!(s, StoreOp::UpsertMember(r) if r.jid == B && r.state == MemberState::Member)));
+    assert!(t.stores().iter().any(
+        |s| matches!(s, StoreOp::UpsertMember(r) if r.jid == B && r.state == MemberState::Member)
+    ));
 }
 
 #[test]
 fn approve_policy_queues_and_notifies_online_admins() {
-    let mut t = T::new("[[group]]\nname = \"lobby\"\njoin = \"approve\"\nadmins = [\"alice@localhost\"]\n");
+    let mut t =
+        T::new("[[group]]\nname = \"lobby\"\njoin = \"approve\"\nadmins = [\"alice@localhost\"]\n");
     t.join("alice");
-    assert_eq!(t.member_state("alice"), Some(MemberState::Member), "config admin accepted at once");
+    assert_eq!(
+        t.member_state("alice"),
+        Some(MemberState::Member),
+        "config admin accepted at once"
+    );
     t.pres(B, G, Some("subscribe"));
     assert_eq!(t.member_state("bob"), Some(MemberState::Pending));
     assert!(t.presences(B).is_empty(), "no subscribed yet");
     assert!(t.one_body(B).contains("waits for an admin"));
-    assert_eq!(t.one_body(A), "bob@localhost asks to join — //add bob@localhost or //allok");
+    assert_eq!(
+        t.one_body(A),
+        "bob@localhost asks to join — //add bob@localhost or //allok"
+    );
     // A pending user's message is not relayed.
     t.msg("bob@localhost/r", G, "hi");
     assert!(t.one_body(B).contains("waits for an admin"));
@@ -197,12 +218,16 @@ fn approve_policy_queues_and_notifies_online_admins() {
     let r = t.cmd("alice", "//add bob@localhost");
     assert!(r.contains("now a member"), "{r}");
     assert_eq!(t.member_state("bob"), Some(MemberState::Member));
-    assert_eq!(t.presences(B)[..2], [Some("subscribed".into()), Some("subscribe".into())]);
+    assert_eq!(
+        t.presences(B)[..2],
+        [Some("subscribed".into()), Some("subscribe".into())]
+    );
 }
 
 #[test]
 fn allok_approves_everyone_pending() {
-    let mut t = T::new("[[group]]\nname = \"lobby\"\njoin = \"approve\"\nadmins = [\"alice@localhost\"]\n");
+    let mut t =
+        T::new("[[group]]\nname = \"lobby\"\njoin = \"approve\"\nadmins = [\"alice@localhost\"]\n");
     t.join("alice");
     t.pres(B, G, Some("subscribe"));
     t.pres(C, G, Some("subscribe"));
@@ -215,7 +240,8 @@ fn allok_approves_everyone_pending() {
 
 #[test]
 fn invite_policy_refuses_unless_invited() {
-    let mut t = T::new("[[group]]\nname = \"lobby\"\njoin = \"invite\"\nadmins = [\"alice@localhost\"]\n");
+    let mut t =
+        T::new("[[group]]\nname = \"lobby\"\njoin = \"invite\"\nadmins = [\"alice@localhost\"]\n");
     t.join("alice");
     t.pres(B, G, Some("subscribe"));
     assert_eq!(t.presences(B), vec![Some("unsubscribed".into())]);
@@ -232,7 +258,8 @@ fn invite_policy_refuses_unless_invited() {
 
 #[test]
 fn invited_user_who_subscribes_is_accepted() {
-    let mut t = T::new("[[group]]\nname = \"lobby\"\njoin = \"invite\"\nadmins = [\"alice@localhost\"]\n");
+    let mut t =
+        T::new("[[group]]\nname = \"lobby\"\njoin = \"invite\"\nadmins = [\"alice@localhost\"]\n");
     t.join("alice");
     t.cmd("alice", "//add bob@localhost");
     t.pres(B, G, Some("subscribe"));
@@ -242,7 +269,10 @@ fn invited_user_who_subscribes_is_accepted() {
 #[test]
 fn blacklisted_cannot_rejoin_and_nothing_is_stored() {
     let mut t = three();
-    assert_eq!(t.cmd("alice", "//blacklist bob@localhost"), "OK, bob@localhost is blacklisted.");
+    assert_eq!(
+        t.cmd("alice", "//blacklist bob@localhost"),
+        "OK, bob@localhost is blacklisted."
+    );
     assert_eq!(t.member_state("bob"), None);
     assert!(t.presences(B).contains(&Some("unsubscribed".into())));
     t.pres(B, G, Some("subscribe"));
@@ -250,7 +280,10 @@ fn blacklisted_cannot_rejoin_and_nothing_is_stored() {
     assert!(t.stores().is_empty());
     // //add refuses; //pass lifts it.
     assert!(t.cmd("alice", "//add bob@localhost").contains("//pass"));
-    assert_eq!(t.cmd("alice", "//pass bob@localhost"), "OK, bob@localhost may join again.");
+    assert_eq!(
+        t.cmd("alice", "//pass bob@localhost"),
+        "OK, bob@localhost may join again."
+    );
     t.pres(B, G, Some("subscribe"));
     assert_eq!(t.member_state("bob"), Some(MemberState::Member));
 }
@@ -284,7 +317,10 @@ fn default_names_get_numbers_on_clash() {
     t.join("alice");
     t.pres("alice@other.example", G, Some("subscribe"));
     let m = &t.core.groups["lobby"].members["alice@other.example"];
-    assert_eq!((m.rec.nick.as_str(), m.rec.fid.as_str()), ("alice2", "alice2"));
+    assert_eq!(
+        (m.rec.nick.as_str(), m.rec.fid.as_str()),
+        ("alice2", "alice2")
+    );
 }
 
 // ---------- presence ----------
@@ -309,9 +345,15 @@ fn probe_is_answered_with_online_count_and_shutdown_says_unavailable() {
     t.pres("bob@localhost/r", G, Some("probe"));
     let p = t.sent()[0].clone();
     assert_eq!(p.attr("to"), Some("bob@localhost/r"));
-    assert_eq!(p.get_child("status", NS_COMPONENT).unwrap().text(), "Lobby — 3 of 3 online");
+    assert_eq!(
+        p.get_child("status", NS_COMPONENT).unwrap().text(),
+        "Lobby — 3 of 3 online"
+    );
     t.pres("eve@localhost/r", G, Some("probe"));
-    assert_eq!(t.presences("eve@localhost"), vec![Some("unsubscribed".into())]);
+    assert_eq!(
+        t.presences("eve@localhost"),
+        vec![Some("unsubscribed".into())]
+    );
     t.input(Input::Shutdown);
     assert_eq!(t.presences(A), vec![Some("unavailable".into())]);
 }
@@ -346,13 +388,28 @@ fn relay_to_everyone_else_with_nick_and_no_echo() {
     assert_eq!(t.one_body(B), "[alice] hello");
     assert_eq!(t.one_body(C), "[alice] hello");
     assert!(t.bodies(A).is_empty());
-    let e = t.sent().into_iter().find(|e| e.attr("to") == Some(B)).unwrap().clone();
+    let e = t
+        .sent()
+        .into_iter()
+        .find(|e| e.attr("to") == Some(B))
+        .unwrap()
+        .clone();
     assert_eq!(e.attr("from"), Some(G));
     assert_eq!(e.attr("type"), Some("chat"));
-    assert_eq!(e.get_child("nick", super::stanza::NS_NICK).unwrap().text(), "alice");
-    assert!(t.stores().iter().any(|s| matches!(s, StoreOp::AppendHistory(h) if h.text == "hello")));
+    assert_eq!(
+        e.get_child("nick", super::stanza::NS_NICK).unwrap().text(),
+        "alice"
+    );
+    assert!(t
+        .stores()
+        .iter()
+        .any(|s| matches!(s, StoreOp::AppendHistory(h) if h.text == "hello")));
     // Fresh ids per copy.
-    let ids: Vec<_> = t.sent().iter().map(|e| e.attr("id").unwrap().to_string()).collect();
+    let ids: Vec<_> = t
+        .sent()
+        .iter()
+        .map(|e| e.attr("id").unwrap().to_string())
+        .collect();
     assert_ne!(ids[0], ids[1]);
 }
 
@@ -369,16 +426,29 @@ fn chat_states_and_receipts_are_not_fanned_out() {
     t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='x1'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>");
     assert!(t.sent().is_empty());
     t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='x2'><body>hi</body><request xmlns='urn:xmpp:receipts'/><active xmlns='http://jabber.org/protocol/chatstates'/></message>");
-    let to_b = t.sent().into_iter().find(|e| e.attr("to") == Some(B)).unwrap().clone();
+    let to_b = t
+        .sent()
+        .into_iter()
+        .find(|e| e.attr("to") == Some(B))
+        .unwrap()
+        .clone();
     assert!(to_b.get_child("request", "urn:xmpp:receipts").is_none());
-    assert!(to_b.get_child("active", "http://jabber.org/protocol/chatstates").is_none());
+    assert!(to_b
+        .get_child("active", "http://jabber.org/protocol/chatstates")
+        .is_none());
     let receipt = t
         .sent()
         .into_iter()
         .find(|e| e.attr("to") == Some("alice@localhost/r"))
         .unwrap()
         .clone();
-    assert_eq!(receipt.get_child("received", "urn:xmpp:receipts").unwrap().attr("id"), Some("x2"));
+    assert_eq!(
+        receipt
+            .get_child("received", "urn:xmpp:receipts")
+            .unwrap()
+            .attr("id"),
+        Some("x2")
+    );
 }
 
 #[test]
@@ -398,7 +468,9 @@ fn unknown_group_gets_item_not_found() {
     assert_eq!(e.attr("type"), Some("error"));
     let err = e.get_child("error", NS_COMPONENT).unwrap();
     assert_eq!(err.attr("type"), Some("cancel"));
-    assert!(err.get_child("item-not-found", super::stanza::NS_STANZAS).is_some());
+    assert!(err
+        .get_child("item-not-found", super::stanza::NS_STANZAS)
+        .is_some());
 }
 
 #[test]
@@ -415,7 +487,10 @@ fn stopped_blocked_offline_and_muted() {
     assert!(t.cmd("bob", "//stop 60").starts_with("OK"));
     t.msg("alice@localhost/r", G, "one");
     assert!(t.bodies(B).is_empty());
-    assert_eq!(t.cmd("bob", "//continue"), "OK, you receive the group's messages again.");
+    assert_eq!(
+        t.cmd("bob", "//continue"),
+        "OK, you receive the group's messages again."
+    );
     t.msg("alice@localhost/r", G, "two");
     assert_eq!(t.one_body(B), "[alice] two");
     // block by FID
@@ -489,8 +564,17 @@ fn catchup_sends_missed_messages_with_delay_when_back() {
     let b = t.bodies(B);
     assert_eq!(b[..2], ["[alice] m2".to_string(), "[alice] m3".to_string()]);
     assert!(b[2].contains("2 earlier messages"), "{b:?}");
-    let first = t.sent().into_iter().find(|e| e.attr("to") == Some(B)).unwrap().clone();
-    assert!(first.get_child("delay", super::stanza::NS_DELAY).unwrap().attr("stamp").is_some());
+    let first = t
+        .sent()
+        .into_iter()
+        .find(|e| e.attr("to") == Some(B))
+        .unwrap()
+        .clone();
+    assert!(first
+        .get_child("delay", super::stanza::NS_DELAY)
+        .unwrap()
+        .attr("stamp")
+        .is_some());
     // Nothing twice.
     t.pres("bob@localhost/r", G, Some("unavailable"));
     t.pres("bob@localhost/r", G, None);
@@ -529,10 +613,27 @@ fn offline_modes_server_and_drop() {
 fn corrections_are_rewritten_per_recipient_and_only_own() {
     let mut t = three();
     t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='orig'><body>helo</body></message>");
-    let copy_b = t.sent().into_iter().find(|e| e.attr("to") == Some(B)).unwrap().attr("id").unwrap().to_string();
+    let copy_b = t
+        .sent()
+        .into_iter()
+        .find(|e| e.attr("to") == Some(B))
+        .unwrap()
+        .attr("id")
+        .unwrap()
+        .to_string();
     t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='fix'><body>hello</body><replace xmlns='urn:xmpp:message-correct:0' id='orig'/></message>");
-    let to_b = t.sent().into_iter().find(|e| e.attr("to") == Some(B)).unwrap().clone();
-    assert_eq!(to_b.get_child("replace", super::stanza::NS_CORRECT).unwrap().attr("id"), Some(copy_b.as_str()));
+    let to_b = t
+        .sent()
+        .into_iter()
+        .find(|e| e.attr("to") == Some(B))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        to_b.get_child("replace", super::stanza::NS_CORRECT)
+            .unwrap()
+            .attr("id"),
+        Some(copy_b.as_str())
+    );
     // Bob tries to correct alice's message by its copy id: refused.
     t.xml(&format!("<message xmlns='jabber:component:accept' from='bob@localhost/r' to='lobby@groups.localhost' type='chat' id='evil'><body>pwned</body><replace xmlns='urn:xmpp:message-correct:0' id='{copy_b}'/></message>"));
     assert!(t.bodies(A).is_empty());
@@ -543,13 +644,47 @@ fn corrections_are_rewritten_per_recipient_and_only_own() {
 fn replies_and_reactions_point_at_each_recipients_id() {
     let mut t = three();
     t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='orig'><body>question</body></message>");
-    let copy_b = t.sent().into_iter().find(|e| e.attr("to") == Some(B)).unwrap().attr("id").unwrap().to_string();
-    let copy_c = t.sent().into_iter().find(|e| e.attr("to") == Some(C)).unwrap().attr("id").unwrap().to_string();
+    let copy_b = t
+        .sent()
+        .into_iter()
+        .find(|e| e.attr("to") == Some(B))
+        .unwrap()
+        .attr("id")
+        .unwrap()
+        .to_string();
+    let copy_c = t
+        .sent()
+        .into_iter()
+        .find(|e| e.attr("to") == Some(C))
+        .unwrap()
+        .attr("id")
+        .unwrap()
+        .to_string();
     t.xml(&format!("<message xmlns='jabber:component:accept' from='bob@localhost/r' to='lobby@groups.localhost' type='chat' id='r1'><reactions xmlns='urn:xmpp:reactions:0' id='{copy_b}'><reaction>👍</reaction></reactions></message>"));
-    let to_a = t.sent().into_iter().find(|e| e.attr("to") == Some(A)).unwrap().clone();
-    assert_eq!(to_a.get_child("reactions", super::stanza::NS_REACTIONS).unwrap().attr("id"), Some("orig"));
-    let to_c = t.sent().into_iter().find(|e| e.attr("to") == Some(C)).unwrap().clone();
-    assert_eq!(to_c.get_child("reactions", super::stanza::NS_REACTIONS).unwrap().attr("id"), Some(copy_c.as_str()));
+    let to_a = t
+        .sent()
+        .into_iter()
+        .find(|e| e.attr("to") == Some(A))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        to_a.get_child("reactions", super::stanza::NS_REACTIONS)
+            .unwrap()
+            .attr("id"),
+        Some("orig")
+    );
+    let to_c = t
+        .sent()
+        .into_iter()
+        .find(|e| e.attr("to") == Some(C))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        to_c.get_child("reactions", super::stanza::NS_REACTIONS)
+            .unwrap()
+            .attr("id"),
+        Some(copy_c.as_str())
+    );
 }
 
 #[test]
@@ -557,7 +692,13 @@ fn shared_file_keeps_exact_url_body() {
     let mut t = three();
     t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='f'><body>https://up.example/cat.jpg</body><x xmlns='jabber:x:oob'><url>https://up.example/cat.jpg</url></x></message>");
     let b = t.bodies(B);
-    assert_eq!(b, vec!["[alice] shared a file:".to_string(), "https://up.example/cat.jpg".to_string()]);
+    assert_eq!(
+        b,
+        vec![
+            "[alice] shared a file:".to_string(),
+            "https://up.example/cat.jpg".to_string()
+        ]
+    );
 }
 
 // ---------- commands ----------
@@ -569,10 +710,19 @@ fn help_is_filtered_by_rights() {
     assert!(user.contains("//nick") && !user.contains("//kick") && !user.contains("//newgroup"));
     let admin = t.cmd("alice", "//HELP");
     assert!(admin.contains("//kick") && admin.contains("//nick") && !admin.contains("//newgroup"));
-    assert_eq!(t.cmd("bob", "//help nick"), "usage: //nick NAME — set your nickname");
+    assert_eq!(
+        t.cmd("bob", "//help nick"),
+        "usage: //nick NAME — set your nickname"
+    );
     assert!(t.cmd("bob", "//help kick").starts_with("No command"));
-    assert_eq!(t.cmd("bob", "//frobnicate"), "Unknown command //frobnicate. Send //help for the list.");
-    assert_eq!(t.cmd("bob", "//kick carol@localhost"), "//kick is for group admins.");
+    assert_eq!(
+        t.cmd("bob", "//frobnicate"),
+        "Unknown command //frobnicate. Send //help for the list."
+    );
+    assert_eq!(
+        t.cmd("bob", "//kick carol@localhost"),
+        "//kick is for group admins."
+    );
 }
 
 #[test]
@@ -581,9 +731,16 @@ fn nick_rules() {
     assert_eq!(t.cmd("bob", "//nick Bobby"), "OK, you are now Bobby.");
     assert_eq!(t.one_body(A), "*** bob is now Bobby");
     assert_eq!(t.cmd("carol", "//nick bobby"), "The nick bobby is taken.");
-    assert!(t.cmd("carol", "//nick evil\u{202E}").starts_with("Nick refused"));
-    assert!(t.cmd("carol", &format!("//nick {}", "x".repeat(33))).starts_with("Nick refused"));
-    assert_eq!(t.cmd("carol", "//nick"), "usage: //nick NAME — set your nickname");
+    assert!(t
+        .cmd("carol", "//nick evil\u{202E}")
+        .starts_with("Nick refused"));
+    assert!(t
+        .cmd("carol", &format!("//nick {}", "x".repeat(33)))
+        .starts_with("Nick refused"));
+    assert_eq!(
+        t.cmd("carol", "//nick"),
+        "usage: //nick NAME — set your nickname"
+    );
     t.msg("bob@localhost/r", G, "hi");
     assert_eq!(t.one_body(A), "[Bobby] hi");
 }
@@ -614,14 +771,29 @@ fn private_message() {
 fn online_showinfo_whois_listuser() {
     let mut t = three();
     t.pres("carol@localhost/r", G, Some("unavailable"));
-    assert_eq!(t.cmd("bob", "//online"), "Online (2 of 3): alice (alice), bob (bob)");
+    assert_eq!(
+        t.cmd("bob", "//online"),
+        "Online (2 of 3): alice (alice), bob (bob)"
+    );
     let info = t.cmd("bob", "//showinfo alice");
-    assert!(info.contains("admin") && info.contains("online") && info.contains("joined 1970-01-01"), "{info}");
+    assert!(
+        info.contains("admin") && info.contains("online") && info.contains("joined 1970-01-01"),
+        "{info}"
+    );
     assert!(!info.contains("@"), "showinfo must not reveal the JID");
-    assert_eq!(t.cmd("bob", "//whois alice"), "//whois is for group admins.");
-    assert_eq!(t.cmd("alice", "//whois carol"), "carol (carol) is carol@localhost");
+    assert_eq!(
+        t.cmd("bob", "//whois alice"),
+        "//whois is for group admins."
+    );
+    assert_eq!(
+        t.cmd("alice", "//whois carol"),
+        "carol (carol) is carol@localhost"
+    );
     let list = t.cmd("alice", "//listuser");
-    assert!(list.contains("bob@localhost — member, nick bob, id bob"), "{list}");
+    assert!(
+        list.contains("bob@localhost — member, nick bob, id bob"),
+        "{list}"
+    );
 }
 
 #[test]
@@ -642,14 +814,25 @@ fn history_command() {
 #[test]
 fn admin_management_and_last_admin() {
     let mut t = three();
-    assert_eq!(t.cmd("alice", "//unadmin alice@localhost"), "You are the last admin: make someone else admin first.");
+    assert_eq!(
+        t.cmd("alice", "//unadmin alice@localhost"),
+        "You are the last admin: make someone else admin first."
+    );
     assert_eq!(t.cmd("alice", "//admin bob@localhost"), "OK");
     assert!(t.one_body(B).contains("now an admin"));
     assert_eq!(t.cmd("alice", "//unadmin alice@localhost"), "OK");
-    assert_eq!(t.cmd("alice", "//kick carol@localhost"), "//kick is for group admins.");
-    assert_eq!(t.cmd("bob", "//kick carol@localhost"), "OK, carol@localhost was removed.");
+    assert_eq!(
+        t.cmd("alice", "//kick carol@localhost"),
+        "//kick is for group admins."
+    );
+    assert_eq!(
+        t.cmd("bob", "//kick carol@localhost"),
+        "OK, carol@localhost was removed."
+    );
     assert_eq!(t.member_state("carol"), None);
-    assert!(t.cmd("bob", "//admin zed@localhost").contains("not a member"));
+    assert!(t
+        .cmd("bob", "//admin zed@localhost")
+        .contains("not a member"));
     assert!(t.cmd("bob", "//kick notajid").starts_with("usage"));
 }
 
@@ -662,7 +845,10 @@ fn add_resets_a_members_profile() {
     let r = t.cmd("alice", "//add bob@localhost");
     assert!(r.contains("reset"), "{r}");
     let m = &t.core.groups["lobby"].members[B];
-    assert_eq!((m.rec.nick.as_str(), m.rec.fid.as_str(), m.rec.fid_changed), ("bob", "bob", false));
+    assert_eq!(
+        (m.rec.nick.as_str(), m.rec.fid.as_str(), m.rec.fid_changed),
+        ("bob", "bob", false)
+    );
     assert!(m.blocks.is_empty());
 }
 
@@ -670,8 +856,13 @@ fn add_resets_a_members_profile() {
 fn service_commands() {
     let mut t = open_group("");
     t.msg("root@localhost/r", D, "//newgroup dev open");
-    assert!(t.one_body("root@localhost").starts_with("OK, created dev@groups.localhost"));
-    assert!(t.stores().iter().any(|s| matches!(s, StoreOp::UpsertGroup(g) if g.name == "dev")));
+    assert!(t
+        .one_body("root@localhost")
+        .starts_with("OK, created dev@groups.localhost"));
+    assert!(t
+        .stores()
+        .iter()
+        .any(|s| matches!(s, StoreOp::UpsertGroup(g) if g.name == "dev")));
     t.msg("root@localhost/r", D, "//newgroup dev");
     assert!(t.one_body("root@localhost").contains("already exists"));
     t.msg("root@localhost/r", D, "//newgroup Bad!");
@@ -688,7 +879,9 @@ fn service_commands() {
     t.pres("bob@localhost", "dev@groups.localhost", Some("subscribe"));
     t.msg("root@localhost/r", D, "//delgroup dev");
     assert!(t.one_body("root@localhost").starts_with("OK, deleted"));
-    assert!(t.stores().contains(&&StoreOp::DeleteGroup { group: "dev".into() }));
+    assert!(t.stores().contains(&&StoreOp::DeleteGroup {
+        group: "dev".into()
+    }));
     assert!(t.bodies(B)[0].contains("was deleted"));
 }
 
@@ -707,19 +900,40 @@ fn iqs() {
     let iq = |to: &str, payload: &str| {
         format!("<iq xmlns='jabber:component:accept' type='get' id='q' from='bob@localhost/r' to='{to}'>{payload}</iq>")
     };
-    t.xml(&iq(D, "<query xmlns='http://jabber.org/protocol/disco#info'/>"));
+    t.xml(&iq(
+        D,
+        "<query xmlns='http://jabber.org/protocol/disco#info'/>",
+    ));
     let r = t.sent()[0].clone();
     let q = r.get_child("query", super::stanza::NS_DISCO_INFO).unwrap();
-    let id = q.get_child("identity", super::stanza::NS_DISCO_INFO).unwrap();
-    assert_eq!((id.attr("category"), id.attr("type")), (Some("component"), Some("generic")));
+    let id = q
+        .get_child("identity", super::stanza::NS_DISCO_INFO)
+        .unwrap();
+    assert_eq!(
+        (id.attr("category"), id.attr("type")),
+        (Some("component"), Some("generic"))
+    );
 
-    t.xml(&iq(G, "<query xmlns='http://jabber.org/protocol/disco#info'/>"));
+    t.xml(&iq(
+        G,
+        "<query xmlns='http://jabber.org/protocol/disco#info'/>",
+    ));
     let r = t.sent()[0].clone();
-    let id = r.get_child("query", super::stanza::NS_DISCO_INFO).unwrap().get_child("identity", super::stanza::NS_DISCO_INFO).unwrap();
-    assert_eq!((id.attr("category"), id.attr("type"), id.attr("name")), (Some("client"), Some("bot"), Some("Lobby")));
+    let id = r
+        .get_child("query", super::stanza::NS_DISCO_INFO)
+        .unwrap()
+        .get_child("identity", super::stanza::NS_DISCO_INFO)
+        .unwrap();
+    assert_eq!(
+        (id.attr("category"), id.attr("type"), id.attr("name")),
+        (Some("client"), Some("bot"), Some("Lobby"))
+    );
 
     t.msg("root@localhost/r", D, "//newgroup secret invite");
-    t.xml(&iq(D, "<query xmlns='http://jabber.org/protocol/disco#items'/>"));
+    t.xml(&iq(
+        D,
+        "<query xmlns='http://jabber.org/protocol/disco#items'/>",
+    ));
     let items: Vec<_> = t.sent()[0]
         .get_child("query", super::stanza::NS_DISCO_ITEMS)
         .unwrap()
@@ -732,14 +946,41 @@ fn iqs() {
         t.xml(&iq(to, "<ping xmlns='urn:xmpp:ping'/>"));
         assert_eq!(t.sent()[0].attr("type"), Some("result"));
         t.xml(&iq(to, "<query xmlns='jabber:iq:version'/>"));
-        assert_eq!(t.sent()[0].get_child("query", "jabber:iq:version").unwrap().get_child("name", "jabber:iq:version").unwrap().text(), "talkgroups");
+        assert_eq!(
+            t.sent()[0]
+                .get_child("query", "jabber:iq:version")
+                .unwrap()
+                .get_child("name", "jabber:iq:version")
+                .unwrap()
+                .text(),
+            "talkgroups"
+        );
     }
     t.xml(&iq(G, "<vCard xmlns='vcard-temp'/>"));
-    assert_eq!(t.sent()[0].get_child("vCard", "vcard-temp").unwrap().get_child("FN", "vcard-temp").unwrap().text(), "Lobby");
+    assert_eq!(
+        t.sent()[0]
+            .get_child("vCard", "vcard-temp")
+            .unwrap()
+            .get_child("FN", "vcard-temp")
+            .unwrap()
+            .text(),
+        "Lobby"
+    );
     t.xml(&iq(G, "<query xmlns='urn:example:unknown'/>"));
-    assert!(t.sent()[0].get_child("error", NS_COMPONENT).unwrap().get_child("service-unavailable", super::stanza::NS_STANZAS).is_some());
-    t.xml(&iq("nope@groups.localhost", "<ping xmlns='urn:xmpp:ping'/>"));
-    assert!(t.sent()[0].get_child("error", NS_COMPONENT).unwrap().get_child("item-not-found", super::stanza::NS_STANZAS).is_some());
+    assert!(t.sent()[0]
+        .get_child("error", NS_COMPONENT)
+        .unwrap()
+        .get_child("service-unavailable", super::stanza::NS_STANZAS)
+        .is_some());
+    t.xml(&iq(
+        "nope@groups.localhost",
+        "<ping xmlns='urn:xmpp:ping'/>",
+    ));
+    assert!(t.sent()[0]
+        .get_child("error", NS_COMPONENT)
+        .unwrap()
+        .get_child("item-not-found", super::stanza::NS_STANZAS)
+        .is_some());
     t.xml("<iq xmlns='jabber:component:accept' type='result' id='q' from='bob@localhost/r' to='groups.localhost'/>");
     assert!(t.sent().is_empty());
 }
@@ -755,9 +996,22 @@ fn snapshot_round_trip_rebuilds_the_same_core() {
     let mut store = crate::store::Store::open_in_memory().unwrap();
     let mut all = Vec::new();
     let cfg = config("[[group]]\nname = \"lobby\"\ntitle = \"Lobby\"\njoin = \"open\"\nadmins = [\"alice@localhost\"]\n");
-    let mut core = Core::new(CoreConfig::from_config(&cfg), Snapshot::default(), 0, &mut all);
-    for (from, to, ty) in [(A, G, "subscribe"), (B, G, "subscribe"), (C, G, "subscribe")] {
-        let el: Element = format!("<presence xmlns='jabber:component:accept' from='{from}' to='{to}' type='{ty}'/>").parse().unwrap();
+    let mut core = Core::new(
+        CoreConfig::from_config(&cfg),
+        Snapshot::default(),
+        0,
+        &mut all,
+    );
+    for (from, to, ty) in [
+        (A, G, "subscribe"),
+        (B, G, "subscribe"),
+        (C, G, "subscribe"),
+    ] {
+        let el: Element = format!(
+            "<presence xmlns='jabber:component:accept' from='{from}' to='{to}' type='{ty}'/>"
+        )
+        .parse()
+        .unwrap();
         core.handle(0, Input::Stanza(el), &mut all);
     }
     let el: Element = "<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat'><body>kept</body></message>".parse().unwrap();

@@ -1130,7 +1130,11 @@ impl Talkgroups {
             .spawn()
             .expect("start talkgroups");
         self.child = Some(child);
-        self.wait_log_count("connected to the server", before + 1, Duration::from_secs(20));
+        self.wait_log_count(
+            "connected to the server",
+            before + 1,
+            Duration::from_secs(20),
+        );
     }
 
     /// Waits until `needle` occurs at least `n` times in the log.
@@ -1172,7 +1176,10 @@ impl Talkgroups {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("talkgroups did not stop within 10 s of SIGTERM:\n{}", self.log());
+                panic!(
+                    "talkgroups did not stop within 10 s of SIGTERM:\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
