@@ -229,10 +229,19 @@ async fn restart_keeps_state_and_probes_find_online_members() {
     .await;
     tg.restart();
     // The probe at start finds both online at once: relay works immediately.
-    bob.wait_for(T, |e| {
-        e.name() == "presence" && is_from_bare(e, LOBBY) && e.attr("type").is_none()
-    })
-    .await;
+    let p1 = bob
+        .wait_for(T, |e| {
+            e.name() == "presence" && is_from_bare(e, LOBBY) && e.attr("type").is_none()
+        })
+        .await;
+    let status = p1
+        .get_child("status", ns::CLIENT)
+        .map(|s| s.text())
+        .unwrap_or_default();
+    assert!(
+        status.starts_with("Lobby — ") && status.ends_with(" of 2 online"),
+        "{status}"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     bob.send_message(LOBBY, "after restart").await;
     assert_eq!(

@@ -81,8 +81,10 @@ impl Core {
             return;
         }
         let has_payload = el.children().any(|c| KEPT.contains(&c.ns().as_str()));
-        if body.is_none() && !has_payload {
-            return; // Chat states, receipts, markers for the group: ignore.
+        let blank = body.as_deref().is_none_or(|b| b.trim().is_empty());
+        if blank && !has_payload {
+            // Chat states, receipts, markers, empty bodies: nothing to say.
+            return;
         }
         let text = body.unwrap_or_default();
         // Checks that refuse.

@@ -452,6 +452,13 @@ fn chat_states_and_receipts_are_not_fanned_out() {
 }
 
 #[test]
+fn blank_bodies_are_not_relayed() {
+    let mut t = three();
+    t.msg("alice@localhost/r", G, "  \n ");
+    assert!(t.out.is_empty());
+}
+
+#[test]
 fn errors_are_never_answered_or_relayed() {
     let mut t = three();
     t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='error'><body>x</body><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>");
