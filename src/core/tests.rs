@@ -1039,3 +1039,148 @@ fn snapshot_round_trip_rebuilds_the_same_core() {
     assert_eq!(again.groups["lobby"].member_count(), 3);
     assert_eq!(again.groups["lobby"].history.len(), 1);
 }
+
+/// Every refusal path of the group commands: (user, command, expected reply prefix).
+#[test]
+fn command_refusals() {
+    let mut t = three();
+    t.cmd("bob", "//stop 100");
+    let table: &[(&str, &str, &str)] = &[
+        ("carol", "//showinfo nobody", "No member has the id nobody."),
+        ("carol", "//showinfo", "usage: //showinfo ID"),
+        ("carol", "//block carol", "You cannot block yourself."),
+        ("carol", "//block nobody", "No member has the id nobody."),
+        ("carol", "//unblock", "usage: //unblock ID"),
+        ("carol", "//m carol hi", "That is you."),
+        ("carol", "//m bob hi", "bob has paused the group"),
+        ("carol", "//online now", "Online"),
+        ("carol", "//continue please", "usage: //continue"),
+        ("carol", "//history 0", "usage: //history [N]"),
+        ("carol", "//history 1 2", "usage: //history [N]"),
+        ("carol", "//stop -5", "usage: //stop SECONDS"),
+        ("carol", "//help a b", "usage: //help [COMMAND]"),
+        (
+            "carol",
+            "//newgroup x",
+            "//newgroup is a service command: send it to groups.localhost.",
+        ),
+        (
+            "carol",
+            "//add dave@localhost",
+            "//add is for group admins.",
+        ),
+        ("carol", "//mute bob", "//mute is for group admins."),
+        ("carol", "//allok", "//allok is for group admins."),
+        ("carol", "//listuser", "//listuser is for group admins."),
+        (
+            "carol",
+            "//blacklist bob@localhost",
+            "//blacklist is for group admins.",
+        ),
+        (
+            "carol",
+            "//pass bob@localhost",
+            "//pass is for group admins.",
+        ),
+        (
+            "carol",
+            "//admin carol@localhost",
+            "//admin is for group admins.",
+        ),
+        (
+            "carol",
+            "//unadmin alice@localhost",
+            "//unadmin is for group admins.",
+        ),
+        ("carol", "//whois bob", "//whois is for group admins."),
+        ("alice", "//add", "usage: //add JID"),
+        ("alice", "//add not-a-jid", "usage: //add JID"),
+        ("alice", "//whois nobody", "No member has the id nobody."),
+        ("alice", "//kick alice@localhost", "Use //leave to leave."),
+        (
+            "alice",
+            "//kick dave@localhost",
+            "dave@localhost is not in this group.",
+        ),
+        (
+            "alice",
+            "//kick root@localhost",
+            "root@localhost is not in this group.",
+        ),
+        (
+            "alice",
+            "//blacklist alice@localhost",
+            "You cannot blacklist yourself.",
+        ),
+        (
+            "alice",
+            "//blacklist root@localhost",
+            "A service admin cannot be blacklisted.",
+        ),
+        (
+            "alice",
+            "//pass dave@localhost",
+            "dave@localhost is not blacklisted.",
+        ),
+        (
+            "alice",
+            "//admin dave@localhost",
+            "dave@localhost is not a member.",
+        ),
+        (
+            "alice",
+            "//admin alice@localhost",
+            "alice@localhost is already an admin.",
+        ),
+        (
+            "alice",
+            "//unadmin bob@localhost",
+            "bob@localhost is not an admin.",
+        ),
+        ("alice", "//mute nobody", "No member has the id nobody."),
+        ("alice", "//mute", "usage: //mute ID"),
+        ("alice", "//allok now", "usage: //allok"),
+    ];
+    for (user, cmd, want) in table {
+        let got = t.cmd(user, cmd);
+        assert!(
+            got.starts_with(want),
+            "{user}: {cmd}\n  want: {want}\n  got:  {got}"
+        );
+    }
+    // Nothing was changed by any of them.
+    assert_eq!(t.core.groups["lobby"].member_count(), 3);
+    assert!(t.core.groups["lobby"].blacklist.is_empty());
+}
+
+#[test]
+fn non_members_and_pending_cannot_run_commands() {
+    let mut t =
+        T::new("[[group]]\nname = \"lobby\"\njoin = \"approve\"\nadmins = [\"alice@localhost\"]\n");
+    t.join("alice");
+    t.msg("eve@localhost/r", G, "//nick evil");
+    assert!(t.one_body("eve@localhost").contains("not a member"));
+    t.pres(B, G, Some("subscribe"));
+    t.msg("bob@localhost/r", G, "//online");
+    assert!(t.one_body(B).contains("not a member"));
+    assert!(t.stores().is_empty());
+}
+
+#[test]
+fn service_refusals() {
+    let mut t = open_group("");
+    for (cmd, want) in [
+        ("//delgroup", "usage: //delgroup NAME"),
+        ("//delgroup nope", "No group nope."),
+        ("//newgroup", "usage: //newgroup NAME"),
+        ("//nick x", "//nick works in a group"),
+        ("//bogus", "Unknown command //bogus."),
+    ] {
+        t.msg("root@localhost/r", D, cmd);
+        let got = t.one_body("root@localhost");
+        assert!(got.starts_with(want), "{cmd}: {got}");
+    }
+    t.msg("root@localhost/r", D, "//help");
+    let h = t.one_body("root@localhost");
+    assert!(h.contains("//newgroup") && !h.contains("//kick"), "{h}");
+}
