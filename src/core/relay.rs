@@ -128,10 +128,30 @@ impl Core {
                 return;
             }
         }
+        // Which of the sender's own messages do they mean?
+        let own = |id: &str| {
+            self.groups.get(name).is_some_and(|g| {
+                g.history
+                    .iter()
+                    .rev()
+                    .any(|h| h.sender == ctx.from_bare && h.origin_id.as_deref() == Some(id))
+            })
+        };
+        if retract_of.is_some_and(|id| !own(id)) {
+            self.say(
+                &gjid,
+                &ctx.from,
+                "That message is unknown here (or too old): it cannot be retracted.",
+                out,
+            );
+            return;
+        }
+        // A correction of a message we do not know is relayed as a new one.
+        let drop_replace = replace_of.is_some_and(|id| !own(id));
         if !self.flood_ok(now, name, &ctx.from_bare, &gjid, &ctx.from, out) {
             return;
         }
-        self.relay(now, ctx, name, el, &text, out);
+        self.relay(now, ctx, name, el, &text, drop_replace, out);
         self.answer_receipt(ctx, name, el, out);
     }
 
@@ -199,6 +219,7 @@ impl Core {
     }
 
     /// Rebroadcasts a member's message to every member who should get it now.
+    #[allow(clippy::too_many_arguments)]
     fn relay(
         &mut self,
         now: Millis,
@@ -206,6 +227,7 @@ impl Core {
         name: &str,
         el: &Element,
         text: &str,
+        drop_replace: bool,
         out: &mut Vec<Output>,
     ) {
         let offline_mode = self.cfg.offline;
@@ -219,8 +241,6 @@ impl Core {
         let is_retraction = stanza::child(el, "retract", stanza::NS_RETRACT).is_some()
             || stanza::child(el, "retract", stanza::NS_RETRACT_0).is_some();
         let has_body = stanza::body(el).is_some();
-        // A correction's or retraction's target must be the sender's own
-        // message we know; otherwise the reference is dropped.
         let origin_id = el.attr("id").map(str::to_string);
         let seq = if has_body && !is_retraction {
             self.last_history_id += 1;
@@ -228,6 +248,9 @@ impl Core {
         } else {
             None
         };
+        // Copies of body-less payloads (reactions, retractions) get ids of
+        // their own: they are not history rows.
+        let tag = self.sys_id();
         let Some(g) = self.groups.get(name) else {
             return;
         };
@@ -239,6 +262,7 @@ impl Core {
         let payloads: Vec<&Element> = el
             .children()
             .filter(|c| KEPT.contains(&c.ns().as_str()))
+            .filter(|c| !(drop_replace && c.name() == "replace" && c.ns() == stanza::NS_CORRECT))
             .collect();
         let mut sent = 0u64;
         for m in g.members.values() {
@@ -255,7 +279,7 @@ impl Core {
             }
             let id = match seq {
                 Some(s) => copy_id(s, m.rec.id),
-                None => format!("tgr-{}-{}", self.last_history_id, m.rec.id),
+                None => format!("{tag}-{}", m.rec.id),
             };
             let mut b = Element::builder("message", NS_COMPONENT)
                 .a("type", "chat")

@@ -648,6 +648,67 @@ fn corrections_are_rewritten_per_recipient_and_only_own() {
 }
 
 #[test]
+fn unknown_references_correction_becomes_new_retraction_refused() {
+    let mut t = three();
+    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='fix'><body>hello</body><replace xmlns='urn:xmpp:message-correct:0' id='never-seen'/></message>");
+    let to_b = t
+        .sent()
+        .into_iter()
+        .find(|e| e.attr("to") == Some(B))
+        .unwrap()
+        .clone();
+    assert!(to_b
+        .get_child("replace", super::stanza::NS_CORRECT)
+        .is_none());
+    assert_eq!(super::stanza::body(&to_b).as_deref(), Some("[alice] hello"));
+    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='rt'><retract xmlns='urn:xmpp:message-retract:1' id='never-seen'/><body>retracted</body></message>");
+    assert!(t.bodies(B).is_empty());
+    assert!(t.one_body(A).contains("cannot be retracted"));
+}
+
+#[test]
+fn own_retraction_is_relayed_with_each_recipients_id() {
+    let mut t = three();
+    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='oops'><body>oops</body></message>");
+    let copy_b = t
+        .sent()
+        .into_iter()
+        .find(|e| e.attr("to") == Some(B))
+        .unwrap()
+        .attr("id")
+        .unwrap()
+        .to_string();
+    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='rt'><retract xmlns='urn:xmpp:message-retract:1' id='oops'/></message>");
+    let to_b = t
+        .sent()
+        .into_iter()
+        .find(|e| e.attr("to") == Some(B))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        to_b.get_child("retract", super::stanza::NS_RETRACT)
+            .unwrap()
+            .attr("id"),
+        Some(copy_b.as_str())
+    );
+    assert_ne!(to_b.attr("id"), Some(copy_b.as_str()));
+    // Two body-less relays in a row still get distinct ids.
+    let id_to_c = |t: &T| {
+        t.sent()
+            .into_iter()
+            .find(|e| e.attr("to") == Some(C))
+            .unwrap()
+            .attr("id")
+            .unwrap()
+            .to_string()
+    };
+    t.xml(&format!("<message xmlns='jabber:component:accept' from='bob@localhost/r' to='lobby@groups.localhost' type='chat' id='re'><reactions xmlns='urn:xmpp:reactions:0' id='{copy_b}'><reaction>x</reaction></reactions></message>"));
+    let first = id_to_c(&t);
+    t.xml(&format!("<message xmlns='jabber:component:accept' from='bob@localhost/r' to='lobby@groups.localhost' type='chat' id='re2'><reactions xmlns='urn:xmpp:reactions:0' id='{copy_b}'><reaction>y</reaction></reactions></message>"));
+    assert_ne!(first, id_to_c(&t));
+}
+
+#[test]
 fn replies_and_reactions_point_at_each_recipients_id() {
     let mut t = three();
     t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='orig'><body>question</body></message>");
