@@ -35,8 +35,10 @@ pub fn now_ms() -> Millis {
 async fn open_store(cfg: &Config) -> anyhow::Result<(StoreHandle, crate::core::model::Snapshot)> {
     let path = cfg.storage.database.clone();
     let (store, snap) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let store = Store::open(&path)?;
+        let mut store = Store::open(&path)?;
         let snap = store.load(RING)?;
+        let instance = store.instance_id()?;
+        tracing::info!(%instance, "database opened");
         Ok((store, snap))
     })
     .await

@@ -112,8 +112,9 @@ fn init_tracing(format: LogFormat) {
 }
 
 fn check(cfg: &config::Config) -> anyhow::Result<()> {
-    let store = store::Store::open(&cfg.storage.database)?;
+    let mut store = store::Store::open(&cfg.storage.database)?;
     let snap = store.load(1)?;
+    let instance = store.instance_id()?;
     print!("{}", cfg.describe());
     println!(
         "database: ok ({}, schema version {}, {} groups, {} members)",
@@ -122,6 +123,7 @@ fn check(cfg: &config::Config) -> anyhow::Result<()> {
         snap.groups.len(),
         snap.members.len()
     );
+    println!("instance id: {instance}");
     println!("config ok");
     Ok(())
 }

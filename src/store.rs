@@ -4,7 +4,6 @@
 //! on async executor threads (see `StoreHandle`).
 
 // main.rs does not wire the store in yet; remove once the app uses it.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -132,6 +131,7 @@ impl Store {
     }
 
     /// A fresh, migrated database in memory (tests, tools).
+    #[cfg(test)]
     pub fn open_in_memory() -> Result<Store, StoreError> {
         let conn = Connection::open_in_memory()?;
         configure(&conn, false)?;
@@ -279,6 +279,7 @@ impl Store {
     }
 
     /// The newest `limit` history rows of `group`, oldest first.
+    #[cfg(test)]
     pub fn history(&self, group: &str, limit: usize) -> Result<Vec<HistoryRecord>, StoreError> {
         self.conn
             .prepare_cached(&format!(
@@ -582,7 +583,6 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 enum Job {
     Apply(Vec<StoreOp>, Reply<()>),
-    History(String, usize, Reply<Vec<HistoryRecord>>),
     Close(Reply<()>),
 }
 
@@ -616,17 +616,6 @@ impl StoreHandle {
     pub async fn apply(&self, ops: Vec<StoreOp>) -> Result<(), StoreError> {
         let (reply, rx) = oneshot::channel();
         self.send(Job::Apply(ops, reply))?;
-        rx.await.map_err(|_| StoreError::Closed)?
-    }
-
-    /// The newest `limit` history rows of `group`, oldest first.
-    pub async fn history(
-        &self,
-        group: String,
-        limit: usize,
-    ) -> Result<Vec<HistoryRecord>, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Job::History(group, limit, reply))?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -666,9 +655,6 @@ fn run(mut store: Store, rx: mpsc::Receiver<Job>) {
         match job {
             Job::Apply(ops, reply) => {
                 let _ = reply.send(store.apply(&ops));
-            }
-            Job::History(group, limit, reply) => {
-                let _ = reply.send(store.history(&group, limit));
             }
             Job::Close(reply) => {
                 let result = store.close();
@@ -1221,7 +1207,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn handle_apply_history_close() {
+    async fn handle_apply_close() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite3");
         let handle = StoreHandle::spawn(Store::open(&path).unwrap()).unwrap();
@@ -1241,14 +1227,10 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Sqlite(_)));
-        assert_eq!(
-            clone.history("a".into(), 2).await.unwrap(),
-            vec![msg(2, "a", 2), msg(3, "a", 3)]
-        );
 
         handle.close().await.unwrap();
         assert!(matches!(
-            clone.history("a".into(), 2).await,
+            clone.apply(vec![StoreOp::UpsertGroup(group("b"))]).await,
             Err(StoreError::Closed)
         ));
         assert!(matches!(clone.close().await, Err(StoreError::Closed)));

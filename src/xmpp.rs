@@ -1,4 +1,3 @@
-#![allow(dead_code)]
 //! The XMPP transport: one XEP-0114 component connection, kept up forever.
 //!
 //! This is the only module that names `tokio_xmpp`. It deals in raw
