@@ -160,10 +160,39 @@ impl Core {
             m.rec.last_seen = now;
             out.push(Output::Store(StoreOp::UpsertMember(m.rec.clone())));
             let jid = m.rec.jid.clone();
+            let admin = m.rec.admin;
             if let Some(since) = since {
                 self.catch_up(now, name, &jid, since, out);
             }
+            if admin || self.is_service_admin(&jid) {
+                self.remind_pending(name, &jid, out);
+            }
         }
+    }
+
+    /// Tells an admin who just came online about requests that wait, since
+    /// the notice at request time only reached admins online then.
+    fn remind_pending(&mut self, name: &str, admin: &str, out: &mut Vec<Output>) {
+        let Some(g) = self.groups.get(name) else {
+            return;
+        };
+        let pending: Vec<&str> = g
+            .members
+            .values()
+            .filter(|m| m.rec.state == MemberState::Pending)
+            .map(|m| m.rec.jid.as_str())
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        let text = format!(
+            "{} waiting to join {}: {} — //add JID or //allok",
+            pending.len(),
+            g.title,
+            pending.join(", ")
+        );
+        let gjid = g.jid.clone();
+        self.say(&gjid, admin, &text, out);
     }
 
     fn member_unavailable(&mut self, now: Millis, ctx: &Ctx, name: &str, out: &mut Vec<Output>) {

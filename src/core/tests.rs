@@ -225,6 +225,21 @@ fn approve_policy_queues_and_notifies_online_admins() {
 }
 
 #[test]
+fn admins_coming_online_hear_about_waiting_requests() {
+    let mut t =
+        T::new("[[group]]\nname = \"lobby\"\njoin = \"approve\"\nadmins = [\"alice@localhost\"]\n");
+    t.join("alice");
+    t.pres("alice@localhost/r", G, Some("unavailable"));
+    t.pres(B, G, Some("subscribe"));
+    assert!(t.bodies(A).is_empty(), "alice is offline");
+    t.pres("alice@localhost/r", G, None);
+    assert_eq!(
+        t.one_body(A),
+        "1 waiting to join lobby: bob@localhost — //add JID or //allok"
+    );
+}
+
+#[test]
 fn allok_approves_everyone_pending() {
     let mut t =
         T::new("[[group]]\nname = \"lobby\"\njoin = \"approve\"\nadmins = [\"alice@localhost\"]\n");
