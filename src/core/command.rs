@@ -468,7 +468,7 @@ impl Core {
                 )
             }
             "leave" => {
-                self.remove_member(name, me, Leave::LeftByCommand, out);
+                self.remove_member(now, name, me, Leave::LeftByCommand, out);
                 String::new()
             }
             "whois" => {
@@ -542,7 +542,7 @@ impl Core {
                 if self.is_service_admin(&jid) {
                     return "A service admin cannot be kicked.".into();
                 }
-                self.remove_member(name, &jid, Leave::Kicked, out);
+                self.remove_member(now, name, &jid, Leave::Kicked, out);
                 format!("OK, {jid} was removed.")
             }
             "blacklist" => {
@@ -569,7 +569,7 @@ impl Core {
                     on: true,
                 }));
                 if present {
-                    self.remove_member(name, &jid, Leave::Kicked, out);
+                    self.remove_member(now, name, &jid, Leave::Kicked, out);
                 } else {
                     out.push(Output::Send(stanza::presence(
                         &gjid,

@@ -118,7 +118,7 @@ impl Core {
             Some("subscribe") => self.on_subscribe(now, &ctx.from_bare, &name, out),
             Some("subscribed") => self.on_subscribed(now, &ctx.from_bare, &name, out),
             Some("unsubscribe") | Some("unsubscribed") => {
-                self.remove_member(&name, &ctx.from_bare, Leave::Left, out)
+                self.remove_member(now, &name, &ctx.from_bare, Leave::Left, out)
             }
             Some("probe") => {
                 let Some(g) = self.groups.get(&name) else {
@@ -410,6 +410,7 @@ impl Core {
     /// cancels both subscriptions and tells the others.
     pub(crate) fn remove_member(
         &mut self,
+        now: Millis,
         name: &str,
         jid: &str,
         why: Leave,
@@ -453,7 +454,7 @@ impl Core {
                 Leave::Left | Leave::LeftByCommand => "left",
                 Leave::Kicked => "was removed",
             };
-            self.announce(0, name, None, &format!("*** {} {verb}", m.rec.nick), out);
+            self.announce(now, name, None, &format!("*** {} {verb}", m.rec.nick), out);
         }
     }
 
