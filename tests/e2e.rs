@@ -227,6 +227,7 @@ async fn restart_keeps_state_and_probes_find_online_members() {
         e.name() == "presence" && is_from_bare(e, LOBBY) && e.attr("type") == Some("unavailable")
     })
     .await;
+    bob.drain();
     tg.restart();
     // The probe at start finds both online at once: relay works immediately.
     let p1 = bob
@@ -252,6 +253,14 @@ async fn restart_keeps_state_and_probes_find_online_members() {
     assert!(h.contains("[alice] before restart"), "{h}");
     // No replay of what they had already seen.
     alice.expect_no_body_from(LOBBY, QUIET).await;
+    // Once the probes are answered, online members get the true count.
+    bob.wait_for(T, |e| {
+        e.name() == "presence"
+            && is_from_bare(e, LOBBY)
+            && e.get_child("status", ns::CLIENT)
+                .is_some_and(|s| s.text() == "Lobby — 2 of 2 online")
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -841,6 +841,8 @@ impl Core {
             blacklist: Default::default(),
             config_admins: Default::default(),
             history: Default::default(),
+            status_shown: (0, 0),
+            status_at: now,
         };
         out.push(Output::Store(StoreOp::UpsertGroup(g.record())));
         let jid = g.jid.clone();

@@ -146,6 +146,10 @@ pub(crate) struct Group {
     pub config_admins: HashSet<String>,
     /// The newest history rows, oldest first.
     pub history: VecDeque<HistoryRecord>,
+    /// (online, members) as last announced in the group's presence status
+    /// to online members, and when.
+    pub status_shown: (usize, usize),
+    pub status_at: Millis,
 }
 
 impl Group {
@@ -224,6 +228,8 @@ impl Core {
                     blacklist: HashSet::new(),
                     config_admins: HashSet::new(),
                     history: VecDeque::new(),
+                    status_shown: (0, 0),
+                    status_at: 0,
                 },
             );
         }
@@ -267,6 +273,8 @@ impl Core {
                 blacklist: HashSet::new(),
                 config_admins: HashSet::new(),
                 history: VecDeque::new(),
+                status_shown: (0, 0),
+                status_at: 0,
             });
             g.title = gc.title.clone();
             g.join = gc.join;
@@ -303,6 +311,7 @@ impl Core {
     }
 
     fn on_tick(&mut self, now: Millis, out: &mut Vec<Output>) {
+        self.refresh_status(now, out);
         const HOUR: Millis = 3_600_000;
         if now - self.last_prune < HOUR {
             return;

@@ -23,6 +23,8 @@ impl Core {
                 out.push(Output::Store(StoreOp::UpsertMember(m.rec.clone())));
             }
             let status = status_line(g);
+            g.status_shown = (0, g.member_count());
+            g.status_at = now;
             for m in g.members.values() {
                 if !m.is_member() {
                     continue;
@@ -33,6 +35,28 @@ impl Core {
                     &m.rec.jid,
                     Some("probe"),
                 )));
+            }
+        }
+    }
+
+    /// Pushes the group's status line (`Lobby — 2 of 5 online`) to online
+    /// members when the counts changed. Rate-limited per group (at least
+    /// 3 s apart, and 10 ms per online member, so a big group costs at most
+    /// about 100 presences a second); offline members get the current line
+    /// when their server probes the group at their next login.
+    pub(crate) fn refresh_status(&mut self, now: Millis, out: &mut Vec<Output>) {
+        for g in self.groups.values_mut() {
+            let online = g.online_count();
+            let shown = (online, g.member_count());
+            let gap = (online as Millis * 10).max(3_000);
+            if shown == g.status_shown || now - g.status_at < gap {
+                continue;
+            }
+            g.status_shown = shown;
+            g.status_at = now;
+            let status = status_line(g);
+            for m in g.members.values().filter(|m| m.is_member() && m.online()) {
+                out.push(Output::Send(group_presence(&g.jid, &m.rec.jid, &status)));
             }
         }
     }
@@ -353,6 +377,7 @@ impl Core {
         let title = g.title.clone();
         let status = status_line(g);
         let count = g.member_count();
+        let members = if count == 1 { "member" } else { "members" };
         out.push(Output::Send(stanza::presence(
             &gjid,
             jid,
@@ -368,7 +393,7 @@ impl Core {
             &gjid,
             jid,
             &format!(
-                "Welcome to {title}! What you send here goes to the group ({count} members). \
+                "Welcome to {title}! What you send here goes to the group ({count} {members}). \
                  You are {nick} (id {fid}). //help lists commands; //nick NAME changes your nickname."
             ),
             out,

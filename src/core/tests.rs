@@ -355,6 +355,41 @@ fn connected_sends_presence_and_probe_to_members() {
 }
 
 #[test]
+fn status_line_is_refreshed_for_online_members_when_counts_change() {
+    let mut t = three();
+    t.input(Input::Connected); // everyone unknown again: "0 of 3"
+    t.pres("alice@localhost/r", G, None);
+    t.pres("bob@localhost/r", G, None);
+    t.later(1000).input(Input::Tick);
+    assert!(
+        t.presences(A).is_empty(),
+        "rate-limited right after connecting"
+    );
+    t.later(3000).input(Input::Tick);
+    let status: Vec<String> = t
+        .sent()
+        .into_iter()
+        .filter(|e| e.name() == "presence")
+        .map(|e| {
+            format!(
+                "{} {}",
+                e.attr("to").unwrap(),
+                e.get_child("status", NS_COMPONENT).unwrap().text()
+            )
+        })
+        .collect();
+    assert_eq!(
+        status,
+        vec![
+            "alice@localhost Lobby — 2 of 3 online".to_string(),
+            "bob@localhost Lobby — 2 of 3 online".to_string()
+        ]
+    );
+    t.later(10_000).input(Input::Tick);
+    assert!(t.sent().is_empty(), "nothing changed, nothing sent");
+}
+
+#[test]
 fn probe_is_answered_with_online_count_and_shutdown_says_unavailable() {
     let mut t = three();
     t.pres("bob@localhost/r", G, Some("probe"));
