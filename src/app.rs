@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::Config;
 use crate::core::model::{Millis, StoreOp};
+use crate::core::stanza::{self, Attr, ErrorType};
 use crate::core::{Core, CoreConfig, Input, Output, RING};
 use crate::store::{Store, StoreHandle};
 use crate::xmpp::{self, Outbound, XmppConfig, XmppEvent};
@@ -36,6 +37,7 @@ async fn open_store(cfg: &Config) -> anyhow::Result<(StoreHandle, crate::core::m
     let path = cfg.storage.database.clone();
     let (store, snap) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let mut store = Store::open(&path)?;
+        store.settle_online_marks()?;
         let snap = store.load(RING)?;
         let instance = store.instance_id()?;
         tracing::info!(%instance, "database opened");
@@ -74,11 +76,13 @@ pub async fn run(
     };
     let xmpp_task = tokio::spawn(xmpp::run(xcfg, ev_tx, ob_rx, sd_rx));
 
+    let core_cfg = CoreConfig::from_config(&cfg);
     let mut link = Link {
         store: store.clone(),
         ob_tx,
         connected: false,
         pending: VecDeque::new(),
+        batch: Vec::new(),
     };
     link.commit_and_send(&mut out).await;
 
@@ -102,7 +106,9 @@ pub async fn run(
             _ = tick.tick() => core.handle(now_ms(), Input::Tick, &mut out),
             _ = &mut shutdown => break,
         }
-        link.commit_and_send(&mut out).await;
+        if !link.commit_and_send(&mut out).await {
+            link.recover(&mut core, &core_cfg, &mut out).await;
+        }
     }
 
     tracing::info!("shutting down");
@@ -134,12 +140,20 @@ struct Link {
     connected: bool,
     /// Stanzas produced while disconnected.
     pending: VecDeque<Element>,
+    /// The messages and IQs of the current batch (attributes only), so
+    /// their senders can be told if the batch cannot be stored.
+    batch: Vec<Element>,
 }
 
 impl Link {
     fn on_event(&mut self, core: &mut Core, now: Millis, ev: XmppEvent, out: &mut Vec<Output>) {
         match ev {
-            XmppEvent::Stanza(el) => core.handle(now, Input::Stanza(el), out),
+            XmppEvent::Stanza(el) => {
+                if let Some(h) = answerable_header(&el) {
+                    self.batch.push(h);
+                }
+                core.handle(now, Input::Stanza(el), out)
+            }
             XmppEvent::Connected => {
                 tracing::info!("connected to the server");
                 self.connected = true;
@@ -155,11 +169,12 @@ impl Link {
     }
 
     /// Commits the store writes in `out`, then sends its stanzas. If the
-    /// commit fails, the stanzas are dropped: nothing is announced that was
-    /// not stored.
-    async fn commit_and_send(&mut self, out: &mut Vec<Output>) {
+    /// commit fails, the stanzas are dropped (nothing is announced that was
+    /// not stored) and it returns false.
+    async fn commit_and_send(&mut self, out: &mut Vec<Output>) -> bool {
+        let batch = std::mem::take(&mut self.batch);
         if out.is_empty() {
-            return;
+            return true;
         }
         let mut ops: Vec<StoreOp> = Vec::new();
         let mut stanzas: Vec<Element> = Vec::new();
@@ -172,9 +187,25 @@ impl Link {
         if !ops.is_empty() {
             if let Err(e) = self.store.apply(ops).await {
                 tracing::error!(error = %e, dropped = stanzas.len(), "could not store changes; their replies are not sent");
-                return;
+                // Tell each sender their stanza was not acted on.
+                let errors = batch.iter().map(|h| {
+                    stanza::error_reply(
+                        h,
+                        ErrorType::Wait,
+                        "internal-server-error",
+                        Some("talkgroups could not save this; nothing was done. Try again later."),
+                    )
+                });
+                self.send(errors.collect()).await;
+                return false;
             }
         }
+        self.send(stanzas).await;
+        true
+    }
+
+    /// Sends now, or queues while disconnected.
+    async fn send(&mut self, mut stanzas: Vec<Element>) {
         if !self.connected {
             self.pending.extend(stanzas);
             let over = self.pending.len().saturating_sub(PENDING_MAX);
@@ -199,4 +230,45 @@ impl Link {
             tracing::error!("XMPP task has stopped");
         }
     }
+
+    /// After a failed commit the core's memory is ahead of the database:
+    /// rebuild it from what is committed and probe members again.
+    async fn recover(&mut self, core: &mut Core, cfg: &CoreConfig, out: &mut Vec<Output>) {
+        match self.store.load(RING).await {
+            Ok(snap) => {
+                out.clear();
+                let now = now_ms();
+                *core = Core::new(cfg.clone(), snap, now, out);
+                if self.connected {
+                    core.handle(now, Input::Connected, out);
+                }
+                tracing::warn!("state reloaded from the database after a failed write");
+                if !self.commit_and_send(out).await {
+                    out.clear();
+                    tracing::error!("the database still refuses writes");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot reload state from the database"),
+        }
+    }
+}
+
+/// The attributes of an inbound message or IQ that deserves an error reply
+/// if its effects cannot be stored (never for errors, results or presence).
+fn answerable_header(el: &Element) -> Option<Element> {
+    let answerable = match el.name() {
+        "message" => el.attr("type") != Some("error"),
+        "iq" => matches!(el.attr("type"), Some("get") | Some("set")),
+        _ => false,
+    };
+    if !answerable {
+        return None;
+    }
+    let mut h = Element::builder(el.name(), stanza::NS_COMPONENT);
+    for attr in ["from", "to", "id", "type"] {
+        if let Some(v) = el.attr(attr) {
+            h = h.a(attr, v);
+        }
+    }
+    Some(h.build())
 }

@@ -176,7 +176,7 @@ impl Store {
     /// stopped (a clean shutdown records it; a kill -9 or power loss does
     /// not). They are returned with `offline_seq = Some(max_history_id)`:
     /// they saw everything relayed before the stop, so nothing is replayed to
-    /// them. That mark is written back, so it holds across further crashes.
+    /// them. [`Store::settle_online_marks`] writes that mark back at start.
     pub fn load(&self, history_per_group: usize) -> Result<Snapshot, StoreError> {
         // One read transaction, so the snapshot is consistent.
         let tx = self.conn.unchecked_transaction()?;
@@ -197,20 +197,10 @@ impl Store {
             ))?
             .query_and_then([], member_from_row)?
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut were_online = false;
         for member in &mut members {
             if member.offline_seq.is_none() {
                 member.offline_seq = Some(max_history_id);
-                were_online = true;
             }
-        }
-        if were_online {
-            // Persist it, or a second crash before they come back would
-            // move their mark past messages they never saw.
-            tx.execute(
-                "UPDATE members SET offline_seq = ?1 WHERE offline_seq IS NULL",
-                [max_history_id],
-            )?;
         }
 
         let blacklist = tx
@@ -235,7 +225,7 @@ impl Store {
             .query_and_then([sql_limit(history_per_group)], history_from_row)?
             .collect::<Result<Vec<_>, StoreError>>()?;
 
-        tx.commit()?;
+        tx.finish()?;
         Ok(Snapshot {
             groups,
             members,
@@ -245,6 +235,21 @@ impl Store {
             max_history_id,
             max_member_id,
         })
+    }
+
+    /// At start: members still marked online (NULL `offline_seq`) were
+    /// online when the last run stopped; record that they had seen
+    /// everything up to the newest history id, so a second crash before they
+    /// come back cannot move their mark past messages they never saw.
+    pub fn settle_online_marks(&mut self) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let max_history_id = max_id(&tx, META_MAX_HISTORY_ID, "history")?;
+        tx.execute(
+            "UPDATE members SET offline_seq = ?1 WHERE offline_seq IS NULL",
+            [max_history_id],
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Applies a batch in one transaction: all of it or (on error) none of it.
@@ -583,6 +588,7 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 enum Job {
     Apply(Vec<StoreOp>, Reply<()>),
+    Load(usize, Reply<Snapshot>),
     Close(Reply<()>),
 }
 
@@ -616,6 +622,14 @@ impl StoreHandle {
     pub async fn apply(&self, ops: Vec<StoreOp>) -> Result<(), StoreError> {
         let (reply, rx) = oneshot::channel();
         self.send(Job::Apply(ops, reply))?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// What is committed, as at start (see [`Store::load`]): lets the app
+    /// resynchronize its state after a failed commit.
+    pub async fn load(&self, history_per_group: usize) -> Result<Snapshot, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Job::Load(history_per_group, reply))?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -655,6 +669,9 @@ fn run(mut store: Store, rx: mpsc::Receiver<Job>) {
         match job {
             Job::Apply(ops, reply) => {
                 let _ = reply.send(store.apply(&ops));
+            }
+            Job::Load(history_per_group, reply) => {
+                let _ = reply.send(store.load(history_per_group));
             }
             Job::Close(reply) => {
                 let result = store.close();
@@ -1096,6 +1113,14 @@ mod tests {
         assert_eq!(snap.max_history_id, 2);
         assert_eq!(snap.members[0].offline_seq, Some(2));
         assert_eq!(snap.members[1].offline_seq, Some(1));
+
+        // Settled at start, the mark stays put while more is said.
+        store.settle_online_marks().unwrap();
+        store
+            .apply(&[StoreOp::AppendHistory(msg(3, "a", 3))])
+            .unwrap();
+        let snap = store.load(10).unwrap();
+        assert_eq!(snap.members[0].offline_seq, Some(2));
     }
 
     #[test]

@@ -531,3 +531,43 @@ async fn idle_component_stays_connected() {
     bob.send_message(LOBBY, "still here").await;
     assert_eq!(alice.expect_body_from(LOBBY, T).await, "[bob] still here");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locked_database_gives_an_error_not_an_ok() {
+    let p = prosody();
+    let tg = Talkgroups::start(&p, &group("open"));
+    let mut alice = join(&p, "alice", LOBBY).await;
+    let mut bob = join(&p, "bob", LOBBY).await;
+    alice.expect_body_from(LOBBY, T).await; // bob joined
+
+    // Another process holds the database's write lock.
+    let other = rusqlite::Connection::open(&tg.db_path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    bob.send_message(LOBBY, "//nick Locked").await;
+    let err = bob
+        .wait_for(Duration::from_secs(20), |e| {
+            e.name() == "message" && is_from_bare(e, LOBBY) && e.attr("type") == Some("error")
+        })
+        .await;
+    assert_eq!(
+        support::error_condition(&err),
+        Some(("internal-server-error".to_string(), "wait".to_string()))
+    );
+    other.execute_batch("ROLLBACK").unwrap();
+    drop(other);
+
+    // Nothing was acknowledged or announced, and nothing changed.
+    bob.expect_no_body_from(LOBBY, QUIET).await;
+    alice.expect_no_body_from(LOBBY, QUIET).await;
+    let info = cmd(&mut bob, LOBBY, "//showinfo bob").await;
+    assert!(info.starts_with("bob (id bob)"), "{info}");
+    // Once the lock is gone, the same command works.
+    assert_eq!(
+        cmd(&mut bob, LOBBY, "//nick Locked").await,
+        "OK, you are now Locked."
+    );
+    assert_eq!(
+        alice.expect_body_from(LOBBY, T).await,
+        "*** bob is now Locked"
+    );
+}

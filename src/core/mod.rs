@@ -210,7 +210,7 @@ impl Core {
             last_member_id: snap.max_member_id,
             sys_counter: 0,
             boot: now,
-            last_prune: 0,
+            last_prune: now,
             relayed: 0,
             cfg,
         };

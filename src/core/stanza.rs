@@ -48,6 +48,7 @@ pub const NS_VCARD: &str = "vcard-temp";
 pub enum ErrorType {
     Cancel,
     Modify,
+    Wait,
 }
 
 impl ErrorType {
@@ -55,6 +56,7 @@ impl ErrorType {
         match self {
             ErrorType::Cancel => "cancel",
             ErrorType::Modify => "modify",
+            ErrorType::Wait => "wait",
         }
     }
 }
