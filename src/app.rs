@@ -64,6 +64,9 @@ pub async fn run(
         "talkgroups starting"
     );
 
+    if let Some(addr) = cfg.http_listen {
+        tracing::warn!(%addr, "http.listen is set, but this version has no HTTP routes yet: no listener started");
+    }
     let (ev_tx, mut ev_rx) = mpsc::channel::<XmppEvent>(4096);
     let (ob_tx, ob_rx) = mpsc::channel::<Outbound>(256);
     let (sd_tx, sd_rx) = watch::channel(false);
