@@ -82,7 +82,13 @@ impl Core {
         let reply = match (get, payload.name(), ns.as_str()) {
             (true, "query", stanza::NS_DISCO_INFO) => {
                 if payload.attr("node").is_some() {
-                    None
+                    // XEP-0030: we publish no nodes.
+                    Some(stanza::error_reply(
+                        el,
+                        ErrorType::Cancel,
+                        "item-not-found",
+                        Some("no such node"),
+                    ))
                 } else {
                     let mut q = Element::builder("query", stanza::NS_DISCO_INFO);
                     let (category, kind, name, features) = match group {

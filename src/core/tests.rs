@@ -1084,6 +1084,15 @@ fn iqs() {
             .text(),
         "Lobby"
     );
+    t.xml(&iq(
+        G,
+        "<query xmlns='http://jabber.org/protocol/disco#info' node='x#y'/>",
+    ));
+    assert!(t.sent()[0]
+        .get_child("error", NS_COMPONENT)
+        .unwrap()
+        .get_child("item-not-found", super::stanza::NS_STANZAS)
+        .is_some());
     t.xml(&iq(G, "<query xmlns='urn:example:unknown'/>"));
     assert!(t.sent()[0]
         .get_child("error", NS_COMPONENT)
