@@ -151,6 +151,14 @@ impl Core {
                 if g.members.get(&ctx.from_bare).is_some_and(|m| m.is_member()) {
                     let p = group_presence(&g.jid, &ctx.from, &status_line(g));
                     out.push(Output::Send(p));
+                    // A probe from a full JID is a login (the user's server
+                    // probes its contacts for the new session). It is the
+                    // only sign of life from members whose client never
+                    // accepted the group's own subscription request, so
+                    // count that resource as online.
+                    if ctx.from_res.is_some() {
+                        self.member_available(now, ctx, &name, out);
+                    }
                 } else {
                     // RFC 6121 §4.3.2: no subscription, say so.
                     out.push(Output::Send(stanza::presence(

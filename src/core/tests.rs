@@ -409,6 +409,26 @@ fn probe_is_answered_with_online_count_and_shutdown_says_unavailable() {
 }
 
 #[test]
+fn a_probe_from_a_full_jid_counts_as_a_login() {
+    let mut t = open_group("");
+    t.join("alice");
+    // Bob subscribed but his client never accepted the group's request: the
+    // group only ever sees probes from his sessions.
+    t.pres(B, G, Some("subscribe"));
+    t.msg("alice@localhost/r", G, "before bob logs in");
+    assert!(t.bodies(B).is_empty());
+    t.pres("bob@localhost/laptop", G, Some("probe"));
+    assert_eq!(t.bodies(B), vec!["[alice] before bob logs in".to_string()]);
+    t.msg("alice@localhost/r", G, "live");
+    assert_eq!(t.one_body(B), "[alice] live");
+    // A probe from the bare JID says nothing about sessions.
+    t.pres("alice@localhost/r", G, Some("unavailable"));
+    t.pres(A, G, Some("probe"));
+    t.msg("bob@localhost/laptop", G, "hi");
+    assert!(t.bodies(A).is_empty());
+}
+
+#[test]
 fn resources_are_tracked_separately() {
     let mut t = three();
     t.pres("bob@localhost/phone", G, None);
