@@ -571,3 +571,26 @@ async fn locked_database_gives_an_error_not_an_ok() {
         "*** bob is now Locked"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_who_never_accepts_the_groups_request_still_gets_messages() {
+    let p = prosody();
+    let _tg = Talkgroups::start(&p, &group("open"));
+    let mut alice = join(&p, "alice", LOBBY).await;
+    p.register("bob", "pw");
+    let mut bob = TestClient::connect_online(&p, "bob", "pw", "r").await;
+    // Bob adds the group but ignores its contact request (as a cautious
+    // user of a client that asks first would).
+    bob.send_presence(Some(LOBBY), Some("subscribe")).await;
+    assert!(bob.expect_body_from(LOBBY, T).await.starts_with("Welcome"));
+    alice.expect_body_from(LOBBY, T).await; // bob joined
+    bob.close().await;
+    // Next login: his server probes the group from the new session.
+    let mut bob = TestClient::connect_online(&p, "bob", "pw", "r2").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    alice.send_message(LOBBY, "can you hear me?").await;
+    assert_eq!(
+        bob.expect_body_from(LOBBY, T).await,
+        "[alice] can you hear me?"
+    );
+}
