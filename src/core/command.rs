@@ -243,7 +243,7 @@ impl Core {
                 [] => help_text(level, false),
                 [c] => match find(c.trim_start_matches('/').to_lowercase().as_str()) {
                     Some(spec) if spec.level <= level && spec.level != Level::Service => {
-                        usage_of(spec)
+                        self::usage(spec)
                     }
                     _ => format!("No command //{c}. Send //help for the list."),
                 },
@@ -888,10 +888,6 @@ impl Core {
         }
         format!("OK, deleted {}.", g.jid)
     }
-}
-
-fn usage_of(s: &Spec) -> String {
-    usage(s)
 }
 
 fn one_jid(words: &[&str]) -> Option<String> {
