@@ -594,3 +594,145 @@ async fn member_who_never_accepts_the_groups_request_still_gets_messages() {
         "[alice] can you hear me?"
     );
 }
+
+/// The commands the other scenarios do not reach, each through a real
+/// server: success and a refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remaining_commands_through_a_real_server() {
+    let p = prosody();
+    let _tg = Talkgroups::start(&p, &group("open"));
+    let mut alice = join(&p, "alice", LOBBY).await;
+    let mut bob = join(&p, "bob", LOBBY).await;
+    alice.expect_body_from(LOBBY, T).await; // bob joined
+    let mut carol = join(&p, "carol", LOBBY).await;
+    alice.expect_body_from(LOBBY, T).await; // carol joined
+    bob.expect_body_from(LOBBY, T).await;
+
+    let help = cmd(&mut bob, LOBBY, "//help").await;
+    assert!(
+        help.contains("//setid") && !help.contains("//kick"),
+        "{help}"
+    );
+    assert!(cmd(&mut alice, LOBBY, "//help").await.contains("//kick"));
+
+    // //setid once.
+    assert_eq!(
+        cmd(&mut bob, LOBBY, "//setid bobby").await,
+        "OK, your id is now bobby."
+    );
+    assert!(cmd(&mut bob, LOBBY, "//setid again")
+        .await
+        .contains("only once"));
+
+    // //block / //unblock.
+    assert_eq!(cmd(&mut carol, LOBBY, "//block bobby").await, "OK");
+    bob.send_message(LOBBY, "carol won't see this").await;
+    assert_eq!(
+        alice.expect_body_from(LOBBY, T).await,
+        "[bob] carol won't see this"
+    );
+    carol.expect_no_body_from(LOBBY, QUIET).await;
+    assert_eq!(cmd(&mut carol, LOBBY, "//unblock bobby").await, "OK");
+    bob.send_message(LOBBY, "now she does").await;
+    assert_eq!(carol.expect_body_from(LOBBY, T).await, "[bob] now she does");
+    alice.expect_body_from(LOBBY, T).await;
+
+    // //mute / //unmute.
+    assert!(cmd(&mut bob, LOBBY, "//mute carol")
+        .await
+        .contains("for group admins"));
+    assert_eq!(cmd(&mut alice, LOBBY, "//mute bobby").await, "OK");
+    bob.send_message(LOBBY, "muted").await;
+    assert!(bob.expect_body_from(LOBBY, T).await.contains("muted"));
+    carol.expect_no_body_from(LOBBY, QUIET).await;
+    assert_eq!(cmd(&mut alice, LOBBY, "//unmute bobby").await, "OK");
+
+    // //admin / //unadmin, //listuser.
+    assert_eq!(cmd(&mut alice, LOBBY, "//admin bob@localhost").await, "OK");
+    assert!(bob
+        .expect_body_from(LOBBY, T)
+        .await
+        .contains("now an admin"));
+    let list = cmd(&mut bob, LOBBY, "//listuser").await;
+    assert!(
+        list.contains("bob@localhost — member, admin, nick bob, id bobby"),
+        "{list}"
+    );
+    assert_eq!(
+        cmd(&mut alice, LOBBY, "//unadmin bob@localhost").await,
+        "OK"
+    );
+    assert!(bob
+        .expect_body_from(LOBBY, T)
+        .await
+        .contains("no longer an admin"));
+    assert!(cmd(&mut bob, LOBBY, "//listuser")
+        .await
+        .contains("for group admins"));
+
+    // //kick (rejoin allowed), //blacklist + //pass.
+    assert_eq!(
+        cmd(&mut alice, LOBBY, "//kick carol@localhost").await,
+        "OK, carol@localhost was removed."
+    );
+    assert!(carol
+        .wait_for(T, |e| body_of(e).is_some_and(|b| b.contains("removed")))
+        .await
+        .attr("from")
+        .is_some());
+    carol.drain_for(QUIET).await;
+    join_client(&mut carol, LOBBY).await;
+    alice.drain_for(QUIET).await;
+    assert_eq!(
+        cmd(&mut alice, LOBBY, "//blacklist carol@localhost").await,
+        "OK, carol@localhost is blacklisted."
+    );
+    assert_eq!(
+        alice.expect_body_from(LOBBY, T).await,
+        "*** carol was removed"
+    );
+    assert_eq!(
+        cmd(&mut alice, LOBBY, "//pass carol@localhost").await,
+        "OK, carol@localhost may join again."
+    );
+    assert!(cmd(&mut alice, LOBBY, "//pass carol@localhost")
+        .await
+        .contains("not blacklisted"));
+    carol.drain_for(QUIET).await;
+    join_client(&mut carol, LOBBY).await;
+
+    // //leave.
+    bob.drain_for(QUIET).await;
+    bob.send_message(LOBBY, "//leave").await;
+    assert_eq!(bob.expect_body_from(LOBBY, T).await, "You left Lobby.");
+    bob.wait_for(T, |e| {
+        is_from_bare(e, LOBBY) && e.attr("type") == Some("unsubscribe")
+    })
+    .await;
+    assert!(cmd(&mut bob, LOBBY, "//online")
+        .await
+        .contains("not a member"));
+
+    // //delgroup from the service domain.
+    p.register("root", "pw");
+    let mut root = TestClient::connect_online(&p, "root", "pw", "r").await;
+    assert!(cmd(&mut root, COMPONENT, "//delgroup lobby")
+        .await
+        .starts_with("OK, deleted"));
+    carol
+        .wait_for(T, |e| body_of(e).is_some_and(|b| b.contains("was deleted")))
+        .await;
+    assert!(cmd(&mut root, COMPONENT, "//delgroup lobby")
+        .await
+        .contains("No group"));
+    carol.send_message(LOBBY, "anyone?").await;
+    let e = carol
+        .wait_for(T, |e| {
+            is_from_bare(e, LOBBY) && e.attr("type") == Some("error")
+        })
+        .await;
+    assert_eq!(
+        support::error_condition(&e).map(|c| c.0).as_deref(),
+        Some("item-not-found")
+    );
+}
