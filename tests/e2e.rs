@@ -736,3 +736,32 @@ async fn remaining_commands_through_a_real_server() {
         Some("item-not-found")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_modes_server_and_drop() {
+    for (mode, expect) in [("server", true), ("drop", false)] {
+        let p = prosody();
+        let _tg = Talkgroups::start(
+            &p,
+            &format!("[relay]\noffline = \"{mode}\"\n\n{}", group("open")),
+        );
+        let mut alice = join(&p, "alice", LOBBY).await;
+        let bob = join(&p, "bob", LOBBY).await;
+        alice.expect_body_from(LOBBY, T).await; // bob joined
+        bob.close().await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        alice.send_message(LOBBY, "while bob is away").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut bob = TestClient::connect_online(&p, "bob", "pw", "r2").await;
+        if expect {
+            // Stored by Prosody, delivered at login.
+            assert_eq!(
+                bob.expect_body_from(LOBBY, T).await,
+                "[alice] while bob is away",
+                "{mode}"
+            );
+        } else {
+            bob.expect_no_body_from(LOBBY, Duration::from_secs(1)).await;
+        }
+    }
+}
