@@ -4,7 +4,7 @@
 
 use super::model::{JoinPolicy, MemberState, Millis, StoreOp};
 use super::names;
-use super::presence::{default_names, Leave};
+use super::presence::{default_names, send_presence, Leave};
 use super::relay::format_line;
 use super::stanza;
 use super::{Core, Ctx, Group, Output};
@@ -490,12 +490,7 @@ impl Core {
                 if !words.is_empty() {
                     return usage;
                 }
-                let pending: Vec<String> = g
-                    .members
-                    .values()
-                    .filter(|m| m.rec.state == MemberState::Pending)
-                    .map(|m| m.rec.jid.clone())
-                    .collect();
+                let pending: Vec<String> = g.pending().map(str::to_string).collect();
                 if pending.is_empty() {
                     return "No pending requests.".into();
                 }
@@ -571,11 +566,7 @@ impl Core {
                 if present {
                     self.remove_member(now, name, &jid, Leave::Kicked, out);
                 } else {
-                    out.push(Output::Send(stanza::presence(
-                        &gjid,
-                        &jid,
-                        Some("unsubscribed"),
-                    )));
+                    send_presence(out, &gjid, &jid, Some("unsubscribed"));
                 }
                 format!("OK, {jid} is blacklisted.")
             }
@@ -700,11 +691,7 @@ impl Core {
                 format!("OK, {jid}'s profile was reset (nick {nick}, id {fid}).")
             }
             Some(MemberState::Invited) => {
-                out.push(Output::Send(stanza::presence(
-                    &gjid,
-                    jid,
-                    Some("subscribe"),
-                )));
+                send_presence(out, &gjid, jid, Some("subscribe"));
                 format!("{jid} was already invited; the request was sent again.")
             }
             None => {
@@ -713,11 +700,7 @@ impl Core {
                 if let Some(g) = self.groups.get_mut(name) {
                     g.members.insert(jid.to_string(), super::Member::new(rec));
                 }
-                out.push(Output::Send(stanza::presence(
-                    &gjid,
-                    jid,
-                    Some("subscribe"),
-                )));
+                send_presence(out, &gjid, jid, Some("subscribe"));
                 format!(
                     "OK, {jid} is invited: they join when they accept the group's contact request."
                 )
@@ -802,10 +785,7 @@ impl Core {
                                         g.join.as_str(),
                                         g.member_count(),
                                         g.online_count(),
-                                        g.members
-                                            .values()
-                                            .filter(|m| m.rec.state == MemberState::Pending)
-                                            .count()
+                                        g.pending().count()
                                     )
                                 })
                                 .collect();
@@ -869,22 +849,10 @@ impl Core {
                     &id,
                     &format!("{} was deleted by the service admin.", g.title),
                 )));
-                out.push(Output::Send(stanza::presence(
-                    &g.jid,
-                    &m.rec.jid,
-                    Some("unavailable"),
-                )));
+                send_presence(out, &g.jid, &m.rec.jid, Some("unavailable"));
             }
-            out.push(Output::Send(stanza::presence(
-                &g.jid,
-                &m.rec.jid,
-                Some("unsubscribed"),
-            )));
-            out.push(Output::Send(stanza::presence(
-                &g.jid,
-                &m.rec.jid,
-                Some("unsubscribe"),
-            )));
+            send_presence(out, &g.jid, &m.rec.jid, Some("unsubscribed"));
+            send_presence(out, &g.jid, &m.rec.jid, Some("unsubscribe"));
         }
         format!("OK, deleted {}.", g.jid)
     }

@@ -173,6 +173,14 @@ impl Group {
         self.members.values().filter(|m| m.is_member()).count()
     }
 
+    /// JIDs waiting for approval (`//add`, `//allok`).
+    pub fn pending(&self) -> impl Iterator<Item = &str> {
+        self.members
+            .values()
+            .filter(|m| m.rec.state == MemberState::Pending)
+            .map(|m| m.rec.jid.as_str())
+    }
+
     /// The member whose FID is `fid` (case-insensitive).
     pub fn by_fid(&self, fid: &str) -> Option<&Member> {
         self.members

@@ -30,11 +30,7 @@ impl Core {
                     continue;
                 }
                 out.push(Output::Send(group_presence(&g.jid, &m.rec.jid, &status)));
-                out.push(Output::Send(stanza::presence(
-                    &g.jid,
-                    &m.rec.jid,
-                    Some("probe"),
-                )));
+                send_presence(out, &g.jid, &m.rec.jid, Some("probe"));
             }
         }
     }
@@ -64,11 +60,7 @@ impl Core {
     pub(crate) fn on_shutdown(&mut self, out: &mut Vec<Output>) {
         for g in self.groups.values() {
             for m in g.members.values().filter(|m| m.is_member()) {
-                out.push(Output::Send(stanza::presence(
-                    &g.jid,
-                    &m.rec.jid,
-                    Some("unavailable"),
-                )));
+                send_presence(out, &g.jid, &m.rec.jid, Some("unavailable"));
             }
         }
     }
@@ -110,15 +102,11 @@ impl Core {
                 match ptype {
                     Some("probe") => {
                         let domain = self.cfg.domain.clone();
-                        out.push(Output::Send(stanza::presence(&domain, &ctx.from, None)));
+                        send_presence(out, &domain, &ctx.from, None);
                     }
                     Some("subscribe") => {
                         let domain = self.cfg.domain.clone();
-                        out.push(Output::Send(stanza::presence(
-                            &domain,
-                            &ctx.from_bare,
-                            Some("unsubscribed"),
-                        )));
+                        send_presence(out, &domain, &ctx.from_bare, Some("unsubscribed"));
                     }
                     _ => {}
                 }
@@ -161,11 +149,7 @@ impl Core {
                     }
                 } else {
                     // RFC 6121 §4.3.2: no subscription, say so.
-                    out.push(Output::Send(stanza::presence(
-                        &g.jid,
-                        &ctx.from_bare,
-                        Some("unsubscribed"),
-                    )));
+                    send_presence(out, &g.jid, &ctx.from_bare, Some("unsubscribed"));
                 }
             }
             Some(_) => {}
@@ -208,12 +192,7 @@ impl Core {
         let Some(g) = self.groups.get(name) else {
             return;
         };
-        let pending: Vec<&str> = g
-            .members
-            .values()
-            .filter(|m| m.rec.state == MemberState::Pending)
-            .map(|m| m.rec.jid.as_str())
-            .collect();
+        let pending: Vec<&str> = g.pending().collect();
         if pending.is_empty() {
             return;
         }
@@ -260,11 +239,7 @@ impl Core {
         };
         let gjid = g.jid.clone();
         if g.blacklist.contains(jid) && !service_admin {
-            out.push(Output::Send(stanza::presence(
-                &gjid,
-                jid,
-                Some("unsubscribed"),
-            )));
+            send_presence(out, &gjid, jid, Some("unsubscribed"));
             return;
         }
         let config_admin = g.config_admins.contains(jid);
@@ -272,11 +247,7 @@ impl Core {
             Some(MemberState::Member) => {
                 // Already a member (e.g. re-added the contact): confirm again.
                 let status = status_line(g);
-                out.push(Output::Send(stanza::presence(
-                    &gjid,
-                    jid,
-                    Some("subscribed"),
-                )));
+                send_presence(out, &gjid, jid, Some("subscribed"));
                 out.push(Output::Send(group_presence(&gjid, jid, &status)));
             }
             Some(MemberState::Invited) => self.admit(now, name, jid, false, out),
@@ -296,11 +267,7 @@ impl Core {
             None => match g.join {
                 JoinPolicy::Open => self.admit(now, name, jid, false, out),
                 JoinPolicy::Invite => {
-                    out.push(Output::Send(stanza::presence(
-                        &gjid,
-                        jid,
-                        Some("unsubscribed"),
-                    )));
+                    send_presence(out, &gjid, jid, Some("unsubscribed"));
                     let title = g.title.clone();
                     self.say(
                         &gjid,
@@ -386,16 +353,8 @@ impl Core {
         let status = status_line(g);
         let count = g.member_count();
         let members = if count == 1 { "member" } else { "members" };
-        out.push(Output::Send(stanza::presence(
-            &gjid,
-            jid,
-            Some("subscribed"),
-        )));
-        out.push(Output::Send(stanza::presence(
-            &gjid,
-            jid,
-            Some("subscribe"),
-        )));
+        send_presence(out, &gjid, jid, Some("subscribed"));
+        send_presence(out, &gjid, jid, Some("subscribe"));
         out.push(Output::Send(group_presence(&gjid, jid, &status)));
         self.say(
             &gjid,
@@ -461,16 +420,8 @@ impl Core {
             group: name.to_string(),
             jid: jid.to_string(),
         }));
-        out.push(Output::Send(stanza::presence(
-            &gjid,
-            jid,
-            Some("unsubscribed"),
-        )));
-        out.push(Output::Send(stanza::presence(
-            &gjid,
-            jid,
-            Some("unsubscribe"),
-        )));
+        send_presence(out, &gjid, jid, Some("unsubscribed"));
+        send_presence(out, &gjid, jid, Some("unsubscribe"));
         let was_member = m.rec.state == MemberState::Member;
         match why {
             Leave::Left => {}
@@ -543,6 +494,11 @@ pub(crate) enum Leave {
     LeftByCommand,
     /// `//kick` or `//blacklist`.
     Kicked,
+}
+
+/// Queues a presence stanza (`type_` `None` is available).
+pub(crate) fn send_presence(out: &mut Vec<Output>, from: &str, to: &str, type_: Option<&str>) {
+    out.push(Output::Send(stanza::presence(from, to, type_)));
 }
 
 /// "Lobby — 2 of 5 online".
