@@ -73,6 +73,7 @@ pick_port() { # preferred port, or a free one
 C2S_PORT=$(pick_port 5222)
 COMPONENT_PORT=$(pick_port 5347)
 [ "$C2S_PORT" != "$COMPONENT_PORT" ] || COMPONENT_PORT=$(pick_port $((C2S_PORT + 1)))
+HTTP_PORT=$(pick_port 8470)
 
 # --- Secrets (kept across runs, so the database and accounts stay usable) ----
 rand() { LC_ALL=C tr -dc 'a-zA-Z0-9' </dev/urandom | head -c "$1" || true; }
@@ -144,6 +145,9 @@ server = "127.0.0.1:$COMPONENT_PORT"
 [storage]
 database = $(q "$QS_DIR/talkgroups.sqlite3")
 
+[http]
+listen = "127.0.0.1:$HTTP_PORT"
+
 [service]
 admins = ["alice@localhost"]
 
@@ -200,6 +204,8 @@ cat >&2 <<EOF
 
   Then add lobby@$COMPONENT_JID as a contact and chat; send //help to it.
   alice is an admin of the group and of the service ($COMPONENT_JID).
+
+  HTTP (routes, /healthz, /metrics): http://127.0.0.1:$HTTP_PORT/healthz
 
   Files: $QS_DIR (talkgroups.toml, prosody.cfg.lua, logs, database).
   Ctrl-C stops talkgroups and Prosody.

@@ -2,7 +2,9 @@
 //! connection events, commits each batch's store writes, and only then
 //! hands the batch's stanzas to the XMPP adapter.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -11,8 +13,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::Config;
 use crate::core::model::{Millis, StoreOp};
+use crate::core::route::{Delivery, PostReply};
 use crate::core::stanza::{self, Attr, ErrorType};
 use crate::core::{Core, CoreConfig, Input, Output, RING};
+use crate::http::{self, HttpState, Metrics, PostRequest};
+use crate::sender::Sender;
 use crate::store::{Store, StoreHandle};
 use crate::xmpp::{self, Outbound, XmppConfig, XmppEvent};
 
@@ -64,12 +69,40 @@ pub async fn run(
         "talkgroups starting"
     );
 
-    if let Some(addr) = cfg.http_listen {
-        tracing::warn!(%addr, "http.listen is set, but this version has no HTTP routes yet: no listener started");
-    }
+    let metrics = Arc::new(Metrics::default());
+    let (post_tx, mut post_rx) = mpsc::channel::<PostRequest>(1024);
+    let (sd_tx, sd_rx) = watch::channel(false);
+    let http_task = match cfg.http_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on http.listen = {addr}"))?;
+            tracing::info!(%addr, "HTTP listening (routes, /healthz, /metrics)");
+            let router = http::router(HttpState {
+                posts: post_tx.clone(),
+                metrics: metrics.clone(),
+            });
+            let mut sd = sd_rx.clone();
+            Some(tokio::spawn(async move {
+                let stop = async move {
+                    let _ = sd.wait_for(|stop| *stop).await;
+                };
+                if let Err(e) = axum::serve(listener, router)
+                    .with_graceful_shutdown(stop)
+                    .await
+                {
+                    tracing::error!(error = %e, "HTTP server failed");
+                }
+            }))
+        }
+        None => None,
+    };
+    drop(post_tx);
+    let (del_tx, mut del_rx) = mpsc::channel::<Delivery>(1024);
+    let sender = Sender::new(del_tx).context("cannot set up the HTTP client")?;
+
     let (ev_tx, mut ev_rx) = mpsc::channel::<XmppEvent>(4096);
     let (ob_tx, ob_rx) = mpsc::channel::<Outbound>(256);
-    let (sd_tx, sd_rx) = watch::channel(false);
     let xcfg = XmppConfig {
         jid: cfg.component.jid.clone(),
         secret: cfg.component.secret.clone(),
@@ -83,35 +116,54 @@ pub async fn run(
     let mut link = Link {
         store: store.clone(),
         ob_tx,
+        sender,
+        metrics: metrics.clone(),
         connected: false,
+        connects: 0,
         pending: VecDeque::new(),
         batch: Vec::new(),
+        replies: HashMap::new(),
+        next_token: 0,
     };
     link.commit_and_send(&mut out).await;
+    link.publish(&core, true);
 
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
+        let mut counts = false;
         tokio::select! {
             ev = ev_rx.recv() => {
                 let Some(ev) = ev else { break };
-                let now = now_ms();
-                link.on_event(&mut core, now, ev, &mut out);
-                // Batch whatever else is already waiting: one commit for all.
-                for _ in 0..BATCH {
-                    match ev_rx.try_recv() {
-                        Ok(ev) => link.on_event(&mut core, now, ev, &mut out),
-                        Err(_) => break,
-                    }
-                }
+                link.on_event(&mut core, now_ms(), Event::Xmpp(ev), &mut out);
             }
-            _ = tick.tick() => core.handle(now_ms(), Input::Tick, &mut out),
+            Some(p) = post_rx.recv() => link.on_event(&mut core, now_ms(), Event::Post(p), &mut out),
+            Some(d) = del_rx.recv() => link.on_event(&mut core, now_ms(), Event::Delivery(d), &mut out),
+            _ = tick.tick() => {
+                core.handle(now_ms(), Input::Tick, &mut out);
+                counts = true;
+            }
             _ = &mut shutdown => break,
+        }
+        // Batch whatever else is already waiting: one commit for all.
+        let now = now_ms();
+        for _ in 0..BATCH {
+            let ev = if let Ok(ev) = ev_rx.try_recv() {
+                Event::Xmpp(ev)
+            } else if let Ok(p) = post_rx.try_recv() {
+                Event::Post(p)
+            } else if let Ok(d) = del_rx.try_recv() {
+                Event::Delivery(d)
+            } else {
+                break;
+            };
+            link.on_event(&mut core, now, ev, &mut out);
         }
         if !link.commit_and_send(&mut out).await {
             link.recover(&mut core, &core_cfg, &mut out).await;
         }
+        link.publish(&core, counts);
     }
 
     tracing::info!("shutting down");
@@ -124,7 +176,16 @@ pub async fn run(
         }
     }
     let _ = sd_tx.send(true);
+    link.fail_replies(503, "shutting down");
     drop(link);
+    if let Some(task) = http_task {
+        if tokio::time::timeout(Duration::from_secs(2), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("HTTP server did not stop in time");
+        }
+    }
     if tokio::time::timeout(Duration::from_secs(2), xmpp_task)
         .await
         .is_err()
@@ -136,20 +197,44 @@ pub async fn run(
     Ok(())
 }
 
-/// The adapters around the core: the store and the XMPP connection.
+/// Something for the core from one of the adapters.
+enum Event {
+    Xmpp(XmppEvent),
+    Post(PostRequest),
+    Delivery(Delivery),
+}
+
+/// The adapters around the core: the store, the XMPP connection and HTTP.
 struct Link {
     store: StoreHandle,
     ob_tx: mpsc::Sender<Outbound>,
+    sender: Sender,
+    metrics: Arc<Metrics>,
     connected: bool,
+    /// Successful connections so far.
+    connects: u64,
     /// Stanzas produced while disconnected.
     pending: VecDeque<Element>,
     /// The messages and IQs of the current batch (attributes only), so
     /// their senders can be told if the batch cannot be stored.
     batch: Vec<Element>,
+    /// HTTP posts waiting for the core's answer, by token.
+    replies: HashMap<u64, oneshot::Sender<PostReply>>,
+    next_token: u64,
 }
 
 impl Link {
-    fn on_event(&mut self, core: &mut Core, now: Millis, ev: XmppEvent, out: &mut Vec<Output>) {
+    fn on_event(&mut self, core: &mut Core, now: Millis, ev: Event, out: &mut Vec<Output>) {
+        let ev = match ev {
+            Event::Xmpp(ev) => ev,
+            Event::Post(PostRequest { mut post, reply }) => {
+                self.next_token += 1;
+                post.token = self.next_token;
+                self.replies.insert(post.token, reply);
+                return core.handle(now, Input::RoutePost(post), out);
+            }
+            Event::Delivery(d) => return core.handle(now, Input::Delivery(d), out),
+        };
         match ev {
             XmppEvent::Stanza(el) => {
                 if let Some(h) = answerable_header(&el) {
@@ -160,6 +245,7 @@ impl Link {
             XmppEvent::Connected => {
                 tracing::info!("connected to the server");
                 self.connected = true;
+                self.connects += 1;
                 core.handle(now, Input::Connected, out);
             }
             XmppEvent::Disconnected => {
@@ -181,10 +267,14 @@ impl Link {
         }
         let mut ops: Vec<StoreOp> = Vec::new();
         let mut stanzas: Vec<Element> = Vec::new();
+        let mut http = Vec::new();
+        let mut replies = Vec::new();
         for o in out.drain(..) {
             match o {
                 Output::Store(op) => ops.push(op),
                 Output::Send(el) => stanzas.push(el),
+                Output::Http(h) => http.push(h),
+                Output::Reply(r) => replies.push(r),
             }
         }
         if !ops.is_empty() {
@@ -200,11 +290,58 @@ impl Link {
                     )
                 });
                 self.send(errors.collect()).await;
+                self.fail_replies(
+                    503,
+                    "could not store this; nothing was done; try again later",
+                );
                 return false;
             }
         }
         self.send(stanzas).await;
+        for h in http {
+            self.sender.send(h);
+        }
+        for r in replies {
+            if let Some(tx) = self.replies.remove(&r.token) {
+                let _ = tx.send(r);
+            }
+        }
         true
+    }
+
+    /// Answers every waiting HTTP post with an error.
+    fn fail_replies(&mut self, status: u16, error: &str) {
+        let body = serde_json::json!({ "error": error }).to_string();
+        for (token, tx) in self.replies.drain() {
+            let _ = tx.send(PostReply {
+                token,
+                status,
+                body: body.clone(),
+            });
+        }
+    }
+
+    /// Copies the core's numbers to the metrics; member counts (a scan)
+    /// only when `counts`.
+    fn publish(&self, core: &Core, counts: bool) {
+        let m = &self.metrics;
+        let set = |a: &std::sync::atomic::AtomicU64, v: u64| a.store(v, Ordering::Relaxed);
+        if counts {
+            let (members, online) = core.counts();
+            set(&m.members, members as u64);
+            set(&m.online, online as u64);
+            set(&m.groups, core.groups.len() as u64);
+        }
+        let r = core.route_stats;
+        set(&m.relayed, core.relayed);
+        set(&m.route_received, r.received);
+        set(&m.route_delivered, r.delivered);
+        set(&m.route_failed, r.failed);
+        set(&m.route_refused, r.refused);
+        set(&m.route_given_up, r.given_up);
+        set(&m.outbox_depth, core.outbox_depth() as u64);
+        set(&m.reconnects, self.connects.saturating_sub(1));
+        m.connected.store(self.connected, Ordering::Relaxed);
     }
 
     /// Sends now, or queues while disconnected.
@@ -241,7 +378,11 @@ impl Link {
             Ok(snap) => {
                 out.clear();
                 let now = now_ms();
+                let (relayed, route_stats) = (core.relayed, core.route_stats);
                 *core = Core::new(cfg.clone(), snap, now, out);
+                // Counters are not stored: carry them over.
+                core.relayed = relayed;
+                core.route_stats = route_stats;
                 if self.connected {
                     core.handle(now, Input::Connected, out);
                 }

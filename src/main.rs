@@ -12,6 +12,8 @@
 mod app;
 mod config;
 mod core;
+mod http;
+mod sender;
 mod store;
 mod xmpp;
 

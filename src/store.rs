@@ -77,6 +77,44 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     INSERT INTO meta(key, value) VALUES ('max_history_id', 0), ('max_member_id', 0);
     ",
+    // 2: HTTP routes, their outbox, and ids received on them.
+    "
+    CREATE TABLE routes (
+        group_name    TEXT NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
+        name          TEXT NOT NULL,
+        direction     TEXT NOT NULL,
+        password      TEXT,
+        url           TEXT,
+        format        TEXT,
+        noloop        TEXT,
+        created_at    INTEGER NOT NULL,
+        last_ok_at    INTEGER,
+        last_error    TEXT,
+        last_error_at INTEGER,
+        PRIMARY KEY (group_name, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE outbox (
+        id         INTEGER PRIMARY KEY,
+        group_name TEXT NOT NULL,
+        route      TEXT NOT NULL,
+        msg_id     TEXT NOT NULL,
+        origin     TEXT NOT NULL,
+        nick       TEXT NOT NULL,
+        body       TEXT NOT NULL,
+        sent_at    INTEGER NOT NULL,
+        trail      TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        FOREIGN KEY (group_name, route) REFERENCES routes(group_name, name) ON DELETE CASCADE
+    );
+    CREATE INDEX outbox_route ON outbox(group_name, route, id);
+    CREATE TABLE route_seen (
+        group_name TEXT NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
+        msg_id     TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        PRIMARY KEY (group_name, msg_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX route_seen_at ON route_seen(at);
+    ",
 ];
 
 /// The schema version this binary writes: the number of migrations.
@@ -127,6 +165,7 @@ impl Store {
         configure(&conn, true).map_err(open_error)?;
         let mut store = Store { conn };
         store.migrate()?;
+        store.instance_id()?;
         Ok(store)
     }
 
@@ -137,6 +176,7 @@ impl Store {
         configure(&conn, false)?;
         let mut store = Store { conn };
         store.migrate()?;
+        store.instance_id()?;
         Ok(store)
     }
 
@@ -225,6 +265,26 @@ impl Store {
             .query_and_then([sql_limit(history_per_group)], history_from_row)?
             .collect::<Result<Vec<_>, StoreError>>()?;
 
+        let routes = tx
+            .prepare_cached(&format!(
+                "SELECT {ROUTE_COLUMNS} FROM routes ORDER BY group_name, name"
+            ))?
+            .query_and_then([], route_from_row)?
+            .collect::<Result<Vec<_>, StoreError>>()?;
+
+        let outbox = tx
+            .prepare_cached(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id"))?
+            .query_and_then([], outbox_from_row)?
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let max_outbox_id = outbox.last().map_or(0, |o| o.id);
+
+        let seen = tx
+            .prepare_cached("SELECT group_name, msg_id, at FROM route_seen ORDER BY at")?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let instance_id = read_instance_id(&tx)?;
+
         tx.finish()?;
         Ok(Snapshot {
             groups,
@@ -234,6 +294,11 @@ impl Store {
             history,
             max_history_id,
             max_member_id,
+            routes,
+            outbox,
+            seen,
+            max_outbox_id,
+            instance_id,
         })
     }
 
@@ -307,16 +372,7 @@ impl Store {
                 "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, lower(hex(randomblob(16))))",
             )?
             .execute([META_INSTANCE_ID])?;
-        let value: rusqlite::types::Value = self
-            .conn
-            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
-            .query_row([META_INSTANCE_ID], |row| row.get(0))?;
-        match value {
-            rusqlite::types::Value::Text(id) if !id.is_empty() => Ok(id),
-            other => Err(StoreError::Corrupt(format!(
-                "meta.instance_id is not a non-empty text: {other:?}"
-            ))),
-        }
+        read_instance_id(&self.conn)
     }
 
     /// Optimizes, checkpoints the WAL into the main file (truncating it) and
@@ -331,6 +387,18 @@ impl Store {
         }
         self.conn.close().map_err(|(_, e)| e)?;
         Ok(())
+    }
+}
+
+fn read_instance_id(conn: &Connection) -> Result<String, StoreError> {
+    let value: rusqlite::types::Value = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([META_INSTANCE_ID], |row| row.get(0))?;
+    match value {
+        rusqlite::types::Value::Text(id) if !id.is_empty() => Ok(id),
+        other => Err(StoreError::Corrupt(format!(
+            "meta.instance_id is not a non-empty text: {other:?}"
+        ))),
     }
 }
 
@@ -492,6 +560,80 @@ fn apply_op(tx: &Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()> {
                 delete.execute(params![group, keep_max])?;
             }
         }
+        StoreOp::UpsertRoute(r) => {
+            let (direction, url, format, noloop) = match &r.kind {
+                RouteKind::Send { url, format } => {
+                    ("send", Some(url.as_str()), Some(format.as_str()), None)
+                }
+                RouteKind::Recv { noloop } => ("recv", None, None, noloop.as_deref()),
+            };
+            let (last_error_at, last_error) = match &r.last_error {
+                Some((at, e)) => (Some(*at), Some(e.as_str())),
+                None => (None, None),
+            };
+            tx.prepare_cached(
+                "INSERT INTO routes(group_name, name, direction, password, url, format, noloop,
+                                    created_at, last_ok_at, last_error, last_error_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT(group_name, name) DO UPDATE SET
+                     direction = excluded.direction, password = excluded.password,
+                     url = excluded.url, format = excluded.format, noloop = excluded.noloop,
+                     last_ok_at = excluded.last_ok_at, last_error = excluded.last_error,
+                     last_error_at = excluded.last_error_at",
+            )?
+            .execute(params![
+                r.group,
+                r.name,
+                direction,
+                r.password,
+                url,
+                format,
+                noloop,
+                r.created_at,
+                r.last_ok,
+                last_error,
+                last_error_at,
+            ])?;
+        }
+        StoreOp::DeleteRoute { group, name } => {
+            tx.prepare_cached("DELETE FROM routes WHERE group_name = ?1 AND name = ?2")?
+                .execute([group, name])?;
+        }
+        StoreOp::Enqueue(o) => {
+            let trail = serde_json::to_string(&o.msg.trail)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            tx.prepare_cached(
+                "INSERT INTO outbox(id, group_name, route, msg_id, origin, nick, body, sent_at,
+                                    trail, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                o.id,
+                o.group,
+                o.route,
+                o.msg.id,
+                o.msg.origin,
+                o.msg.nick,
+                o.msg.body,
+                o.msg.sent_at,
+                trail,
+                o.created_at,
+            ])?;
+        }
+        StoreOp::Dequeue { id } => {
+            tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?
+                .execute([id])?;
+        }
+        StoreOp::Seen { group, id, at } => {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO route_seen(group_name, msg_id, at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![group, id, at])?;
+        }
+        StoreOp::PruneSeen { before } => {
+            tx.prepare_cached("DELETE FROM route_seen WHERE at < ?1")?
+                .execute([before])?;
+        }
     }
     Ok(())
 }
@@ -506,6 +648,12 @@ fn op_name(op: &StoreOp) -> &'static str {
         StoreOp::SetBlock { .. } => "SetBlock",
         StoreOp::AppendHistory(_) => "AppendHistory",
         StoreOp::PruneHistory { .. } => "PruneHistory",
+        StoreOp::UpsertRoute(_) => "UpsertRoute",
+        StoreOp::DeleteRoute { .. } => "DeleteRoute",
+        StoreOp::Enqueue(_) => "Enqueue",
+        StoreOp::Dequeue { .. } => "Dequeue",
+        StoreOp::Seen { .. } => "Seen",
+        StoreOp::PruneSeen { .. } => "PruneSeen",
     }
 }
 
@@ -517,6 +665,68 @@ fn sql_limit(n: usize) -> i64 {
 const MEMBER_COLUMNS: &str = "id, group_name, jid, state, admin, nick, fid, fid_changed, muted, \
                               stop_until, joined_at, last_seen, offline_seq";
 const HISTORY_COLUMNS: &str = "id, group_name, sender, nick, text, at, origin_id";
+const ROUTE_COLUMNS: &str = "group_name, name, direction, password, url, format, noloop, \
+                             created_at, last_ok_at, last_error, last_error_at";
+const OUTBOX_COLUMNS: &str =
+    "id, group_name, route, msg_id, origin, nick, body, sent_at, trail, created_at";
+
+fn route_from_row(row: &Row<'_>) -> Result<RouteRecord, StoreError> {
+    let direction: String = row.get(2)?;
+    let kind = match direction.as_str() {
+        "send" => {
+            let url: Option<String> = row.get(4)?;
+            let format: Option<String> = row.get(5)?;
+            let format = format.as_deref().and_then(RouteFormat::parse);
+            match (url, format) {
+                (Some(url), Some(format)) => RouteKind::Send { url, format },
+                _ => {
+                    return Err(StoreError::Corrupt(
+                        "a send route without a valid url and format".into(),
+                    ))
+                }
+            }
+        }
+        "recv" => RouteKind::Recv {
+            noloop: row.get(6)?,
+        },
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "unknown route direction {other:?}"
+            )))
+        }
+    };
+    let last_error_at: Option<Millis> = row.get(10)?;
+    let last_error: Option<String> = row.get(9)?;
+    Ok(RouteRecord {
+        group: row.get(0)?,
+        name: row.get(1)?,
+        kind,
+        password: row.get(3)?,
+        created_at: row.get(7)?,
+        last_ok: row.get(8)?,
+        last_error: last_error_at.zip(last_error),
+    })
+}
+
+fn outbox_from_row(row: &Row<'_>) -> Result<OutboxRecord, StoreError> {
+    let trail: String = row.get(8)?;
+    let trail: Vec<String> = serde_json::from_str(&trail)
+        .map_err(|e| StoreError::Corrupt(format!("outbox trail is not a JSON list: {e}")))?;
+    Ok(OutboxRecord {
+        id: row.get(0)?,
+        group: row.get(1)?,
+        route: row.get(2)?,
+        msg: RouteMessage {
+            id: row.get(3)?,
+            origin: row.get(4)?,
+            nick: row.get(5)?,
+            body: row.get(6)?,
+            sent_at: row.get(7)?,
+            trail,
+        },
+        created_at: row.get(9)?,
+    })
+}
 
 fn group_from_row(row: &Row<'_>) -> Result<GroupRecord, StoreError> {
     let name: String = row.get(0)?;
@@ -1229,6 +1439,111 @@ mod tests {
             .instance_id()
             .unwrap();
         assert_ne!(other, id);
+    }
+
+    fn send_route(group: &str, name: &str) -> RouteRecord {
+        RouteRecord {
+            group: group.into(),
+            name: name.into(),
+            kind: RouteKind::Send {
+                url: "http://b/routes/lobby/a".into(),
+                format: RouteFormat::Feishu,
+            },
+            password: Some("password1".into()),
+            created_at: 5,
+            last_ok: Some(6),
+            last_error: Some((7, "HTTP 503".into())),
+        }
+    }
+
+    fn queued(id: i64, group: &str, route: &str) -> OutboxRecord {
+        OutboxRecord {
+            id,
+            group: group.into(),
+            route: route.into(),
+            msg: RouteMessage {
+                id: format!("m{id}"),
+                origin: "lobby@a".into(),
+                nick: "al".into(),
+                body: "hi".into(),
+                sent_at: 3,
+                trail: vec!["i1".into(), "i2".into()],
+            },
+            created_at: 4,
+        }
+    }
+
+    #[test]
+    fn routes_outbox_and_seen_round_trip() {
+        let mut store = Store::open_in_memory().unwrap();
+        let recv = RouteRecord {
+            group: "a".into(),
+            name: "in".into(),
+            kind: RouteKind::Recv {
+                noloop: Some("out".into()),
+            },
+            password: Some("password2".into()),
+            created_at: 1,
+            last_ok: None,
+            last_error: None,
+        };
+        store
+            .apply(&[
+                StoreOp::UpsertGroup(group("a")),
+                StoreOp::UpsertRoute(send_route("a", "out")),
+                StoreOp::UpsertRoute(recv.clone()),
+                StoreOp::Enqueue(queued(1, "a", "out")),
+                StoreOp::Enqueue(queued(2, "a", "out")),
+                StoreOp::Seen {
+                    group: "a".into(),
+                    id: "x".into(),
+                    at: 10,
+                },
+                StoreOp::Seen {
+                    group: "a".into(),
+                    id: "old".into(),
+                    at: 1,
+                },
+            ])
+            .unwrap();
+        // Updating a route (status) keeps its queue: an upsert, not a replace.
+        let mut updated = send_route("a", "out");
+        updated.last_error = None;
+        store
+            .apply(&[
+                StoreOp::UpsertRoute(updated.clone()),
+                StoreOp::Dequeue { id: 1 },
+                StoreOp::PruneSeen { before: 5 },
+            ])
+            .unwrap();
+        let snap = store.load(10).unwrap();
+        assert_eq!(snap.routes, vec![recv, updated]);
+        assert_eq!(snap.outbox, vec![queued(2, "a", "out")]);
+        assert_eq!(snap.max_outbox_id, 2);
+        assert_eq!(snap.seen, vec![("a".to_string(), "x".to_string(), 10)]);
+        assert_eq!(snap.instance_id.len(), 32);
+        // Deleting the route drops its queue; deleting the group the rest.
+        store
+            .apply(&[StoreOp::DeleteRoute {
+                group: "a".into(),
+                name: "out".into(),
+            }])
+            .unwrap();
+        assert_eq!(count(&store, "SELECT count(*) FROM outbox"), 0);
+        store
+            .apply(&[StoreOp::DeleteGroup { group: "a".into() }])
+            .unwrap();
+        assert_eq!(count(&store, "SELECT count(*) FROM routes"), 0);
+        assert_eq!(count(&store, "SELECT count(*) FROM route_seen"), 0);
+    }
+
+    #[test]
+    fn enqueue_for_a_missing_route_fails_the_batch() {
+        let mut store = Store::open_in_memory().unwrap();
+        store.apply(&[StoreOp::UpsertGroup(group("a"))]).unwrap();
+        assert!(store
+            .apply(&[StoreOp::Enqueue(queued(1, "a", "nope"))])
+            .is_err());
     }
 
     #[tokio::test]

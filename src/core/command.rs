@@ -114,6 +114,30 @@ pub const COMMANDS: &[Spec] = &[
         Level::Admin,
     ),
     spec(
+        "addroutesend",
+        "NAME PASSWORD URL [FORMAT]",
+        "post every message said here to URL; FORMAT talkgroups (default), slack, discord, wecom, feishu or matterbridge; PASSWORD - for none",
+        Level::Admin,
+    ),
+    spec(
+        "addrouterecv",
+        "NAME PASSWORD [NOLOOP]",
+        "accept messages posted to /routes/GROUP/NAME; they are not sent out again on send route NOLOOP",
+        Level::Admin,
+    ),
+    spec(
+        "delroute",
+        "NAME",
+        "delete a route and its undelivered messages",
+        Level::Admin,
+    ),
+    spec(
+        "routes",
+        "",
+        "this group's routes with their delivery status",
+        Level::Admin,
+    ),
+    spec(
         "newgroup",
         "NAME [open|approve|invite]",
         "create a group",
@@ -641,6 +665,15 @@ impl Core {
                 });
                 "OK".into()
             }
+            "addroutesend" => self.cmd_addroutesend(now, name, &words, usage, out),
+            "addrouterecv" => self.cmd_addrouterecv(now, name, &words, usage, out),
+            "delroute" => self.cmd_delroute(name, &words, usage, out),
+            "routes" => {
+                if !words.is_empty() {
+                    return usage;
+                }
+                self.cmd_routes(name)
+            }
             _ => format!("Unknown command //{}. Send //help for the list.", s.name),
         }
     }
@@ -811,19 +844,7 @@ impl Core {
         join: JoinPolicy,
         out: &mut Vec<Output>,
     ) -> Reply {
-        let g = Group {
-            name: name.to_string(),
-            jid: format!("{name}@{}", self.cfg.domain),
-            title: name.to_string(),
-            join,
-            created_at: now,
-            members: Default::default(),
-            blacklist: Default::default(),
-            config_admins: Default::default(),
-            history: Default::default(),
-            status_shown: (0, 0),
-            status_at: now,
-        };
+        let g = Group::new(name, &self.cfg.domain, name, join, now);
         out.push(Output::Store(StoreOp::UpsertGroup(g.record())));
         let jid = g.jid.clone();
         self.groups.insert(name.to_string(), g);

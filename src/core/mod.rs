@@ -18,12 +18,14 @@ pub mod model;
 pub mod names;
 pub mod presence;
 pub mod relay;
+pub mod route;
 pub mod stanza;
+pub mod webhook;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use minidom::Element;
 
@@ -31,6 +33,7 @@ use crate::config::{Config, OfflineMode};
 use model::{
     GroupRecord, HistoryRecord, JoinPolicy, MemberRecord, MemberState, Millis, Snapshot, StoreOp,
 };
+use route::{Delivery, HttpSend, PostReply, Route, RoutePost, RouteStats};
 use stanza::ErrorType;
 
 /// How many history rows each group keeps in memory (for `//history`,
@@ -52,6 +55,8 @@ pub struct CoreConfig {
     pub max_body: usize,
     pub history_days: u32,
     pub history_max: u32,
+    /// Undelivered route messages older than this are given up.
+    pub route_max_age_ms: Millis,
     pub groups: Vec<crate::config::GroupConfig>,
 }
 
@@ -69,6 +74,7 @@ impl CoreConfig {
             max_body: c.relay.max_body as usize,
             history_days: c.storage.history_days,
             history_max: c.storage.history_max,
+            route_max_age_ms: i64::from(c.routes_max_age_hours) * 3_600_000,
             groups: c.groups.clone(),
         }
     }
@@ -85,6 +91,10 @@ pub enum Input {
     Tick,
     /// The process is stopping: say goodbye.
     Shutdown,
+    /// A POST to a receive route (answered with `Output::Reply`).
+    RoutePost(RoutePost),
+    /// How a delivery on a send route went.
+    Delivery(Delivery),
 }
 
 /// What the core asks the adapters to do.
@@ -92,6 +102,10 @@ pub enum Input {
 pub enum Output {
     Send(Element),
     Store(StoreOp),
+    /// POST this for a send route; answer with `Input::Delivery`.
+    Http(HttpSend),
+    /// The answer to an `Input::RoutePost`.
+    Reply(PostReply),
 }
 
 /// A member (or pending / invited JID) of a group.
@@ -150,9 +164,37 @@ pub(crate) struct Group {
     /// to online members, and when.
     pub status_shown: (usize, usize),
     pub status_at: Millis,
+    /// HTTP routes by name.
+    pub routes: BTreeMap<String, Route>,
+    /// Message ids received on routes in the last day, and when.
+    pub seen: HashMap<String, Millis>,
 }
 
 impl Group {
+    pub(crate) fn new(
+        name: &str,
+        domain: &str,
+        title: &str,
+        join: JoinPolicy,
+        created_at: Millis,
+    ) -> Group {
+        Group {
+            name: name.to_string(),
+            jid: format!("{name}@{domain}"),
+            title: title.to_string(),
+            join,
+            created_at,
+            members: BTreeMap::new(),
+            blacklist: HashSet::new(),
+            config_admins: HashSet::new(),
+            history: VecDeque::new(),
+            status_shown: (0, 0),
+            status_at: created_at,
+            routes: BTreeMap::new(),
+            seen: HashMap::new(),
+        }
+    }
+
     fn record(&self) -> GroupRecord {
         GroupRecord {
             name: self.name.clone(),
@@ -204,6 +246,11 @@ pub struct Core {
     last_prune: Millis,
     /// Total messages relayed since start (for metrics and benchmarks).
     pub relayed: u64,
+    /// Route counters since start (for metrics).
+    pub route_stats: RouteStats,
+    /// This installation's id, for route trails.
+    pub(crate) instance_id: String,
+    pub(crate) last_outbox_id: i64,
 }
 
 impl Core {
@@ -220,26 +267,15 @@ impl Core {
             boot: now,
             last_prune: now,
             relayed: 0,
+            route_stats: RouteStats::default(),
+            instance_id: snap.instance_id,
+            last_outbox_id: snap.max_outbox_id,
             cfg,
         };
         for g in snap.groups {
-            let jid = format!("{}@{}", g.name, core.cfg.domain);
-            core.groups.insert(
-                g.name.clone(),
-                Group {
-                    name: g.name,
-                    jid,
-                    title: g.title,
-                    join: g.join,
-                    created_at: g.created_at,
-                    members: BTreeMap::new(),
-                    blacklist: HashSet::new(),
-                    config_admins: HashSet::new(),
-                    history: VecDeque::new(),
-                    status_shown: (0, 0),
-                    status_at: 0,
-                },
-            );
+            let mut group = Group::new(&g.name, &core.cfg.domain, &g.title, g.join, g.created_at);
+            group.status_at = 0;
+            core.groups.insert(g.name, group);
         }
         for m in snap.members {
             if let Some(g) = core.groups.get_mut(&m.group) {
@@ -268,21 +304,32 @@ impl Core {
                 }
             }
         }
+        for r in snap.routes {
+            if let Some(g) = core.groups.get_mut(&r.group) {
+                g.routes.insert(r.name.clone(), Route::new(r));
+            }
+        }
+        for o in snap.outbox {
+            if let Some(r) = core
+                .groups
+                .get_mut(&o.group)
+                .and_then(|g| g.routes.get_mut(&o.route))
+            {
+                r.queue.push_back(o);
+            }
+        }
+        for (group, id, at) in snap.seen {
+            if let Some(g) = core.groups.get_mut(&group) {
+                g.seen.insert(id, at);
+            }
+        }
         // Groups from the config: create missing ones, apply title/policy.
         for gc in core.cfg.groups.clone() {
-            let jid = format!("{}@{}", gc.name, core.cfg.domain);
-            let g = core.groups.entry(gc.name.clone()).or_insert_with(|| Group {
-                name: gc.name.clone(),
-                jid,
-                title: gc.title.clone(),
-                join: gc.join,
-                created_at: now,
-                members: BTreeMap::new(),
-                blacklist: HashSet::new(),
-                config_admins: HashSet::new(),
-                history: VecDeque::new(),
-                status_shown: (0, 0),
-                status_at: 0,
+            let domain = core.cfg.domain.clone();
+            let g = core.groups.entry(gc.name.clone()).or_insert_with(|| {
+                let mut g = Group::new(&gc.name, &domain, &gc.title, gc.join, now);
+                g.status_at = 0;
+                g
             });
             g.title = gc.title.clone();
             g.join = gc.join;
@@ -308,6 +355,8 @@ impl Core {
             Input::Stanza(el) => self.on_stanza(now, el, out),
             Input::Tick => self.on_tick(now, out),
             Input::Shutdown => self.on_shutdown(out),
+            Input::RoutePost(p) => self.on_route_post(now, p, out),
+            Input::Delivery(d) => self.on_delivery(now, d, out),
         }
     }
 
@@ -320,11 +369,13 @@ impl Core {
 
     fn on_tick(&mut self, now: Millis, out: &mut Vec<Output>) {
         self.refresh_status(now, out);
+        self.dispatch_all(now, out);
         const HOUR: Millis = 3_600_000;
         if now - self.last_prune < HOUR {
             return;
         }
         self.last_prune = now;
+        self.prune_seen(now, out);
         let before = now - i64::from(self.cfg.history_days) * 24 * HOUR;
         for g in self.groups.values_mut() {
             while g.history.front().is_some_and(|h| h.at < before) {
@@ -335,6 +386,17 @@ impl Core {
             before,
             keep_max: self.cfg.history_max,
         }));
+    }
+
+    /// Appends a row to the group's history (memory and store).
+    pub(crate) fn push_history(&mut self, name: &str, rec: HistoryRecord, out: &mut Vec<Output>) {
+        if let Some(g) = self.groups.get_mut(name) {
+            g.history.push_back(rec.clone());
+            if g.history.len() > RING {
+                g.history.pop_front();
+            }
+        }
+        out.push(Output::Store(StoreOp::AppendHistory(rec)));
     }
 
     /// A fresh id for a stanza the component originates.

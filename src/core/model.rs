@@ -147,6 +147,122 @@ pub enum StoreOp {
         before: Millis,
         keep_max: u32,
     },
+    /// Insert the route, or update everything but its creation time (an
+    /// upsert: replacing the row would cascade to its outbox).
+    UpsertRoute(RouteRecord),
+    /// Delete the route and (by cascade) its queued deliveries.
+    DeleteRoute {
+        group: String,
+        name: String,
+    },
+    /// Queue a delivery on a send route.
+    Enqueue(OutboxRecord),
+    /// A queued delivery is done (delivered, refused or given up).
+    Dequeue {
+        id: i64,
+    },
+    /// Remember a message id received on a route (duplicate window).
+    Seen {
+        group: String,
+        id: String,
+        at: Millis,
+    },
+    /// Forget received message ids older than `before`.
+    PruneSeen {
+        before: Millis,
+    },
+}
+
+/// How a send route encodes what it posts (SPEC §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteFormat {
+    /// Native: signed JSON to another talkgroups instance.
+    Talkgroups,
+    /// Slack, Rocket.Chat and Mattermost incoming webhooks.
+    Slack,
+    Discord,
+    /// WeCom (WeChat Work) group bots.
+    Wecom,
+    /// Feishu / Lark custom bots.
+    Feishu,
+    /// Matterbridge's API (`POST {url}/api/message`).
+    Matterbridge,
+}
+
+impl RouteFormat {
+    pub const ALL: [RouteFormat; 6] = [
+        RouteFormat::Talkgroups,
+        RouteFormat::Slack,
+        RouteFormat::Discord,
+        RouteFormat::Wecom,
+        RouteFormat::Feishu,
+        RouteFormat::Matterbridge,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteFormat::Talkgroups => "talkgroups",
+            RouteFormat::Slack => "slack",
+            RouteFormat::Discord => "discord",
+            RouteFormat::Wecom => "wecom",
+            RouteFormat::Feishu => "feishu",
+            RouteFormat::Matterbridge => "matterbridge",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RouteFormat> {
+        let s = s.to_ascii_lowercase();
+        RouteFormat::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+/// Which way a route goes, with what only that direction has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteKind {
+    /// Every message said in the group is posted to `url`.
+    Send { url: String, format: RouteFormat },
+    /// Messages posted to `/routes/{group}/{name}` are relayed into the
+    /// group; those are not sent out again on the send route `noloop`.
+    Recv { noloop: Option<String> },
+}
+
+/// One row of `routes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteRecord {
+    pub group: String,
+    pub name: String,
+    pub kind: RouteKind,
+    /// `None` for `-` (formats whose URL is the secret).
+    pub password: Option<String>,
+    pub created_at: Millis,
+    /// Send routes: the last delivery that worked.
+    pub last_ok: Option<Millis>,
+    /// Send routes: the last failure and when.
+    pub last_error: Option<(Millis, String)>,
+}
+
+/// A message as it travels between instances (the native JSON body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteMessage {
+    pub id: String,
+    /// The bare JID of the group it was first said in.
+    pub origin: String,
+    pub nick: String,
+    pub body: String,
+    pub sent_at: Millis,
+    /// Instance ids it has passed through, oldest first.
+    pub trail: Vec<String>,
+}
+
+/// One queued delivery on a send route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRecord {
+    /// Increasing; the order of delivery per route.
+    pub id: i64,
+    pub group: String,
+    pub route: String,
+    pub msg: RouteMessage,
+    pub created_at: Millis,
 }
 
 /// Everything the core needs at start, loaded by the store.
@@ -164,4 +280,13 @@ pub struct Snapshot {
     pub max_history_id: i64,
     /// Highest member id ever used (0 if none).
     pub max_member_id: i64,
+    pub routes: Vec<RouteRecord>,
+    /// Queued deliveries, by id.
+    pub outbox: Vec<OutboxRecord>,
+    /// (group, message id, when): ids received on routes, newest day.
+    pub seen: Vec<(String, String, Millis)>,
+    /// Highest outbox id in use (0 if none).
+    pub max_outbox_id: i64,
+    /// This installation's id (route trails).
+    pub instance_id: String,
 }

@@ -122,6 +122,29 @@ pub fn validate_nick(raw: &str) -> Result<String, NickError> {
     Ok(collapsed)
 }
 
+/// A nick that came over an HTTP route, made safe to show: NFC, forbidden
+/// characters dropped, whitespace collapsed, at most 32 characters; `?`
+/// when nothing is left.
+pub fn clean_remote_nick(raw: &str) -> String {
+    let nfc: String = raw
+        .nfc()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .filter(|c| !is_forbidden_in_nick(*c))
+        .collect();
+    let collapsed: String = nfc
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(32)
+        .collect();
+    if collapsed.is_empty() {
+        "?".into()
+    } else {
+        collapsed
+    }
+}
+
 /// The key nicks are compared by: NFC, then case-folded.
 pub fn nick_key(nick: &str) -> String {
     nick.nfc().flat_map(char::to_lowercase).collect()
@@ -199,6 +222,14 @@ mod tests {
         assert_eq!(validate_nick("a\u{7}"), Err(NickError::Forbidden('\u{7}')));
         // NFC: e + combining acute equals é
         assert_eq!(nick_key("Re\u{301}MY"), nick_key("rémy"));
+    }
+
+    #[test]
+    fn remote_nicks() {
+        assert_eq!(clean_remote_nick("  bob\u{202E}\u{200B} [x] "), "bob x");
+        assert_eq!(clean_remote_nick("\u{200B}"), "?");
+        assert_eq!(clean_remote_nick(&"é".repeat(40)).chars().count(), 32);
+        assert_eq!(clean_remote_nick("a\nb"), "a b");
     }
 
     #[test]

@@ -4,9 +4,11 @@
 
 use minidom::Element;
 
-use super::model::{HistoryRecord, MemberState, Millis, StoreOp};
+use super::model::RouteMessage;
+use super::model::{HistoryRecord, MemberState, Millis};
 use super::stanza::{self, Attr, NS_COMPONENT};
-use super::{Core, Ctx, Group, Output, RING};
+use super::webhook;
+use super::{Core, Ctx, Group, Member, Output};
 use crate::config::OfflineMode;
 
 /// Payload namespaces a recipient can use; everything else the sender
@@ -29,6 +31,17 @@ pub(crate) fn copy_id(seq: i64, rid: i64) -> String {
 /// The history row a copy id points at.
 pub(crate) fn parse_copy_id(id: &str) -> Option<i64> {
     id.strip_prefix("tgm-")?.split('-').next()?.parse().ok()
+}
+
+/// Whether member `m` gets a message from `sender` (a bare JID, or
+/// `route:NAME`) now: a member, not the sender, not blocking them, not
+/// stopped, and online (or the server stores for offline members).
+pub(crate) fn receives(m: &Member, sender: &str, now: Millis, mode: OfflineMode) -> bool {
+    m.is_member()
+        && m.rec.jid != sender
+        && !m.blocks.contains(sender)
+        && !m.stopped(now)
+        && (m.online() || mode == OfflineMode::Server)
 }
 
 /// `[nick] text`, or `* nick waves` for `/me waves`.
@@ -266,15 +279,7 @@ impl Core {
             .collect();
         let mut sent = 0u64;
         for m in g.members.values() {
-            if !m.is_member()
-                || m.rec.jid == ctx.from_bare
-                || m.blocks.contains(&ctx.from_bare)
-                || m.stopped(now)
-            {
-                continue;
-            }
-            let deliver = m.online() || offline_mode == OfflineMode::Server;
-            if !deliver {
+            if !receives(m, &ctx.from_bare, now, offline_mode) {
                 continue;
             }
             let id = match seq {
@@ -309,6 +314,17 @@ impl Core {
         }
         self.relayed += sent;
         if let Some(seq) = seq {
+            if self.has_send_routes(name) {
+                let msg = RouteMessage {
+                    id: webhook::message_id(&self.instance_id, seq),
+                    origin: g.jid.clone(),
+                    nick: nick.clone(),
+                    body: text.to_string(),
+                    sent_at: now,
+                    trail: vec![self.instance_id.clone()],
+                };
+                self.forward(now, name, &msg, None, out);
+            }
             let rec = HistoryRecord {
                 id: seq,
                 group: name.to_string(),
@@ -318,13 +334,7 @@ impl Core {
                 at: now,
                 origin_id,
             };
-            out.push(Output::Store(StoreOp::AppendHistory(rec.clone())));
-            if let Some(g) = self.groups.get_mut(name) {
-                g.history.push_back(rec);
-                if g.history.len() > RING {
-                    g.history.pop_front();
-                }
-            }
+            self.push_history(name, rec, out);
         }
     }
 

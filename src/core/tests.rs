@@ -1324,3 +1324,6 @@ fn service_refusals() {
     let h = t.one_body("root@localhost");
     assert!(h.contains("//newgroup") && !h.contains("//kick"), "{h}");
 }
+
+#[path = "tests_routes.rs"]
+mod routes;

@@ -1,0 +1,824 @@
+//! HTTP routes (SPEC §6) in the core: the route commands, posts arriving on
+//! receive routes, forwarding what is said to send routes, and the outbox
+//! schedule — one delivery in flight per route, in order, retried with
+//! backoff, given up after `routes.max_age_hours`. The HTTP server and
+//! client are adapters: they turn requests into `Input::RoutePost` and
+//! `Input::Delivery`, and carry out `Output::Reply` and `Output::Http`.
+
+use std::collections::VecDeque;
+
+use super::model::{
+    HistoryRecord, Millis, OutboxRecord, RouteFormat, RouteKind, RouteMessage, RouteRecord, StoreOp,
+};
+use super::names;
+use super::relay::{copy_id, format_line};
+use super::stanza::{self, Attr, NS_COMPONENT};
+use super::webhook::{self, HttpRequest, Refusal, Verdict};
+use super::{Core, Output};
+use minidom::Element;
+
+/// How long received message ids are remembered (duplicates dropped).
+pub const SEEN_WINDOW_MS: Millis = 24 * 3_600_000;
+/// Retry delays double from 1 s up to this.
+pub const MAX_BACKOFF_MS: Millis = 10 * 60_000;
+/// A route message older than this when it arrives gets a delay stamp.
+const LATE_MS: Millis = 60_000;
+
+/// A POST to `/routes/{group}/{route}`, as the HTTP adapter read it.
+#[derive(Debug, Clone)]
+pub struct RoutePost {
+    /// Matches the `PostReply` to the waiting request.
+    pub token: u64,
+    pub group: String,
+    pub route: String,
+    pub body: Vec<u8>,
+    /// `application/x-www-form-urlencoded` (outgoing webhooks may use it).
+    pub form: bool,
+    pub timestamp: Option<String>,
+    pub signature: Option<String>,
+}
+
+/// The answer to a `RoutePost`: a status and a small JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostReply {
+    pub token: u64,
+    pub status: u16,
+    pub body: String,
+}
+
+/// A delivery for the HTTP client to attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSend {
+    pub outbox_id: i64,
+    pub group: String,
+    pub route: String,
+    pub req: HttpRequest,
+}
+
+/// How a delivery attempt went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub outbox_id: i64,
+    pub group: String,
+    pub route: String,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The far side answered.
+    Response {
+        status: u16,
+        body: Vec<u8>,
+        /// `Retry-After` in seconds, when given.
+        retry_after: Option<u64>,
+    },
+    /// No answer: connection refused, timeout, TLS, DNS…
+    Failed(String),
+}
+
+/// Counters for metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RouteStats {
+    /// Messages accepted on receive routes and relayed.
+    pub received: u64,
+    /// Deliveries the far side accepted.
+    pub delivered: u64,
+    /// Attempts that failed and will be retried.
+    pub failed: u64,
+    /// Deliveries the far side refused as such (400, 413, 422): dropped.
+    pub refused: u64,
+    /// Deliveries dropped after `routes.max_age_hours`.
+    pub given_up: u64,
+}
+
+/// A route with its delivery state.
+#[derive(Debug, Clone)]
+pub(crate) struct Route {
+    pub rec: RouteRecord,
+    /// Send routes: deliveries waiting, oldest first.
+    pub queue: VecDeque<OutboxRecord>,
+    /// The outbox id being attempted now.
+    pub in_flight: Option<i64>,
+    /// Not before this (backoff).
+    pub next_at: Millis,
+    /// Failures of the head delivery in a row.
+    pub failures: u32,
+    /// Receive routes: when the last message came in.
+    pub last_received: Option<Millis>,
+}
+
+impl Route {
+    pub fn new(rec: RouteRecord) -> Route {
+        Route {
+            rec,
+            queue: VecDeque::new(),
+            in_flight: None,
+            next_at: 0,
+            failures: 0,
+            last_received: None,
+        }
+    }
+
+    fn send_target(&self) -> Option<(&str, RouteFormat)> {
+        match &self.rec.kind {
+            RouteKind::Send { url, format } => Some((url.as_str(), *format)),
+            RouteKind::Recv { .. } => None,
+        }
+    }
+}
+
+/// Delay after `failures` failures in a row: 1 s, 2 s, 4 s … 10 min.
+pub fn backoff(failures: u32) -> Millis {
+    let exp = failures.saturating_sub(1).min(20);
+    (1000i64 << exp).min(MAX_BACKOFF_MS)
+}
+
+fn reply(token: u64, status: u16, body: serde_json::Value) -> Output {
+    Output::Reply(PostReply {
+        token,
+        status,
+        body: body.to_string(),
+    })
+}
+
+fn refusal(token: u64, r: Refusal) -> Output {
+    reply(token, r.status, serde_json::json!({ "error": r.error }))
+}
+
+/// The URL as `//routes` shows it: in full for formats with a password,
+/// only scheme and host for webhook formats, whose URL is the secret.
+fn shown_url(url: &str, format: RouteFormat) -> String {
+    match format {
+        RouteFormat::Talkgroups | RouteFormat::Matterbridge => url.to_string(),
+        _ => match url::Url::parse(url) {
+            Ok(u) => format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or("?")),
+            Err(_) => "…".into(),
+        },
+    }
+}
+
+/// Checks a send route's URL: absolute http(s) with a host.
+fn valid_url(s: &str) -> bool {
+    url::Url::parse(s).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    })
+}
+
+impl Core {
+    // ---- receiving -------------------------------------------------------
+
+    /// A post to a receive route: authenticate, drop loops and duplicates,
+    /// relay into the group, forward to the group's send routes, answer.
+    pub(crate) fn on_route_post(&mut self, now: Millis, p: RoutePost, out: &mut Vec<Output>) {
+        let token = p.token;
+        match self.accept_post(now, &p) {
+            Err(r) => out.push(refusal(token, r)),
+            Ok(Accepted::Drop(reason)) => out.push(reply(
+                token,
+                200,
+                serde_json::json!({ "status": "dropped", "reason": reason }),
+            )),
+            Ok(Accepted::Duplicate) => out.push(reply(
+                token,
+                200,
+                serde_json::json!({ "status": "duplicate" }),
+            )),
+            Ok(Accepted::Relay { key, msg, native }) => {
+                let id = self.relay_from_route(now, &p.group, &p.route, key, msg, native, out);
+                out.push(reply(
+                    token,
+                    200,
+                    serde_json::json!({ "status": "ok", "id": id }),
+                ));
+            }
+        }
+    }
+
+    /// Everything about a post that refuses it or drops it.
+    fn accept_post(&self, now: Millis, p: &RoutePost) -> Result<Accepted, Refusal> {
+        let g = self
+            .groups
+            .get(&p.group)
+            .ok_or_else(|| webhook::refuse(404, "no such group"))?;
+        let route = g
+            .routes
+            .get(&p.route)
+            .filter(|r| matches!(r.rec.kind, RouteKind::Recv { .. }))
+            .ok_or_else(|| webhook::refuse(404, "no such receive route"))?;
+        let password = route.rec.password.as_deref().unwrap_or_default();
+        let (key, msg, native) = match &p.signature {
+            Some(sig) => {
+                let ts = p
+                    .timestamp
+                    .as_deref()
+                    .ok_or_else(|| webhook::refuse(401, "missing X-Talkgroups-Timestamp"))?;
+                if password.is_empty() || !webhook::verify(password, ts, &p.body, sig) {
+                    return Err(webhook::refuse(401, "bad signature"));
+                }
+                let secs: i64 = ts
+                    .trim()
+                    .parse()
+                    .map_err(|_| webhook::refuse(401, "bad X-Talkgroups-Timestamp"))?;
+                if (now / 1000 - secs).abs() > webhook::MAX_SKEW_SECS {
+                    return Err(webhook::refuse(
+                        409,
+                        "timestamp more than 5 minutes away from this server's clock",
+                    ));
+                }
+                let msg = webhook::parse_native(&p.body, now)?;
+                if msg.trail.contains(&self.instance_id) {
+                    return Ok(Accepted::Drop("loop: this instance is in the trail"));
+                }
+                if msg.trail.len() > webhook::MAX_TRAIL {
+                    return Ok(Accepted::Drop("trail longer than 8"));
+                }
+                if msg.body.trim().is_empty() {
+                    return Err(webhook::refuse(400, "empty body"));
+                }
+                (msg.id.clone(), msg, true)
+            }
+            None => {
+                let w = webhook::parse_webhook(&p.body, p.form)?;
+                if password.is_empty() || !webhook::same_secret(&w.token, password) {
+                    return Err(webhook::refuse(401, "bad token"));
+                }
+                if w.from_bot {
+                    return Ok(Accepted::Drop("posted by a bot"));
+                }
+                if w.text.trim().is_empty() {
+                    return Ok(Accepted::Drop("empty text"));
+                }
+                let msg = RouteMessage {
+                    id: String::new(), // Given when relayed (a history id).
+                    origin: g.jid.clone(),
+                    nick: w.user_name,
+                    body: w.text,
+                    sent_at: now,
+                    trail: Vec::new(),
+                };
+                (w.dedup_id, msg, false)
+            }
+        };
+        if msg.body.chars().count() > self.cfg.max_body {
+            return Err(webhook::refuse(
+                413,
+                format!("body longer than {} characters", self.cfg.max_body),
+            ));
+        }
+        if g.seen.contains_key(&key) {
+            return Ok(Accepted::Duplicate);
+        }
+        Ok(Accepted::Relay { key, msg, native })
+    }
+
+    /// Relays an accepted route message into the group as `[nick@ROUTE]
+    /// text`, records it, and forwards it. Returns the message's id.
+    #[allow(clippy::too_many_arguments)]
+    fn relay_from_route(
+        &mut self,
+        now: Millis,
+        name: &str,
+        route: &str,
+        key: String,
+        mut msg: RouteMessage,
+        native: bool,
+        out: &mut Vec<Output>,
+    ) -> String {
+        self.last_history_id += 1;
+        let seq = self.last_history_id;
+        let offline_mode = self.cfg.offline;
+        let instance = self.instance_id.clone();
+        let Some(g) = self.groups.get_mut(name) else {
+            return String::new();
+        };
+        msg.nick = names::clean_remote_nick(&msg.nick);
+        if native {
+            msg.trail.push(instance);
+        } else {
+            msg.id = webhook::message_id(&instance, seq);
+            msg.trail = vec![instance];
+        }
+        let shown_nick = format!("{}@{route}", msg.nick);
+        let line = format_line(&shown_nick, &msg.body);
+        let sender = format!("route:{route}");
+        let late = now - msg.sent_at > LATE_MS;
+        let mut sent = 0u64;
+        for m in g.members.values() {
+            if !super::relay::receives(m, &sender, now, offline_mode) {
+                continue;
+            }
+            let mut e = Element::builder("message", NS_COMPONENT)
+                .a("type", "chat")
+                .a("from", g.jid.as_str())
+                .a("to", m.rec.jid.as_str())
+                .a("id", copy_id(seq, m.rec.id))
+                .append(stanza::text_child("body", NS_COMPONENT, &line))
+                .append(stanza::text_child("nick", stanza::NS_NICK, &shown_nick));
+            if late {
+                e = e.append(
+                    Element::builder("delay", stanza::NS_DELAY)
+                        .a("from", g.jid.as_str())
+                        .a("stamp", stanza::xep0082(msg.sent_at))
+                        .build(),
+                );
+            }
+            out.push(Output::Send(e.build()));
+            sent += 1;
+        }
+        self.relayed += sent;
+        self.route_stats.received += 1;
+        g.seen.insert(key.clone(), now);
+        out.push(Output::Store(StoreOp::Seen {
+            group: name.to_string(),
+            id: key,
+            at: now,
+        }));
+        if let Some(r) = g.routes.get_mut(route) {
+            r.last_received = Some(now);
+        }
+        let rec = HistoryRecord {
+            id: seq,
+            group: name.to_string(),
+            sender,
+            nick: shown_nick,
+            text: msg.body.clone(),
+            at: now,
+            origin_id: None,
+        };
+        self.push_history(name, rec, out);
+        let id = msg.id.clone();
+        if msg.trail.len() <= webhook::MAX_TRAIL {
+            self.forward(now, name, &msg, Some(route), out);
+        }
+        id
+    }
+
+    // ---- sending ---------------------------------------------------------
+
+    /// Queues `msg` on every send route of the group, except the one the
+    /// receive route `came_on` names as NOLOOP, and starts idle routes.
+    pub(crate) fn forward(
+        &mut self,
+        now: Millis,
+        name: &str,
+        msg: &RouteMessage,
+        came_on: Option<&str>,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(g) = self.groups.get(name) else {
+            return;
+        };
+        let noloop = came_on
+            .and_then(|r| g.routes.get(r))
+            .and_then(|r| match &r.rec.kind {
+                RouteKind::Recv { noloop } => noloop.clone(),
+                RouteKind::Send { .. } => None,
+            });
+        let targets: Vec<String> = g
+            .routes
+            .values()
+            .filter(|r| r.send_target().is_some() && Some(&r.rec.name) != noloop.as_ref())
+            .map(|r| r.rec.name.clone())
+            .collect();
+        for route in targets {
+            self.last_outbox_id += 1;
+            let rec = OutboxRecord {
+                id: self.last_outbox_id,
+                group: name.to_string(),
+                route: route.clone(),
+                msg: msg.clone(),
+                created_at: now,
+            };
+            out.push(Output::Store(StoreOp::Enqueue(rec.clone())));
+            if let Some(r) = self
+                .groups
+                .get_mut(name)
+                .and_then(|g| g.routes.get_mut(&route))
+            {
+                r.queue.push_back(rec);
+            }
+            self.dispatch_route(now, name, &route, out);
+        }
+    }
+
+    /// Whether the group has any send route (cheap check on the hot path).
+    pub(crate) fn has_send_routes(&self, name: &str) -> bool {
+        self.groups
+            .get(name)
+            .is_some_and(|g| g.routes.values().any(|r| r.send_target().is_some()))
+    }
+
+    /// Starts the head delivery of every idle, due route (timer).
+    pub(crate) fn dispatch_all(&mut self, now: Millis, out: &mut Vec<Output>) {
+        let due: Vec<(String, String)> = self
+            .groups
+            .values()
+            .flat_map(|g| {
+                g.routes
+                    .values()
+                    .filter(|r| r.in_flight.is_none() && !r.queue.is_empty() && r.next_at <= now)
+                    .map(|r| (g.name.clone(), r.rec.name.clone()))
+            })
+            .collect();
+        for (group, route) in due {
+            self.dispatch_route(now, &group, &route, out);
+        }
+    }
+
+    /// Gives up expired head deliveries, then starts the head one if the
+    /// route is idle and due.
+    fn dispatch_route(&mut self, now: Millis, group: &str, route: &str, out: &mut Vec<Output>) {
+        let max_age = self.cfg.route_max_age_ms;
+        let Some(r) = self
+            .groups
+            .get_mut(group)
+            .and_then(|g| g.routes.get_mut(route))
+        else {
+            return;
+        };
+        if r.in_flight.is_some() {
+            return;
+        }
+        let mut given_up = 0u64;
+        while r
+            .queue
+            .front()
+            .is_some_and(|o| now - o.created_at > max_age)
+        {
+            if let Some(o) = r.queue.pop_front() {
+                out.push(Output::Store(StoreOp::Dequeue { id: o.id }));
+                given_up += 1;
+                r.failures = 0;
+            }
+        }
+        if given_up > 0 {
+            tracing::warn!(
+                group,
+                route,
+                count = given_up,
+                "route deliveries given up after routes.max_age_hours"
+            );
+            self.route_stats.given_up += given_up;
+        }
+        if r.next_at > now {
+            return;
+        }
+        let (Some(head), Some((url, format))) = (r.queue.front(), r.send_target()) else {
+            return;
+        };
+        let req = webhook::build_request(
+            format,
+            url,
+            r.rec.password.as_deref(),
+            &r.rec.name,
+            &head.msg,
+            now / 1000,
+        );
+        r.in_flight = Some(head.id);
+        out.push(Output::Http(HttpSend {
+            outbox_id: head.id,
+            group: group.to_string(),
+            route: route.to_string(),
+            req,
+        }));
+    }
+
+    /// The result of a delivery attempt.
+    pub(crate) fn on_delivery(&mut self, now: Millis, d: Delivery, out: &mut Vec<Output>) {
+        let Some(r) = self
+            .groups
+            .get_mut(&d.group)
+            .and_then(|g| g.routes.get_mut(&d.route))
+        else {
+            return; // Route deleted meanwhile.
+        };
+        if r.in_flight != Some(d.outbox_id) {
+            return; // Not what this route waits for (state was reloaded).
+        }
+        r.in_flight = None;
+        let Some((_, format)) = r.send_target() else {
+            return;
+        };
+        let verdict = match d.outcome {
+            Outcome::Response {
+                status,
+                body,
+                retry_after,
+            } => webhook::judge(format, status, &body, retry_after),
+            Outcome::Failed(e) => Verdict::Retry {
+                error: e,
+                after_secs: None,
+            },
+        };
+        match verdict {
+            Verdict::Delivered => {
+                r.queue.pop_front();
+                r.failures = 0;
+                r.next_at = now;
+                r.rec.last_ok = Some(now);
+                out.push(Output::Store(StoreOp::Dequeue { id: d.outbox_id }));
+                self.route_stats.delivered += 1;
+            }
+            Verdict::Refused(error) => {
+                tracing::warn!(group = %d.group, route = %d.route, %error, "far side refused a route message; dropped");
+                r.queue.pop_front();
+                r.failures = 0;
+                r.next_at = now;
+                r.rec.last_error = Some((now, error));
+                out.push(Output::Store(StoreOp::Dequeue { id: d.outbox_id }));
+                self.route_stats.refused += 1;
+            }
+            Verdict::Retry { error, after_secs } => {
+                r.failures += 1;
+                let wait = backoff(r.failures)
+                    .max(after_secs.map_or(0, |s| (s.min(3600) * 1000) as Millis));
+                r.next_at = now + wait;
+                if r.failures == 1 || r.failures.is_power_of_two() {
+                    tracing::warn!(group = %d.group, route = %d.route, %error, failures = r.failures, retry_in_ms = wait, "route delivery failed; will retry");
+                }
+                r.rec.last_error = Some((now, error));
+                self.route_stats.failed += 1;
+            }
+        }
+        out.push(Output::Store(StoreOp::UpsertRoute(r.rec.clone())));
+        let (group, route) = (d.group, d.route);
+        self.dispatch_route(now, &group, &route, out);
+    }
+
+    /// Deliveries waiting across all routes.
+    pub fn outbox_depth(&self) -> usize {
+        self.groups
+            .values()
+            .flat_map(|g| g.routes.values())
+            .map(|r| r.queue.len())
+            .sum()
+    }
+
+    /// Forgets received ids older than the duplicate window.
+    pub(crate) fn prune_seen(&mut self, now: Millis, out: &mut Vec<Output>) {
+        let before = now - SEEN_WINDOW_MS;
+        for g in self.groups.values_mut() {
+            g.seen.retain(|_, at| *at >= before);
+        }
+        out.push(Output::Store(StoreOp::PruneSeen { before }));
+    }
+
+    // ---- commands --------------------------------------------------------
+
+    /// `//addroutesend NAME PASSWORD URL [FORMAT]`
+    pub(crate) fn cmd_addroutesend(
+        &mut self,
+        now: Millis,
+        group: &str,
+        words: &[&str],
+        usage: String,
+        out: &mut Vec<Output>,
+    ) -> String {
+        let (name, password, url, format) = match words {
+            [n, p, u] => (*n, *p, *u, RouteFormat::Talkgroups),
+            [n, p, u, f] => match RouteFormat::parse(f) {
+                Some(f) => (*n, *p, *u, f),
+                None => {
+                    let all: Vec<&str> = RouteFormat::ALL.iter().map(|f| f.as_str()).collect();
+                    return format!("Unknown format {f}: use one of {}.", all.join(", "));
+                }
+            },
+            _ => return usage,
+        };
+        let name = name.to_lowercase();
+        if let Err(e) = self.check_new_route(group, &name) {
+            return e;
+        }
+        let password = match password {
+            "-" if format == RouteFormat::Talkgroups => {
+                return "talkgroups routes are signed: give a password of at least 8 characters."
+                    .into()
+            }
+            "-" => None,
+            p if p.chars().count() < 8 => {
+                return "Passwords have at least 8 characters.".into();
+            }
+            p => Some(p.to_string()),
+        };
+        if !valid_url(url) {
+            return format!("Not a valid http:// or https:// URL: {url}");
+        }
+        let note = match (format, &password) {
+            (RouteFormat::Slack | RouteFormat::Discord | RouteFormat::Wecom, Some(_)) => {
+                " (this format does not use the password)"
+            }
+            _ => "",
+        };
+        let shown = shown_url(url, format);
+        let rec = RouteRecord {
+            group: group.to_string(),
+            name: name.clone(),
+            kind: RouteKind::Send {
+                url: url.to_string(),
+                format,
+            },
+            password,
+            created_at: now,
+            last_ok: None,
+            last_error: None,
+        };
+        self.insert_route(rec, out);
+        format!(
+            "OK, route {name} sends every message said here to {shown} ({}){note}.",
+            format.as_str()
+        )
+    }
+
+    /// `//addrouterecv NAME PASSWORD [NOLOOP]`
+    pub(crate) fn cmd_addrouterecv(
+        &mut self,
+        now: Millis,
+        group: &str,
+        words: &[&str],
+        usage: String,
+        out: &mut Vec<Output>,
+    ) -> String {
+        let (name, password, noloop) = match words {
+            [n, p] => (*n, *p, None),
+            [n, p, l] => (*n, *p, Some(l.to_lowercase())),
+            _ => return usage,
+        };
+        let name = name.to_lowercase();
+        if let Err(e) = self.check_new_route(group, &name) {
+            return e;
+        }
+        if password.chars().count() < 8 {
+            return "Passwords have at least 8 characters.".into();
+        }
+        if let Some(l) = &noloop {
+            if !names::is_valid_group_name(l) {
+                return format!("{l} is not a route name.\n{usage}");
+            }
+        }
+        let rec = RouteRecord {
+            group: group.to_string(),
+            name: name.clone(),
+            kind: RouteKind::Recv {
+                noloop: noloop.clone(),
+            },
+            password: Some(password.to_string()),
+            created_at: now,
+            last_ok: None,
+            last_error: None,
+        };
+        self.insert_route(rec, out);
+        let noloop = match noloop {
+            Some(l) => format!(" Messages from it are not sent out on route {l}."),
+            None => String::new(),
+        };
+        format!("OK, route {name} receives at POST /routes/{group}/{name}.{noloop}")
+    }
+
+    fn check_new_route(&self, group: &str, name: &str) -> Result<(), String> {
+        if !names::is_valid_group_name(name) {
+            return Err(format!(
+                "Route names are 1–64 of a-z 0-9 . _ - (starting with a letter or digit): {name}"
+            ));
+        }
+        if self
+            .groups
+            .get(group)
+            .is_some_and(|g| g.routes.contains_key(name))
+        {
+            return Err(format!(
+                "A route named {name} exists: //delroute {name} first."
+            ));
+        }
+        Ok(())
+    }
+
+    fn insert_route(&mut self, rec: RouteRecord, out: &mut Vec<Output>) {
+        out.push(Output::Store(StoreOp::UpsertRoute(rec.clone())));
+        if let Some(g) = self.groups.get_mut(&rec.group) {
+            g.routes.insert(rec.name.clone(), Route::new(rec));
+        }
+    }
+
+    /// `//delroute NAME`
+    pub(crate) fn cmd_delroute(
+        &mut self,
+        group: &str,
+        words: &[&str],
+        usage: String,
+        out: &mut Vec<Output>,
+    ) -> String {
+        let [name] = words else {
+            return usage;
+        };
+        let name = name.to_lowercase();
+        let Some(r) = self
+            .groups
+            .get_mut(group)
+            .and_then(|g| g.routes.remove(&name))
+        else {
+            return format!("No route named {name}. //routes lists them.");
+        };
+        out.push(Output::Store(StoreOp::DeleteRoute {
+            group: group.to_string(),
+            name: name.clone(),
+        }));
+        match r.queue.len() {
+            0 => format!("OK, route {name} deleted."),
+            n => format!("OK, route {name} deleted; {n} undelivered messages dropped."),
+        }
+    }
+
+    /// `//routes`
+    pub(crate) fn cmd_routes(&self, group: &str) -> String {
+        let Some(g) = self.groups.get(group) else {
+            return String::new();
+        };
+        if g.routes.is_empty() {
+            return "No routes. //addroutesend and //addrouterecv create them.".into();
+        }
+        let when = |t: Option<Millis>| t.map_or("never".to_string(), stanza::human_time);
+        let mut s = format!("Routes of {}:", g.title);
+        for r in g.routes.values() {
+            match &r.rec.kind {
+                RouteKind::Send { url, format } => {
+                    let err = match &r.rec.last_error {
+                        Some((at, e)) => format!("{} ({e})", stanza::human_time(*at)),
+                        None => "never".into(),
+                    };
+                    s.push_str(&format!(
+                        "\nsend {} → {} ({}): last success {}, last error {}, {} queued",
+                        r.rec.name,
+                        shown_url(url, *format),
+                        format.as_str(),
+                        when(r.rec.last_ok),
+                        err,
+                        r.queue.len()
+                    ));
+                }
+                RouteKind::Recv { noloop } => {
+                    let noloop = noloop
+                        .as_ref()
+                        .map(|l| format!(", not sent back on {l}"))
+                        .unwrap_or_default();
+                    s.push_str(&format!(
+                        "\nrecv {} ← POST /routes/{}/{}{}: last message {}",
+                        r.rec.name,
+                        g.name,
+                        r.rec.name,
+                        noloop,
+                        when(r.last_received)
+                    ));
+                }
+            }
+        }
+        s
+    }
+}
+
+/// What to do with a post that passed the checks.
+enum Accepted {
+    /// Not relayed, but answered 200 so the sender does not retry.
+    Drop(&'static str),
+    Duplicate,
+    Relay {
+        /// The id the duplicate window remembers.
+        key: String,
+        msg: RouteMessage,
+        /// Came in the native format (keeps its id and trail).
+        native: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_ten_minutes() {
+        assert_eq!(backoff(1), 1000);
+        assert_eq!(backoff(2), 2000);
+        assert_eq!(backoff(5), 16_000);
+        assert_eq!(backoff(10), 512_000);
+        assert_eq!(backoff(11), MAX_BACKOFF_MS);
+        assert_eq!(backoff(u32::MAX), MAX_BACKOFF_MS);
+    }
+
+    #[test]
+    fn urls() {
+        assert!(valid_url("http://127.0.0.1:8470/routes/lobby/a"));
+        assert!(valid_url("https://hooks.slack.com/services/T/B/X"));
+        assert!(!valid_url("ftp://x/y"));
+        assert!(!valid_url("http://"));
+        assert!(!valid_url("https://:80/x"));
+        assert!(!valid_url("lobby"));
+        assert_eq!(
+            shown_url("https://hooks.slack.com/services/T/B/X", RouteFormat::Slack),
+            "https://hooks.slack.com/…"
+        );
+        assert_eq!(
+            shown_url("http://b:1/routes/l/a", RouteFormat::Talkgroups),
+            "http://b:1/routes/l/a"
+        );
+    }
+}
