@@ -1090,12 +1090,18 @@ impl Talkgroups {
     /// Writes a config (component on `p`, database in a temp dir, plus
     /// `extra` TOML) and starts the binary; waits until it is connected.
     pub fn start(p: &Prosody, extra: &str) -> Talkgroups {
+        Talkgroups::start_as(p, COMPONENT, extra)
+    }
+
+    /// As `start`, for the component domain `jid` (registered with `p`
+    /// under `SECRET`).
+    pub fn start_as(p: &Prosody, jid: &str, extra: &str) -> Talkgroups {
         let dir = tempfile::tempdir().expect("tempdir");
         let db_path = dir.path().join("talkgroups.sqlite3");
         let config_path = dir.path().join("talkgroups.toml");
         let log_path = dir.path().join("talkgroups.log");
         let cfg = format!(
-            "[component]\njid = \"{COMPONENT}\"\nsecret = \"{SECRET}\"\nserver = \"{}\"\nkeepalive_secs = 5\nreconnect_max_secs = 2\n\n[storage]\ndatabase = \"{}\"\n\n{extra}\n",
+            "[component]\njid = \"{jid}\"\nsecret = \"{SECRET}\"\nserver = \"{}\"\nkeepalive_secs = 5\nreconnect_max_secs = 2\n\n[storage]\ndatabase = \"{}\"\n\n{extra}\n",
             p.component_addr(),
             db_path.display()
         );
