@@ -109,6 +109,7 @@ pub async fn run(
         server: cfg.component.server.clone(),
         keepalive: cfg.component.keepalive,
         reconnect_max: cfg.component.reconnect_max,
+        inbox_max: xmpp::INBOX_MAX,
     };
     let xmpp_task = tokio::spawn(xmpp::run(xcfg, ev_tx, ob_rx, sd_rx));
 

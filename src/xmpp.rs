@@ -76,7 +76,14 @@ pub struct XmppConfig {
     pub keepalive: Duration,
     /// Cap of the reconnect backoff.
     pub reconnect_max: Duration,
+    /// At most this many inbound stanzas wait for the app beyond its
+    /// channel; past it the socket is not read (TCP backpressure: the server
+    /// holds the rest) until the app catches up.
+    pub inbox_max: usize,
 }
+
+/// The default `inbox_max`.
+pub const INBOX_MAX: usize = 10_000;
 
 impl fmt::Debug for XmppConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -293,7 +300,7 @@ pub async fn run(
         read_timeout: keepalive,
         response_timeout: keepalive,
     };
-    let mut inbox = Inbox::new(events);
+    let mut inbox = Inbox::new(events, cfg.inbox_max.max(1));
     let mut backoff = Backoff::new(cfg.reconnect_max);
 
     loop {
@@ -525,31 +532,45 @@ struct Inbox {
     backlog: VecDeque<XmppEvent>,
     /// Waits for room in a full channel; wakes the task when there is.
     reserve: Option<BoxFuture<'static, Result<OwnedPermit<XmppEvent>, SendError<()>>>>,
-    /// Backlog length at which we warn next.
-    warn_at: usize,
+    /// When we last warned that the app is behind (at most once a minute).
+    warned: Option<tokio::time::Instant>,
+    /// Reading pauses at this backlog length.
+    max: usize,
 }
 
 struct EventsClosed;
 
 impl Inbox {
-    fn new(tx: mpsc::Sender<XmppEvent>) -> Self {
+    fn new(tx: mpsc::Sender<XmppEvent>, max: usize) -> Self {
         Inbox {
             tx,
             backlog: VecDeque::new(),
             reserve: None,
-            warn_at: 1_000,
+            warned: None,
+            max,
         }
     }
 
     fn push(&mut self, event: XmppEvent) {
         self.backlog.push_back(event);
-        if self.backlog.len() >= self.warn_at {
-            warn!(
-                backlog = self.backlog.len(),
-                "the app is not keeping up with inbound stanzas"
-            );
-            self.warn_at *= 10;
+        if self.full() {
+            let now = tokio::time::Instant::now();
+            if self
+                .warned
+                .is_none_or(|t| now - t >= Duration::from_secs(60))
+            {
+                self.warned = Some(now);
+                warn!(
+                    backlog = self.backlog.len(),
+                    "the app is not keeping up with inbound stanzas; reading from the server pauses until it does"
+                );
+            }
         }
+    }
+
+    /// Whether reading should pause.
+    fn full(&self) -> bool {
+        self.backlog.len() >= self.max
     }
 
     /// Ready(Ok) once the backlog is empty; Pending while the channel is full.
@@ -573,7 +594,6 @@ impl Inbox {
             let Some(event) = self.backlog.pop_front() else {
                 if self.backlog.capacity() > 4096 {
                     self.backlog.shrink_to(64);
-                    self.warn_at = 1_000;
                 }
                 return Poll::Ready(Ok(()));
             };
@@ -662,6 +682,13 @@ impl<'a> Session<'a> {
             }
             if self.closing && self.queue.is_empty() && self.unflushed == 0 {
                 return Poll::Ready(End::Drained);
+            }
+            // A full inbox stops reading; delivering wakes us again.
+            if self.inbox.full() && !self.closing {
+                if !progress {
+                    return Poll::Pending;
+                }
+                continue;
             }
             if let Poll::Ready(item) = self.stream.poll_next_unpin(cx) {
                 progress = true;
@@ -913,6 +940,7 @@ mod tests {
             server: addr.to_string(),
             keepalive,
             reconnect_max: Duration::from_secs(8),
+            inbox_max: INBOX_MAX,
         }
     }
 
@@ -1294,6 +1322,58 @@ mod tests {
         tokio::time::timeout(WAIT, task)
             .await
             .expect("run did not return")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_full_inbox_stops_reading_until_the_app_catches_up() {
+        let (listener, addr) = listener().await;
+        let mut cfg = config(addr, SECRET, Duration::from_secs(5));
+        cfg.inbox_max = 10;
+        let mut h = Harness::start(cfg, 1);
+        let peer = Peer::accept(&listener).await;
+        assert!(matches!(h.event().await, XmppEvent::Connected));
+        // Far more than the socket buffers hold: the writer must block
+        // while nobody reads events, and finish once the app reads them.
+        // 8 MB in 1 KiB stanzas: beyond what loopback socket buffers take
+        // from a reader that stopped, little for one that reads.
+        const N: usize = 8_000;
+        let padding = "x".repeat(1000);
+        let writer = tokio::spawn(async move {
+            let mut peer = peer;
+            let mut chunk = String::new();
+            for i in 0..N {
+                chunk.push_str(&format!(
+                    "<message id='m{i}'><body>{padding}</body></message>"
+                ));
+                if chunk.len() > 64 * 1024 {
+                    peer.send(&chunk).await;
+                    chunk.clear();
+                }
+            }
+            peer.send(&chunk).await;
+            peer
+        });
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(
+            !writer.is_finished(),
+            "the component read everything while the app did not: the inbox is unbounded"
+        );
+        for i in 0..N {
+            let el = tokio::time::timeout(WAIT, h.events.recv())
+                .await
+                .expect("stalled")
+                .expect("closed");
+            match el {
+                XmppEvent::Stanza(el) => {
+                    assert_eq!(el.attr("id"), Some(format!("m{i}").as_str()))
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let _peer = tokio::time::timeout(WAIT, writer)
+            .await
+            .expect("writer still blocked")
             .unwrap();
     }
 
