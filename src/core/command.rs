@@ -215,6 +215,12 @@ impl Core {
         let admin = self.is_admin(g, &ctx.from_bare);
         let level = if admin { Level::Admin } else { Level::User };
         let (cmd, args) = split(body);
+        if !is_member && !admin && !self.may_answer_stranger(now, name, &ctx.from_bare) {
+            return;
+        }
+        let Some(g) = self.groups.get(name) else {
+            return;
+        };
         let reply = match find(&cmd) {
             None => format!("Unknown command //{cmd}. Send //help for the list."),
             Some(s) if s.level == Level::Service => {
@@ -750,7 +756,7 @@ impl Core {
 
     /// Changes a member's record and emits the store write. `f` returns
     /// `None` to change nothing.
-    fn update_member<T>(
+    pub(crate) fn update_member<T>(
         &mut self,
         name: &str,
         jid: &str,

@@ -41,6 +41,9 @@ use stanza::ErrorType;
 /// 200.
 pub const RING: usize = 1000;
 
+/// Non-members get at most one text reply per this long (per group).
+pub const STRANGER_GAP_MS: Millis = 60_000;
+
 /// The core's settings, taken from the config.
 #[derive(Debug, Clone)]
 pub struct CoreConfig {
@@ -251,6 +254,8 @@ pub struct Core {
     /// This installation's id, for route trails.
     pub(crate) instance_id: String,
     pub(crate) last_outbox_id: i64,
+    /// When each (group or domain, JID) of a non-member was last answered.
+    strangers: HashMap<(String, String), Millis>,
 }
 
 impl Core {
@@ -270,6 +275,7 @@ impl Core {
             route_stats: RouteStats::default(),
             instance_id: snap.instance_id,
             last_outbox_id: snap.max_outbox_id,
+            strangers: HashMap::new(),
             cfg,
         };
         for g in snap.groups {
@@ -376,6 +382,7 @@ impl Core {
         }
         self.last_prune = now;
         self.prune_seen(now, out);
+        self.strangers.retain(|_, t| now - *t < STRANGER_GAP_MS);
         let before = now - i64::from(self.cfg.history_days) * 24 * HOUR;
         for g in self.groups.values_mut() {
             while g.history.front().is_some_and(|h| h.at < before) {
@@ -397,6 +404,21 @@ impl Core {
             }
         }
         out.push(Output::Store(StoreOp::AppendHistory(rec)));
+    }
+
+    /// Whether a non-member's message to `target` may be answered with a
+    /// text reply now: at most one per `STRANGER_GAP_MS` per JID and target,
+    /// so the group cannot be used to flood someone (errors the protocol
+    /// requires are not limited).
+    pub(crate) fn may_answer_stranger(&mut self, now: Millis, target: &str, jid: &str) -> bool {
+        let key = (target.to_string(), jid.to_string());
+        match self.strangers.get(&key) {
+            Some(t) if now - *t < STRANGER_GAP_MS => false,
+            _ => {
+                self.strangers.insert(key, now);
+                true
+            }
+        }
     }
 
     /// A fresh id for a stanza the component originates.

@@ -439,7 +439,39 @@ impl Core {
                 Leave::Kicked => "was removed",
             };
             self.announce(now, name, None, &format!("*** {} {verb}", m.rec.nick), out);
+            if m.rec.admin {
+                self.ensure_admin(name, out);
+            }
         }
+    }
+
+    /// A group whose last admin went is not left unmanaged: its
+    /// longest-standing member becomes admin and is told so.
+    fn ensure_admin(&mut self, name: &str, out: &mut Vec<Output>) {
+        let Some(g) = self.groups.get(name) else {
+            return;
+        };
+        let members = || g.members.values().filter(|m| m.is_member());
+        if members().any(|m| m.rec.admin) {
+            return;
+        }
+        let Some(heir) = members()
+            .min_by_key(|m| (m.rec.joined_at, m.rec.id))
+            .map(|m| m.rec.jid.clone())
+        else {
+            return;
+        };
+        let (gjid, title) = (g.jid.clone(), g.title.clone());
+        self.update_member(name, &heir, out, |m| {
+            m.admin = true;
+            Some(())
+        });
+        self.say(
+            &gjid,
+            &heir,
+            &format!("The last admin of {title} left: you are its admin now. //help lists admin commands."),
+            out,
+        );
     }
 
     /// Online admins of the group (members with the admin flag, and service

@@ -79,6 +79,9 @@ impl Core {
                 return; // Chat states and the like from strangers: ignore.
             }
             let title = g.title.clone();
+            if !self.may_answer_stranger(now, name, &ctx.from_bare) {
+                return;
+            }
             let text = match state {
                 Some(MemberState::Pending) => {
                     format!("Your request to join {title} still waits for an admin; nothing was sent.")
@@ -423,6 +426,11 @@ impl Core {
         let domain = self.cfg.domain.clone();
         if self.is_service_admin(&ctx.from_bare) && body.trim_start().starts_with("//") {
             self.on_service_command(now, ctx, body.trim(), out);
+            return;
+        }
+        if !self.is_service_admin(&ctx.from_bare)
+            && !self.may_answer_stranger(now, &domain, &ctx.from_bare)
+        {
             return;
         }
         let list = self.joinable_groups();

@@ -559,6 +559,54 @@ fn non_member_gets_one_reply() {
 }
 
 #[test]
+fn strangers_get_one_text_reply_a_minute_but_errors_always() {
+    let mut t = three();
+    t.msg("eve@localhost/r", G, "hi");
+    assert_eq!(t.sent().len(), 1);
+    for body in ["again", "//help", "//online"] {
+        t.later(1000).msg("eve@localhost/r", G, body);
+        assert!(t.sent().is_empty(), "{body}: {:?}", t.sent());
+    }
+    // Another group and the service domain count separately.
+    t.msg("eve@localhost/r", D, "hello service");
+    assert_eq!(t.sent().len(), 1);
+    t.msg("eve@localhost/r", D, "hello again");
+    assert!(t.sent().is_empty());
+    // Protocol errors are never rate-limited.
+    for _ in 0..3 {
+        t.msg("eve@localhost/r", "nosuch@groups.localhost", "x");
+        assert_eq!(t.sent().len(), 1);
+    }
+    t.later(60_000).msg("eve@localhost/r", G, "a minute later");
+    assert!(t.one_body("eve@localhost").contains("not a member"));
+    // Members are never limited.
+    for i in 0..5 {
+        assert!(t.cmd("bob", &format!("//nick b{i}")).starts_with("OK"));
+    }
+}
+
+#[test]
+fn when_the_last_admin_leaves_the_longest_standing_member_takes_over() {
+    let mut t = three();
+    t.later(10);
+    assert!(t.core.groups["lobby"].members[A].rec.admin);
+    t.pres(A, G, Some("unsubscribe"));
+    assert!(t.core.groups["lobby"].members[B].rec.admin);
+    assert!(!t.core.groups["lobby"].members[C].rec.admin);
+    assert_eq!(t.bodies(B)[0], "*** alice left");
+    assert!(t.bodies(B)[1].contains("you are its admin now"));
+    assert!(t
+        .stores()
+        .iter()
+        .any(|s| matches!(s, StoreOp::UpsertMember(m) if m.jid == B && m.admin)));
+    // Not while another admin remains.
+    t.cmd("bob", "//admin carol@localhost");
+    t.cmd("bob", "//leave");
+    assert!(t.core.groups["lobby"].members[C].rec.admin);
+    assert!(t.bodies(C).iter().all(|b| !b.contains("admin now")));
+}
+
+#[test]
 fn stopped_blocked_offline_and_muted() {
     let mut t = three();
     assert!(t.cmd("bob", "//stop 60").starts_with("OK"));
