@@ -145,9 +145,13 @@ pub fn clean_remote_nick(raw: &str) -> String {
     }
 }
 
-/// The key nicks are compared by: NFC, then case-folded.
+/// The key nicks are compared by: the Unicode confusable skeleton (UTS
+/// #39, which includes NFD) of the lowercased skeleton, so nicks that differ
+/// only in case or in look-alike characters (Cyrillic `а` for Latin `a`,
+/// `I` for `l`) clash.
 pub fn nick_key(nick: &str) -> String {
-    nick.nfc().flat_map(char::to_lowercase).collect()
+    let visual: String = unicode_security::skeleton(nick).collect();
+    unicode_security::skeleton(&visual.to_lowercase()).collect()
 }
 
 /// The default handle for a JID: its local part with characters outside the
@@ -222,6 +226,11 @@ mod tests {
         assert_eq!(validate_nick("a\u{7}"), Err(NickError::Forbidden('\u{7}')));
         // NFC: e + combining acute equals é
         assert_eq!(nick_key("Re\u{301}MY"), nick_key("rémy"));
+        // Look-alikes clash: Cyrillic а, capital I for l, Greek Ο for O.
+        assert_eq!(nick_key("\u{430}lice"), nick_key("alice"));
+        assert_eq!(nick_key("AIice"), nick_key("alice"));
+        assert_eq!(nick_key("B\u{39F}B"), nick_key("bob"));
+        assert_ne!(nick_key("alice"), nick_key("alicia"));
     }
 
     #[test]

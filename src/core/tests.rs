@@ -559,6 +559,24 @@ fn non_member_gets_one_reply() {
 }
 
 #[test]
+fn nicks_cannot_imitate_another_member() {
+    let mut t = three();
+    for fake in [
+        "\u{430}lice",
+        "ALICE",
+        "AIice",
+        "al\u{200B}ice",
+        "alice\u{202E}",
+        "[alice]",
+    ] {
+        let r = t.cmd("bob", &format!("//nick {fake}"));
+        assert!(!r.starts_with("OK"), "{fake:?} → {r}");
+        assert!(t.stores().is_empty());
+    }
+    assert!(t.cmd("bob", "//nick alicia").starts_with("OK"));
+}
+
+#[test]
 fn strangers_get_one_text_reply_a_minute_but_errors_always() {
     let mut t = three();
     t.msg("eve@localhost/r", G, "hi");
