@@ -304,7 +304,7 @@ impl Core {
                 let key = names::nick_key(&nick);
                 if g.members
                     .values()
-                    .any(|m| m.rec.jid != me && names::nick_key(&m.rec.nick) == key)
+                    .any(|m| m.rec.jid != me && names::nick_key(&m.rec.nick).clashes(&key))
                 {
                     return format!("The nick {nick} is taken.");
                 }

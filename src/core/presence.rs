@@ -558,7 +558,7 @@ pub(crate) fn default_names(g: &Group, jid: &str) -> (String, String) {
         let key = names::nick_key(candidate);
         g.members.values().any(|m| {
             m.rec.jid != jid
-                && (names::nick_key(&m.rec.nick) == key
+                && (names::nick_key(&m.rec.nick).clashes(&key)
                     || m.rec.fid.eq_ignore_ascii_case(candidate))
         })
     };
