@@ -1,21 +1,7 @@
-//! talkgroups: roster-based group chat as an XMPP external component
-//! (XEP-0114). People add `lobby@groups.example.org` as a contact; what
-//! they send is rebroadcast to the other members.
-//!
-//! Modules:
-//! - `config`: TOML -> validated settings, one clear line per problem.
-//! - `core`: the pure state machine (membership, commands, relay rules).
-//! - `store`: SQLite (migrations, domain writes) on its own thread.
-//! - `xmpp`: the component stream — the only module naming tokio_xmpp.
-//! - `app`: the loop that owns the core and wires the adapters.
+//! The `talkgroups` command line: parses arguments, sets up logging and
+//! runs `talkgroups::app` (see the library's documentation for the parts).
 
-mod app;
-mod config;
-mod core;
-mod http;
-mod sender;
-mod store;
-mod xmpp;
+use talkgroups::{app, config, store};
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -631,14 +631,17 @@ impl Core {
                         if on { "is already" } else { "is not" }
                     );
                 }
-                if !on && jid == me {
+                if !on {
                     let others = g
                         .members
                         .values()
-                        .filter(|m| m.is_member() && m.rec.admin && m.rec.jid != me)
+                        .filter(|m| m.is_member() && m.rec.admin && m.rec.jid != jid)
                         .count();
-                    if others == 0 {
+                    if others == 0 && jid == me {
                         return "You are the last admin: make someone else admin first.".into();
+                    }
+                    if others == 0 {
+                        return format!("{jid} is the last admin: make someone else admin first.");
                     }
                 }
                 let gjid = g.jid.clone();

@@ -617,6 +617,11 @@ fn when_the_last_admin_leaves_the_longest_standing_member_takes_over() {
         .stores()
         .iter()
         .any(|s| matches!(s, StoreOp::UpsertMember(m) if m.jid == B && m.admin)));
+    // Nobody can take the last admin's flag away, not even a service admin.
+    assert_eq!(
+        t.cmd("root", "//unadmin bob@localhost"),
+        "bob@localhost is the last admin: make someone else admin first."
+    );
     // Not while another admin remains.
     t.cmd("bob", "//admin carol@localhost");
     t.cmd("bob", "//leave");
@@ -1393,3 +1398,6 @@ fn service_refusals() {
 
 #[path = "tests_routes.rs"]
 mod routes;
+
+#[path = "tests_props.rs"]
+mod props;

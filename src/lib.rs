@@ -1,0 +1,24 @@
+//! talkgroups: roster-based group chat as an XMPP external component
+//! (XEP-0114). People add `lobby@groups.example.org` as a contact; what
+//! they send is rebroadcast to the other members.
+//!
+//! Modules:
+//! - `config`: TOML -> validated settings, one clear line per problem.
+//! - `core`: the pure state machine (membership, commands, relay rules,
+//!   HTTP routes), events in, actions out.
+//! - `store`: SQLite (migrations, domain writes) on its own thread.
+//! - `xmpp`: the component stream — the only module naming tokio_xmpp.
+//! - `http`: the HTTP listener (receive routes, /healthz, /metrics).
+//! - `sender`: the HTTP client for send routes.
+//! - `app`: the loop that owns the core and wires the adapters.
+//!
+//! The binary (`main.rs`) is a thin command line over `app::run`; the
+//! library exists so benchmarks and fuzz targets can drive the parts.
+
+pub mod app;
+pub mod config;
+pub mod core;
+pub mod http;
+pub mod sender;
+pub mod store;
+pub mod xmpp;
