@@ -54,9 +54,9 @@ async fn linked_instances_cross_once_and_a_triangle_does_not_loop() {
     );
     let p = Prosody::start(&[(da, SECRET), (db, SECRET), (dc, SECRET)]);
     let (pa, pb, pc) = (free_port(), free_port(), free_port());
-    let _a = instance(&p, da, "ann", pa);
-    let _b = instance(&p, db, "ben", pb);
-    let _c = instance(&p, dc, "cat", pc);
+    let tga = instance(&p, da, "ann", pa);
+    let tgb = instance(&p, db, "ben", pb);
+    let tgc = instance(&p, dc, "cat", pc);
     let (la, lb, lc) = (
         format!("lobby@{da}"),
         format!("lobby@{db}"),
@@ -166,6 +166,13 @@ async fn linked_instances_cross_once_and_a_triangle_does_not_loop() {
         metrics.contains("talkgroups_route_sends_total{outcome=\"delivered\"}"),
         "{metrics}"
     );
+    // Route passwords never reach the logs (which run at debug level).
+    for tg in [&tga, &tgb, &tgc] {
+        let log = tg.log();
+        for pw in ["pw-a-to-b", "pw-b-to-a", "pw-b-to-c", "pw-c-to-a"] {
+            assert!(!log.contains(pw), "{pw} in the log:\n{log}");
+        }
+    }
 }
 
 /// What a sink received: path, headers, body.
