@@ -121,6 +121,7 @@ pub async fn run(
         metrics: metrics.clone(),
         connected: false,
         connects: 0,
+        reloading: false,
         pending: VecDeque::new(),
         batch: Vec::new(),
         replies: HashMap::new(),
@@ -161,7 +162,7 @@ pub async fn run(
             };
             link.on_event(&mut core, now, ev, &mut out);
         }
-        if !link.commit_and_send(&mut out).await {
+        if !link.commit_and_send(&mut out).await || (counts && link.reloading) {
             link.recover(&mut core, &core_cfg, &mut out).await;
         }
         link.publish(&core, counts);
@@ -214,6 +215,9 @@ struct Link {
     connected: bool,
     /// Successful connections so far.
     connects: u64,
+    /// A failed write left the core ahead of the database and reloading
+    /// it has not committed yet.
+    reloading: bool,
     /// Stanzas produced while disconnected.
     pending: VecDeque<Element>,
     /// The messages and IQs of the current batch (attributes only), so
@@ -374,7 +378,11 @@ impl Link {
 
     /// After a failed commit the core's memory is ahead of the database:
     /// rebuild it from what is committed and probe members again.
+    /// Until it succeeds (`reloading`), the main loop tries again every
+    /// second, so members are probed and relayed to once the database
+    /// takes writes again.
     async fn recover(&mut self, core: &mut Core, cfg: &CoreConfig, out: &mut Vec<Output>) {
+        self.reloading = true;
         match self.store.load(RING).await {
             Ok(snap) => {
                 out.clear();
@@ -387,10 +395,12 @@ impl Link {
                 if self.connected {
                     core.handle(now, Input::Connected, out);
                 }
-                tracing::warn!("state reloaded from the database after a failed write");
-                if !self.commit_and_send(out).await {
+                if self.commit_and_send(out).await {
+                    self.reloading = false;
+                    tracing::warn!("state reloaded from the database after a failed write");
+                } else {
                     out.clear();
-                    tracing::error!("the database still refuses writes");
+                    tracing::error!("the database still refuses writes; trying again in a second");
                 }
             }
             Err(e) => tracing::error!(error = %e, "cannot reload state from the database"),

@@ -140,6 +140,12 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error(
+        "database {} is read-only (the file, its directory or the file system): \
+         talkgroups must be able to write it",
+        path.display()
+    )]
+    ReadOnly { path: PathBuf },
     #[error("database holds invalid data: {0}")]
     Corrupt(String),
     #[error("cannot start the database thread: {0}")]
@@ -160,6 +166,13 @@ impl Store {
             source,
         };
         let conn = Connection::open(path).map_err(open_error)?;
+        // SQLite falls back to read-only when it cannot write the file;
+        // every later write would fail, so refuse now, saying why.
+        if conn.is_readonly(rusqlite::MAIN_DB).map_err(open_error)? {
+            return Err(StoreError::ReadOnly {
+                path: path.to_owned(),
+            });
+        }
         // The first statement that reads the file (journal_mode) is where a
         // file that is not a database fails, so it belongs to `Open` too.
         configure(&conn, true).map_err(open_error)?;

@@ -4,12 +4,10 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
 use hmac::{KeyInit, Mac};
+use support::sink::Sink;
 use support::{body_of, free_port, is_from_bare, join, Prosody, Talkgroups, TestClient, SECRET};
 
 const T: Duration = Duration::from_secs(10);
@@ -172,87 +170,6 @@ async fn linked_instances_cross_once_and_a_triangle_does_not_loop() {
         for pw in ["pw-a-to-b", "pw-b-to-a", "pw-b-to-c", "pw-c-to-a"] {
             assert!(!log.contains(pw), "{pw} in the log:\n{log}");
         }
-    }
-}
-
-/// What a sink received: path, headers, body.
-#[derive(Clone, Debug)]
-struct Hit {
-    path: String,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Hit {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).expect("JSON body")
-    }
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
-}
-
-/// A local HTTP server that records every request and answers as the
-/// services would (WeCom and Feishu answer with a zero error code).
-struct Sink {
-    hits: Arc<Mutex<Vec<Hit>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Sink {
-    async fn start(port: u16) -> Sink {
-        let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();
-        let h = hits.clone();
-        let app = axum::Router::new().fallback(
-            move |uri: axum::http::Uri, headers: HeaderMap, body: axum::body::Bytes| {
-                let h = h.clone();
-                async move {
-                    let path = uri.path().to_string();
-                    h.lock().unwrap().push(Hit {
-                        path: path.clone(),
-                        headers,
-                        body: body.to_vec(),
-                    });
-                    let answer = match path.as_str() {
-                        "/wecom" => r#"{"errcode":0,"errmsg":"ok"}"#,
-                        "/feishu" => r#"{"code":0,"msg":"success"}"#,
-                        _ => "{}",
-                    };
-                    (StatusCode::OK, answer).into_response()
-                }
-            },
-        );
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .expect("bind sink");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Sink { hits, task }
-    }
-
-    fn hits(&self) -> Vec<Hit> {
-        self.hits.lock().unwrap().clone()
-    }
-
-    async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Hit> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let hits = self.hits();
-            if hits.len() >= n || Instant::now() > deadline {
-                return hits;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

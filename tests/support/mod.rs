@@ -12,6 +12,8 @@
 //! When a test panics while a [`Prosody`] is alive, its log tail is printed.
 #![allow(dead_code)]
 
+pub mod sink;
+
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::fs;
@@ -1096,8 +1098,18 @@ impl Talkgroups {
     /// As `start`, for the component domain `jid` (registered with `p`
     /// under `SECRET`).
     pub fn start_as(p: &Prosody, jid: &str, extra: &str) -> Talkgroups {
+        Talkgroups::start_full(p, jid, None, extra)
+    }
+
+    /// As `start`, with the database at `db` (e.g. on a file system the
+    /// test controls).
+    pub fn start_with_db(p: &Prosody, db: &Path, extra: &str) -> Talkgroups {
+        Talkgroups::start_full(p, COMPONENT, Some(db), extra)
+    }
+
+    fn start_full(p: &Prosody, jid: &str, db: Option<&Path>, extra: &str) -> Talkgroups {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db_path = dir.path().join("talkgroups.sqlite3");
+        let db_path = db.map_or_else(|| dir.path().join("talkgroups.sqlite3"), Path::to_path_buf);
         let config_path = dir.path().join("talkgroups.toml");
         let log_path = dir.path().join("talkgroups.log");
         let cfg = format!(
