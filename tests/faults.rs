@@ -137,6 +137,10 @@ async fn a_full_disk_gets_errors_not_oks_and_nothing_acknowledged_is_lost() {
         }
     }
     assert!(errors > 0, "the disk never filled up");
+    // The refused changes did not happen: the nick is the last acknowledged.
+    alice.send_message(LOBBY, "//showinfo alice").await;
+    let info = answer(&mut alice).await.expect("showinfo stores nothing");
+    assert!(info.contains(&acked), "{info} (acknowledged: {acked})");
     assert!(
         tg.log().contains("could not store changes"),
         "no log line says why:\n{}",
@@ -158,7 +162,6 @@ async fn a_full_disk_gets_errors_not_oks_and_nothing_acknowledged_is_lost() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(ok, "no OK after the disk had space again");
-    acked = "Recovered".into();
     alice.drain_for(Duration::from_millis(500)).await;
     bob.send_message(LOBBY, "still here?").await;
     assert_eq!(
@@ -180,7 +183,7 @@ async fn a_full_disk_gets_errors_not_oks_and_nothing_acknowledged_is_lost() {
     alice.drain_for(Duration::from_millis(500)).await;
     alice.send_message(LOBBY, "//showinfo alice").await;
     let info = alice.expect_body_from(LOBBY, T).await;
-    assert!(info.contains(&acked), "{info}");
+    assert!(info.contains("Recovered"), "{info}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
