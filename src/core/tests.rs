@@ -1396,6 +1396,40 @@ fn service_refusals() {
     assert!(h.contains("//newgroup") && !h.contains("//kick"), "{h}");
 }
 
+#[test]
+fn every_admin_and_service_command_is_refused_to_those_without_the_right() {
+    use super::command::{Level, COMMANDS};
+    let mut t = three();
+    for c in COMMANDS {
+        let body = format!("//{} x y z", c.name);
+        match c.level {
+            Level::User => {}
+            Level::Admin => {
+                let r = t.cmd("bob", &body);
+                assert_eq!(r, format!("//{} is for group admins.", c.name));
+                assert!(t.stores().is_empty(), "{body} stored something");
+                assert_eq!(t.sent().len(), 1, "{body} did more than refuse");
+            }
+            Level::Service => {
+                // To the domain from a member or a group admin: the list of
+                // groups, never the command.
+                for who in ["bob", "alice"] {
+                    t.msg(&format!("{who}@localhost/r"), D, &body);
+                    assert!(t.stores().is_empty(), "{who}: {body} stored something");
+                    let replies = t.bodies(&format!("{who}@localhost"));
+                    assert!(
+                        replies.iter().all(|r| !r.starts_with("OK")),
+                        "{who}: {body} → {replies:?}"
+                    );
+                    t.later(STRANGER_GAP);
+                }
+            }
+        }
+    }
+}
+
+const STRANGER_GAP: i64 = super::STRANGER_GAP_MS;
+
 #[path = "tests_routes.rs"]
 mod routes;
 
