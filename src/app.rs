@@ -19,6 +19,7 @@ use crate::core::{Core, CoreConfig, Input, Output, RING};
 use crate::http::{self, HttpState, Metrics, PostRequest};
 use crate::sender::Sender;
 use crate::store::{Store, StoreHandle};
+use crate::wire::OutStanza;
 use crate::xmpp::{self, Outbound, XmppConfig, XmppEvent};
 
 /// At most this many inbound events are handled per batch (one commit).
@@ -123,6 +124,7 @@ pub async fn run(
         connects: 0,
         reloading: false,
         pending: VecDeque::new(),
+        pending_count: 0,
         batch: Vec::new(),
         replies: HashMap::new(),
         next_token: 0,
@@ -219,7 +221,9 @@ struct Link {
     /// it has not committed yet.
     reloading: bool,
     /// Stanzas produced while disconnected.
-    pending: VecDeque<Element>,
+    pending: VecDeque<OutStanza>,
+    /// Stanzas in `pending` (a fanout counts its copies).
+    pending_count: usize,
     /// The messages and IQs of the current batch (attributes only), so
     /// their senders can be told if the batch cannot be stored.
     batch: Vec<Element>,
@@ -271,13 +275,14 @@ impl Link {
             return true;
         }
         let mut ops: Vec<StoreOp> = Vec::new();
-        let mut stanzas: Vec<Element> = Vec::new();
+        let mut stanzas: Vec<OutStanza> = Vec::new();
         let mut http = Vec::new();
         let mut replies = Vec::new();
         for o in out.drain(..) {
             match o {
                 Output::Store(op) => ops.push(op),
-                Output::Send(el) => stanzas.push(el),
+                Output::Send(el) => stanzas.push(OutStanza::One(el)),
+                Output::Fanout(f) => stanzas.push(OutStanza::Many(f)),
                 Output::Http(h) => http.push(h),
                 Output::Reply(r) => replies.push(r),
             }
@@ -294,7 +299,7 @@ impl Link {
                         Some("talkgroups could not save this; nothing was done. Try again later."),
                     )
                 });
-                self.send(errors.collect()).await;
+                self.send(errors.map(OutStanza::One).collect()).await;
                 self.fail_replies(
                     503,
                     "could not store this; nothing was done; try again later",
@@ -350,21 +355,31 @@ impl Link {
     }
 
     /// Sends now, or queues while disconnected.
-    async fn send(&mut self, mut stanzas: Vec<Element>) {
+    async fn send(&mut self, mut stanzas: Vec<OutStanza>) {
         if !self.connected {
-            self.pending.extend(stanzas);
-            let over = self.pending.len().saturating_sub(PENDING_MAX);
-            if over > 0 {
-                self.pending.drain(..over);
+            for st in stanzas {
+                self.pending_count += st.count();
+                self.pending.push_back(st);
+            }
+            let mut dropped = 0;
+            while self.pending_count > PENDING_MAX {
+                let Some(st) = self.pending.pop_front() else {
+                    break;
+                };
+                self.pending_count -= st.count();
+                dropped += st.count();
+            }
+            if dropped > 0 {
                 tracing::warn!(
-                    dropped = over,
+                    dropped,
                     "disconnected too long: oldest queued stanzas dropped"
                 );
             }
             return;
         }
         if !self.pending.is_empty() {
-            let mut all: Vec<Element> = self.pending.drain(..).collect();
+            let mut all: Vec<OutStanza> = self.pending.drain(..).collect();
+            self.pending_count = 0;
             all.extend(stanzas);
             stanzas = all;
         }

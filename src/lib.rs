@@ -10,6 +10,7 @@
 //! - `xmpp`: the component stream — the only module naming tokio_xmpp.
 //! - `http`: the HTTP listener (receive routes, /healthz, /metrics).
 //! - `sender`: the HTTP client for send routes.
+//! - `wire`: stanzas to bytes for the component stream (fan-out patched).
 //! - `app`: the loop that owns the core and wires the adapters.
 //!
 //! The binary (`main.rs`) is a thin command line over `app::run`; the
@@ -21,4 +22,5 @@ pub mod core;
 pub mod http;
 pub mod sender;
 pub mod store;
+pub mod wire;
 pub mod xmpp;

@@ -28,13 +28,16 @@ use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use futures::future::{poll_fn, BoxFuture};
-use futures::{FutureExt, Sink, SinkExt, StreamExt};
-use minidom::{Element, Node};
-use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, BufStream, ReadBuf};
+use futures::{FutureExt, SinkExt, StreamExt};
+use minidom::Element;
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, BufReader, ReadBuf};
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::error::{SendError, TrySendError};
 use tokio::sync::mpsc::OwnedPermit;
@@ -46,6 +49,8 @@ use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::ns;
 use xmpp_parsers::ping::Ping;
+
+use crate::wire::{self, OutStanza};
 
 /// First reconnect delay; doubles per failed attempt up to `reconnect_max`.
 const BACKOFF_START: Duration = Duration::from_secs(1);
@@ -115,7 +120,7 @@ pub enum XmppEvent {
 #[derive(Debug)]
 pub enum Outbound {
     /// Write these stanzas, in order, then flush.
-    Stanzas(Vec<Element>),
+    Stanzas(Vec<OutStanza>),
     /// Reply once everything sent before this has been flushed to the socket.
     /// While disconnected the request waits in the channel for the next
     /// connection; if the connection is lost or `run` ends before the flush
@@ -208,7 +213,19 @@ type XmlConn = XmlStream<Transport, Element>;
 /// without writing its own footer (seen here: "invalid eof in text node").
 /// So the socket stays open until the server's footer or EOF arrives, and
 /// is closed when the stream is dropped.
-struct Transport(BufStream<TcpStream>);
+struct Transport {
+    read: BufReader<OwnedReadHalf>,
+    write: Wire,
+}
+
+/// The socket's write half, shared by the XML stream (handshake, footer)
+/// and the session's own byte writer (every stanza in between). Both run
+/// on the connection's task, never at once, so the lock is uncontended.
+type Wire = Arc<Mutex<OwnedWriteHalf>>;
+
+fn lock(w: &Wire) -> MutexGuard<'_, OwnedWriteHalf> {
+    w.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 impl AsyncRead for Transport {
     fn poll_read(
@@ -216,35 +233,36 @@ impl AsyncRead for Transport {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
+        Pin::new(&mut self.read).poll_read(cx, buf)
     }
 }
 
 impl AsyncBufRead for Transport {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
-        Pin::new(&mut self.get_mut().0).poll_fill_buf(cx)
+        Pin::new(&mut self.get_mut().read).poll_fill_buf(cx)
     }
 
     fn consume(mut self: Pin<&mut Self>, amt: usize) {
-        Pin::new(&mut self.0).consume(amt)
+        Pin::new(&mut self.read).consume(amt)
     }
 }
 
 impl AsyncWrite for Transport {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
+        Pin::new(&mut *lock(&self.write)).poll_write(cx, buf)
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *lock(&self.write)).poll_flush(cx)
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Flush only: see above, the socket closes when dropped.
+        Pin::new(&mut *lock(&self.write)).poll_flush(cx)
     }
 }
 
@@ -321,11 +339,11 @@ pub async fn run(
             }
         };
         match opened {
-            Ok(stream) => {
+            Ok((stream, wire)) => {
                 info!(jid = %jid, "connected to the XMPP server");
                 backoff.reset();
                 inbox.push(XmppEvent::Connected);
-                let mut session = Session::new(stream, jid.clone(), keepalive, &mut inbox);
+                let mut session = Session::new(stream, wire, jid.clone(), keepalive, &mut inbox);
                 match session.drive(&mut outbound, &mut shutdown).await {
                     End::Shutdown => {
                         info!("shutting down the XMPP connection");
@@ -392,7 +410,7 @@ async fn open(
     jid: &Jid,
     secret: &str,
     timeouts: Timeouts,
-) -> Result<XmlConn, XmppError> {
+) -> Result<(XmlConn, Wire), XmppError> {
     let tcp = TcpStream::connect(server)
         .await
         .map_err(XmppError::Connect)?;
@@ -403,14 +421,15 @@ async fn open(
         from: None,
         id: None,
     };
-    let mut pending = initiate_stream(
-        Transport(BufStream::new(tcp)),
-        ns::COMPONENT,
-        header,
-        timeouts,
-    )
-    .await
-    .map_err(XmppError::Connect)?;
+    let (read, write) = tcp.into_split();
+    let wire: Wire = Arc::new(Mutex::new(write));
+    let transport = Transport {
+        read: BufReader::new(read),
+        write: wire.clone(),
+    };
+    let mut pending = initiate_stream(transport, ns::COMPONENT, header, timeouts)
+        .await
+        .map_err(XmppError::Connect)?;
     let stream_id = pending
         .take_header()
         .id
@@ -422,7 +441,7 @@ async fn open(
     stream.send(&handshake).await?;
     loop {
         match stream.next().await {
-            Some(Ok(el)) if el.is("handshake", ns::COMPONENT) => return Ok(stream),
+            Some(Ok(el)) if el.is("handshake", ns::COMPONENT) => return Ok((stream, wire)),
             Some(Ok(el)) if el.is("error", ns::STREAM) => {
                 let info = StreamErrorInfo::from_element(&el);
                 // Be polite: answer with our footer; the server closes anyway.
@@ -475,44 +494,6 @@ fn is_own_ping(el: &Element, own: &Jid) -> bool {
 
 fn is_stanza(el: &Element) -> bool {
     el.ns() == ns::COMPONENT && matches!(el.name(), "message" | "presence" | "iq")
-}
-
-/// Why rxml's encoder would refuse `el`, checked before it reaches the
-/// stream: the encoder fails mid-element and leaves the stream's writer in
-/// an unknown state, so one bad stanza (say, a control character from an
-/// HTTP payload) would cost the whole connection.
-fn unsendable(el: &Element) -> Option<String> {
-    if <&minidom::rxml::NcNameStr>::try_from(el.name()).is_err() {
-        return Some(format!("invalid element name {:?}", el.name()));
-    }
-    for ((_, name), value) in el.attrs() {
-        if let Some(c) = non_xml_char(value) {
-            return Some(format!("attribute {name} of <{}> holds {c:?}", el.name()));
-        }
-    }
-    for node in el.nodes() {
-        match node {
-            Node::Text(text) => {
-                if let Some(c) = non_xml_char(text) {
-                    return Some(format!("text in <{}> holds {c:?}", el.name()));
-                }
-            }
-            Node::Element(child) => {
-                if let Some(why) = unsendable(child) {
-                    return Some(why);
-                }
-            }
-        }
-    }
-    None
-}
-
-/// The first character XML 1.0 does not allow (`Char` production); Rust
-/// strings cannot hold surrogates, which leaves controls and U+FFFE/U+FFFF.
-fn non_xml_char(s: &str) -> Option<char> {
-    s.chars().find(|c| {
-        matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
-    })
 }
 
 /// Why a session ended.
@@ -619,14 +600,18 @@ impl Inbox {
 /// One established connection.
 struct Session<'a> {
     stream: XmlConn,
+    /// Where stanzas are written, as bytes (see [`crate::wire`]).
+    wire: Wire,
+    writer: wire::Writer,
     own: Jid,
     keepalive: Duration,
     inbox: &'a mut Inbox,
-    /// Accepted from `outbound`, not yet handed to the stream.
-    queue: VecDeque<Element>,
-    /// Handed to the stream since the last completed flush.
-    unflushed: usize,
-    /// `Flush` requests, answered when `queue` is empty and all is flushed.
+    /// Serialized stanzas not yet handed to the socket, from `sent` on.
+    buf: Vec<u8>,
+    sent: usize,
+    /// Stanzas in `buf` (for the log when a connection is lost).
+    in_buf: usize,
+    /// `Flush` requests, answered when `buf` has been written.
     flush_waiters: Vec<oneshot::Sender<()>>,
     pings: u64,
     /// Shutting down: no more reads from `outbound`, inbound is dropped.
@@ -634,14 +619,23 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    fn new(stream: XmlConn, own: Jid, keepalive: Duration, inbox: &'a mut Inbox) -> Self {
+    fn new(
+        stream: XmlConn,
+        wire: Wire,
+        own: Jid,
+        keepalive: Duration,
+        inbox: &'a mut Inbox,
+    ) -> Self {
         Session {
             stream,
+            wire,
+            writer: wire::Writer::new(),
             own,
             keepalive,
             inbox,
-            queue: VecDeque::new(),
-            unflushed: 0,
+            buf: Vec::new(),
+            sent: 0,
+            in_buf: 0,
             flush_waiters: Vec::new(),
             pings: 0,
             closing: false,
@@ -680,7 +674,7 @@ impl<'a> Session<'a> {
                 Ok(wrote) => progress |= wrote,
                 Err(end) => return Poll::Ready(end),
             }
-            if self.closing && self.queue.is_empty() && self.unflushed == 0 {
+            if self.closing && self.sent == self.buf.len() {
                 return Poll::Ready(End::Drained);
             }
             // A full inbox stops reading; delivering wakes us again.
@@ -705,9 +699,9 @@ impl<'a> Session<'a> {
         Poll::Pending
     }
 
-    /// Writes queued elements, flushes, then takes the next batch from
-    /// `outbound` (one per call, so reading gets its turn). Returns whether
-    /// anything moved.
+    /// Writes the buffered bytes, then takes and serializes the next batch
+    /// from `outbound` (one per call, so reading gets its turn). Returns
+    /// whether anything moved.
     fn poll_write(
         &mut self,
         cx: &mut Context<'_>,
@@ -716,30 +710,31 @@ impl<'a> Session<'a> {
         let mut progress = false;
         let mut took_batch = false;
         loop {
-            while let Some(el) = self.queue.front() {
-                match <XmlConn as Sink<&Element>>::poll_ready(Pin::new(&mut self.stream), cx) {
-                    Poll::Ready(Ok(())) => {}
-                    Poll::Ready(Err(e)) => return Err(End::Lost(e.into())),
-                    Poll::Pending => return Ok(progress),
-                }
-                Pin::new(&mut self.stream)
-                    .start_send(el)
-                    .map_err(|e| End::Lost(e.into()))?;
-                self.queue.pop_front();
-                self.unflushed += 1;
-                progress = true;
-            }
-            if self.unflushed > 0 {
-                match <XmlConn as Sink<&Element>>::poll_flush(Pin::new(&mut self.stream), cx) {
-                    Poll::Ready(Ok(())) => {
-                        trace!(stanzas = self.unflushed, "flushed");
-                        self.unflushed = 0;
+            while self.sent < self.buf.len() {
+                let polled =
+                    Pin::new(&mut *lock(&self.wire)).poll_write(cx, &self.buf[self.sent..]);
+                match polled {
+                    Poll::Ready(Ok(0)) => {
+                        return Err(End::Lost(XmppError::Io(io::ErrorKind::WriteZero.into())))
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        self.sent += n;
                         progress = true;
                     }
-                    Poll::Ready(Err(e)) => return Err(End::Lost(e.into())),
+                    Poll::Ready(Err(e)) => return Err(End::Lost(XmppError::Io(e))),
                     Poll::Pending => return Ok(progress),
                 }
             }
+            if !self.buf.is_empty() {
+                trace!(stanzas = self.in_buf, bytes = self.buf.len(), "written");
+                self.buf.clear();
+                if self.buf.capacity() > 4 << 20 {
+                    self.buf.shrink_to(64 << 10);
+                }
+                self.sent = 0;
+                self.in_buf = 0;
+            }
+            // TCP_NODELAY and no user-space buffer: written is flushed.
             for waiter in self.flush_waiters.drain(..) {
                 let _ = waiter.send(());
             }
@@ -761,17 +756,19 @@ impl<'a> Session<'a> {
     fn accept(&mut self, item: Outbound) {
         match item {
             Outbound::Stanzas(batch) => {
-                for el in batch {
-                    match unsendable(&el) {
-                        None => self.queue.push_back(el),
-                        Some(why) => {
-                            error!(stanza = el.name(), reason = %why, "dropping an unserialisable stanza")
-                        }
-                    }
+                for s in &batch {
+                    self.in_buf += self.writer.write(s, &mut self.buf);
                 }
             }
             Outbound::Flush(waiter) => self.flush_waiters.push(waiter),
         }
+    }
+
+    /// Queues one element we made ourselves (the keepalive ping).
+    fn queue_element(&mut self, el: &Element) {
+        self.in_buf += self
+            .writer
+            .write(&OutStanza::One(el.clone()), &mut self.buf);
     }
 
     /// Handles one read result; `Some` ends the session.
@@ -808,7 +805,8 @@ impl<'a> Session<'a> {
                 if !self.closing {
                     self.pings += 1;
                     debug!(idle = ?self.keepalive, "idle connection, sending a keepalive ping");
-                    self.queue.push_back(keepalive_ping(&self.own, self.pings));
+                    let ping = keepalive_ping(&self.own, self.pings);
+                    self.queue_element(&ping);
                 }
                 None
             }
@@ -872,7 +870,7 @@ impl<'a> Session<'a> {
     }
 
     fn log_dropped(&self) {
-        let dropped = self.queue.len() + self.unflushed;
+        let dropped = self.in_buf;
         if dropped > 0 {
             warn!(
                 dropped,
@@ -1136,9 +1134,9 @@ mod tests {
         // it is dropped alone, the stream stays up.
         h.outbound
             .send(Outbound::Stanzas(vec![
-                message("o1", "one"),
-                message("bad", "control \u{1} char"),
-                message("o2", "two"),
+                OutStanza::One(message("o1", "one")),
+                OutStanza::One(message("bad", "control \u{1} char")),
+                OutStanza::One(message("o2", "two")),
             ]))
             .await
             .unwrap();
@@ -1270,13 +1268,17 @@ mod tests {
         assert!(matches!(h.event().await, XmppEvent::Connected));
 
         h.outbound
-            .send(Outbound::Stanzas(vec![message("final1", "bye")]))
+            .send(Outbound::Stanzas(vec![OutStanza::One(message(
+                "final1", "bye",
+            ))]))
             .await
             .unwrap();
         h.flush().await;
         // Queued but not flushed by the caller: still written on shutdown.
         h.outbound
-            .send(Outbound::Stanzas(vec![message("final2", "bye")]))
+            .send(Outbound::Stanzas(vec![OutStanza::One(message(
+                "final2", "bye",
+            ))]))
             .await
             .unwrap();
         h.shutdown.send(true).unwrap();
@@ -1303,7 +1305,10 @@ mod tests {
         }
         for i in 0..50 {
             h.outbound
-                .send(Outbound::Stanzas(vec![message(&format!("out{i}"), "x")]))
+                .send(Outbound::Stanzas(vec![OutStanza::One(message(
+                    &format!("out{i}"),
+                    "x",
+                ))]))
                 .await
                 .unwrap();
         }
@@ -1398,15 +1403,6 @@ mod tests {
         let samples: std::collections::HashSet<u64> =
             (0..20).map(|_| (unit_random() * 1e9) as u64).collect();
         assert!(samples.len() > 10);
-    }
-
-    #[test]
-    fn unsendable_catches_what_rxml_would_refuse() {
-        assert_eq!(unsendable(&message("a", "fine\ttext\nwith ünïcode")), None);
-        assert!(unsendable(&message("a", "nul \u{0}")).is_some());
-        assert!(unsendable(&message("a\u{ffff}", "x")).is_some());
-        let bad_name = Element::builder("no spaces", ns::COMPONENT).build();
-        assert!(unsendable(&bad_name).is_some());
     }
 
     #[test]

@@ -104,6 +104,8 @@ pub enum Input {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
     Send(Element),
+    /// The same stanza to many recipients (see [`stanza::Fanout`]).
+    Fanout(stanza::Fanout),
     Store(StoreOp),
     /// POST this for a send route; answer with `Input::Delivery`.
     Http(HttpSend),

@@ -5,7 +5,7 @@ use minidom::Element;
 
 use super::model::{JoinPolicy, MemberRecord, MemberState, Millis, StoreOp};
 use super::names;
-use super::stanza::{self, ErrorType};
+use super::stanza::{self, ErrorType, Fanout};
 use super::{Core, Ctx, Group, Member, Output, Target};
 
 impl Core {
@@ -25,12 +25,16 @@ impl Core {
             let status = status_line(g);
             g.status_shown = (0, g.member_count());
             g.status_at = now;
-            for m in g.members.values() {
-                if !m.is_member() {
-                    continue;
-                }
-                out.push(Output::Send(group_presence(&g.jid, &m.rec.jid, &status)));
-                send_presence(out, &g.jid, &m.rec.jid, Some("probe"));
+            // Two stanzas per member, each serialized once per group.
+            let mut presence = Fanout::new(group_presence_template(&g.jid, &status), None);
+            let mut probe = Fanout::new(stanza::presence_template(&g.jid, Some("probe")), None);
+            for m in g.members.values().filter(|m| m.is_member()) {
+                presence.push(&m.rec.jid, 0);
+                probe.push(&m.rec.jid, 0);
+            }
+            if !presence.copies.is_empty() {
+                out.push(Output::Fanout(presence));
+                out.push(Output::Fanout(probe));
             }
         }
     }
@@ -545,7 +549,14 @@ pub(crate) fn status_line(g: &Group) -> String {
 
 /// The group's available presence with its status line.
 pub(crate) fn group_presence(from: &str, to: &str, status: &str) -> Element {
-    let mut p = stanza::presence(from, to, None);
+    let mut p = group_presence_template(from, status);
+    stanza::set_attr(&mut p, "to", to);
+    p
+}
+
+/// The same without `to`, for a fanout.
+fn group_presence_template(from: &str, status: &str) -> Element {
+    let mut p = stanza::presence_template(from, None);
     p.append_child(stanza::text_child("status", stanza::NS_COMPONENT, status));
     p
 }

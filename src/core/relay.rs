@@ -6,7 +6,7 @@ use minidom::Element;
 
 use super::model::RouteMessage;
 use super::model::{HistoryRecord, MemberState, Millis};
-use super::stanza::{self, Attr, NS_COMPONENT};
+use super::stanza::{self, Attr, Fanout, NS_COMPONENT};
 use super::webhook;
 use super::{Core, Ctx, Group, Member, Output};
 use crate::config::OfflineMode;
@@ -280,15 +280,41 @@ impl Core {
             .filter(|c| KEPT.contains(&c.ns().as_str()))
             .filter(|c| !(drop_replace && c.name() == "replace" && c.ns() == stanza::NS_CORRECT))
             .collect();
+        let id_prefix = match seq {
+            Some(s) => format!("tgm-{s}-"),
+            None => format!("{tag}-"),
+        };
+        let per_recipient = shares_file || payloads.iter().any(|p| is_ref(p));
         let mut sent = 0u64;
+        if !per_recipient {
+            // The common case: one stanza, serialized once, `to` and `id`
+            // patched per copy.
+            let mut b = Element::builder("message", NS_COMPONENT)
+                .a("type", "chat")
+                .a("from", g.jid.as_str());
+            if has_body {
+                b = b.append(stanza::text_child("body", NS_COMPONENT, &line));
+            }
+            b = b.append(stanza::text_child("nick", stanza::NS_NICK, &nick));
+            for p in &payloads {
+                b = b.append((*p).clone());
+            }
+            let mut f = Fanout::new(b.build(), Some(id_prefix.clone()));
+            for m in g.members.values() {
+                if receives(m, &ctx.from_bare, now, offline_mode) {
+                    f.push(&m.rec.jid, m.rec.id);
+                }
+            }
+            sent = f.copies.len() as u64;
+            if sent > 0 {
+                out.push(Output::Fanout(f));
+            }
+        }
         for m in g.members.values() {
-            if !receives(m, &ctx.from_bare, now, offline_mode) {
+            if !per_recipient || !receives(m, &ctx.from_bare, now, offline_mode) {
                 continue;
             }
-            let id = match seq {
-                Some(s) => copy_id(s, m.rec.id),
-                None => format!("{tag}-{}", m.rec.id),
-            };
+            let id = format!("{id_prefix}{}", m.rec.id);
             let mut b = Element::builder("message", NS_COMPONENT)
                 .a("type", "chat")
                 .a("from", g.jid.as_str())
@@ -460,23 +486,30 @@ impl Core {
     }
 }
 
+/// Whether a payload references a message by id (and so reads differently
+/// for each recipient).
+fn is_ref(p: &Element) -> bool {
+    let ns = p.ns();
+    p.attr("id").is_some()
+        && (ns == stanza::NS_REPLY
+            || ns == stanza::NS_CORRECT
+            || ns == stanza::NS_RETRACT
+            || ns == stanza::NS_RETRACT_0
+            || ns == stanza::NS_REACTIONS)
+}
+
 /// Rewrites a payload that references a message by id (reply, correction,
 /// retraction, reaction) to the id recipient `rid` knows. Other payloads
 /// are copied as they are.
 fn rewrite_ref(g: &Group, p: &Element, sender: &str, rid: i64, rjid: &str) -> Element {
     let mut p = p.clone();
     let ns = p.ns();
+    if !is_ref(&p) {
+        return p;
+    }
     let Some(id) = p.attr("id").map(str::to_string) else {
         return p;
     };
-    let is_ref = ns == stanza::NS_REPLY
-        || ns == stanza::NS_CORRECT
-        || ns == stanza::NS_RETRACT
-        || ns == stanza::NS_RETRACT_0
-        || ns == stanza::NS_REACTIONS;
-    if !is_ref {
-        return p;
-    }
     // Which history row does the sender mean?
     let own_only = ns != stanza::NS_REPLY && ns != stanza::NS_REACTIONS;
     let seq = match parse_copy_id(&id) {

@@ -11,8 +11,8 @@ use super::model::{
     HistoryRecord, Millis, OutboxRecord, RouteFormat, RouteKind, RouteMessage, RouteRecord, StoreOp,
 };
 use super::names;
-use super::relay::{copy_id, format_line};
-use super::stanza::{self, Attr, NS_COMPONENT};
+use super::relay::format_line;
+use super::stanza::{self, Attr, Fanout, NS_COMPONENT};
 use super::webhook::{self, HttpRequest, Refusal, Verdict};
 use super::{Core, Output};
 use minidom::Element;
@@ -303,30 +303,30 @@ impl Core {
         let line = format_line(&shown_nick, &msg.body);
         let sender = format!("route:{route}");
         let late = now - msg.sent_at > LATE_MS;
-        let mut sent = 0u64;
-        for m in g.members.values() {
-            if !super::relay::receives(m, &sender, now, offline_mode) {
-                continue;
-            }
-            let mut e = Element::builder("message", NS_COMPONENT)
-                .a("type", "chat")
-                .a("from", g.jid.as_str())
-                .a("to", m.rec.jid.as_str())
-                .a("id", copy_id(seq, m.rec.id))
-                .append(stanza::text_child("body", NS_COMPONENT, &line))
-                .append(stanza::text_child("nick", stanza::NS_NICK, &shown_nick));
-            if late {
-                e = e.append(
-                    Element::builder("delay", stanza::NS_DELAY)
-                        .a("from", g.jid.as_str())
-                        .a("stamp", stanza::xep0082(msg.sent_at))
-                        .build(),
-                );
-            }
-            out.push(Output::Send(e.build()));
-            sent += 1;
+        let mut e = Element::builder("message", NS_COMPONENT)
+            .a("type", "chat")
+            .a("from", g.jid.as_str())
+            .append(stanza::text_child("body", NS_COMPONENT, &line))
+            .append(stanza::text_child("nick", stanza::NS_NICK, &shown_nick));
+        if late {
+            e = e.append(
+                Element::builder("delay", stanza::NS_DELAY)
+                    .a("from", g.jid.as_str())
+                    .a("stamp", stanza::xep0082(msg.sent_at))
+                    .build(),
+            );
         }
-        self.relayed += sent;
+        // Ids as copy_id(seq, member id) makes them.
+        let mut f = Fanout::new(e.build(), Some(format!("tgm-{seq}-")));
+        for m in g.members.values() {
+            if super::relay::receives(m, &sender, now, offline_mode) {
+                f.push(&m.rec.jid, m.rec.id);
+            }
+        }
+        self.relayed += f.copies.len() as u64;
+        if !f.copies.is_empty() {
+            out.push(Output::Fanout(f));
+        }
         self.route_stats.received += 1;
         g.seen.insert(key.clone(), now);
         out.push(Output::Store(StoreOp::Seen {

@@ -72,15 +72,74 @@ pub fn chat(from: &str, to: &str, id: &str, body: &str) -> Element {
         .build()
 }
 
+/// One stanza for many recipients that differ only in `to` (and, with
+/// `id_prefix`, in `id` = prefix + the copy's number): the XMPP adapter
+/// serializes `stanza` once and writes each copy by patching those two
+/// attributes, instead of building and serializing an element per copy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fanout {
+    /// Without `to` and `id`.
+    pub stanza: Element,
+    pub id_prefix: Option<String>,
+    pub copies: Vec<Copy>,
+}
+
+/// One recipient of a [`Fanout`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copy {
+    pub to: String,
+    /// Appended to `id_prefix` (unused without one).
+    pub n: i64,
+}
+
+impl Fanout {
+    pub fn new(stanza: Element, id_prefix: Option<String>) -> Fanout {
+        Fanout {
+            stanza,
+            id_prefix,
+            copies: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, to: &str, n: i64) {
+        self.copies.push(Copy {
+            to: to.to_string(),
+            n,
+        });
+    }
+
+    /// The `id` of copy `c`.
+    pub fn id_of(&self, c: &Copy) -> Option<String> {
+        self.id_prefix.as_ref().map(|p| format!("{p}{}", c.n))
+    }
+
+    /// Every copy as its own element (tests, and anything that needs them).
+    pub fn expand(&self) -> impl Iterator<Item = Element> + '_ {
+        self.copies.iter().map(|c| {
+            let mut e = self.stanza.clone();
+            set_attr(&mut e, "to", c.to.as_str());
+            if let Some(id) = self.id_of(c) {
+                set_attr(&mut e, "id", id);
+            }
+            e
+        })
+    }
+}
+
 pub fn text_child(name: &str, ns: &str, text: &str) -> Element {
     Element::builder(name, ns).append(text).build()
 }
 
 /// A presence stanza; `type_` `None` is available.
 pub fn presence(from: &str, to: &str, type_: Option<&str>) -> Element {
-    let mut b = Element::builder("presence", NS_COMPONENT)
-        .a("from", from)
-        .a("to", to);
+    let mut p = presence_template(from, type_);
+    set_attr(&mut p, "to", to);
+    p
+}
+
+/// A presence without `to` (for a [`Fanout`]).
+pub fn presence_template(from: &str, type_: Option<&str>) -> Element {
+    let mut b = Element::builder("presence", NS_COMPONENT).a("from", from);
     if let Some(t) = type_ {
         b = b.a("type", t);
     }

@@ -14,8 +14,10 @@ const D: &str = "groups.localhost";
 struct T {
     core: Core,
     now: i64,
-    /// Everything output by the last call.
+    /// Everything output by the last call, fanouts expanded.
     out: Vec<Output>,
+    /// How many fanouts the last call output.
+    fanouts: usize,
 }
 
 fn config(extra: &str) -> Config {
@@ -52,12 +54,25 @@ impl T {
             core,
             now: 1_000_000,
             out,
+            fanouts: 0,
         }
     }
 
     fn input(&mut self, input: Input) -> &mut Self {
         self.out.clear();
         self.core.handle(self.now, input, &mut self.out);
+        self.fanouts = 0;
+        // Copies of a fanout, as the server will see them, in their place.
+        let out = std::mem::take(&mut self.out);
+        for o in out {
+            match o {
+                Output::Fanout(f) => {
+                    self.fanouts += 1;
+                    self.out.extend(f.expand().map(Output::Send));
+                }
+                o => self.out.push(o),
+            }
+        }
         self
     }
 
@@ -481,6 +496,32 @@ fn relay_to_everyone_else_with_nick_and_no_echo() {
         .map(|e| e.attr("id").unwrap().to_string())
         .collect();
     assert_ne!(ids[0], ids[1]);
+}
+
+#[test]
+fn plain_messages_fan_out_as_one_stanza_references_per_copy() {
+    let mut t = three();
+    t.msg("alice@localhost/r", G, "one stanza");
+    assert_eq!(t.fanouts, 1);
+    assert_eq!(t.bodies(B), ["[alice] one stanza"]);
+    assert_eq!(t.bodies(C), ["[alice] one stanza"]);
+    // Each copy still has its own id.
+    let ids: Vec<String> = t
+        .sent()
+        .iter()
+        .filter(|e| e.name() == "message")
+        .filter_map(|e| e.attr("id").map(str::to_string))
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1]);
+    // A reply references a message: its id differs per recipient.
+    t.xml(&format!(
+        "<message xmlns='jabber:component:accept' from='bob@localhost/r' to='{G}' type='chat' id='r1'>\
+         <body>re</body><reply xmlns='urn:xmpp:reply:0' id='{}' to='{G}'/></message>",
+        ids[0]
+    ));
+    assert_eq!(t.fanouts, 0);
+    assert_eq!(t.bodies(A), ["[bob] re"]);
 }
 
 #[test]

@@ -22,6 +22,7 @@ fn routed() -> T {
         core,
         now: 1_000_000_000,
         out,
+        fanouts: 0,
     };
     t.join("alice").join("bob").join("carol");
     t
