@@ -197,6 +197,9 @@ impl Ejabberd {
                 let patched = script.replacen("INSTALLUSER=ejabberd", "INSTALLUSER=", 1);
                 let copy = dir.path().join("ejabberdctl");
                 fs::write(&copy, patched).expect("write ejabberdctl copy");
+                use std::os::unix::fs::PermissionsExt as _;
+                fs::set_permissions(&copy, fs::Permissions::from_mode(0o755))
+                    .expect("make the ejabberdctl copy executable");
                 copy
             }
         };
