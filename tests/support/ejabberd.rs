@@ -325,6 +325,9 @@ listen:
         cfg.push_str(
             r#"
 acl:
+  admin:
+    user:
+      - ""
   local:
     user_regexp: ""
   loopback:
@@ -335,6 +338,14 @@ access_rules:
     allow: local
   c2s:
     allow: all
+  announce:
+    allow: admin
+  configure:
+    allow: admin
+  muc_create:
+    allow: local
+  pubsub_createnode:
+    allow: local
 api_permissions:
   "tests":
     from:
@@ -359,17 +370,68 @@ shaper_rules:
   c2s_shaper: none
   s2s_shaper: fast
 
-# Debian's default module list minus what the tests do not need, and minus
-# mod_pres_counter on purpose: it drops the component's subscription presences
-# after the fifth in a minute (see contrib/ejabberd.yml).
+# Debian's default module list (/etc/ejabberd/ejabberd.yml of 23.01-1), as
+# an admin would run it, minus mod_pres_counter on purpose: it drops the
+# component's subscription presences after the fifth in a minute (see
+# contrib/ejabberd.yml). Modules whose listeners are absent here (bosh, mqtt,
+# stun) load and stay idle.
 modules:
+  mod_adhoc: {}
+  mod_admin_extra: {}
+  mod_announce:
+    access: announce
+  mod_avatar: {}
+  mod_blocking: {}
+  mod_bosh: {}
+  mod_caps: {}
+  mod_carboncopy: {}
+  mod_client_state: {}
+  mod_configure: {}
   mod_disco: {}
+  mod_fail2ban: {}
   mod_http_api: {}
+  mod_last: {}
+  mod_mqtt: {}
+  mod_muc:
+    access:
+      - allow
+    access_admin:
+      - allow: admin
+    access_create: muc_create
+    access_persistent: muc_create
+    access_mam:
+      - allow
+    default_room_options:
+      mam: true
+  mod_muc_admin: {}
   mod_offline:
     access_max_user_messages: max_user_offline_messages
   mod_ping: {}
+  mod_privacy: {}
+  mod_private: {}
+  mod_pubsub:
+    access_createnode: pubsub_createnode
+    plugins:
+      - flat
+      - pep
+    force_node_config:
+      "eu.siacs.conversations.axolotl.*":
+        access_model: open
+      storage:bookmarks:
+        access_model: whitelist
+  mod_push: {}
+  mod_push_keepalive: {}
   mod_roster:
     versioning: true
+  mod_s2s_dialback: {}
+  mod_shared_roster: {}
+  mod_sic: {}
+  mod_stream_mgmt:
+    resend_on_timeout: if_offline
+  mod_stun_disco: {}
+  mod_vcard:
+    search: false
+  mod_vcard_xupdate: {}
   mod_version: {}
 "#,
         );
