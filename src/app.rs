@@ -122,7 +122,6 @@ pub async fn run(
         metrics: metrics.clone(),
         connected: false,
         connects: 0,
-        reloading: false,
         pending: VecDeque::new(),
         pending_count: 0,
         batch: Vec::new(),
@@ -164,7 +163,7 @@ pub async fn run(
             };
             link.on_event(&mut core, now, ev, &mut out);
         }
-        if !link.commit_and_send(&mut out).await || (counts && link.reloading) {
+        if !link.commit_and_send(&mut out).await {
             link.recover(&mut core, &core_cfg, &mut out).await;
         }
         link.publish(&core, counts);
@@ -217,9 +216,6 @@ struct Link {
     connected: bool,
     /// Successful connections so far.
     connects: u64,
-    /// A failed write left the core ahead of the database and reloading
-    /// it has not committed yet.
-    reloading: bool,
     /// Stanzas produced while disconnected.
     pending: VecDeque<OutStanza>,
     /// Stanzas in `pending` (a fanout counts its copies).
@@ -392,30 +388,21 @@ impl Link {
     }
 
     /// After a failed commit the core's memory is ahead of the database:
-    /// rebuild it from what is committed and probe members again.
-    /// Until it succeeds (`reloading`), the main loop tries again every
-    /// second, so members are probed and relayed to once the database
-    /// takes writes again.
+    /// rebuild it from what is committed, keeping what the database never
+    /// holds (who is online, …; see [`Core::adopt_volatile`]).
     async fn recover(&mut self, core: &mut Core, cfg: &CoreConfig, out: &mut Vec<Output>) {
-        self.reloading = true;
         match self.store.load(RING).await {
             Ok(snap) => {
                 out.clear();
-                let now = now_ms();
-                let (relayed, route_stats) = (core.relayed, core.route_stats);
-                *core = Core::new(cfg.clone(), snap, now, out);
-                // Counters are not stored: carry them over.
-                core.relayed = relayed;
-                core.route_stats = route_stats;
-                if self.connected {
-                    core.handle(now, Input::Connected, out);
-                }
-                if self.commit_and_send(out).await {
-                    self.reloading = false;
-                    tracing::warn!("state reloaded from the database after a failed write");
-                } else {
+                let mut fresh = Core::new(cfg.clone(), snap, now_ms(), out);
+                fresh.adopt_volatile(core);
+                *core = fresh;
+                tracing::warn!("state reloaded from the database after a failed write");
+                // Core::new's own writes (the configured groups and admins)
+                // were committed at start; if they fail now, the next
+                // recovery tries again.
+                if !self.commit_and_send(out).await {
                     out.clear();
-                    tracing::error!("the database still refuses writes; trying again in a second");
                 }
             }
             Err(e) => tracing::error!(error = %e, "cannot reload state from the database"),

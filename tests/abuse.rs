@@ -1,13 +1,21 @@
-//! Hostile input through a real Prosody: floods, strangers, blacklisted
+//! Hostile input through a real Prosody or ejabberd: floods, strangers, blacklisted
 //! JIDs trying every way back in.
 
 mod support;
 
 use std::time::Duration;
 
-use support::{body_of, is_from_bare, join, Prosody, Talkgroups, TestClient, COMPONENT, SECRET};
+use support::{
+    body_of, is_from_bare, join, Kind, Server, Talkgroups, TestClient, COMPONENT, SECRET,
+};
 
 const T: Duration = Duration::from_secs(10);
+
+// Each scenario runs against both servers: `prosody::NAME`, `ejabberd::NAME`.
+support::for_each_server!(
+    a_thousand_messages_a_second_from_one_account_relay_only_the_burst,
+    blacklisted_jids_cannot_come_back_by_any_path,
+);
 const LOBBY: &str = "lobby@groups.localhost";
 
 fn group(join: &str) -> String {
@@ -25,9 +33,8 @@ async fn bodies_from(c: &mut TestClient, from: &str, quiet: Duration) -> Vec<Str
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_thousand_messages_a_second_from_one_account_relay_only_the_burst() {
-    let p = Prosody::start(&[(COMPONENT, SECRET)]);
+async fn a_thousand_messages_a_second_from_one_account_relay_only_the_burst(kind: Kind) {
+    let p = Server::start(kind, &[(COMPONENT, SECRET)]);
     let _tg = Talkgroups::start(&p, &group("open"));
     let mut alice = join(&p, "alice", LOBBY).await;
     let mut bob = join(&p, "bob", LOBBY).await;
@@ -58,9 +65,8 @@ async fn a_thousand_messages_a_second_from_one_account_relay_only_the_burst() {
     assert!(r.starts_with("Online (2 of 2)"), "{r}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn blacklisted_jids_cannot_come_back_by_any_path() {
-    let p = Prosody::start(&[(COMPONENT, SECRET)]);
+async fn blacklisted_jids_cannot_come_back_by_any_path(kind: Kind) {
+    let p = Server::start(kind, &[(COMPONENT, SECRET)]);
     let _tg = Talkgroups::start(&p, &group("open"));
     let mut alice = join(&p, "alice", LOBBY).await;
     let mut bob = join(&p, "bob", LOBBY).await;

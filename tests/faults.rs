@@ -10,10 +10,17 @@ use std::time::{Duration, Instant};
 
 use minidom::Element;
 use support::sink::Sink;
-use support::{body_of, free_port, is_from_bare, join, Prosody, Talkgroups, TestClient};
+use support::{body_of, free_port, is_from_bare, join, Kind, Server, Talkgroups, TestClient};
 use support::{COMPONENT, SECRET};
 
 const T: Duration = Duration::from_secs(10);
+
+// Each scenario runs against both servers: `prosody::NAME`, `ejabberd::NAME`.
+support::for_each_server!(
+    a_full_disk_gets_errors_not_oks_and_nothing_acknowledged_is_lost,
+    a_read_only_database_is_refused_with_a_clear_error_and_kept_intact,
+    kill_9_mid_delivery_resumes_the_outbox_without_losing_anything,
+);
 const LOBBY: &str = "lobby@groups.localhost";
 
 fn group() -> String {
@@ -97,13 +104,12 @@ fn integrity_ok(db: &Path) {
     assert_eq!(r, "ok");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_disk_gets_errors_not_oks_and_nothing_acknowledged_is_lost() {
+async fn a_full_disk_gets_errors_not_oks_and_nothing_acknowledged_is_lost(kind: Kind) {
     let Some(fs) = Tmpfs::mount("8m") else {
         return;
     };
     let db: PathBuf = fs.path().join("talkgroups.sqlite3");
-    let p = Prosody::start(&[(COMPONENT, SECRET)]);
+    let p = Server::start(kind, &[(COMPONENT, SECRET)]);
     let mut tg = Talkgroups::start_with_db(&p, &db, &group());
     let mut alice = join(&p, "alice", LOBBY).await;
     let mut bob = join(&p, "bob", LOBBY).await;
@@ -186,13 +192,12 @@ async fn a_full_disk_gets_errors_not_oks_and_nothing_acknowledged_is_lost() {
     assert!(info.contains("Recovered"), "{info}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_read_only_database_is_refused_with_a_clear_error_and_kept_intact() {
+async fn a_read_only_database_is_refused_with_a_clear_error_and_kept_intact(kind: Kind) {
     let Some(fs) = Tmpfs::mount("16m") else {
         return;
     };
     let db: PathBuf = fs.path().join("talkgroups.sqlite3");
-    let p = Prosody::start(&[(COMPONENT, SECRET)]);
+    let p = Server::start(kind, &[(COMPONENT, SECRET)]);
     let mut tg = Talkgroups::start_with_db(&p, &db, &group());
     let mut alice = join(&p, "alice", LOBBY).await;
     alice.send_message(LOBBY, "//nick Keeper").await;
@@ -225,9 +230,8 @@ async fn a_read_only_database_is_refused_with_a_clear_error_and_kept_intact() {
     assert!(online.contains("Keeper (alice)"), "{online}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_mid_delivery_resumes_the_outbox_without_losing_anything() {
-    let p = Prosody::start(&[(COMPONENT, SECRET)]);
+async fn kill_9_mid_delivery_resumes_the_outbox_without_losing_anything(kind: Kind) {
+    let p = Server::start(kind, &[(COMPONENT, SECRET)]);
     let mut tg = Talkgroups::start(&p, &group());
     let mut alice = join(&p, "alice", LOBBY).await;
     let mut bob = join(&p, "bob", LOBBY).await;

@@ -1,5 +1,5 @@
 //! HTTP routes end to end: real talkgroups binaries as components of one
-//! real Prosody, real c2s clients, linked over loopback HTTP; and send
+//! real Prosody or ejabberd (each scenario runs against both), real c2s clients, linked over loopback HTTP; and send
 //! routes into a local HTTP sink that checks what each format posts.
 
 mod support;
@@ -8,12 +8,20 @@ use std::time::Duration;
 
 use hmac::{KeyInit, Mac};
 use support::sink::Sink;
-use support::{body_of, free_port, is_from_bare, join, Prosody, Talkgroups, TestClient, SECRET};
+use support::{
+    body_of, free_port, is_from_bare, join, Kind, Server, Talkgroups, TestClient, SECRET,
+};
 
 const T: Duration = Duration::from_secs(10);
 const QUIET: Duration = Duration::from_millis(1500);
 
-fn instance(p: &Prosody, domain: &str, admin: &str, http: u16) -> Talkgroups {
+support::for_each_server!(
+    linked_instances_cross_once_and_a_triangle_does_not_loop,
+    outbox_waits_for_a_far_side_that_is_down_and_survives_a_restart,
+    every_webhook_format_posts_its_shape_and_outgoing_webhooks_come_in,
+);
+
+fn instance(p: &Server, domain: &str, admin: &str, http: u16) -> Talkgroups {
     Talkgroups::start_as(
         p,
         domain,
@@ -43,14 +51,14 @@ async fn bodies_from(c: &mut TestClient, group: &str, quiet: Duration) -> Vec<St
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn linked_instances_cross_once_and_a_triangle_does_not_loop() {
+async fn linked_instances_cross_once_and_a_triangle_does_not_loop(kind: Kind) {
     let (da, db, dc) = (
         "groups-a.localhost",
         "groups-b.localhost",
         "groups-c.localhost",
     );
-    let p = Prosody::start(&[(da, SECRET), (db, SECRET), (dc, SECRET)]);
+    // One Prosody with three components; for ejabberd, one listener each.
+    let p = Server::start(kind, &[(da, SECRET), (db, SECRET), (dc, SECRET)]);
     let (pa, pb, pc) = (free_port(), free_port(), free_port());
     let tga = instance(&p, da, "ann", pa);
     let tgb = instance(&p, db, "ben", pb);
@@ -188,9 +196,8 @@ fn one_group() -> String {
 
 const LOBBY: &str = "lobby@groups.localhost";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outbox_waits_for_a_far_side_that_is_down_and_survives_a_restart() {
-    let p = Prosody::start(&[(support::COMPONENT, SECRET)]);
+async fn outbox_waits_for_a_far_side_that_is_down_and_survives_a_restart(kind: Kind) {
+    let p = Server::start(kind, &[(support::COMPONENT, SECRET)]);
     let mut tg = Talkgroups::start(&p, &one_group());
     let mut alice = join(&p, "alice", LOBBY).await;
     let mut bob = join(&p, "bob", LOBBY).await;
@@ -256,9 +263,8 @@ async fn outbox_waits_for_a_far_side_that_is_down_and_survives_a_restart() {
     assert!(routes.contains("0 queued"), "{routes}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_webhook_format_posts_its_shape_and_outgoing_webhooks_come_in() {
-    let p = Prosody::start(&[(support::COMPONENT, SECRET)]);
+async fn every_webhook_format_posts_its_shape_and_outgoing_webhooks_come_in(kind: Kind) {
+    let p = Server::start(kind, &[(support::COMPONENT, SECRET)]);
     let http = free_port();
     let _tg = Talkgroups::start(
         &p,

@@ -368,6 +368,42 @@ impl Core {
         }
     }
 
+    /// After a failed commit the app rebuilds the core from the database;
+    /// what the database never holds comes from the old core: who is online
+    /// (so nobody needs probing again — probing while the database refuses
+    /// writes would only start a storm of presence answers), flood windows,
+    /// the delivery state of send routes, counters.
+    pub fn adopt_volatile(&mut self, old: &Core) {
+        self.relayed = old.relayed;
+        self.route_stats = old.route_stats;
+        self.strangers = old.strangers.clone();
+        self.sys_counter = old.sys_counter;
+        self.boot = old.boot;
+        self.last_prune = old.last_prune;
+        for (name, g) in self.groups.iter_mut() {
+            let Some(og) = old.groups.get(name) else {
+                continue;
+            };
+            g.status_shown = og.status_shown;
+            g.status_at = og.status_at;
+            for (jid, m) in g.members.iter_mut() {
+                if let Some(om) = og.members.get(jid) {
+                    m.resources = om.resources.clone();
+                    m.recent = om.recent.clone();
+                    m.warned_at = om.warned_at;
+                }
+            }
+            for (rname, r) in g.routes.iter_mut() {
+                if let Some(or) = og.routes.get(rname) {
+                    r.in_flight = or.in_flight;
+                    r.next_at = or.next_at;
+                    r.failures = or.failures;
+                    r.last_received = or.last_received;
+                }
+            }
+        }
+    }
+
     /// Members and online members across groups (for metrics).
     pub fn counts(&self) -> (usize, usize) {
         self.groups.values().fold((0, 0), |(m, o), g| {

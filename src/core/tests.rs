@@ -1471,6 +1471,37 @@ fn every_admin_and_service_command_is_refused_to_those_without_the_right() {
 
 const STRANGER_GAP: i64 = super::STRANGER_GAP_MS;
 
+#[test]
+fn a_rebuilt_core_keeps_who_is_online_without_probing() {
+    let mut t = three();
+    let snap = {
+        // What the database would hold: the members, none online.
+        let mut store = crate::store::Store::open_in_memory().unwrap();
+        let ops: Vec<StoreOp> = t
+            .core
+            .groups
+            .values()
+            .flat_map(|g| {
+                std::iter::once(StoreOp::UpsertGroup(g.record())).chain(
+                    g.members
+                        .values()
+                        .map(|m| StoreOp::UpsertMember(m.rec.clone())),
+                )
+            })
+            .collect();
+        store.apply(&ops).unwrap();
+        store.load(super::RING).unwrap()
+    };
+    let mut out = Vec::new();
+    let mut fresh = Core::new(t.core.cfg.clone(), snap, t.now, &mut out);
+    assert_eq!(fresh.counts(), (3, 0));
+    fresh.adopt_volatile(&t.core);
+    assert_eq!(fresh.counts(), (3, 3));
+    t.core = fresh;
+    t.msg("alice@localhost/r", G, "after the rebuild");
+    assert_eq!(t.bodies(B), ["[alice] after the rebuild"]);
+}
+
 #[path = "tests_routes.rs"]
 mod routes;
 

@@ -1,10 +1,14 @@
-//! Integration-test support: a private Prosody per test, and a raw c2s client.
+//! Integration-test support: a private Prosody or ejabberd per test, and a
+//! raw c2s client.
 //!
-//! Use from a test file with `mod support;`. Every [`Prosody`] is a separate
-//! server process with its own ports and data directory, so tests may run in
-//! parallel. Nothing here mocks the XMPP server.
+//! Use from a test file with `mod support;`. Every [`Prosody`] and every
+//! [`Ejabberd`] is a separate server process with its own ports and data
+//! directory, so tests may run in parallel. Nothing here mocks the XMPP
+//! server. [`Server`] is either of them, for tests written once and run
+//! against both ([`for_each_server!`]); the client and the talkgroups runner
+//! take anything that implements [`XmppServer`].
 //!
-//! Environment knobs:
+//! Environment knobs (ejabberd's are in `ejabberd.rs`):
 //! - `PROSODY_BIN` / `PROSODYCTL_BIN`: override the binaries (default: `$PATH`).
 //! - `PROSODY_LOG_LEVEL=debug`: log every stanza in Prosody's log (default
 //!   `info`; debug logging slows Prosody down noticeably on bursts).
@@ -30,6 +34,9 @@ use minidom::Element;
 use tokio::io::BufStream;
 use tokio::net::TcpStream;
 use tokio_xmpp::xmlstream::{self, ReadError, StreamHeader, Timeouts, XmlStream};
+
+mod ejabberd;
+pub use ejabberd::Ejabberd;
 
 /// Namespaces used by the helpers.
 pub mod ns {
@@ -68,6 +75,185 @@ pub struct Prosody {
     // Last so that it is removed after the child is gone (see Drop).
     dir: tempfile::TempDir,
 }
+
+// ---------------------------------------------------------------------------
+// Either server
+// ---------------------------------------------------------------------------
+
+/// What the client and the talkgroups runner need from a server.
+pub trait XmppServer {
+    /// The virtual host users live on (`"localhost"`).
+    fn domain(&self) -> &str;
+    fn c2s_port(&self) -> u16;
+    /// `"127.0.0.1:<port>"` of the listener `component` must connect to.
+    fn component_addr_for(&self, component: &str) -> String;
+    /// Creates `user@domain` with `pass` (or resets the password).
+    fn register(&self, user: &str, pass: &str);
+}
+
+impl XmppServer for Prosody {
+    fn domain(&self) -> &str {
+        &self.domain
+    }
+    fn c2s_port(&self) -> u16 {
+        self.c2s_port
+    }
+    fn component_addr_for(&self, _component: &str) -> String {
+        self.component_addr()
+    }
+    fn register(&self, user: &str, pass: &str) {
+        Prosody::register(self, user, pass)
+    }
+}
+
+impl XmppServer for Ejabberd {
+    fn domain(&self) -> &str {
+        &self.domain
+    }
+    fn c2s_port(&self) -> u16 {
+        self.c2s_port
+    }
+    fn component_addr_for(&self, component: &str) -> String {
+        Ejabberd::component_addr_for(self, component)
+    }
+    fn register(&self, user: &str, pass: &str) {
+        Ejabberd::register(self, user, pass)
+    }
+}
+
+/// Which server a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Prosody,
+    Ejabberd,
+}
+
+/// A private Prosody or ejabberd (see [`Prosody`], [`Ejabberd`]).
+pub enum Server {
+    Prosody(Prosody),
+    Ejabberd(Ejabberd),
+}
+
+impl Server {
+    /// Starts a server of `kind` with the given components
+    /// (`(domain, secret)`); see [`Prosody::start`] and [`Ejabberd::start`].
+    pub fn start(kind: Kind, components: &[(&str, &str)]) -> Server {
+        match kind {
+            Kind::Prosody => Server::Prosody(Prosody::start(components)),
+            Kind::Ejabberd => Server::Ejabberd(Ejabberd::start(components)),
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Server::Prosody(_) => Kind::Prosody,
+            Server::Ejabberd(_) => Kind::Ejabberd,
+        }
+    }
+
+    pub fn is_ejabberd(&self) -> bool {
+        self.kind() == Kind::Ejabberd
+    }
+
+    pub fn register(&self, user: &str, pass: &str) {
+        XmppServer::register(self, user, pass)
+    }
+
+    /// Stops the server, keeping ports and data for [`Server::start_again`].
+    pub fn stop(&mut self) {
+        match self {
+            Server::Prosody(p) => p.stop(),
+            Server::Ejabberd(e) => e.stop(),
+        }
+    }
+
+    /// Starts the server again on the same ports, config and data.
+    pub fn start_again(&mut self) {
+        match self {
+            Server::Prosody(p) => p.start_again(),
+            Server::Ejabberd(e) => e.start_again(),
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        match self {
+            Server::Prosody(p) => p.is_running(),
+            Server::Ejabberd(e) => e.is_running(),
+        }
+    }
+
+    pub fn c2s_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.c2s_port())
+    }
+
+    /// The (first) component listener's port.
+    pub fn component_port(&self) -> u16 {
+        match self {
+            Server::Prosody(p) => p.component_port,
+            Server::Ejabberd(e) => e.component_port(),
+        }
+    }
+
+    pub fn log_tail(&self, n: usize) -> String {
+        match self {
+            Server::Prosody(p) => p.log_tail(n),
+            Server::Ejabberd(e) => e.log_tail(n),
+        }
+    }
+}
+
+impl XmppServer for Server {
+    fn domain(&self) -> &str {
+        match self {
+            Server::Prosody(p) => XmppServer::domain(p),
+            Server::Ejabberd(e) => XmppServer::domain(e),
+        }
+    }
+    fn c2s_port(&self) -> u16 {
+        match self {
+            Server::Prosody(p) => p.c2s_port,
+            Server::Ejabberd(e) => e.c2s_port,
+        }
+    }
+    fn component_addr_for(&self, component: &str) -> String {
+        match self {
+            Server::Prosody(p) => XmppServer::component_addr_for(p, component),
+            Server::Ejabberd(e) => e.component_addr_for(component),
+        }
+    }
+    fn register(&self, user: &str, pass: &str) {
+        match self {
+            Server::Prosody(p) => p.register(user, pass),
+            Server::Ejabberd(e) => e.register(user, pass),
+        }
+    }
+}
+
+/// Generates, for each `async fn NAME(kind: Kind)` listed, the tests
+/// `prosody::NAME` and `ejabberd::NAME` (filter with `cargo test ejabberd::`).
+#[allow(unused_macros)]
+macro_rules! for_each_server {
+    ($($name:ident),* $(,)?) => {
+        mod prosody {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::support::Kind::Prosody).await
+                }
+            )*
+        }
+        mod ejabberd {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::support::Kind::Ejabberd).await
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use for_each_server;
 
 fn find_binary(env: &str, name: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(env) {
@@ -460,7 +646,7 @@ impl Drop for Prosody {
     }
 }
 
-fn read_from(path: &Path, offset: u64) -> String {
+pub(crate) fn read_from(path: &Path, offset: u64) -> String {
     let mut s = String::new();
     if let Ok(mut f) = fs::File::open(path) {
         if f.seek(SeekFrom::Start(offset)).is_ok() {
@@ -470,7 +656,7 @@ fn read_from(path: &Path, offset: u64) -> String {
     s
 }
 
-fn port_accepts(port: u16) -> bool {
+pub(crate) fn port_accepts(port: u16) -> bool {
     StdTcpStream::connect_timeout(
         &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
         Duration::from_millis(200),
@@ -665,24 +851,30 @@ async fn read_element(
 impl TestClient {
     /// Connects to `p`'s c2s port, authenticates with SASL PLAIN and binds
     /// `resource`. Sends no presence and does not request the roster.
-    pub async fn connect(p: &Prosody, user: &str, pass: &str, resource: &str) -> TestClient {
+    pub async fn connect(
+        p: &impl XmppServer,
+        user: &str,
+        pass: &str,
+        resource: &str,
+    ) -> TestClient {
         Self::try_connect(p, user, pass, resource)
             .await
-            .unwrap_or_else(|e| panic!("login of {user}@{} failed: {e}", p.domain))
+            .unwrap_or_else(|e| panic!("login of {user}@{} failed: {e}", p.domain()))
     }
 
     /// Like [`TestClient::connect`] but returns SASL failures (e.g. wrong
     /// password: `Err("not-authorized")`) instead of panicking.
     pub async fn try_connect(
-        p: &Prosody,
+        p: &impl XmppServer,
         user: &str,
         pass: &str,
         resource: &str,
     ) -> Result<TestClient, String> {
-        let domain = p.domain.clone();
-        let tcp = TcpStream::connect(("127.0.0.1", p.c2s_port))
+        let domain = p.domain().to_string();
+        let port = p.c2s_port();
+        let tcp = TcpStream::connect(("127.0.0.1", port))
             .await
-            .map_err(|e| format!("connect to c2s port {}: {e}", p.c2s_port))?;
+            .map_err(|e| format!("connect to c2s port {port}: {e}"))?;
         tcp.set_nodelay(true).ok();
         let header = || StreamHeader {
             to: Some(domain.clone().into()),
@@ -787,7 +979,12 @@ impl TestClient {
     /// and treat the session as "interested"), and sends initial available
     /// presence. Waits until the server reflected that presence back, so
     /// the presence has been fully processed (probes sent, etc.) on return.
-    pub async fn connect_online(p: &Prosody, user: &str, pass: &str, resource: &str) -> TestClient {
+    pub async fn connect_online(
+        p: &impl XmppServer,
+        user: &str,
+        pass: &str,
+        resource: &str,
+    ) -> TestClient {
         let mut c = Self::connect(p, user, pass, resource).await;
         c.get_roster().await;
         c.send_presence(None, None).await;
@@ -1091,30 +1288,30 @@ pub const SECRET: &str = "component-secret";
 impl Talkgroups {
     /// Writes a config (component on `p`, database in a temp dir, plus
     /// `extra` TOML) and starts the binary; waits until it is connected.
-    pub fn start(p: &Prosody, extra: &str) -> Talkgroups {
+    pub fn start(p: &impl XmppServer, extra: &str) -> Talkgroups {
         Talkgroups::start_as(p, COMPONENT, extra)
     }
 
     /// As `start`, for the component domain `jid` (registered with `p`
     /// under `SECRET`).
-    pub fn start_as(p: &Prosody, jid: &str, extra: &str) -> Talkgroups {
+    pub fn start_as(p: &impl XmppServer, jid: &str, extra: &str) -> Talkgroups {
         Talkgroups::start_full(p, jid, None, extra)
     }
 
     /// As `start`, with the database at `db` (e.g. on a file system the
     /// test controls).
-    pub fn start_with_db(p: &Prosody, db: &Path, extra: &str) -> Talkgroups {
+    pub fn start_with_db(p: &impl XmppServer, db: &Path, extra: &str) -> Talkgroups {
         Talkgroups::start_full(p, COMPONENT, Some(db), extra)
     }
 
-    fn start_full(p: &Prosody, jid: &str, db: Option<&Path>, extra: &str) -> Talkgroups {
+    fn start_full(p: &impl XmppServer, jid: &str, db: Option<&Path>, extra: &str) -> Talkgroups {
         let dir = tempfile::tempdir().expect("tempdir");
         let db_path = db.map_or_else(|| dir.path().join("talkgroups.sqlite3"), Path::to_path_buf);
         let config_path = dir.path().join("talkgroups.toml");
         let log_path = dir.path().join("talkgroups.log");
         let cfg = format!(
             "[component]\njid = \"{jid}\"\nsecret = \"{SECRET}\"\nserver = \"{}\"\nkeepalive_secs = 5\nreconnect_max_secs = 2\n\n[storage]\ndatabase = \"{}\"\n\n{extra}\n",
-            p.component_addr(),
+            p.component_addr_for(jid),
             db_path.display()
         );
         fs::write(&config_path, cfg).expect("write config");
@@ -1229,7 +1426,7 @@ impl Drop for Talkgroups {
 /// Logs `user` in (registering the account) and joins `group` through the
 /// real subscription handshake: subscribe, the group's `subscribed` and
 /// `subscribe`, our `subscribed`; returns once the welcome arrived.
-pub async fn join(p: &Prosody, user: &str, group: &str) -> TestClient {
+pub async fn join(p: &impl XmppServer, user: &str, group: &str) -> TestClient {
     p.register(user, "pw");
     let mut c = TestClient::connect_online(p, user, "pw", "r").await;
     join_client(&mut c, group).await;
