@@ -1,0 +1,71 @@
+#!/bin/sh
+# Runs every talkgroups benchmark (see BENCHMARKS.md): builds the release
+# binary once, then the component-alone runs (fan-out at 10/100/1000/10000
+# members, fixed 1000 msg/s at 100 members, start-up with 100 000 members)
+# and the serialization micro-benchmark. JSON lines go to stdout and to
+# target/bench-results/<UTC time>.jsonl; progress goes to stderr.
+#
+#   scripts/bench.sh              # everything, about 2 minutes on 2 cores
+#   scripts/bench.sh --callgrind  # also instruction counts per relayed copy
+#                                 # under valgrind (repeatable; +1-2 minutes)
+#
+# Everything listens on 127.0.0.1 only and runs in temporary directories;
+# the only processes started are the talkgroups binaries the benchmark
+# spawns itself (stopped by PID at the end of each run).
+set -eu
+
+cd "$(dirname "$0")/.."
+callgrind=no
+for arg in "$@"; do
+    case "$arg" in
+    --callgrind) callgrind=yes ;;
+    *)
+        echo "usage: $0 [--callgrind]" >&2
+        exit 2
+        ;;
+    esac
+done
+
+mkdir -p target/bench-results
+results="target/bench-results/$(date -u +%Y%m%dT%H%M%SZ).jsonl"
+
+echo "== building (release)" >&2
+cargo build --release --quiet
+cargo bench --no-run --quiet --bench fanout --bench serialize 2>/dev/null ||
+    cargo bench --no-run --bench fanout --bench serialize
+bin="$PWD/target/release/talkgroups"
+
+echo "== component alone: fan-out, fixed load, start-up" >&2
+TALKGROUPS_BIN="$bin" cargo bench --quiet --bench fanout -- all | tee -a "$results"
+
+echo "== serialization micro-benchmark" >&2
+cargo bench --quiet --bench serialize | tee -a "$results"
+
+if [ "$callgrind" = yes ]; then
+    command -v valgrind >/dev/null || {
+        echo "valgrind not installed" >&2
+        exit 1
+    }
+    echo "== callgrind: instructions per relayed copy (1000 members)" >&2
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    # A wrapper the fan-out bench starts instead of the binary; `check`
+    # (database creation) runs natively.
+    cat >"$tmp/wrap.sh" <<EOF
+#!/bin/sh
+if [ "\$1" = check ]; then exec "$bin" "\$@"; fi
+exec valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.\$CG_TAG" -- "$bin" "\$@"
+EOF
+    chmod +x "$tmp/wrap.sh"
+    for m in 30 150; do
+        CG_TAG=$m TALKGROUPS_BIN="$tmp/wrap.sh" \
+            cargo bench --quiet --bench fanout -- fanout --members 1000 --messages $m >/dev/null
+    done
+    ir() { sed -n 's/^summary: //p' "$tmp/cg.$1"; }
+    a=$(ir 30)
+    b=$(ir 150)
+    per=$(((b - a) / (120 * 999)))
+    line="{\"bench\":\"callgrind_fanout\",\"members\":1000,\"ir_30_messages\":$a,\"ir_150_messages\":$b,\"ir_per_copy\":$per}"
+    echo "$line" | tee -a "$results"
+fi
+echo "== results in $results" >&2
