@@ -266,6 +266,13 @@ fn rss_kib(pid: u32) -> u64 {
 /// The server side of XEP-0114: read the stream header, answer with ours,
 /// check the handshake digest, accept it.
 fn accept_component(listener: &TcpListener) -> TcpStream {
+    accept_component_then(listener, || {})
+}
+
+/// [`accept_component`], calling `on_header` once the component's stream
+/// header has arrived and before answering it (the component has loaded its
+/// database by then and waits for us).
+fn accept_component_then(listener: &TcpListener, on_header: impl FnOnce()) -> TcpStream {
     listener.set_nonblocking(false).expect("blocking listener");
     let (mut sock, _) = listener.accept().expect("accept the component");
     sock.set_nodelay(true).unwrap();
@@ -277,6 +284,7 @@ fn accept_component(listener: &TcpListener) -> TcpStream {
     let header = String::from_utf8_lossy(&buf[..header_end]).into_owned();
     assert!(header.contains("jabber:component:accept"), "{header}");
     buf.drain(..header_end);
+    on_header();
     sock.write_all(
         format!(
             "<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' \
@@ -683,4 +691,31 @@ fn startup(bin: &Path, members: usize) {
     stop(child);
     let _ = sock.shutdown(Shutdown::Both);
     let _ = reader_thread.join();
+
+    // Memory of the loaded members alone: a second start, measured while
+    // the component waits for our stream header (database loaded, core
+    // built, no stanza generated yet).
+    let child = spawn(bin, &s);
+    let pid = child.id();
+    let mut loaded = 0;
+    let sock = accept_component_then(&s.listener, || {
+        // Let the RSS settle.
+        let mut last = u64::MAX;
+        for _ in 0..50 {
+            loaded = rss_kib(pid);
+            if loaded == last {
+                break;
+            }
+            last = loaded;
+            thread::sleep(Duration::from_millis(100));
+        }
+    });
+    eprintln!("  RSS with the members loaded, before the handshake: {loaded} KiB");
+    println!(
+        "{{\"bench\":\"startup_rss\",\"members\":{members},\"rss_kib_loaded\":{loaded},\
+         \"rss_kib_per_member_loaded\":{:.2}}}",
+        loaded as f64 / members as f64
+    );
+    stop(child);
+    let _ = sock.shutdown(Shutdown::Both);
 }
