@@ -29,6 +29,9 @@
 //! [--members N] [--messages M] [--rate R]`. One JSON line per run on
 //! stdout; progress on stderr. `TALKGROUPS_BIN` overrides the binary.
 
+mod common;
+
+use common::{cpu_secs, find, parse_num, read_until, rss_kib, stop, talkgroups_bin, Rng};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -108,13 +111,6 @@ fn main() {
     }
 }
 
-fn talkgroups_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("TALKGROUPS_BIN") {
-        return PathBuf::from(p);
-    }
-    PathBuf::from(env!("CARGO_BIN_EXE_talkgroups"))
-}
-
 /// A temporary directory with a config and a migrated database holding one
 /// open group `lobby` with `members` offline members `u1@localhost`…
 struct Setup {
@@ -160,51 +156,7 @@ join = "open"
         ),
     )
     .unwrap();
-    // The binary creates and migrates the database.
-    let check = Command::new(bin)
-        .arg("check")
-        .arg("--config")
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run talkgroups check");
-    assert!(
-        check.status.success(),
-        "talkgroups check failed: {}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-    let mut conn = rusqlite::Connection::open(&db).unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let tx = conn.transaction().unwrap();
-    tx.execute(
-        "INSERT OR IGNORE INTO groups(name, title, join_policy, created_at) VALUES ('lobby', 'Lobby', 'open', ?1)",
-        [now],
-    )
-    .unwrap();
-    {
-        let mut ins = tx
-            .prepare(
-                "INSERT INTO members(id, group_name, jid, state, admin, nick, fid, fid_changed,
-                                     muted, stop_until, joined_at, last_seen, offline_seq)
-                 VALUES (?1, 'lobby', ?2, 'member', 0, ?3, ?3, 0, 0, NULL, ?4, ?4, 0)",
-            )
-            .unwrap();
-        for i in 1..=members {
-            let nick = format!("u{i}");
-            ins.execute(rusqlite::params![
-                i as i64,
-                format!("{nick}@localhost"),
-                nick,
-                now
-            ])
-            .unwrap();
-        }
-    }
-    tx.commit().unwrap();
-    drop(conn);
+    common::prepare_database(bin, &config, &db, members);
     Setup {
         dir,
         config,
@@ -223,44 +175,6 @@ fn spawn(bin: &Path, s: &Setup) -> Child {
         .stderr(log)
         .spawn()
         .expect("start talkgroups")
-}
-
-/// Stops the process we started: SIGTERM by PID, then SIGKILL if it lingers.
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// User and system CPU seconds of a process (from /proc/PID/stat).
-fn cpu_secs(pid: u32) -> (f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which is in parentheses).
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let tick = 100.0; // USER_HZ on Linux
-    let get = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / tick;
-    // utime and stime are fields 14 and 15; `rest` starts at field 3.
-    (get(11), get(12))
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// The server side of XEP-0114: read the stream header, answer with ours,
@@ -313,29 +227,6 @@ fn accept_component_then(listener: &TcpListener, on_header: impl FnOnce()) -> Tc
     assert_eq!(digest, expected, "wrong handshake digest");
     sock.write_all(b"<handshake/>").unwrap();
     sock
-}
-
-fn read_until(
-    sock: &mut TcpStream,
-    buf: &mut Vec<u8>,
-    done: impl Fn(&[u8]) -> Option<usize>,
-) -> usize {
-    sock.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    loop {
-        if let Some(n) = done(buf) {
-            sock.set_read_timeout(None).unwrap();
-            return n;
-        }
-        let mut chunk = [0u8; 4096];
-        let n = sock.read(&mut chunk).expect("read from the component");
-        assert!(n > 0, "component closed: {}", String::from_utf8_lossy(buf));
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// What the reader thread reports.
@@ -458,12 +349,6 @@ fn scan(buf: &[u8], sh: &Shared, counts: &mut [u32], tx: &mpsc::Sender<Ev>) -> u
     consumed
 }
 
-fn parse_num(b: &[u8]) -> u64 {
-    b.iter()
-        .take_while(|c| c.is_ascii_digit())
-        .fold(0u64, |n, c| n * 10 + u64::from(c - b'0'))
-}
-
 /// Sends an iq ping to the group and waits for its answer: everything
 /// written before has been handled (and committed) by then.
 fn sync(sock: &mut TcpStream, rx: &mpsc::Receiver<Ev>, n: u64) {
@@ -481,17 +366,6 @@ fn sync(sock: &mut TcpStream, rx: &mpsc::Receiver<Ev>, n: u64) {
             Ok(_) => {}
             Err(e) => panic!("no answer to sync ping {n}: {e}"),
         }
-    }
-}
-
-/// Tiny xorshift: which member sends each message.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
     }
 }
 
@@ -614,10 +488,7 @@ fn fanout(bin: &Path, members: usize, messages: usize, rate: Option<f64>, window
         .map(|s| sh.done_ns[s].load(Ordering::Relaxed) - sh.sent_ns[s].load(Ordering::Relaxed))
         .collect();
     lat.sort_unstable();
-    let pct = |p: f64| {
-        let idx = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1;
-        lat[idx] as f64 / 1e6
-    };
+    let pct = |p: f64| common::percentile_ms(&lat, p);
     eprintln!(
         "  {copies} copies in {secs:.3} s ({:.0} msg/s in, {:.1} MB read), window {}; \
          talkgroups CPU since start: {cpu_user:.2} s user, {cpu_sys:.2} s sys",
