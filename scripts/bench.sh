@@ -1,11 +1,13 @@
 #!/bin/sh
 # Runs every talkgroups benchmark (see BENCHMARKS.md): builds the release
 # binary once, then the component-alone runs (fan-out at 10/100/1000/10000
-# members, fixed 1000 msg/s at 100 members, start-up with 100 000 members)
-# and the serialization micro-benchmark. JSON lines go to stdout and to
-# target/bench-results/<UTC time>.jsonl; progress goes to stderr.
+# members, fixed 1000 msg/s at 100 members, start-up with 100 000 members),
+# the serialization micro-benchmark and, when `prosody` is installed, the
+# end-to-end comparison with Prosody's MUC (50 and 200 clients). JSON lines
+# go to stdout and to target/bench-results/<UTC time>.jsonl; progress goes
+# to stderr.
 #
-#   scripts/bench.sh              # everything, about 2 minutes on 2 cores
+#   scripts/bench.sh              # everything, about 3 minutes on 2 cores
 #   scripts/bench.sh --callgrind  # also instruction counts per relayed copy
 #                                 # under valgrind (repeatable; +1-2 minutes)
 #
@@ -31,8 +33,8 @@ results="target/bench-results/$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 
 echo "== building (release)" >&2
 cargo build --release --quiet
-cargo bench --no-run --quiet --bench fanout --bench serialize 2>/dev/null ||
-    cargo bench --no-run --bench fanout --bench serialize
+cargo bench --no-run --quiet --bench fanout --bench serialize --bench e2e 2>/dev/null ||
+    cargo bench --no-run --bench fanout --bench serialize --bench e2e
 bin="$PWD/target/release/talkgroups"
 
 echo "== component alone: fan-out, fixed load, start-up" >&2
@@ -40,6 +42,13 @@ TALKGROUPS_BIN="$bin" cargo bench --quiet --bench fanout -- all | tee -a "$resul
 
 echo "== serialization micro-benchmark" >&2
 cargo bench --quiet --bench serialize | tee -a "$results"
+
+if command -v "${PROSODY_BIN:-prosody}" >/dev/null; then
+    echo "== end to end: talkgroups vs Prosody MUC through a private Prosody" >&2
+    TALKGROUPS_BIN="$bin" cargo bench --quiet --bench e2e | tee -a "$results"
+else
+    echo "== end to end skipped: prosody not installed (apt-get install -y prosody)" >&2
+fi
 
 if [ "$callgrind" = yes ]; then
     command -v valgrind >/dev/null || {

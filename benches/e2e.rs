@@ -1,0 +1,553 @@
+//! End-to-end benchmark (issue 4, part 2): talkgroups side by side with
+//! Prosody's own MUC, through one real Prosody.
+//!
+//! Starts a private Prosody on free loopback ports with its own temporary
+//! directory (c2s, the `groups.localhost` component for talkgroups and a
+//! `conference.localhost` MUC component), starts the release talkgroups
+//! binary against it, logs N real client connections in over c2s (SASL
+//! PLAIN, resource binding, initial presence), joins every client to a
+//! talkgroups group and to a MUC room, then sends the same message stream
+//! (random senders, at most a few thousand copies in flight) through each
+//! and reads every copy on every connection.
+//!
+//! Set-up shortcuts, so 200 accounts take no time: accounts are written as
+//! Prosody `internal_plain` account files, each user's roster already holds
+//! `lobby@groups.localhost` with subscription `both`, and the talkgroups
+//! database already holds the members (as in benches/fanout.rs). Logging
+//! in then sends each user's presence to the group, as a real login does.
+//! Flood control of talkgroups is set out of the way (`relay.burst`).
+//!
+//! Counting: a copy is recognised by a marker in its body (`zt<seq>q` for
+//! talkgroups, `zm<seq>q` for the MUC). MUC reflects each message to its
+//! sender too; that echo is waited for (it is part of the MUC's work) but
+//! not counted: both rates are copies delivered to the *other* members per
+//! second. Latency: from writing the message on the sender's socket to the
+//! last copy read.
+//!
+//! Usage: `cargo bench --bench e2e -- [--members N] [--messages M]`
+//! (default: N = 50 and 200). One JSON line per N; CPU use of Prosody and
+//! talkgroups during each phase on stderr. Needs `prosody` in PATH
+//! (`PROSODY_BIN` overrides).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{cpu_secs, find, parse_num, read_until, stop, talkgroups_bin, Rng};
+
+const GROUP: &str = "lobby@groups.localhost";
+const ROOM: &str = "lobby@conference.localhost";
+const SECRET: &str = "bench-e2e-secret";
+const PASSWORD: &str = "bench-pass";
+/// Copies in flight (messages = this / members, at least 2).
+const WINDOW_COPIES: usize = 4_000;
+const STALL: Duration = Duration::from_secs(60);
+
+fn main() {
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    let mut members: Option<usize> = None;
+    let mut messages: Option<usize> = None;
+    while let Some(a) = args.next() {
+        let mut num = |name: &str| -> usize {
+            args.next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{name} needs a number"))
+        };
+        match a.as_str() {
+            "--members" => members = Some(num("--members")),
+            "--messages" => messages = Some(num("--messages")),
+            other => panic!("unknown argument {other:?}"),
+        }
+    }
+    let bin = talkgroups_bin();
+    let runs: Vec<usize> = members.map_or(vec![50, 200], |n| vec![n]);
+    for n in runs {
+        // About 50 000 copies per system.
+        e2e(&bin, n, messages.unwrap_or((50_000 / (n - 1)).max(10)));
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+fn prosody_bin() -> PathBuf {
+    std::env::var_os("PROSODY_BIN").map_or_else(|| PathBuf::from("prosody"), PathBuf::from)
+}
+
+struct Prosody {
+    child: Child,
+    c2s_port: u16,
+    component_port: u16,
+    dir: PathBuf,
+}
+
+/// A private Prosody: loopback only, its own data dir, pidfile and admin
+/// socket, no TLS, no s2s, no rate limits (mod_limits is not loaded).
+fn start_prosody(dir: &Path, members: usize) -> Prosody {
+    let c2s_port = free_port();
+    let component_port = free_port();
+    let http_port = free_port();
+    let q = |p: &str| format!("{:?}", dir.join(p).display().to_string());
+    let cfg = format!(
+        r#"-- Written by benches/e2e.rs
+run_as_root = true
+daemonize = false
+data_path = {data}
+pidfile = {pid}
+admin_socket = {sock}
+certificates = {certs}
+plugin_paths = {{ }}
+interfaces = {{ "127.0.0.1" }}
+local_interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {c2s_port} }}
+c2s_interfaces = {{ "127.0.0.1" }}
+component_ports = {{ {component_port} }}
+component_interface = "127.0.0.1"
+component_interfaces = {{ "127.0.0.1" }}
+http_ports = {{ {http_port} }}
+http_interfaces = {{ "127.0.0.1" }}
+c2s_direct_tls_ports = {{ }}
+legacy_ssl_ports = {{ }}
+https_ports = {{ }}
+s2s_ports = {{ }}
+s2s_direct_tls_ports = {{ }}
+proxy65_ports = {{ }}
+modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping" }}
+modules_disabled = {{ "s2s"; "s2s_auth_certs" }}
+c2s_require_encryption = false
+s2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+authentication = "internal_plain"
+storage = "internal"
+allow_registration = false
+network_settings = {{ shutdown_deadline = 1 }}
+log = {{ {{ levels = {{ min = "warn" }}; to = "file"; filename = {log} }} }}
+
+VirtualHost "localhost"
+
+Component "groups.localhost"
+    component_secret = "{SECRET}"
+
+Component "conference.localhost" "muc"
+    muc_room_locking = false
+    restrict_room_creation = false
+"#,
+        data = q("data"),
+        pid = q("prosody.pid"),
+        sock = q("prosody.sock"),
+        certs = q("certs"),
+        log = q("prosody.log"),
+    );
+    let config = dir.join("prosody.cfg.lua");
+    std::fs::write(&config, cfg).unwrap();
+    // Accounts and rosters, in Prosody's internal storage format.
+    let host = dir.join("data").join("localhost");
+    std::fs::create_dir_all(host.join("accounts")).unwrap();
+    std::fs::create_dir_all(host.join("roster")).unwrap();
+    for i in 1..=members {
+        std::fs::write(
+            host.join("accounts").join(format!("u{i}.dat")),
+            format!("return {{\n\t[\"password\"] = \"{PASSWORD}\";\n}};\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            host.join("roster").join(format!("u{i}.dat")),
+            format!(
+                "return {{\n\t[false] = {{ [\"version\"] = 1; }};\n\
+                 \t[\"{GROUP}\"] = {{ [\"subscription\"] = \"both\"; [\"groups\"] = {{}}; }};\n}};\n"
+            ),
+        )
+        .unwrap();
+    }
+    let out = std::fs::File::create(dir.join("prosody.stdout")).unwrap();
+    let child = Command::new(prosody_bin())
+        .arg("-F")
+        .arg("--config")
+        .arg(&config)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("start prosody (apt-get install -y prosody)");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", c2s_port)).is_err()
+        || TcpStream::connect(("127.0.0.1", component_port)).is_err()
+    {
+        assert!(Instant::now() < deadline, "Prosody did not start");
+        thread::sleep(Duration::from_millis(20));
+    }
+    Prosody {
+        child,
+        c2s_port,
+        component_port,
+        dir: dir.to_owned(),
+    }
+}
+
+fn start_talkgroups(bin: &Path, dir: &Path, p: &Prosody, members: usize) -> Child {
+    let db = dir.join("talkgroups.sqlite3");
+    let config = dir.join("talkgroups.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"# Written by benches/e2e.rs.
+[component]
+jid = "groups.localhost"
+secret = "{SECRET}"
+server = "127.0.0.1:{port}"
+
+[storage]
+database = "{db}"
+
+[relay]
+# Flood control out of the way: this measures fan-out, not the limiter.
+burst = 4000000000
+window_secs = 1
+
+[[group]]
+name = "lobby"
+title = "Lobby"
+join = "open"
+"#,
+            port = p.component_port,
+            db = db.display()
+        ),
+    )
+    .unwrap();
+    common::prepare_database(bin, &config, &db, members);
+    let log_path = dir.join("talkgroups.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = Command::new(bin)
+        .arg("--config")
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start talkgroups");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&log_path)
+        .unwrap_or_default()
+        .contains("connected to the server")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "talkgroups did not connect: {}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+fn base64(input: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+const STREAM_HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
+     xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
+
+/// Logs `u{i}@localhost/bench` in, sends initial presence and joins the MUC
+/// room; returns the socket once the room confirmed the join.
+fn login(port: u16, i: usize) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("c2s connect");
+    s.set_nodelay(true).unwrap();
+    let mut buf = Vec::new();
+    let mut step = |s: &mut TcpStream, send: &str, until: &[u8]| {
+        s.write_all(send.as_bytes()).unwrap();
+        let end = read_until(s, &mut buf, |b| find(b, until).map(|p| p + until.len()));
+        let got = String::from_utf8_lossy(&buf[..end]).into_owned();
+        buf.drain(..end);
+        got
+    };
+    step(&mut s, STREAM_HEADER, b"</stream:features>");
+    let auth = base64(format!("\0u{i}\0{PASSWORD}").as_bytes());
+    let r = step(
+        &mut s,
+        &format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{auth}</auth>"),
+        b"xmpp-sasl",
+    );
+    assert!(!r.contains("failure"), "login of u{i} failed: {r}");
+    step(&mut s, STREAM_HEADER, b"</stream:features>");
+    step(
+        &mut s,
+        "<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>\
+         <resource>bench</resource></bind></iq>",
+        b"</jid>",
+    );
+    // Initial presence (goes to the talkgroups group, a roster contact),
+    // then the MUC join without history; wait for our own occupant presence.
+    s.write_all(b"<presence/>").unwrap();
+    s.write_all(
+        format!(
+            "<presence to='{ROOM}/u{i}'><x xmlns='http://jabber.org/protocol/muc'>\
+             <history maxstanzas='0'/></x></presence>"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    read_until(&mut s, &mut buf, |b| {
+        find(b, b"code='110'")
+            .or_else(|| find(b, b"code=\"110\""))
+            .map(|p| p + 10)
+    });
+    s
+}
+
+/// Copy counters of one system (talkgroups or MUC), per message seq.
+struct Track {
+    t0: Instant,
+    counts: Vec<AtomicU32>,
+    sent_ns: Vec<AtomicU64>,
+    done_ns: Vec<AtomicU64>,
+    /// Copies read per message before it counts as complete.
+    expected: u32,
+    done_msgs: AtomicU64,
+}
+
+impl Track {
+    fn new(t0: Instant, messages: usize, expected: u32) -> Track {
+        let v = |n| (0..=n).map(|_| AtomicU64::new(0)).collect::<Vec<_>>();
+        Track {
+            t0,
+            counts: (0..=messages).map(|_| AtomicU32::new(0)).collect(),
+            sent_ns: v(messages),
+            done_ns: v(messages),
+            expected,
+            done_msgs: AtomicU64::new(0),
+        }
+    }
+
+    fn copy(&self, seq: usize) {
+        let Some(c) = self.counts.get(seq) else {
+            return;
+        };
+        // Seq 0 is the warm-up: counted, never "complete".
+        if c.fetch_add(1, Ordering::AcqRel) + 1 == self.expected && seq > 0 {
+            self.done_ns[seq].store(self.t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            self.done_msgs.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Reads one client connection until EOF, counting `zt<seq>q` / `zm<seq>q`.
+fn reader(mut sock: TcpStream, tg: Arc<Track>, muc: Arc<Track>) {
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = match sock.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        let mut i = 0;
+        let consumed = loop {
+            let Some(off) = buf[i..].iter().position(|&b| b == b'z') else {
+                break buf.len();
+            };
+            let p = i + off;
+            let digits = buf[(p + 2).min(buf.len())..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            let end = p + 2 + digits;
+            if end >= buf.len() {
+                break p; // maybe incomplete: keep for the next read
+            }
+            let kind = buf[p + 1];
+            if digits > 0 && buf[end] == b'q' && (kind == b't' || kind == b'm') {
+                let seq = parse_num(&buf[p + 2..end]) as usize;
+                if kind == b't' { &tg } else { &muc }.copy(seq);
+                i = end + 1;
+            } else {
+                i = p + 1;
+            }
+        };
+        buf.drain(..consumed);
+    }
+}
+
+/// Sends `messages` messages from random clients through one system, at
+/// most `window` in flight; returns (copies to others per second, p99 ms).
+fn phase(
+    writers: &mut [TcpStream],
+    track: &Track,
+    muc: bool,
+    messages: usize,
+    window: usize,
+    procs: &[(&str, u32)],
+) -> (f64, f64) {
+    let n = writers.len();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let cpu0: Vec<(f64, f64)> = procs.iter().map(|(_, pid)| cpu_secs(*pid)).collect();
+    let start = Instant::now();
+    let start_ns = track.t0.elapsed().as_nanos() as u64;
+    let mut last_progress = (0, Instant::now());
+    for seq in 1..=messages {
+        while seq as u64 - 1 - track.done_msgs.load(Ordering::Acquire) >= window as u64 {
+            thread::sleep(Duration::from_micros(200));
+            let d = track.done_msgs.load(Ordering::Acquire);
+            if d != last_progress.0 {
+                last_progress = (d, Instant::now());
+            }
+            assert!(
+                last_progress.1.elapsed() < STALL,
+                "stalled at {seq}: {d} complete"
+            );
+        }
+        let from = rng.below(n);
+        let text = "The quick brown fox jumps over the lazy dog; a typical chat line";
+        let xml = if muc {
+            format!(
+                "<message to='{ROOM}' type='groupchat' id='m{seq}'><body>{text} zm{seq}q</body></message>"
+            )
+        } else {
+            format!(
+                "<message to='{GROUP}' type='chat' id='t{seq}'><body>{text} zt{seq}q</body></message>"
+            )
+        };
+        track.sent_ns[seq].store(track.t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        writers[from].write_all(xml.as_bytes()).unwrap();
+    }
+    let mut last = (track.done_msgs.load(Ordering::Acquire), Instant::now());
+    while track.done_msgs.load(Ordering::Acquire) < messages as u64 {
+        thread::sleep(Duration::from_millis(1));
+        let d = track.done_msgs.load(Ordering::Acquire);
+        if d != last.0 {
+            last = (d, Instant::now());
+        }
+        assert!(
+            last.1.elapsed() < STALL,
+            "stalled: {d} of {messages} complete"
+        );
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let end_ns = (1..=messages)
+        .map(|s| track.done_ns[s].load(Ordering::Relaxed))
+        .max()
+        .unwrap();
+    let secs = (end_ns - start_ns) as f64 / 1e9;
+    let mut lat: Vec<u64> = (1..=messages)
+        .map(|s| {
+            track.done_ns[s].load(Ordering::Relaxed) - track.sent_ns[s].load(Ordering::Relaxed)
+        })
+        .collect();
+    lat.sort_unstable();
+    let rate = (messages * (n - 1)) as f64 / secs;
+    let cpu: Vec<String> = procs
+        .iter()
+        .zip(cpu0)
+        .map(|((name, pid), (u0, s0))| {
+            let (u1, s1) = cpu_secs(*pid);
+            format!("{name} {:.0}%", (u1 + s1 - u0 - s0) / wall * 100.0)
+        })
+        .collect();
+    eprintln!(
+        "  {}: {messages} messages, {:.0} copies/s to others, p50 {:.1} ms, p99 {:.1} ms; CPU: {}",
+        if muc { "MUC" } else { "talkgroups" },
+        rate,
+        common::percentile_ms(&lat, 0.5),
+        common::percentile_ms(&lat, 0.99),
+        cpu.join(", ")
+    );
+    (rate, common::percentile_ms(&lat, 0.99))
+}
+
+fn e2e(bin: &Path, members: usize, messages: usize) {
+    eprintln!("e2e: {members} clients, {messages} messages per system");
+    let dir = tempfile::Builder::new()
+        .prefix("talkgroups-e2e-")
+        .tempdir()
+        .expect("temp dir");
+    let prosody = start_prosody(dir.path(), members);
+    let tg_proc = start_talkgroups(bin, dir.path(), &prosody, members);
+    let t0 = Instant::now();
+    let tg = Arc::new(Track::new(t0, messages, (members - 1) as u32));
+    // MUC reflects to the sender too: wait for that echo as well.
+    let muc = Arc::new(Track::new(t0, messages, members as u32));
+    let mut writers = Vec::new();
+    let mut readers = Vec::new();
+    let login_t = Instant::now();
+    for i in 1..=members {
+        let s = login(prosody.c2s_port, i);
+        writers.push(s.try_clone().unwrap());
+        let (tg, muc) = (tg.clone(), muc.clone());
+        readers.push(thread::spawn(move || reader(s, tg, muc)));
+    }
+    eprintln!(
+        "  {members} clients logged in and in the room in {:.1} s",
+        login_t.elapsed().as_secs_f64()
+    );
+    // Warm-up: message 0 through talkgroups until every member has it (a
+    // member whose presence arrives late gets it by catch-up).
+    writers[0]
+        .write_all(
+            format!(
+                "<message to='{GROUP}' type='chat' id='w0'><body>warm-up zt0q</body></message>"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tg.counts[0].load(Ordering::Acquire) < (members - 1) as u32 {
+        assert!(
+            Instant::now() < deadline,
+            "talkgroups warm-up reached only {} of {} members",
+            tg.counts[0].load(Ordering::Acquire),
+            members - 1
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    let window = (WINDOW_COPIES / members).max(2);
+    let procs = [
+        ("prosody", prosody.child.id()),
+        ("talkgroups", tg_proc.id()),
+    ];
+    let (tg_rate, tg_p99) = phase(&mut writers, &tg, false, messages, window, &procs);
+    let (muc_rate, muc_p99) = phase(&mut writers, &muc, true, messages, window, &procs);
+    println!(
+        "{{\"bench\":\"e2e\",\"members\":{members},\"talkgroups_per_sec\":{tg_rate:.0},\
+         \"muc_per_sec\":{muc_rate:.0},\"ratio\":{:.2},\"talkgroups_p99_ms\":{tg_p99:.1},\
+         \"muc_p99_ms\":{muc_p99:.1}}}",
+        tg_rate / muc_rate
+    );
+    for w in &writers {
+        let _ = w.shutdown(Shutdown::Both);
+    }
+    stop(tg_proc);
+    stop(prosody.child);
+    for r in readers {
+        let _ = r.join();
+    }
+    let _ = prosody.dir;
+}
