@@ -7,7 +7,7 @@
 # go to stdout and to target/bench-results/<UTC time>.jsonl; progress goes
 # to stderr.
 #
-#   scripts/bench.sh              # everything, about 3 minutes on 2 cores
+#   scripts/bench.sh              # everything, about 2 minutes on 2 cores
 #   scripts/bench.sh --callgrind  # also instruction counts per relayed copy
 #                                 # under valgrind (repeatable; +1-2 minutes)
 #
