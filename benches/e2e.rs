@@ -17,8 +17,16 @@
 //! in then sends each user's presence to the group, as a real login does.
 //! Flood control of talkgroups is set out of the way (`relay.burst`).
 //!
+//! A third phase is a reference, not a contender: the bench itself connects
+//! to Prosody as a second component (`raw.localhost`) and writes, per
+//! message, the N - 1 copies talkgroups would write (same shape and size,
+//! pre-formatted, no work at all per copy). It shows what Prosody allows any
+//! component to deliver, i.e. how much of the gap to the MUC is the
+//! component's and how much the server's. A fourth phase does the same with
+//! minimal copies (no id, no `<nick/>`: marker `zb<seq>q`).
+//!
 //! Counting: a copy is recognised by a marker in its body (`zt<seq>q` for
-//! talkgroups, `zm<seq>q` for the MUC). MUC reflects each message to its
+//! talkgroups, `zm<seq>q` for the MUC, `zr<seq>q` for the raw component). MUC reflects each message to its
 //! sender too; that echo is waited for (it is part of the MUC's work) but
 //! not counted: both rates are copies delivered to the *other* members per
 //! second. Latency: from writing the message on the sender's socket to the
@@ -139,6 +147,9 @@ VirtualHost "localhost"
 Component "groups.localhost"
     component_secret = "{SECRET}"
 
+Component "raw.localhost"
+    component_secret = "{SECRET}"
+
 Component "conference.localhost" "muc"
     muc_room_locking = false
     restrict_room_creation = false
@@ -181,7 +192,7 @@ Component "conference.localhost" "muc"
         .stderr(out)
         .spawn()
         .expect("start prosody (apt-get install -y prosody)");
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(120);
     while TcpStream::connect(("127.0.0.1", c2s_port)).is_err()
         || TcpStream::connect(("127.0.0.1", component_port)).is_err()
     {
@@ -360,8 +371,17 @@ impl Track {
     }
 }
 
-/// Reads one client connection until EOF, counting `zt<seq>q` / `zm<seq>q`.
-fn reader(mut sock: TcpStream, tg: Arc<Track>, muc: Arc<Track>) {
+/// The three systems' counters: talkgroups, MUC, raw component.
+struct Tracks {
+    tg: Track,
+    muc: Track,
+    raw: Track,
+    raw_bare: Track,
+}
+
+/// Reads one client connection until EOF, counting `zt<seq>q`, `zm<seq>q`
+/// and `zr<seq>q`.
+fn reader(mut sock: TcpStream, tracks: Arc<Tracks>) {
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
@@ -385,9 +405,15 @@ fn reader(mut sock: TcpStream, tg: Arc<Track>, muc: Arc<Track>) {
                 break p; // maybe incomplete: keep for the next read
             }
             let kind = buf[p + 1];
-            if digits > 0 && buf[end] == b'q' && (kind == b't' || kind == b'm') {
-                let seq = parse_num(&buf[p + 2..end]) as usize;
-                if kind == b't' { &tg } else { &muc }.copy(seq);
+            let track = match kind {
+                b't' => Some(&tracks.tg),
+                b'm' => Some(&tracks.muc),
+                b'r' => Some(&tracks.raw),
+                b'b' => Some(&tracks.raw_bare),
+                _ => None,
+            };
+            if let (Some(track), true) = (track, digits > 0 && buf[end] == b'q') {
+                track.copy(parse_num(&buf[p + 2..end]) as usize);
                 i = end + 1;
             } else {
                 i = p + 1;
@@ -397,18 +423,31 @@ fn reader(mut sock: TcpStream, tg: Arc<Track>, muc: Arc<Track>) {
     }
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum System {
+    Talkgroups,
+    Muc,
+    /// The bench as a component, writing the copies itself to `raw`.
+    Raw,
+    /// Same, with minimal copies: no id, no `<nick/>`.
+    RawBare,
+}
+
 /// Sends `messages` messages from random clients through one system, at
 /// most `window` in flight; returns (copies to others per second, p99 ms).
+#[allow(clippy::too_many_arguments)]
 fn phase(
     writers: &mut [TcpStream],
+    raw: &mut TcpStream,
     track: &Track,
-    muc: bool,
+    system: System,
     messages: usize,
     window: usize,
     procs: &[(&str, u32)],
 ) -> (f64, f64) {
     let n = writers.len();
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    callgrind_dump(procs[0].1);
     let cpu0: Vec<(f64, f64)> = procs.iter().map(|(_, pid)| cpu_secs(*pid)).collect();
     let start = Instant::now();
     let start_ns = track.t0.elapsed().as_nanos() as u64;
@@ -427,17 +466,43 @@ fn phase(
         }
         let from = rng.below(n);
         let text = "The quick brown fox jumps over the lazy dog; a typical chat line";
-        let xml = if muc {
-            format!(
+        let xml = match system {
+            System::Muc => format!(
                 "<message to='{ROOM}' type='groupchat' id='m{seq}'><body>{text} zm{seq}q</body></message>"
-            )
-        } else {
-            format!(
+            ),
+            System::Talkgroups => format!(
                 "<message to='{GROUP}' type='chat' id='t{seq}'><body>{text} zt{seq}q</body></message>"
-            )
+            ),
+            // What talkgroups would write for it, copy by copy.
+            System::Raw => {
+                let mut all = String::with_capacity(n * 320);
+                for k in (1..=n).filter(|&k| k != from + 1) {
+                    all.push_str(&format!(
+                        "<message type='chat' from='lobby@raw.localhost' to='u{k}@localhost' \
+                         id='tgm-{seq}-{k}'><body>[u{f}] {text} zr{seq}q</body>\
+                         <nick xmlns='http://jabber.org/protocol/nick'>u{f}</nick></message>",
+                        f = from + 1
+                    ));
+                }
+                all
+            }
+            System::RawBare => {
+                let mut all = String::with_capacity(n * 200);
+                for k in (1..=n).filter(|&k| k != from + 1) {
+                    all.push_str(&format!(
+                        "<message type='chat' from='lobby@raw.localhost' to='u{k}@localhost'>\
+                         <body>[u{f}] {text} zb{seq}q</body></message>",
+                        f = from + 1
+                    ));
+                }
+                all
+            }
         };
         track.sent_ns[seq].store(track.t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        writers[from].write_all(xml.as_bytes()).unwrap();
+        match system {
+            System::Raw | System::RawBare => raw.write_all(xml.as_bytes()).unwrap(),
+            _ => writers[from].write_all(xml.as_bytes()).unwrap(),
+        }
     }
     let mut last = (track.done_msgs.load(Ordering::Acquire), Instant::now());
     while track.done_msgs.load(Ordering::Acquire) < messages as u64 {
@@ -452,6 +517,7 @@ fn phase(
         );
     }
     let wall = start.elapsed().as_secs_f64();
+    callgrind_dump(procs[0].1);
     let end_ns = (1..=messages)
         .map(|s| track.done_ns[s].load(Ordering::Relaxed))
         .max()
@@ -474,13 +540,74 @@ fn phase(
         .collect();
     eprintln!(
         "  {}: {messages} messages, {:.0} copies/s to others, p50 {:.1} ms, p99 {:.1} ms; CPU: {}",
-        if muc { "MUC" } else { "talkgroups" },
+        match system {
+            System::Talkgroups => "talkgroups",
+            System::Muc => "MUC",
+            System::Raw => "raw component",
+            System::RawBare => "raw component, minimal copies",
+        },
         rate,
         common::percentile_ms(&lat, 0.5),
         common::percentile_ms(&lat, 0.99),
         cpu.join(", ")
     );
     (rate, common::percentile_ms(&lat, 0.99))
+}
+
+/// Connects the bench itself as the component `raw.localhost` (XEP-0114,
+/// client side) and drains whatever Prosody sends it on a thread.
+fn raw_component(port: u16) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("component connect");
+    s.set_nodelay(true).unwrap();
+    s.write_all(
+        b"<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' \
+          xmlns:stream='http://etherx.jabber.org/streams' to='raw.localhost'>",
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    let end = read_until(&mut s, &mut buf, |b| {
+        let st = find(b, b"<stream:stream")?;
+        find(&b[st..], b">").map(|e| st + e + 1)
+    });
+    let header = String::from_utf8_lossy(&buf[..end]).into_owned();
+    buf.drain(..end);
+    let id = header
+        .split("id=")
+        .nth(1)
+        .and_then(|rest| {
+            let q = rest.chars().next()?;
+            rest[1..].split(q).next()
+        })
+        .expect("stream id")
+        .to_owned();
+    let digest = xmpp_parsers::component::Handshake::from_stream_id_and_password(id, SECRET)
+        .data
+        .unwrap();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    s.write_all(format!("<handshake>{hex}</handshake>").as_bytes())
+        .unwrap();
+    read_until(&mut s, &mut buf, |b| {
+        find(b, b"<handshake").map(|p| p + "<handshake".len())
+    });
+    let mut drain = s.try_clone().unwrap();
+    thread::spawn(move || {
+        let mut chunk = vec![0u8; 64 * 1024];
+        while matches!(drain.read(&mut chunk), Ok(n) if n > 0) {}
+    });
+    s
+}
+
+/// With `E2E_CALLGRIND_DUMP=1` (Prosody run under callgrind through
+/// `PROSODY_BIN`), dumps and zeroes Prosody's counters, so each phase's
+/// instruction count lands in a file of its own.
+fn callgrind_dump(pid: u32) {
+    if std::env::var_os("E2E_CALLGRIND_DUMP").is_some() {
+        let _ = Command::new("callgrind_control")
+            .arg("-d")
+            .arg(pid.to_string())
+            .stdout(Stdio::null())
+            .status();
+    }
 }
 
 fn e2e(bin: &Path, members: usize, messages: usize) {
@@ -492,17 +619,22 @@ fn e2e(bin: &Path, members: usize, messages: usize) {
     let prosody = start_prosody(dir.path(), members);
     let tg_proc = start_talkgroups(bin, dir.path(), &prosody, members);
     let t0 = Instant::now();
-    let tg = Arc::new(Track::new(t0, messages, (members - 1) as u32));
-    // MUC reflects to the sender too: wait for that echo as well.
-    let muc = Arc::new(Track::new(t0, messages, members as u32));
+    let tracks = Arc::new(Tracks {
+        tg: Track::new(t0, messages, (members - 1) as u32),
+        // MUC reflects to the sender too: wait for that echo as well.
+        muc: Track::new(t0, messages, members as u32),
+        raw: Track::new(t0, messages, (members - 1) as u32),
+        raw_bare: Track::new(t0, messages, (members - 1) as u32),
+    });
+    let tg = &tracks.tg;
     let mut writers = Vec::new();
     let mut readers = Vec::new();
     let login_t = Instant::now();
     for i in 1..=members {
         let s = login(prosody.c2s_port, i);
         writers.push(s.try_clone().unwrap());
-        let (tg, muc) = (tg.clone(), muc.clone());
-        readers.push(thread::spawn(move || reader(s, tg, muc)));
+        let tracks = tracks.clone();
+        readers.push(thread::spawn(move || reader(s, tracks)));
     }
     eprintln!(
         "  {members} clients logged in and in the room in {:.1} s",
@@ -533,14 +665,35 @@ fn e2e(bin: &Path, members: usize, messages: usize) {
         ("prosody", prosody.child.id()),
         ("talkgroups", tg_proc.id()),
     ];
-    let (tg_rate, tg_p99) = phase(&mut writers, &tg, false, messages, window, &procs);
-    let (muc_rate, muc_p99) = phase(&mut writers, &muc, true, messages, window, &procs);
+    let mut raw = raw_component(prosody.component_port);
+    let mut run = |track: &Track, system| {
+        phase(
+            &mut writers,
+            &mut raw,
+            track,
+            system,
+            messages,
+            window,
+            &procs,
+        )
+    };
+    let (tg_rate, tg_p99) = run(&tracks.tg, System::Talkgroups);
+    let (muc_rate, muc_p99) = run(&tracks.muc, System::Muc);
+    let (raw_rate, raw_p99) = run(&tracks.raw, System::Raw);
+    let (bare_rate, _) = run(&tracks.raw_bare, System::RawBare);
     println!(
         "{{\"bench\":\"e2e\",\"members\":{members},\"talkgroups_per_sec\":{tg_rate:.0},\
          \"muc_per_sec\":{muc_rate:.0},\"ratio\":{:.2},\"talkgroups_p99_ms\":{tg_p99:.1},\
          \"muc_p99_ms\":{muc_p99:.1}}}",
         tg_rate / muc_rate
     );
+    println!(
+        "{{\"bench\":\"e2e_raw_component\",\"members\":{members},\"raw_per_sec\":{raw_rate:.0},\
+         \"raw_p99_ms\":{raw_p99:.1},\"talkgroups_share_of_raw\":{:.2},\
+         \"raw_minimal_per_sec\":{bare_rate:.0}}}",
+        tg_rate / raw_rate
+    );
+    let _ = raw.shutdown(Shutdown::Both);
     for w in &writers {
         let _ = w.shutdown(Shutdown::Both);
     }

@@ -8,8 +8,10 @@
 # to stderr.
 #
 #   scripts/bench.sh              # everything, about 2 minutes on 2 cores
-#   scripts/bench.sh --callgrind  # also instruction counts per relayed copy
-#                                 # under valgrind (repeatable; +1-2 minutes)
+#   scripts/bench.sh --callgrind  # also instruction counts under valgrind
+#                                 # (repeatable): per relayed copy in
+#                                 # talkgroups, and Prosody's per delivered
+#                                 # copy in each e2e phase (+ about 2½ min)
 #
 # Everything listens on 127.0.0.1 only and runs in temporary directories;
 # the only processes started are the talkgroups binaries the benchmark
@@ -76,5 +78,27 @@ EOF
     per=$(((b - a) / (120 * 999)))
     line="{\"bench\":\"callgrind_fanout\",\"members\":1000,\"ir_30_messages\":$a,\"ir_150_messages\":$b,\"ir_per_copy\":$per}"
     echo "$line" | tee -a "$results"
+
+    if command -v "${PROSODY_BIN:-prosody}" >/dev/null; then
+        echo "== callgrind: Prosody instructions per delivered copy (50 clients)" >&2
+        # Prosody is a Lua script: run its interpreter under valgrind. The
+        # e2e bench dumps (and zeroes) the counters around each phase.
+        prosody=$(command -v "${PROSODY_BIN:-prosody}")
+        lua=$(sed -n '1s/^#! *//p' "$prosody")
+        mkdir -p "$tmp/pcg"
+        cat >"$tmp/prosody.sh" <<EOF
+#!/bin/sh
+exec valgrind --tool=callgrind --callgrind-out-file="$tmp/pcg/cg.%p" -- $lua "$prosody" "\$@"
+EOF
+        chmod +x "$tmp/prosody.sh"
+        E2E_CALLGRIND_DUMP=1 PROSODY_BIN="$tmp/prosody.sh" TALKGROUPS_BIN="$bin" \
+            cargo bench --quiet --bench e2e -- --members 50 --messages 100 >/dev/null 2>&1
+        # Dumps 2, 4, 6, 8 hold the talkgroups, MUC, raw and minimal-raw
+        # phases; 100 messages of 49 copies to others each.
+        pid=$(ls "$tmp/pcg" | sed -n 's/^cg\.\([0-9]*\)$/\1/p')
+        per() { echo $(($(sed -n 's/^summary: //p' "$tmp/pcg/cg.$pid.$1") / 4900)); }
+        line="{\"bench\":\"callgrind_e2e_prosody\",\"members\":50,\"ir_per_copy_talkgroups\":$(per 2),\"ir_per_copy_muc\":$(per 4),\"ir_per_copy_raw_component\":$(per 6),\"ir_per_copy_raw_minimal\":$(per 8)}"
+        echo "$line" | tee -a "$results"
+    fi
 fi
 echo "== results in $results" >&2
