@@ -85,6 +85,9 @@ EOF
         # e2e bench dumps (and zeroes) the counters around each phase.
         prosody=$(command -v "${PROSODY_BIN:-prosody}")
         lua=$(sed -n '1s/^#! *//p' "$prosody")
+        case "$lua" in # "/usr/bin/env lua5.4": valgrind must run lua itself
+        */env\ *) lua=$(command -v "${lua#*/env }") ;;
+        esac
         mkdir -p "$tmp/pcg"
         cat >"$tmp/prosody.sh" <<EOF
 #!/bin/sh
