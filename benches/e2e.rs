@@ -1,5 +1,5 @@
 //! End-to-end benchmark (issue 4, part 2): talkgroups side by side with
-//! Prosody's own MUC, through one real Prosody.
+//! the server's own MUC, through one real Prosody (or ejabberd).
 //!
 //! Starts a private Prosody on free loopback ports with its own temporary
 //! directory (c2s, the `groups.localhost` component for talkgroups and a
@@ -32,10 +32,18 @@
 //! second. Latency: from writing the message on the sender's socket to the
 //! last copy read.
 //!
-//! Usage: `cargo bench --bench e2e -- [--members N] [--messages M]`
-//! (default: N = 50 and 200). One JSON line per N; CPU use of Prosody and
-//! talkgroups during each phase on stderr. Needs `prosody` in PATH
-//! (`PROSODY_BIN` overrides).
+//! `--server ejabberd` runs the same against a private ejabberd (own config
+//! dir, spool, logs and Erlang distribution port; started through
+//! `ejabberdctl foreground` and stopped through `ejabberdctl stop` on that
+//! node only). There the accounts are registered in-band and each client
+//! joins the talkgroups group as a user does (presence `subscribe`, then
+//! approving the group's `subscribe`); lines are `e2e_ejabberd…`.
+//!
+//! Usage: `cargo bench --bench e2e -- [--server prosody|ejabberd|both]
+//! [--members N] [--messages M]` (default: Prosody, N = 50 and 200). One
+//! JSON line per N; CPU use of the server and talkgroups during each phase
+//! on stderr. Needs `prosody` (`PROSODY_BIN`) or `ejabberdctl`
+//! (`EJABBERDCTL_BIN`) in PATH.
 
 mod common;
 
@@ -62,6 +70,7 @@ fn main() {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     let mut members: Option<usize> = None;
     let mut messages: Option<usize> = None;
+    let mut kinds = vec![Kind::Prosody];
     while let Some(a) = args.next() {
         let mut num = |name: &str| -> usize {
             args.next()
@@ -71,14 +80,29 @@ fn main() {
         match a.as_str() {
             "--members" => members = Some(num("--members")),
             "--messages" => messages = Some(num("--messages")),
+            "--server" => {
+                kinds = match args.next().as_deref() {
+                    Some("prosody") => vec![Kind::Prosody],
+                    Some("ejabberd") => vec![Kind::Ejabberd],
+                    Some("both") => vec![Kind::Prosody, Kind::Ejabberd],
+                    other => panic!("--server prosody|ejabberd|both, not {other:?}"),
+                }
+            }
             other => panic!("unknown argument {other:?}"),
         }
     }
     let bin = talkgroups_bin();
     let runs: Vec<usize> = members.map_or(vec![50, 200], |n| vec![n]);
-    for n in runs {
-        // About 50 000 copies per system.
-        e2e(&bin, n, messages.unwrap_or((50_000 / (n - 1)).max(10)));
+    for kind in kinds {
+        for &n in &runs {
+            // About 50 000 copies per system.
+            e2e(
+                &bin,
+                kind,
+                n,
+                messages.unwrap_or((50_000 / (n - 1)).max(10)),
+            );
+        }
     }
 }
 
@@ -93,16 +117,239 @@ fn prosody_bin() -> PathBuf {
     std::env::var_os("PROSODY_BIN").map_or_else(|| PathBuf::from("prosody"), PathBuf::from)
 }
 
-struct Prosody {
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Prosody,
+    Ejabberd,
+}
+
+/// A private XMPP server we started.
+struct Server {
+    kind: Kind,
     child: Child,
     c2s_port: u16,
+    /// The talkgroups component's port.
     component_port: u16,
+    /// The raw reference component's port (the same listener on Prosody;
+    /// ejabberd routes every host of a listener to every connection on it,
+    /// so it gets a listener of its own there).
+    raw_port: u16,
     dir: PathBuf,
+}
+
+impl Server {
+    /// The PID whose CPU time is the server's (ejabberd: the beam.smp
+    /// below the `su` that ejabberdctl runs as root).
+    fn cpu_pid(&self) -> u32 {
+        match self.kind {
+            Kind::Prosody => self.child.id(),
+            Kind::Ejabberd => descendants(self.child.id())
+                .into_iter()
+                .find(|p| {
+                    std::fs::read_to_string(format!("/proc/{p}/comm"))
+                        .is_ok_and(|c| c.trim() == "beam.smp")
+                })
+                .unwrap_or(self.child.id()),
+        }
+    }
+
+    fn stop(mut self) {
+        if self.kind == Kind::Ejabberd {
+            // Stop our node (and only it) through its own control config.
+            let beam = self.cpu_pid();
+            let _ = Command::new(ejabberdctl())
+                .args(ejabberd_args(&self.dir))
+                .arg("stop")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(50));
+            }
+            if beam != self.child.id() {
+                let _ = Command::new("kill").arg(beam.to_string()).status();
+            }
+        }
+        stop(self.child);
+    }
+}
+
+/// Every process below `pid` (from /proc).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut all: Vec<(u32, u32)> = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        all.push((p, ppid));
+    }
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i];
+        out.extend(all.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
+        i += 1;
+    }
+    out.remove(0);
+    out
+}
+
+fn ejabberdctl() -> PathBuf {
+    std::env::var_os("EJABBERDCTL_BIN").map_or_else(|| PathBuf::from("ejabberdctl"), PathBuf::from)
+}
+
+fn ejabberd_args(dir: &Path) -> Vec<String> {
+    let d = dir.display();
+    vec![
+        "--config-dir".into(),
+        format!("{d}"),
+        "--config".into(),
+        format!("{d}/ejabberd.yml"),
+        "--ctl-config".into(),
+        format!("{d}/ejabberdctl.cfg"),
+        "--spool".into(),
+        format!("{d}/data"),
+        "--logs".into(),
+        format!("{d}/logs"),
+    ]
+}
+
+/// A private ejabberd: loopback only, its own config dir, spool and logs
+/// (owned by the `ejabberd` user it switches to when started as root), its
+/// own Erlang distribution port (no shared epmd), no shapers, in-band
+/// registration open (accounts are made over c2s), MUC without history.
+fn start_ejabberd(dir: &Path) -> Server {
+    let c2s_port = free_port();
+    let component_port = free_port();
+    let raw_port = free_port();
+    let dist_port = free_port();
+    let d = dir.join("ejabberd");
+    std::fs::create_dir_all(d.join("data")).unwrap();
+    std::fs::create_dir_all(d.join("logs")).unwrap();
+    std::fs::write(d.join("inetrc"), "").unwrap();
+    std::fs::write(
+        d.join("ejabberdctl.cfg"),
+        format!(
+            "ERL_DIST_PORT={dist_port}\nINET_DIST_INTERFACE=127.0.0.1\n\
+             ERLANG_NODE=tgbench{}@localhost\nEJABBERD_BYPASS_WARNINGS=true\n",
+            std::process::id()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("ejabberd.yml"),
+        format!(
+            r#"# Written by benches/e2e.rs
+hosts: [localhost]
+loglevel: warning
+log_rotate_count: 0
+listen:
+  - port: {c2s_port}
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    starttls_required: false
+    shaper: c2s_shaper
+    access: c2s
+  - port: {component_port}
+    ip: "127.0.0.1"
+    module: ejabberd_service
+    shaper: fast
+    hosts:
+      groups.localhost:
+        password: "{SECRET}"
+  - port: {raw_port}
+    ip: "127.0.0.1"
+    module: ejabberd_service
+    shaper: fast
+    hosts:
+      raw.localhost:
+        password: "{SECRET}"
+auth_method: internal
+auth_password_format: plain
+access_rules:
+  c2s:
+    allow: all
+  register:
+    allow: all
+shaper:
+  fast: 1000000000
+shaper_rules:
+  c2s_shaper: fast
+  max_user_offline_messages: 100000
+  max_user_sessions: 10
+registration_timeout: infinity
+modules:
+  mod_disco: {{}}
+  mod_ping: {{}}
+  mod_roster: {{}}
+  mod_register:
+    ip_access: all
+    access: register
+  mod_offline:
+    access_max_user_messages: max_user_offline_messages
+  mod_muc:
+    host: conference.localhost
+    access: all
+    access_create: all
+    access_persistent: all
+    history_size: 0
+    default_room_options:
+      mam: false
+"#
+        ),
+    )
+    .unwrap();
+    // ejabberdctl switches to the ejabberd user when run as root.
+    let _ = Command::new("chown")
+        .arg("-R")
+        .arg("ejabberd:ejabberd")
+        .arg(&d)
+        .status();
+    for p in [dir, d.as_path()] {
+        let _ = Command::new("chmod").arg("755").arg(p).status();
+    }
+    let out = std::fs::File::create(dir.join("ejabberd.stdout")).unwrap();
+    let child = Command::new(ejabberdctl())
+        .args(ejabberd_args(&d))
+        .arg("foreground")
+        .current_dir(&d)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("start ejabberd (apt-get install -y ejabberd)");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while [c2s_port, component_port, raw_port]
+        .iter()
+        .any(|p| TcpStream::connect(("127.0.0.1", *p)).is_err())
+    {
+        assert!(Instant::now() < deadline, "ejabberd did not start");
+        thread::sleep(Duration::from_millis(50));
+    }
+    Server {
+        kind: Kind::Ejabberd,
+        child,
+        c2s_port,
+        component_port,
+        raw_port,
+        dir: d,
+    }
 }
 
 /// A private Prosody: loopback only, its own data dir, pidfile and admin
 /// socket, no TLS, no s2s, no rate limits (mod_limits is not loaded).
-fn start_prosody(dir: &Path, members: usize) -> Prosody {
+fn start_prosody(dir: &Path, members: usize) -> Server {
     let c2s_port = free_port();
     let component_port = free_port();
     let http_port = free_port();
@@ -199,15 +446,17 @@ Component "conference.localhost" "muc"
         assert!(Instant::now() < deadline, "Prosody did not start");
         thread::sleep(Duration::from_millis(20));
     }
-    Prosody {
+    Server {
+        kind: Kind::Prosody,
         child,
         c2s_port,
         component_port,
+        raw_port: component_port,
         dir: dir.to_owned(),
     }
 }
 
-fn start_talkgroups(bin: &Path, dir: &Path, p: &Prosody, members: usize) -> Child {
+fn start_talkgroups(bin: &Path, dir: &Path, p: &Server, members: usize) -> Child {
     let db = dir.join("talkgroups.sqlite3");
     let config = dir.join("talkgroups.toml");
     std::fs::write(
@@ -289,8 +538,11 @@ const STREAM_HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:c
      xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
 
 /// Logs `u{i}@localhost/bench` in, sends initial presence and joins the MUC
-/// room; returns the socket once the room confirmed the join.
-fn login(port: u16, i: usize) -> TcpStream {
+/// room; returns the socket once the room confirmed the join. On ejabberd
+/// it first registers the account in-band, and joins the talkgroups group
+/// the way a user does: presence `subscribe`, then approving the group's
+/// own `subscribe`.
+fn login(kind: Kind, port: u16, i: usize) -> TcpStream {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("c2s connect");
     s.set_nodelay(true).unwrap();
     let mut buf = Vec::new();
@@ -302,6 +554,17 @@ fn login(port: u16, i: usize) -> TcpStream {
         got
     };
     step(&mut s, STREAM_HEADER, b"</stream:features>");
+    if kind == Kind::Ejabberd {
+        let r = step(
+            &mut s,
+            &format!(
+                "<iq type='set' id='reg1'><query xmlns='jabber:iq:register'>\
+                 <username>u{i}</username><password>{PASSWORD}</password></query></iq>"
+            ),
+            b"id='reg1'",
+        );
+        assert!(!r.contains("type='error'"), "registration of u{i}: {r}");
+    }
     let auth = base64(format!("\0u{i}\0{PASSWORD}").as_bytes());
     let r = step(
         &mut s,
@@ -319,6 +582,15 @@ fn login(port: u16, i: usize) -> TcpStream {
     // Initial presence (goes to the talkgroups group, a roster contact),
     // then the MUC join without history; wait for our own occupant presence.
     s.write_all(b"<presence/>").unwrap();
+    if kind == Kind::Ejabberd {
+        s.write_all(format!("<presence type='subscribe' to='{GROUP}'/>").as_bytes())
+            .unwrap();
+        read_until(&mut s, &mut buf, |b| {
+            find(b, b"type='subscribe'").map(|p| p + 16)
+        });
+        s.write_all(format!("<presence type='subscribed' to='{GROUP}'/>").as_bytes())
+            .unwrap();
+    }
     s.write_all(
         format!(
             "<presence to='{ROOM}/u{i}'><x xmlns='http://jabber.org/protocol/muc'>\
@@ -610,14 +882,24 @@ fn callgrind_dump(pid: u32) {
     }
 }
 
-fn e2e(bin: &Path, members: usize, messages: usize) {
-    eprintln!("e2e: {members} clients, {messages} messages per system");
+fn e2e(bin: &Path, kind: Kind, members: usize, messages: usize) {
+    let name = match kind {
+        Kind::Prosody => "prosody",
+        Kind::Ejabberd => "ejabberd",
+    };
+    eprintln!("e2e ({name}): {members} clients, {messages} messages per system");
     let dir = tempfile::Builder::new()
         .prefix("talkgroups-e2e-")
         .tempdir()
         .expect("temp dir");
-    let prosody = start_prosody(dir.path(), members);
-    let tg_proc = start_talkgroups(bin, dir.path(), &prosody, members);
+    let server = match kind {
+        Kind::Prosody => start_prosody(dir.path(), members),
+        Kind::Ejabberd => start_ejabberd(dir.path()),
+    };
+    // On ejabberd the clients join the group over XMPP; on Prosody they are
+    // written into the database (and the rosters) beforehand.
+    let preset = if kind == Kind::Prosody { members } else { 0 };
+    let tg_proc = start_talkgroups(bin, dir.path(), &server, preset);
     let t0 = Instant::now();
     let tracks = Arc::new(Tracks {
         tg: Track::new(t0, messages, (members - 1) as u32),
@@ -631,7 +913,7 @@ fn e2e(bin: &Path, members: usize, messages: usize) {
     let mut readers = Vec::new();
     let login_t = Instant::now();
     for i in 1..=members {
-        let s = login(prosody.c2s_port, i);
+        let s = login(kind, server.c2s_port, i);
         writers.push(s.try_clone().unwrap());
         let tracks = tracks.clone();
         readers.push(thread::spawn(move || reader(s, tracks)));
@@ -661,11 +943,8 @@ fn e2e(bin: &Path, members: usize, messages: usize) {
         thread::sleep(Duration::from_millis(5));
     }
     let window = (WINDOW_COPIES / members).max(2);
-    let procs = [
-        ("prosody", prosody.child.id()),
-        ("talkgroups", tg_proc.id()),
-    ];
-    let mut raw = raw_component(prosody.component_port);
+    let procs = [(name, server.cpu_pid()), ("talkgroups", tg_proc.id())];
+    let mut raw = raw_component(server.raw_port);
     let mut run = |track: &Track, system| {
         phase(
             &mut writers,
@@ -681,14 +960,18 @@ fn e2e(bin: &Path, members: usize, messages: usize) {
     let (muc_rate, muc_p99) = run(&tracks.muc, System::Muc);
     let (raw_rate, raw_p99) = run(&tracks.raw, System::Raw);
     let (bare_rate, _) = run(&tracks.raw_bare, System::RawBare);
+    let bench = match kind {
+        Kind::Prosody => "e2e",
+        Kind::Ejabberd => "e2e_ejabberd",
+    };
     println!(
-        "{{\"bench\":\"e2e\",\"members\":{members},\"talkgroups_per_sec\":{tg_rate:.0},\
+        "{{\"bench\":\"{bench}\",\"members\":{members},\"talkgroups_per_sec\":{tg_rate:.0},\
          \"muc_per_sec\":{muc_rate:.0},\"ratio\":{:.2},\"talkgroups_p99_ms\":{tg_p99:.1},\
          \"muc_p99_ms\":{muc_p99:.1}}}",
         tg_rate / muc_rate
     );
     println!(
-        "{{\"bench\":\"e2e_raw_component\",\"members\":{members},\"raw_per_sec\":{raw_rate:.0},\
+        "{{\"bench\":\"{bench}_raw_component\",\"members\":{members},\"raw_per_sec\":{raw_rate:.0},\
          \"raw_p99_ms\":{raw_p99:.1},\"talkgroups_share_of_raw\":{:.2},\
          \"raw_minimal_per_sec\":{bare_rate:.0}}}",
         tg_rate / raw_rate
@@ -698,9 +981,8 @@ fn e2e(bin: &Path, members: usize, messages: usize) {
         let _ = w.shutdown(Shutdown::Both);
     }
     stop(tg_proc);
-    stop(prosody.child);
+    server.stop();
     for r in readers {
         let _ = r.join();
     }
-    let _ = prosody.dir;
 }

@@ -2,12 +2,12 @@
 # Runs every talkgroups benchmark (see BENCHMARKS.md): builds the release
 # binary once, then the component-alone runs (fan-out at 10/100/1000/10000
 # members, fixed 1000 msg/s at 100 members, start-up with 100 000 members),
-# the serialization micro-benchmark and, when `prosody` is installed, the
-# end-to-end comparison with Prosody's MUC (50 and 200 clients). JSON lines
-# go to stdout and to target/bench-results/<UTC time>.jsonl; progress goes
-# to stderr.
+# the serialization micro-benchmark and, when `prosody` / `ejabberd` are
+# installed, the end-to-end comparisons with the server's own MUC (50 and
+# 200 clients). JSON lines go to stdout and to
+# target/bench-results/<UTC time>.jsonl; progress goes to stderr.
 #
-#   scripts/bench.sh              # everything, about 2 minutes on 2 cores
+#   scripts/bench.sh              # everything, about 4 minutes on 2 cores
 #   scripts/bench.sh --callgrind  # also instruction counts under valgrind
 #                                 # (repeatable): per relayed copy in
 #                                 # talkgroups, and Prosody's per delivered
@@ -50,6 +50,12 @@ if command -v "${PROSODY_BIN:-prosody}" >/dev/null; then
     TALKGROUPS_BIN="$bin" cargo bench --quiet --bench e2e | tee -a "$results"
 else
     echo "== end to end skipped: prosody not installed (apt-get install -y prosody)" >&2
+fi
+if command -v "${EJABBERDCTL_BIN:-ejabberdctl}" >/dev/null; then
+    echo "== end to end: talkgroups vs ejabberd's mod_muc through a private ejabberd" >&2
+    TALKGROUPS_BIN="$bin" cargo bench --quiet --bench e2e -- --server ejabberd | tee -a "$results"
+else
+    echo "== ejabberd end to end skipped: ejabberd not installed" >&2
 fi
 
 if [ "$callgrind" = yes ]; then
