@@ -50,13 +50,13 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{cpu_secs, find, parse_num, read_until, stop, talkgroups_bin, Rng};
+use common::{cpu_secs, find, parse_num, read_until, talkgroups_bin, Guard, Rng};
 
 const GROUP: &str = "lobby@groups.localhost";
 const ROOM: &str = "lobby@conference.localhost";
@@ -123,10 +123,10 @@ enum Kind {
     Ejabberd,
 }
 
-/// A private XMPP server we started.
+/// A private XMPP server we started; stopped when dropped (also on panic).
 struct Server {
     kind: Kind,
-    child: Child,
+    child: Guard,
     c2s_port: u16,
     /// The talkgroups component's port.
     component_port: u16,
@@ -152,8 +152,10 @@ impl Server {
                 .unwrap_or(self.child.id()),
         }
     }
+}
 
-    fn stop(mut self) {
+impl Drop for Server {
+    fn drop(&mut self) {
         if self.kind == Kind::Ejabberd {
             // Stop our node (and only it) through its own control config.
             let beam = self.cpu_pid();
@@ -165,7 +167,7 @@ impl Server {
                 .status();
             let deadline = Instant::now() + Duration::from_secs(15);
             while Instant::now() < deadline {
-                if let Ok(Some(_)) = self.child.try_wait() {
+                if self.child.exited() {
                     return;
                 }
                 thread::sleep(Duration::from_millis(50));
@@ -174,7 +176,7 @@ impl Server {
                 let _ = Command::new("kill").arg(beam.to_string()).status();
             }
         }
-        stop(self.child);
+        self.child.stop();
     }
 }
 
@@ -329,6 +331,7 @@ modules:
         .stderr(out)
         .spawn()
         .expect("start ejabberd (apt-get install -y ejabberd)");
+    let child = Guard::new(child);
     let deadline = Instant::now() + Duration::from_secs(60);
     while [c2s_port, component_port, raw_port]
         .iter()
@@ -439,6 +442,7 @@ Component "conference.localhost" "muc"
         .stderr(out)
         .spawn()
         .expect("start prosody (apt-get install -y prosody)");
+    let child = Guard::new(child);
     let deadline = Instant::now() + Duration::from_secs(120);
     while TcpStream::connect(("127.0.0.1", c2s_port)).is_err()
         || TcpStream::connect(("127.0.0.1", component_port)).is_err()
@@ -456,7 +460,7 @@ Component "conference.localhost" "muc"
     }
 }
 
-fn start_talkgroups(bin: &Path, dir: &Path, p: &Server, members: usize) -> Child {
+fn start_talkgroups(bin: &Path, dir: &Path, p: &Server, members: usize) -> Guard {
     let db = dir.join("talkgroups.sqlite3");
     let config = dir.join("talkgroups.toml");
     std::fs::write(
@@ -489,15 +493,17 @@ join = "open"
     common::prepare_database(bin, &config, &db, members);
     let log_path = dir.join("talkgroups.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let child = Command::new(bin)
-        .arg("--config")
-        .arg(&config)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("start talkgroups");
+    let child = Guard::new(
+        Command::new(bin)
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start talkgroups"),
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     while !std::fs::read_to_string(&log_path)
         .unwrap_or_default()
@@ -980,8 +986,8 @@ fn e2e(bin: &Path, kind: Kind, members: usize, messages: usize) {
     for w in &writers {
         let _ = w.shutdown(Shutdown::Both);
     }
-    stop(tg_proc);
-    server.stop();
+    drop(tg_proc);
+    drop(server);
     for r in readers {
         let _ = r.join();
     }

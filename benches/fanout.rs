@@ -31,7 +31,7 @@
 
 mod common;
 
-use common::{cpu_secs, find, parse_num, read_until, rss_kib, stop, talkgroups_bin, Rng};
+use common::{cpu_secs, find, parse_num, read_until, rss_kib, talkgroups_bin, Guard, Rng};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -379,7 +379,7 @@ fn fanout(bin: &Path, members: usize, messages: usize, rate: Option<f64>, window
     );
     let s = setup(bin, members);
     let sh = Shared::new(messages, (members - 1) as u32);
-    let child = spawn(bin, &s);
+    let mut child = Guard::new(spawn(bin, &s));
     let pid = child.id();
     let mut sock = accept_component(&s.listener);
     let (tx, rx) = mpsc::channel();
@@ -511,7 +511,7 @@ fn fanout(bin: &Path, members: usize, messages: usize, rate: Option<f64>, window
         pct(0.99),
         rss as f64 / members as f64
     );
-    stop(child);
+    child.stop();
     let _ = sock.shutdown(Shutdown::Both);
     let _ = reader_thread.join();
 }
@@ -531,7 +531,7 @@ fn startup(bin: &Path, members: usize) {
     let s = setup(bin, members);
     let sh = Shared::new(0, 1);
     let t0 = Instant::now();
-    let child = spawn(bin, &s);
+    let mut child = Guard::new(spawn(bin, &s));
     let pid = child.id();
     let sock = accept_component(&s.listener);
     let handshake_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -559,14 +559,14 @@ fn startup(bin: &Path, members: usize) {
          \"all_probes_ms\":{last:.1},\"rss_kib\":{rss},\"rss_kib_per_member\":{:.2}}}",
         rss as f64 / members as f64
     );
-    stop(child);
+    child.stop();
     let _ = sock.shutdown(Shutdown::Both);
     let _ = reader_thread.join();
 
     // Memory of the loaded members alone: a second start, measured while
     // the component waits for our stream header (database loaded, core
     // built, no stanza generated yet).
-    let child = spawn(bin, &s);
+    let mut child = Guard::new(spawn(bin, &s));
     let pid = child.id();
     let mut loaded = 0;
     let sock = accept_component_then(&s.listener, || {
@@ -587,6 +587,6 @@ fn startup(bin: &Path, members: usize) {
          \"rss_kib_per_member_loaded\":{:.2}}}",
         loaded as f64 / members as f64
     );
-    stop(child);
+    child.stop();
     let _ = sock.shutdown(Shutdown::Both);
 }

@@ -67,8 +67,46 @@ pub fn prepare_database(bin: &Path, config: &Path, db: &Path, members: usize) {
     drop(conn);
 }
 
+/// A process we started, stopped when the guard is dropped — also when a
+/// run panics, so a failed benchmark leaves nothing running.
+pub struct Guard {
+    child: Child,
+    stopped: bool,
+}
+
+impl Guard {
+    pub fn new(child: Child) -> Guard {
+        Guard {
+            child,
+            stopped: false,
+        }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process has exited (and is reaped).
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    pub fn stop(&mut self) {
+        if !self.stopped {
+            self.stopped = true;
+            stop(&mut self.child);
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// Stops the process we started: SIGTERM by PID, then SIGKILL if it lingers.
-pub fn stop(mut child: Child) {
+pub fn stop(child: &mut Child) {
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
