@@ -67,6 +67,9 @@ const WINDOW_COPIES: usize = 4_000;
 const STALL: Duration = Duration::from_secs(60);
 
 fn main() {
+    if common::skip_unless_cargo_bench("e2e") {
+        return;
+    }
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     let mut members: Option<usize> = None;
     let mut messages: Option<usize> = None;

@@ -57,6 +57,9 @@ const WINDOW_COPIES: usize = 20_000;
 const FANOUT_RUNS: &[(usize, usize)] = &[(10, 20_000), (100, 5_000), (1_000, 500), (10_000, 50)];
 
 fn main() {
+    if common::skip_unless_cargo_bench("fanout") {
+        return;
+    }
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     let mut what = String::from("all");
     let mut members: Option<usize> = None;

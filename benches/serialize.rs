@@ -20,6 +20,12 @@ const NS_NICK: &str = "http://jabber.org/protocol/nick";
 const GROUP: &str = "lobby@groups.localhost";
 
 fn main() {
+    // Under `cargo test --all-targets` (no `--bench`): skip, see
+    // benches/common/mod.rs.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("serialize: a benchmark; run it with `cargo bench --bench serialize` (skipped)");
+        return;
+    }
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     let mut members = 1000usize;
     let mut total = 2_000_000usize;

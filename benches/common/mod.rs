@@ -8,6 +8,18 @@ use std::process::{Child, Command};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// Whether `cargo bench` started us (it passes `--bench`). `cargo test
+/// --all-targets` (which CI runs) also builds and runs bench targets, in
+/// debug and without `--bench`: the benches then skip themselves instead of
+/// running for minutes.
+pub fn skip_unless_cargo_bench(name: &str) -> bool {
+    if std::env::args().any(|a| a == "--bench") {
+        return false;
+    }
+    eprintln!("{name}: a benchmark; run it with `cargo bench --bench {name}` (skipped)");
+    true
+}
+
 /// The talkgroups binary: `TALKGROUPS_BIN`, else the one Cargo built.
 pub fn talkgroups_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("TALKGROUPS_BIN") {
