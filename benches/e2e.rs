@@ -1,0 +1,997 @@
+//! End-to-end benchmark (issue 4, part 2): talkgroups side by side with
+//! the server's own MUC, through one real Prosody (or ejabberd).
+//!
+//! Starts a private Prosody on free loopback ports with its own temporary
+//! directory (c2s, the `groups.localhost` component for talkgroups and a
+//! `conference.localhost` MUC component), starts the release talkgroups
+//! binary against it, logs N real client connections in over c2s (SASL
+//! PLAIN, resource binding, initial presence), joins every client to a
+//! talkgroups group and to a MUC room, then sends the same message stream
+//! (random senders, at most a few thousand copies in flight) through each
+//! and reads every copy on every connection.
+//!
+//! Set-up shortcuts, so 200 accounts take no time: accounts are written as
+//! Prosody `internal_plain` account files, each user's roster already holds
+//! `lobby@groups.localhost` with subscription `both`, and the talkgroups
+//! database already holds the members (as in benches/fanout.rs). Logging
+//! in then sends each user's presence to the group, as a real login does.
+//! Flood control of talkgroups is set out of the way (`relay.burst`).
+//!
+//! A third phase is a reference, not a contender: the bench itself connects
+//! to Prosody as a second component (`raw.localhost`) and writes, per
+//! message, the N - 1 copies talkgroups would write (same shape and size,
+//! pre-formatted, no work at all per copy). It shows what Prosody allows any
+//! component to deliver, i.e. how much of the gap to the MUC is the
+//! component's and how much the server's. A fourth phase does the same with
+//! minimal copies (no id, no `<nick/>`: marker `zb<seq>q`).
+//!
+//! Counting: a copy is recognised by a marker in its body (`zt<seq>q` for
+//! talkgroups, `zm<seq>q` for the MUC, `zr<seq>q` for the raw component). MUC reflects each message to its
+//! sender too; that echo is waited for (it is part of the MUC's work) but
+//! not counted: both rates are copies delivered to the *other* members per
+//! second. Latency: from writing the message on the sender's socket to the
+//! last copy read.
+//!
+//! `--server ejabberd` runs the same against a private ejabberd (own config
+//! dir, spool, logs and Erlang distribution port; started through
+//! `ejabberdctl foreground` and stopped through `ejabberdctl stop` on that
+//! node only). There the accounts are registered in-band and each client
+//! joins the talkgroups group as a user does (presence `subscribe`, then
+//! approving the group's `subscribe`); lines are `e2e_ejabberd…`.
+//!
+//! Usage: `cargo bench --bench e2e -- [--server prosody|ejabberd|both]
+//! [--members N] [--messages M]` (default: Prosody, N = 50 and 200). One
+//! JSON line per N; CPU use of the server and talkgroups during each phase
+//! on stderr. Needs `prosody` (`PROSODY_BIN`) or `ejabberdctl`
+//! (`EJABBERDCTL_BIN`) in PATH.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{cpu_secs, find, parse_num, read_until, talkgroups_bin, Guard, Rng};
+
+const GROUP: &str = "lobby@groups.localhost";
+const ROOM: &str = "lobby@conference.localhost";
+const SECRET: &str = "bench-e2e-secret";
+const PASSWORD: &str = "bench-pass";
+/// Copies in flight (messages = this / members, at least 2).
+const WINDOW_COPIES: usize = 4_000;
+const STALL: Duration = Duration::from_secs(60);
+
+fn main() {
+    if common::skip_unless_cargo_bench("e2e") {
+        return;
+    }
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    let mut members: Option<usize> = None;
+    let mut messages: Option<usize> = None;
+    let mut kinds = vec![Kind::Prosody];
+    while let Some(a) = args.next() {
+        let mut num = |name: &str| -> usize {
+            args.next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{name} needs a number"))
+        };
+        match a.as_str() {
+            "--members" => members = Some(num("--members")),
+            "--messages" => messages = Some(num("--messages")),
+            "--server" => {
+                kinds = match args.next().as_deref() {
+                    Some("prosody") => vec![Kind::Prosody],
+                    Some("ejabberd") => vec![Kind::Ejabberd],
+                    Some("both") => vec![Kind::Prosody, Kind::Ejabberd],
+                    other => panic!("--server prosody|ejabberd|both, not {other:?}"),
+                }
+            }
+            other => panic!("unknown argument {other:?}"),
+        }
+    }
+    let bin = talkgroups_bin();
+    let runs: Vec<usize> = members.map_or(vec![50, 200], |n| vec![n]);
+    for kind in kinds {
+        for &n in &runs {
+            // About 50 000 copies per system.
+            e2e(
+                &bin,
+                kind,
+                n,
+                messages.unwrap_or((50_000 / (n - 1)).max(10)),
+            );
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+fn prosody_bin() -> PathBuf {
+    std::env::var_os("PROSODY_BIN").map_or_else(|| PathBuf::from("prosody"), PathBuf::from)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Prosody,
+    Ejabberd,
+}
+
+/// A private XMPP server we started; stopped when dropped (also on panic).
+struct Server {
+    kind: Kind,
+    child: Guard,
+    c2s_port: u16,
+    /// The talkgroups component's port.
+    component_port: u16,
+    /// The raw reference component's port (the same listener on Prosody;
+    /// ejabberd routes every host of a listener to every connection on it,
+    /// so it gets a listener of its own there).
+    raw_port: u16,
+    dir: PathBuf,
+}
+
+impl Server {
+    /// The PID whose CPU time is the server's (ejabberd: the beam.smp
+    /// below the `su` that ejabberdctl runs as root).
+    fn cpu_pid(&self) -> u32 {
+        match self.kind {
+            Kind::Prosody => self.child.id(),
+            Kind::Ejabberd => descendants(self.child.id())
+                .into_iter()
+                .find(|p| {
+                    std::fs::read_to_string(format!("/proc/{p}/comm"))
+                        .is_ok_and(|c| c.trim() == "beam.smp")
+                })
+                .unwrap_or(self.child.id()),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.kind == Kind::Ejabberd {
+            // Stop our node (and only it) through its own control config.
+            let beam = self.cpu_pid();
+            let _ = Command::new(ejabberdctl())
+                .args(ejabberd_args(&self.dir))
+                .arg("stop")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if self.child.exited() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(50));
+            }
+            if beam != self.child.id() {
+                let _ = Command::new("kill").arg(beam.to_string()).status();
+            }
+        }
+        self.child.stop();
+    }
+}
+
+/// Every process below `pid` (from /proc).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut all: Vec<(u32, u32)> = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        all.push((p, ppid));
+    }
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i];
+        out.extend(all.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
+        i += 1;
+    }
+    out.remove(0);
+    out
+}
+
+fn ejabberdctl() -> PathBuf {
+    std::env::var_os("EJABBERDCTL_BIN").map_or_else(|| PathBuf::from("ejabberdctl"), PathBuf::from)
+}
+
+fn ejabberd_args(dir: &Path) -> Vec<String> {
+    let d = dir.display();
+    vec![
+        "--config-dir".into(),
+        format!("{d}"),
+        "--config".into(),
+        format!("{d}/ejabberd.yml"),
+        "--ctl-config".into(),
+        format!("{d}/ejabberdctl.cfg"),
+        "--spool".into(),
+        format!("{d}/data"),
+        "--logs".into(),
+        format!("{d}/logs"),
+    ]
+}
+
+/// A private ejabberd: loopback only, its own config dir, spool and logs
+/// (owned by the `ejabberd` user it switches to when started as root), its
+/// own Erlang distribution port (no shared epmd), no shapers, in-band
+/// registration open (accounts are made over c2s), MUC without history.
+fn start_ejabberd(dir: &Path) -> Server {
+    let c2s_port = free_port();
+    let component_port = free_port();
+    let raw_port = free_port();
+    let dist_port = free_port();
+    let d = dir.join("ejabberd");
+    std::fs::create_dir_all(d.join("data")).unwrap();
+    std::fs::create_dir_all(d.join("logs")).unwrap();
+    std::fs::write(d.join("inetrc"), "").unwrap();
+    std::fs::write(
+        d.join("ejabberdctl.cfg"),
+        format!(
+            "ERL_DIST_PORT={dist_port}\nINET_DIST_INTERFACE=127.0.0.1\n\
+             ERLANG_NODE=tgbench{}@localhost\nEJABBERD_BYPASS_WARNINGS=true\n",
+            std::process::id()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("ejabberd.yml"),
+        format!(
+            r#"# Written by benches/e2e.rs
+hosts: [localhost]
+loglevel: warning
+log_rotate_count: 0
+listen:
+  - port: {c2s_port}
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    starttls_required: false
+    shaper: c2s_shaper
+    access: c2s
+  - port: {component_port}
+    ip: "127.0.0.1"
+    module: ejabberd_service
+    shaper: fast
+    hosts:
+      groups.localhost:
+        password: "{SECRET}"
+  - port: {raw_port}
+    ip: "127.0.0.1"
+    module: ejabberd_service
+    shaper: fast
+    hosts:
+      raw.localhost:
+        password: "{SECRET}"
+auth_method: internal
+auth_password_format: plain
+access_rules:
+  c2s:
+    allow: all
+  register:
+    allow: all
+shaper:
+  fast: 1000000000
+shaper_rules:
+  c2s_shaper: fast
+  max_user_offline_messages: 100000
+  max_user_sessions: 10
+registration_timeout: infinity
+modules:
+  mod_disco: {{}}
+  mod_ping: {{}}
+  mod_roster: {{}}
+  mod_register:
+    ip_access: all
+    access: register
+  mod_offline:
+    access_max_user_messages: max_user_offline_messages
+  mod_muc:
+    host: conference.localhost
+    access: all
+    access_create: all
+    access_persistent: all
+    history_size: 0
+    default_room_options:
+      mam: false
+"#
+        ),
+    )
+    .unwrap();
+    // ejabberdctl switches to the ejabberd user when run as root.
+    let _ = Command::new("chown")
+        .arg("-R")
+        .arg("ejabberd:ejabberd")
+        .arg(&d)
+        .status();
+    for p in [dir, d.as_path()] {
+        let _ = Command::new("chmod").arg("755").arg(p).status();
+    }
+    let out = std::fs::File::create(dir.join("ejabberd.stdout")).unwrap();
+    let child = Command::new(ejabberdctl())
+        .args(ejabberd_args(&d))
+        .arg("foreground")
+        .current_dir(&d)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("start ejabberd (apt-get install -y ejabberd)");
+    let child = Guard::new(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while [c2s_port, component_port, raw_port]
+        .iter()
+        .any(|p| TcpStream::connect(("127.0.0.1", *p)).is_err())
+    {
+        assert!(Instant::now() < deadline, "ejabberd did not start");
+        thread::sleep(Duration::from_millis(50));
+    }
+    Server {
+        kind: Kind::Ejabberd,
+        child,
+        c2s_port,
+        component_port,
+        raw_port,
+        dir: d,
+    }
+}
+
+/// A private Prosody: loopback only, its own data dir, pidfile and admin
+/// socket, no TLS, no s2s, no rate limits (mod_limits is not loaded).
+fn start_prosody(dir: &Path, members: usize) -> Server {
+    let c2s_port = free_port();
+    let component_port = free_port();
+    let http_port = free_port();
+    let q = |p: &str| format!("{:?}", dir.join(p).display().to_string());
+    let cfg = format!(
+        r#"-- Written by benches/e2e.rs
+run_as_root = true
+daemonize = false
+data_path = {data}
+pidfile = {pid}
+admin_socket = {sock}
+certificates = {certs}
+plugin_paths = {{ }}
+interfaces = {{ "127.0.0.1" }}
+local_interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {c2s_port} }}
+c2s_interfaces = {{ "127.0.0.1" }}
+component_ports = {{ {component_port} }}
+component_interface = "127.0.0.1"
+component_interfaces = {{ "127.0.0.1" }}
+http_ports = {{ {http_port} }}
+http_interfaces = {{ "127.0.0.1" }}
+c2s_direct_tls_ports = {{ }}
+legacy_ssl_ports = {{ }}
+https_ports = {{ }}
+s2s_ports = {{ }}
+s2s_direct_tls_ports = {{ }}
+proxy65_ports = {{ }}
+modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping" }}
+modules_disabled = {{ "s2s"; "s2s_auth_certs" }}
+c2s_require_encryption = false
+s2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+authentication = "internal_plain"
+storage = "internal"
+allow_registration = false
+network_settings = {{ shutdown_deadline = 1 }}
+log = {{ {{ levels = {{ min = "warn" }}; to = "file"; filename = {log} }} }}
+
+VirtualHost "localhost"
+
+Component "groups.localhost"
+    component_secret = "{SECRET}"
+
+Component "raw.localhost"
+    component_secret = "{SECRET}"
+
+Component "conference.localhost" "muc"
+    muc_room_locking = false
+    restrict_room_creation = false
+"#,
+        data = q("data"),
+        pid = q("prosody.pid"),
+        sock = q("prosody.sock"),
+        certs = q("certs"),
+        log = q("prosody.log"),
+    );
+    let config = dir.join("prosody.cfg.lua");
+    std::fs::write(&config, cfg).unwrap();
+    // Accounts and rosters, in Prosody's internal storage format.
+    let host = dir.join("data").join("localhost");
+    std::fs::create_dir_all(host.join("accounts")).unwrap();
+    std::fs::create_dir_all(host.join("roster")).unwrap();
+    for i in 1..=members {
+        std::fs::write(
+            host.join("accounts").join(format!("u{i}.dat")),
+            format!("return {{\n\t[\"password\"] = \"{PASSWORD}\";\n}};\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            host.join("roster").join(format!("u{i}.dat")),
+            format!(
+                "return {{\n\t[false] = {{ [\"version\"] = 1; }};\n\
+                 \t[\"{GROUP}\"] = {{ [\"subscription\"] = \"both\"; [\"groups\"] = {{}}; }};\n}};\n"
+            ),
+        )
+        .unwrap();
+    }
+    let out = std::fs::File::create(dir.join("prosody.stdout")).unwrap();
+    let child = Command::new(prosody_bin())
+        .arg("-F")
+        .arg("--config")
+        .arg(&config)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("start prosody (apt-get install -y prosody)");
+    let child = Guard::new(child);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while TcpStream::connect(("127.0.0.1", c2s_port)).is_err()
+        || TcpStream::connect(("127.0.0.1", component_port)).is_err()
+    {
+        assert!(Instant::now() < deadline, "Prosody did not start");
+        thread::sleep(Duration::from_millis(20));
+    }
+    Server {
+        kind: Kind::Prosody,
+        child,
+        c2s_port,
+        component_port,
+        raw_port: component_port,
+        dir: dir.to_owned(),
+    }
+}
+
+fn start_talkgroups(bin: &Path, dir: &Path, p: &Server, members: usize) -> Guard {
+    let db = dir.join("talkgroups.sqlite3");
+    let config = dir.join("talkgroups.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"# Written by benches/e2e.rs.
+[component]
+jid = "groups.localhost"
+secret = "{SECRET}"
+server = "127.0.0.1:{port}"
+
+[storage]
+database = "{db}"
+
+[relay]
+# Flood control out of the way: this measures fan-out, not the limiter.
+burst = 4000000000
+window_secs = 1
+
+[[group]]
+name = "lobby"
+title = "Lobby"
+join = "open"
+"#,
+            port = p.component_port,
+            db = db.display()
+        ),
+    )
+    .unwrap();
+    common::prepare_database(bin, &config, &db, members);
+    let log_path = dir.join("talkgroups.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = Guard::new(
+        Command::new(bin)
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start talkgroups"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&log_path)
+        .unwrap_or_default()
+        .contains("connected to the server")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "talkgroups did not connect: {}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+fn base64(input: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+const STREAM_HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
+     xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
+
+/// Logs `u{i}@localhost/bench` in, sends initial presence and joins the MUC
+/// room; returns the socket once the room confirmed the join. On ejabberd
+/// it first registers the account in-band, and joins the talkgroups group
+/// the way a user does: presence `subscribe`, then approving the group's
+/// own `subscribe`.
+fn login(kind: Kind, port: u16, i: usize) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("c2s connect");
+    s.set_nodelay(true).unwrap();
+    let mut buf = Vec::new();
+    let mut step = |s: &mut TcpStream, send: &str, until: &[u8]| {
+        s.write_all(send.as_bytes()).unwrap();
+        let end = read_until(s, &mut buf, |b| find(b, until).map(|p| p + until.len()));
+        let got = String::from_utf8_lossy(&buf[..end]).into_owned();
+        buf.drain(..end);
+        got
+    };
+    step(&mut s, STREAM_HEADER, b"</stream:features>");
+    if kind == Kind::Ejabberd {
+        let r = step(
+            &mut s,
+            &format!(
+                "<iq type='set' id='reg1'><query xmlns='jabber:iq:register'>\
+                 <username>u{i}</username><password>{PASSWORD}</password></query></iq>"
+            ),
+            b"id='reg1'",
+        );
+        assert!(!r.contains("type='error'"), "registration of u{i}: {r}");
+    }
+    let auth = base64(format!("\0u{i}\0{PASSWORD}").as_bytes());
+    let r = step(
+        &mut s,
+        &format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{auth}</auth>"),
+        b"xmpp-sasl",
+    );
+    assert!(!r.contains("failure"), "login of u{i} failed: {r}");
+    step(&mut s, STREAM_HEADER, b"</stream:features>");
+    step(
+        &mut s,
+        "<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>\
+         <resource>bench</resource></bind></iq>",
+        b"</jid>",
+    );
+    // Initial presence (goes to the talkgroups group, a roster contact),
+    // then the MUC join without history; wait for our own occupant presence.
+    s.write_all(b"<presence/>").unwrap();
+    if kind == Kind::Ejabberd {
+        s.write_all(format!("<presence type='subscribe' to='{GROUP}'/>").as_bytes())
+            .unwrap();
+        read_until(&mut s, &mut buf, |b| {
+            find(b, b"type='subscribe'").map(|p| p + 16)
+        });
+        s.write_all(format!("<presence type='subscribed' to='{GROUP}'/>").as_bytes())
+            .unwrap();
+    }
+    s.write_all(
+        format!(
+            "<presence to='{ROOM}/u{i}'><x xmlns='http://jabber.org/protocol/muc'>\
+             <history maxstanzas='0'/></x></presence>"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    read_until(&mut s, &mut buf, |b| {
+        find(b, b"code='110'")
+            .or_else(|| find(b, b"code=\"110\""))
+            .map(|p| p + 10)
+    });
+    s
+}
+
+/// Copy counters of one system (talkgroups or MUC), per message seq.
+struct Track {
+    t0: Instant,
+    counts: Vec<AtomicU32>,
+    sent_ns: Vec<AtomicU64>,
+    done_ns: Vec<AtomicU64>,
+    /// Copies read per message before it counts as complete.
+    expected: u32,
+    done_msgs: AtomicU64,
+}
+
+impl Track {
+    fn new(t0: Instant, messages: usize, expected: u32) -> Track {
+        let v = |n| (0..=n).map(|_| AtomicU64::new(0)).collect::<Vec<_>>();
+        Track {
+            t0,
+            counts: (0..=messages).map(|_| AtomicU32::new(0)).collect(),
+            sent_ns: v(messages),
+            done_ns: v(messages),
+            expected,
+            done_msgs: AtomicU64::new(0),
+        }
+    }
+
+    fn copy(&self, seq: usize) {
+        let Some(c) = self.counts.get(seq) else {
+            return;
+        };
+        // Seq 0 is the warm-up: counted, never "complete".
+        if c.fetch_add(1, Ordering::AcqRel) + 1 == self.expected && seq > 0 {
+            self.done_ns[seq].store(self.t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            self.done_msgs.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// The three systems' counters: talkgroups, MUC, raw component.
+struct Tracks {
+    tg: Track,
+    muc: Track,
+    raw: Track,
+    raw_bare: Track,
+}
+
+/// Reads one client connection until EOF, counting `zt<seq>q`, `zm<seq>q`
+/// and `zr<seq>q`.
+fn reader(mut sock: TcpStream, tracks: Arc<Tracks>) {
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = match sock.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        let mut i = 0;
+        let consumed = loop {
+            let Some(off) = buf[i..].iter().position(|&b| b == b'z') else {
+                break buf.len();
+            };
+            let p = i + off;
+            let digits = buf[(p + 2).min(buf.len())..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            let end = p + 2 + digits;
+            if end >= buf.len() {
+                break p; // maybe incomplete: keep for the next read
+            }
+            let kind = buf[p + 1];
+            let track = match kind {
+                b't' => Some(&tracks.tg),
+                b'm' => Some(&tracks.muc),
+                b'r' => Some(&tracks.raw),
+                b'b' => Some(&tracks.raw_bare),
+                _ => None,
+            };
+            if let (Some(track), true) = (track, digits > 0 && buf[end] == b'q') {
+                track.copy(parse_num(&buf[p + 2..end]) as usize);
+                i = end + 1;
+            } else {
+                i = p + 1;
+            }
+        };
+        buf.drain(..consumed);
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum System {
+    Talkgroups,
+    Muc,
+    /// The bench as a component, writing the copies itself to `raw`.
+    Raw,
+    /// Same, with minimal copies: no id, no `<nick/>`.
+    RawBare,
+}
+
+/// Sends `messages` messages from random clients through one system, at
+/// most `window` in flight; returns (copies to others per second, p99 ms).
+#[allow(clippy::too_many_arguments)]
+fn phase(
+    writers: &mut [TcpStream],
+    raw: &mut TcpStream,
+    track: &Track,
+    system: System,
+    messages: usize,
+    window: usize,
+    procs: &[(&str, u32)],
+) -> (f64, f64) {
+    let n = writers.len();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    callgrind_dump(procs[0].1);
+    let cpu0: Vec<(f64, f64)> = procs.iter().map(|(_, pid)| cpu_secs(*pid)).collect();
+    let start = Instant::now();
+    let start_ns = track.t0.elapsed().as_nanos() as u64;
+    let mut last_progress = (0, Instant::now());
+    for seq in 1..=messages {
+        while seq as u64 - 1 - track.done_msgs.load(Ordering::Acquire) >= window as u64 {
+            thread::sleep(Duration::from_micros(200));
+            let d = track.done_msgs.load(Ordering::Acquire);
+            if d != last_progress.0 {
+                last_progress = (d, Instant::now());
+            }
+            assert!(
+                last_progress.1.elapsed() < STALL,
+                "stalled at {seq}: {d} complete"
+            );
+        }
+        let from = rng.below(n);
+        let text = "The quick brown fox jumps over the lazy dog; a typical chat line";
+        let xml = match system {
+            System::Muc => format!(
+                "<message to='{ROOM}' type='groupchat' id='m{seq}'><body>{text} zm{seq}q</body></message>"
+            ),
+            System::Talkgroups => format!(
+                "<message to='{GROUP}' type='chat' id='t{seq}'><body>{text} zt{seq}q</body></message>"
+            ),
+            // What talkgroups would write for it, copy by copy.
+            System::Raw => {
+                let mut all = String::with_capacity(n * 320);
+                for k in (1..=n).filter(|&k| k != from + 1) {
+                    all.push_str(&format!(
+                        "<message type='chat' from='lobby@raw.localhost' to='u{k}@localhost' \
+                         id='tgm-{seq}-{k}'><body>[u{f}] {text} zr{seq}q</body>\
+                         <nick xmlns='http://jabber.org/protocol/nick'>u{f}</nick></message>",
+                        f = from + 1
+                    ));
+                }
+                all
+            }
+            System::RawBare => {
+                let mut all = String::with_capacity(n * 200);
+                for k in (1..=n).filter(|&k| k != from + 1) {
+                    all.push_str(&format!(
+                        "<message type='chat' from='lobby@raw.localhost' to='u{k}@localhost'>\
+                         <body>[u{f}] {text} zb{seq}q</body></message>",
+                        f = from + 1
+                    ));
+                }
+                all
+            }
+        };
+        track.sent_ns[seq].store(track.t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        match system {
+            System::Raw | System::RawBare => raw.write_all(xml.as_bytes()).unwrap(),
+            _ => writers[from].write_all(xml.as_bytes()).unwrap(),
+        }
+    }
+    let mut last = (track.done_msgs.load(Ordering::Acquire), Instant::now());
+    while track.done_msgs.load(Ordering::Acquire) < messages as u64 {
+        thread::sleep(Duration::from_millis(1));
+        let d = track.done_msgs.load(Ordering::Acquire);
+        if d != last.0 {
+            last = (d, Instant::now());
+        }
+        assert!(
+            last.1.elapsed() < STALL,
+            "stalled: {d} of {messages} complete"
+        );
+    }
+    let wall = start.elapsed().as_secs_f64();
+    callgrind_dump(procs[0].1);
+    let end_ns = (1..=messages)
+        .map(|s| track.done_ns[s].load(Ordering::Relaxed))
+        .max()
+        .unwrap();
+    let secs = (end_ns - start_ns) as f64 / 1e9;
+    let mut lat: Vec<u64> = (1..=messages)
+        .map(|s| {
+            track.done_ns[s].load(Ordering::Relaxed) - track.sent_ns[s].load(Ordering::Relaxed)
+        })
+        .collect();
+    lat.sort_unstable();
+    let rate = (messages * (n - 1)) as f64 / secs;
+    let cpu: Vec<String> = procs
+        .iter()
+        .zip(cpu0)
+        .map(|((name, pid), (u0, s0))| {
+            let (u1, s1) = cpu_secs(*pid);
+            format!("{name} {:.0}%", (u1 + s1 - u0 - s0) / wall * 100.0)
+        })
+        .collect();
+    eprintln!(
+        "  {}: {messages} messages, {:.0} copies/s to others, p50 {:.1} ms, p99 {:.1} ms; CPU: {}",
+        match system {
+            System::Talkgroups => "talkgroups",
+            System::Muc => "MUC",
+            System::Raw => "raw component",
+            System::RawBare => "raw component, minimal copies",
+        },
+        rate,
+        common::percentile_ms(&lat, 0.5),
+        common::percentile_ms(&lat, 0.99),
+        cpu.join(", ")
+    );
+    (rate, common::percentile_ms(&lat, 0.99))
+}
+
+/// Connects the bench itself as the component `raw.localhost` (XEP-0114,
+/// client side) and drains whatever Prosody sends it on a thread.
+fn raw_component(port: u16) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("component connect");
+    s.set_nodelay(true).unwrap();
+    s.write_all(
+        b"<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' \
+          xmlns:stream='http://etherx.jabber.org/streams' to='raw.localhost'>",
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    let end = read_until(&mut s, &mut buf, |b| {
+        let st = find(b, b"<stream:stream")?;
+        find(&b[st..], b">").map(|e| st + e + 1)
+    });
+    let header = String::from_utf8_lossy(&buf[..end]).into_owned();
+    buf.drain(..end);
+    let id = header
+        .split("id=")
+        .nth(1)
+        .and_then(|rest| {
+            let q = rest.chars().next()?;
+            rest[1..].split(q).next()
+        })
+        .expect("stream id")
+        .to_owned();
+    let digest = xmpp_parsers::component::Handshake::from_stream_id_and_password(id, SECRET)
+        .data
+        .unwrap();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    s.write_all(format!("<handshake>{hex}</handshake>").as_bytes())
+        .unwrap();
+    read_until(&mut s, &mut buf, |b| {
+        find(b, b"<handshake").map(|p| p + "<handshake".len())
+    });
+    let mut drain = s.try_clone().unwrap();
+    thread::spawn(move || {
+        let mut chunk = vec![0u8; 64 * 1024];
+        while matches!(drain.read(&mut chunk), Ok(n) if n > 0) {}
+    });
+    s
+}
+
+/// With `E2E_CALLGRIND_DUMP=1` (Prosody run under callgrind through
+/// `PROSODY_BIN`), dumps and zeroes Prosody's counters, so each phase's
+/// instruction count lands in a file of its own.
+fn callgrind_dump(pid: u32) {
+    if std::env::var_os("E2E_CALLGRIND_DUMP").is_some() {
+        let _ = Command::new("callgrind_control")
+            .arg("-d")
+            .arg(pid.to_string())
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+fn e2e(bin: &Path, kind: Kind, members: usize, messages: usize) {
+    let name = match kind {
+        Kind::Prosody => "prosody",
+        Kind::Ejabberd => "ejabberd",
+    };
+    eprintln!("e2e ({name}): {members} clients, {messages} messages per system");
+    let dir = tempfile::Builder::new()
+        .prefix("talkgroups-e2e-")
+        .tempdir()
+        .expect("temp dir");
+    let server = match kind {
+        Kind::Prosody => start_prosody(dir.path(), members),
+        Kind::Ejabberd => start_ejabberd(dir.path()),
+    };
+    // On ejabberd the clients join the group over XMPP; on Prosody they are
+    // written into the database (and the rosters) beforehand.
+    let preset = if kind == Kind::Prosody { members } else { 0 };
+    let tg_proc = start_talkgroups(bin, dir.path(), &server, preset);
+    let t0 = Instant::now();
+    let tracks = Arc::new(Tracks {
+        tg: Track::new(t0, messages, (members - 1) as u32),
+        // MUC reflects to the sender too: wait for that echo as well.
+        muc: Track::new(t0, messages, members as u32),
+        raw: Track::new(t0, messages, (members - 1) as u32),
+        raw_bare: Track::new(t0, messages, (members - 1) as u32),
+    });
+    let tg = &tracks.tg;
+    let mut writers = Vec::new();
+    let mut readers = Vec::new();
+    let login_t = Instant::now();
+    for i in 1..=members {
+        let s = login(kind, server.c2s_port, i);
+        writers.push(s.try_clone().unwrap());
+        let tracks = tracks.clone();
+        readers.push(thread::spawn(move || reader(s, tracks)));
+    }
+    eprintln!(
+        "  {members} clients logged in and in the room in {:.1} s",
+        login_t.elapsed().as_secs_f64()
+    );
+    // Warm-up: message 0 through talkgroups until every member has it (a
+    // member whose presence arrives late gets it by catch-up).
+    writers[0]
+        .write_all(
+            format!(
+                "<message to='{GROUP}' type='chat' id='w0'><body>warm-up zt0q</body></message>"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tg.counts[0].load(Ordering::Acquire) < (members - 1) as u32 {
+        assert!(
+            Instant::now() < deadline,
+            "talkgroups warm-up reached only {} of {} members",
+            tg.counts[0].load(Ordering::Acquire),
+            members - 1
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    let window = (WINDOW_COPIES / members).max(2);
+    let procs = [(name, server.cpu_pid()), ("talkgroups", tg_proc.id())];
+    let mut raw = raw_component(server.raw_port);
+    let mut run = |track: &Track, system| {
+        phase(
+            &mut writers,
+            &mut raw,
+            track,
+            system,
+            messages,
+            window,
+            &procs,
+        )
+    };
+    let (tg_rate, tg_p99) = run(&tracks.tg, System::Talkgroups);
+    let (muc_rate, muc_p99) = run(&tracks.muc, System::Muc);
+    let (raw_rate, raw_p99) = run(&tracks.raw, System::Raw);
+    let (bare_rate, _) = run(&tracks.raw_bare, System::RawBare);
+    let bench = match kind {
+        Kind::Prosody => "e2e",
+        Kind::Ejabberd => "e2e_ejabberd",
+    };
+    println!(
+        "{{\"bench\":\"{bench}\",\"members\":{members},\"talkgroups_per_sec\":{tg_rate:.0},\
+         \"muc_per_sec\":{muc_rate:.0},\"ratio\":{:.2},\"talkgroups_p99_ms\":{tg_p99:.1},\
+         \"muc_p99_ms\":{muc_p99:.1}}}",
+        tg_rate / muc_rate
+    );
+    println!(
+        "{{\"bench\":\"{bench}_raw_component\",\"members\":{members},\"raw_per_sec\":{raw_rate:.0},\
+         \"raw_p99_ms\":{raw_p99:.1},\"talkgroups_share_of_raw\":{:.2},\
+         \"raw_minimal_per_sec\":{bare_rate:.0}}}",
+        tg_rate / raw_rate
+    );
+    let _ = raw.shutdown(Shutdown::Both);
+    for w in &writers {
+        let _ = w.shutdown(Shutdown::Both);
+    }
+    drop(tg_proc);
+    drop(server);
+    for r in readers {
+        let _ = r.join();
+    }
+}
