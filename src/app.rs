@@ -18,7 +18,7 @@ use crate::core::stanza::{self, Attr, ErrorType};
 use crate::core::{Core, CoreConfig, Input, Output, RING};
 use crate::http::{self, HttpState, Metrics, PostRequest};
 use crate::sender::Sender;
-use crate::store::{Store, StoreHandle};
+use crate::store::{Durability, Store, StoreHandle};
 use crate::wire::OutStanza;
 use crate::xmpp::{self, Outbound, XmppConfig, XmppEvent};
 
@@ -128,7 +128,7 @@ pub async fn run(
         replies: HashMap::new(),
         next_token: 0,
     };
-    link.commit_and_send(&mut out).await;
+    link.commit_and_send(&mut out, Durability::PowerLoss).await;
     link.publish(&core, true);
 
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -163,7 +163,12 @@ pub async fn run(
             };
             link.on_event(&mut core, now, ev, &mut out);
         }
-        if !link.commit_and_send(&mut out).await {
+        let durability = if core.take_acknowledged() {
+            Durability::PowerLoss
+        } else {
+            Durability::Crash
+        };
+        if !link.commit_and_send(&mut out, durability).await {
             link.recover(&mut core, &core_cfg, &mut out).await;
         }
         link.publish(&core, counts);
@@ -171,7 +176,7 @@ pub async fn run(
 
     tracing::info!("shutting down");
     core.handle(now_ms(), Input::Shutdown, &mut out);
-    link.commit_and_send(&mut out).await;
+    link.commit_and_send(&mut out, Durability::PowerLoss).await;
     if link.connected {
         let (tx, rx) = oneshot::channel();
         if link.ob_tx.send(Outbound::Flush(tx)).await.is_ok() {
@@ -265,7 +270,7 @@ impl Link {
     /// Commits the store writes in `out`, then sends its stanzas. If the
     /// commit fails, the stanzas are dropped (nothing is announced that was
     /// not stored) and it returns false.
-    async fn commit_and_send(&mut self, out: &mut Vec<Output>) -> bool {
+    async fn commit_and_send(&mut self, out: &mut Vec<Output>, durability: Durability) -> bool {
         let batch = std::mem::take(&mut self.batch);
         if out.is_empty() {
             return true;
@@ -284,7 +289,7 @@ impl Link {
             }
         }
         if !ops.is_empty() {
-            if let Err(e) = self.store.apply(ops).await {
+            if let Err(e) = self.store.apply(ops, durability).await {
                 tracing::error!(error = %e, dropped = stanzas.len(), "could not store changes; their replies are not sent");
                 // Tell each sender their stanza was not acted on.
                 let errors = batch.iter().map(|h| {
@@ -401,7 +406,7 @@ impl Link {
                 // Core::new's own writes (the configured groups and admins)
                 // were committed at start; if they fail now, the next
                 // recovery tries again.
-                if !self.commit_and_send(out).await {
+                if !self.commit_and_send(out, Durability::PowerLoss).await {
                     out.clear();
                 }
             }

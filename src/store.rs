@@ -156,6 +156,18 @@ pub enum StoreError {
 
 pub struct Store {
     conn: Connection,
+    /// The `synchronous` level set on the connection (None: as configured).
+    durability: Option<Durability>,
+}
+
+/// How durable a commit must be before `apply` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Survives power loss (`synchronous = FULL`: one fsync per commit).
+    PowerLoss,
+    /// Survives the process being killed (`synchronous = NORMAL` in WAL
+    /// mode: no fsync).
+    Crash,
 }
 
 impl Store {
@@ -176,7 +188,10 @@ impl Store {
         // The first statement that reads the file (journal_mode) is where a
         // file that is not a database fails, so it belongs to `Open` too.
         configure(&conn, true).map_err(open_error)?;
-        let mut store = Store { conn };
+        let mut store = Store {
+            conn,
+            durability: None,
+        };
         store.migrate()?;
         store.instance_id()?;
         Ok(store)
@@ -187,7 +202,10 @@ impl Store {
     pub fn open_in_memory() -> Result<Store, StoreError> {
         let conn = Connection::open_in_memory()?;
         configure(&conn, false)?;
-        let mut store = Store { conn };
+        let mut store = Store {
+            conn,
+            durability: None,
+        };
         store.migrate()?;
         store.instance_id()?;
         Ok(store)
@@ -330,10 +348,31 @@ impl Store {
         Ok(())
     }
 
-    /// Applies a batch in one transaction: all of it or (on error) none of it.
+    /// Applies a batch in one transaction: all of it or (on error) none of
+    /// it, durable on power loss (the WAL is fsynced before it returns).
     pub fn apply(&mut self, ops: &[StoreOp]) -> Result<(), StoreError> {
+        self.apply_with(ops, Durability::PowerLoss)
+    }
+
+    /// As `apply`, with `Durability::Crash` skipping the fsync: the commit
+    /// survives the process being killed (it is in the OS), not an OS
+    /// crash or power loss — until the next `PowerLoss` commit, whose fsync
+    /// covers the WAL frames before it too.
+    pub fn apply_with(
+        &mut self,
+        ops: &[StoreOp],
+        durability: Durability,
+    ) -> Result<(), StoreError> {
         if ops.is_empty() {
             return Ok(());
+        }
+        if self.durability != Some(durability) {
+            let level = match durability {
+                Durability::PowerLoss => "FULL",
+                Durability::Crash => "NORMAL",
+            };
+            self.conn.pragma_update(None, "synchronous", level)?;
+            self.durability = Some(durability);
         }
         let tx = self
             .conn
@@ -427,9 +466,10 @@ fn configure(conn: &Connection, file: bool) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", true)?;
     // In WAL mode, NORMAL already survives kill -9 (a commit is in the WAL,
     // i.e. in the OS, before it returns), but an OS crash or power loss may
-    // drop the last commits. The app announces a batch's stanzas only after
-    // its commit, so FULL (fsync the WAL on every commit) keeps "announced
-    // implies saved" true on power loss too, for one fsync per batch.
+    // drop the last commits. FULL (fsync the WAL on every commit) is the
+    // default; the app asks for NORMAL (`Durability::Crash`) for batches
+    // that confirm nothing to anyone (relays, presence), see
+    // `Core::take_acknowledged`.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     Ok(())
@@ -810,7 +850,7 @@ fn history_from_row(row: &Row<'_>) -> Result<HistoryRecord, StoreError> {
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 enum Job {
-    Apply(Vec<StoreOp>, Reply<()>),
+    Apply(Vec<StoreOp>, Durability, Reply<()>),
     Load(usize, Reply<Snapshot>),
     Close(Reply<()>),
 }
@@ -842,9 +882,9 @@ impl StoreHandle {
 
     /// Applies the batch in one transaction; resolves after COMMIT (or
     /// rollback). Dropping the future does not cancel the write.
-    pub async fn apply(&self, ops: Vec<StoreOp>) -> Result<(), StoreError> {
+    pub async fn apply(&self, ops: Vec<StoreOp>, durability: Durability) -> Result<(), StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Job::Apply(ops, reply))?;
+        self.send(Job::Apply(ops, durability, reply))?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -890,8 +930,8 @@ fn run(mut store: Store, rx: mpsc::Receiver<Job>) {
         // A dropped receiver means the caller stopped waiting; the work is
         // done regardless.
         match job {
-            Job::Apply(ops, reply) => {
-                let _ = reply.send(store.apply(&ops));
+            Job::Apply(ops, durability, reply) => {
+                let _ = reply.send(store.apply_with(&ops, durability));
             }
             Job::Load(history_per_group, reply) => {
                 let _ = reply.send(store.load(history_per_group));
@@ -1567,23 +1607,39 @@ mod tests {
         let clone = handle.clone();
 
         handle
-            .apply(vec![
-                StoreOp::UpsertGroup(group("a")),
-                StoreOp::AppendHistory(msg(1, "a", 1)),
-                StoreOp::AppendHistory(msg(2, "a", 2)),
-                StoreOp::AppendHistory(msg(3, "a", 3)),
-            ])
+            .apply(
+                vec![
+                    StoreOp::UpsertGroup(group("a")),
+                    StoreOp::AppendHistory(msg(1, "a", 1)),
+                    StoreOp::AppendHistory(msg(2, "a", 2)),
+                    StoreOp::AppendHistory(msg(3, "a", 3)),
+                ],
+                Durability::PowerLoss,
+            )
+            .await
+            .unwrap();
+        // A crash-durable commit switches the level and back.
+        handle
+            .apply(vec![StoreOp::UpsertGroup(group("c"))], Durability::Crash)
             .await
             .unwrap();
         let err = clone
-            .apply(vec![StoreOp::AppendHistory(msg(4, "nope", 4))])
+            .apply(
+                vec![StoreOp::AppendHistory(msg(4, "nope", 4))],
+                Durability::Crash,
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Sqlite(_)));
 
         handle.close().await.unwrap();
         assert!(matches!(
-            clone.apply(vec![StoreOp::UpsertGroup(group("b"))]).await,
+            clone
+                .apply(
+                    vec![StoreOp::UpsertGroup(group("b"))],
+                    Durability::PowerLoss
+                )
+                .await,
             Err(StoreError::Closed)
         ));
         assert!(matches!(clone.close().await, Err(StoreError::Closed)));

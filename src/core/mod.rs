@@ -258,6 +258,9 @@ pub struct Core {
     pub(crate) last_outbox_id: i64,
     /// When each (group or domain, JID) of a non-member was last answered.
     strangers: HashMap<(String, String), Millis>,
+    /// Since the last `take_acknowledged`: something was confirmed to
+    /// someone (see there).
+    acknowledged: bool,
 }
 
 impl Core {
@@ -278,6 +281,7 @@ impl Core {
             instance_id: snap.instance_id,
             last_outbox_id: snap.max_outbox_id,
             strangers: HashMap::new(),
+            acknowledged: true,
             cfg,
         };
         for g in snap.groups {
@@ -478,8 +482,19 @@ impl Core {
                 .is_some_and(|m| m.is_member() && m.rec.admin)
     }
 
+    /// Whether the outputs since the last call confirm something to
+    /// someone — a command's reply, a welcome, a route post's 200, a
+    /// delivery queued on a send route — and so must survive power loss
+    /// before they go out. Relays, presence and online marks alone need
+    /// only survive the process being killed (SPEC §8); the app commits
+    /// those without an fsync, which is what keeps relay latency low.
+    pub fn take_acknowledged(&mut self) -> bool {
+        std::mem::take(&mut self.acknowledged)
+    }
+
     /// Sends a chat message from `from` to `to`.
     pub(crate) fn say(&mut self, from: &str, to: &str, text: &str, out: &mut Vec<Output>) {
+        self.acknowledged = true;
         let id = self.sys_id();
         out.push(Output::Send(stanza::chat(from, to, &id, text)));
     }

@@ -325,6 +325,7 @@ impl Core {
         admin: bool,
         out: &mut Vec<Output>,
     ) {
+        self.acknowledged = true;
         let existing = self
             .groups
             .get(name)
@@ -418,6 +419,8 @@ impl Core {
         let Some(m) = g.members.remove(jid) else {
             return;
         };
+        // Membership changes are durable on power loss, told or not.
+        self.acknowledged = true;
         let gjid = g.jid.clone();
         let title = g.title.clone();
         out.push(Output::Store(StoreOp::DeleteMember {

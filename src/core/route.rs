@@ -185,6 +185,7 @@ impl Core {
                 serde_json::json!({ "status": "duplicate" }),
             )),
             Ok(Accepted::Relay { key, msg, native }) => {
+                self.acknowledged = true;
                 let id = self.relay_from_route(now, &p.group, &p.route, key, msg, native, out);
                 out.push(reply(
                     token,
@@ -382,6 +383,7 @@ impl Core {
             .map(|r| r.rec.name.clone())
             .collect();
         for route in targets {
+            self.acknowledged = true;
             self.last_outbox_id += 1;
             let rec = OutboxRecord {
                 id: self.last_outbox_id,

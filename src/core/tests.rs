@@ -525,6 +525,22 @@ fn plain_messages_fan_out_as_one_stanza_references_per_copy() {
 }
 
 #[test]
+fn only_acknowledging_batches_need_power_loss_durability() {
+    let mut t = three();
+    t.core.take_acknowledged();
+    t.msg("alice@localhost/r", G, "a relay");
+    assert!(!t.core.take_acknowledged(), "relays need only crash safety");
+    t.pres("bob@localhost/r", G, Some("unavailable"));
+    assert!(!t.core.take_acknowledged(), "online marks too");
+    t.cmd("bob", "//nick Bobby");
+    assert!(t.core.take_acknowledged(), "an OK must survive power loss");
+    t.pres("dave@localhost", G, Some("subscribe"));
+    assert!(t.core.take_acknowledged(), "joining");
+    t.pres(C, G, Some("unsubscribe"));
+    assert!(t.core.take_acknowledged(), "leaving");
+}
+
+#[test]
 fn me_becomes_action() {
     let mut t = three();
     t.msg("alice@localhost/r", G, "/me waves");
