@@ -156,6 +156,8 @@ pub enum StoreError {
 
 pub struct Store {
     conn: Connection,
+    /// The file (None in memory): the checkpointer opens its own connection.
+    path: Option<PathBuf>,
     /// The `synchronous` level set on the connection (None: as configured).
     durability: Option<Durability>,
 }
@@ -190,6 +192,7 @@ impl Store {
         configure(&conn, true).map_err(open_error)?;
         let mut store = Store {
             conn,
+            path: Some(path.to_owned()),
             durability: None,
         };
         store.migrate()?;
@@ -204,6 +207,7 @@ impl Store {
         configure(&conn, false)?;
         let mut store = Store {
             conn,
+            path: None,
             durability: None,
         };
         store.migrate()?;
@@ -925,7 +929,63 @@ impl StoreHandle {
     }
 }
 
+/// How often the checkpointer moves the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Starts the checkpointer: its own connection and thread, running PASSIVE
+/// checkpoints (which never block the writer) every `CHECKPOINT_EVERY`, so
+/// that commits never run one themselves — SQLite's automatic checkpoint
+/// runs inside the commit that crosses 1 000 WAL pages and fsyncs the
+/// database there, a stall of milliseconds every few hundred batches.
+/// Returns the handle to stop it (drop the sender, join the thread).
+fn start_checkpointer(store: &Store) -> Option<(mpsc::Sender<()>, JoinHandle<()>)> {
+    let path = store.path.clone()?;
+    let conn = match Connection::open(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "no checkpointer: commits checkpoint themselves");
+            return None;
+        }
+    };
+    let (stop, stopped) = mpsc::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("talkgroups-checkpoint".into())
+        .spawn(move || loop {
+            match stopped.recv_timeout(CHECKPOINT_EVERY) {
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::debug!(error = %e, "checkpoint failed; trying again later");
+                    }
+                }
+                _ => return,
+            }
+        });
+    match thread {
+        Ok(t) => {
+            if let Err(e) = store.conn.pragma_update(None, "wal_autocheckpoint", 0) {
+                tracing::warn!(error = %e, "cannot turn automatic checkpoints off");
+            }
+            Some((stop, t))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no checkpointer thread: commits checkpoint themselves");
+            None
+        }
+    }
+}
+
+fn stop_checkpointer(c: &mut Option<(mpsc::Sender<()>, JoinHandle<()>)>) {
+    if let Some((stop, thread)) = c.take() {
+        drop(stop);
+        if thread.join().is_err() {
+            tracing::error!("checkpoint thread panicked");
+        }
+    }
+}
+
 fn run(mut store: Store, rx: mpsc::Receiver<Job>) {
+    let mut checkpointer = start_checkpointer(&store);
     while let Ok(job) = rx.recv() {
         // A dropped receiver means the caller stopped waiting; the work is
         // done regardless.
@@ -937,6 +997,7 @@ fn run(mut store: Store, rx: mpsc::Receiver<Job>) {
                 let _ = reply.send(store.load(history_per_group));
             }
             Job::Close(reply) => {
+                stop_checkpointer(&mut checkpointer);
                 let result = store.close();
                 match &result {
                     Ok(()) => tracing::info!("database closed"),
@@ -947,6 +1008,7 @@ fn run(mut store: Store, rx: mpsc::Receiver<Job>) {
             }
         }
     }
+    stop_checkpointer(&mut checkpointer);
 }
 
 #[cfg(test)]
@@ -1597,6 +1659,39 @@ mod tests {
         assert!(store
             .apply(&[StoreOp::Enqueue(queued(1, "a", "nope"))])
             .is_err());
+    }
+
+    #[tokio::test]
+    async fn the_checkpointer_moves_commits_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let handle = StoreHandle::spawn(Store::open(&path).unwrap()).unwrap();
+        handle
+            .apply(vec![StoreOp::UpsertGroup(group("cp"))], Durability::Crash)
+            .await
+            .unwrap();
+        // An immutable connection ignores the WAL: it sees only what was
+        // checkpointed. One commit is far from the 1 000 pages at which
+        // SQLite would checkpoint by itself.
+        let in_file = || {
+            let uri = format!("file:{}?immutable=1", path.display());
+            let conn = Connection::open_with_flags(
+                uri,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+            )
+            .unwrap();
+            // Before the first checkpoint not even the schema is there.
+            conn.query_row("SELECT count(*) FROM groups WHERE name = 'cp'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap_or(0)
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while in_file() == 0 {
+            assert!(std::time::Instant::now() < deadline, "never checkpointed");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        handle.close().await.unwrap();
     }
 
     #[tokio::test]
