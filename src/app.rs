@@ -332,8 +332,8 @@ impl Link {
         }
     }
 
-    /// Copies the core's numbers to the metrics; member counts (a scan)
-    /// only when `counts`.
+    /// Copies the core's numbers to the metrics; member counts and the
+    /// outbox depth (scans) only when `counts` (once a second).
     fn publish(&self, core: &Core, counts: bool) {
         let m = &self.metrics;
         let set = |a: &std::sync::atomic::AtomicU64, v: u64| a.store(v, Ordering::Relaxed);
@@ -342,6 +342,7 @@ impl Link {
             set(&m.members, members as u64);
             set(&m.online, online as u64);
             set(&m.groups, core.groups.len() as u64);
+            set(&m.outbox_depth, core.outbox_depth() as u64);
         }
         let r = core.route_stats;
         set(&m.relayed, core.relayed);
@@ -350,7 +351,6 @@ impl Link {
         set(&m.route_failed, r.failed);
         set(&m.route_refused, r.refused);
         set(&m.route_given_up, r.given_up);
-        set(&m.outbox_depth, core.outbox_depth() as u64);
         set(&m.reconnects, self.connects.saturating_sub(1));
         m.connected.store(self.connected, Ordering::Relaxed);
     }

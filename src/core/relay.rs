@@ -25,7 +25,12 @@ const KEPT: &[&str] = &[
 
 /// The id a recipient (member id `rid`) sees for history row `seq`.
 pub(crate) fn copy_id(seq: i64, rid: i64) -> String {
-    format!("tgm-{seq}-{rid}")
+    format!("{}{rid}", copy_id_prefix(seq))
+}
+
+/// `copy_id` without the member id (a fanout's `id_prefix`).
+pub(crate) fn copy_id_prefix(seq: i64) -> String {
+    format!("tgm-{seq}-")
 }
 
 /// The history row a copy id points at.
@@ -281,7 +286,7 @@ impl Core {
             .filter(|c| !(drop_replace && c.name() == "replace" && c.ns() == stanza::NS_CORRECT))
             .collect();
         let id_prefix = match seq {
-            Some(s) => format!("tgm-{s}-"),
+            Some(s) => copy_id_prefix(s),
             None => format!("{tag}-"),
         };
         let per_recipient = shares_file || payloads.iter().any(|p| is_ref(p));

@@ -11,7 +11,7 @@ use super::model::{
     HistoryRecord, Millis, OutboxRecord, RouteFormat, RouteKind, RouteMessage, RouteRecord, StoreOp,
 };
 use super::names;
-use super::relay::format_line;
+use super::relay::{copy_id_prefix, format_line};
 use super::stanza::{self, Attr, Fanout, NS_COMPONENT};
 use super::webhook::{self, HttpRequest, Refusal, Verdict};
 use super::{Core, Output};
@@ -317,8 +317,7 @@ impl Core {
                     .build(),
             );
         }
-        // Ids as copy_id(seq, member id) makes them.
-        let mut f = Fanout::new(e.build(), Some(format!("tgm-{seq}-")));
+        let mut f = Fanout::new(e.build(), Some(copy_id_prefix(seq)));
         for m in g.members.values() {
             if super::relay::receives(m, &sender, now, offline_mode) {
                 f.push(&m.rec.jid, m.rec.id);
