@@ -12,7 +12,9 @@ use minidom::rxml::{self, Namespace};
 use minidom::Element;
 use xso::AsXml;
 
-use crate::core::stanza::{self, Fanout};
+use std::collections::VecDeque;
+
+use crate::core::stanza::{self, Copy, Fanout};
 
 /// What goes into the stream: one stanza, or one for many recipients.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,6 +100,12 @@ impl Writer {
 
     /// Every copy of a fanout; returns how many.
     fn fanout(&mut self, f: &Fanout, out: &mut Vec<u8>) -> Result<usize, String> {
+        let t = self.template(f)?;
+        Ok(t.copies(&f.copies, out))
+    }
+
+    /// The fanout's stanza serialized once, cut where `to` and `id` go.
+    pub fn template(&mut self, f: &Fanout) -> Result<Template, String> {
         let mut template = f.stanza.clone();
         stanza::set_attr(&mut template, "to", TO_MARK);
         if f.id_prefix.is_some() {
@@ -116,30 +124,115 @@ impl Writer {
             cuts.push((at, ID_MARK.len(), Slot::Id));
         }
         cuts.sort_by_key(|c| c.0);
-        out.reserve(f.copies.len() * (bytes.len() + 48));
-        let prefix = f.id_prefix.as_deref().unwrap_or_default();
+        Ok(Template {
+            bytes,
+            cuts,
+            prefix: f.id_prefix.clone().unwrap_or_default(),
+        })
+    }
+}
+
+/// A fanout's stanza as bytes, ready for copies.
+pub struct Template {
+    bytes: Vec<u8>,
+    cuts: Vec<(usize, usize, Slot)>,
+    prefix: String,
+}
+
+impl Template {
+    /// Appends these copies to `out`; returns how many.
+    pub fn copies(&self, copies: &[Copy], out: &mut Vec<u8>) -> usize {
+        out.reserve(copies.len() * (self.bytes.len() + 48));
         let mut n = 0;
-        for c in &f.copies {
+        for c in copies {
             if !attr_safe(&c.to) {
                 tracing::error!("dropping a copy to an unserialisable JID");
                 continue;
             }
             let mut pos = 0;
-            for (at, len, slot) in &cuts {
-                out.extend_from_slice(&bytes[pos..*at]);
+            for (at, len, slot) in &self.cuts {
+                out.extend_from_slice(&self.bytes[pos..*at]);
                 match slot {
                     Slot::To => escape_attr(&c.to, out),
                     Slot::Id => {
-                        escape_attr(prefix, out);
+                        escape_attr(&self.prefix, out);
                         out.extend_from_slice(itoa(c.n).as_bytes());
                     }
                 }
                 pos = at + len;
             }
-            out.extend_from_slice(&bytes[pos..]);
+            out.extend_from_slice(&self.bytes[pos..]);
             n += 1;
         }
-        Ok(n)
+        n
+    }
+
+    /// Bytes of one copy, roughly (for chunking).
+    fn size(&self) -> usize {
+        self.bytes.len() + 32
+    }
+}
+
+/// Stanzas waiting to be written, serialized a chunk at a time as the
+/// socket takes them, so memory stays bounded however big a group is (a
+/// fanout to 100 000 members is ~30 MB of bytes, but only `limit` of it
+/// exists at once).
+#[derive(Default)]
+pub struct Outgoing {
+    writer: Writer,
+    queue: VecDeque<OutStanza>,
+    /// The fanout being written: its template and the next copy.
+    current: Option<(Fanout, Template, usize)>,
+}
+
+impl Outgoing {
+    pub fn push(&mut self, s: OutStanza) {
+        self.queue.push_back(s);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty() && self.current.is_none()
+    }
+
+    /// Stanzas not yet serialized.
+    pub fn count(&self) -> usize {
+        let current = self
+            .current
+            .as_ref()
+            .map_or(0, |(f, _, next)| f.copies.len() - next);
+        current + self.queue.iter().map(OutStanza::count).sum::<usize>()
+    }
+
+    /// Serializes into `out` until it holds at least `limit` bytes or
+    /// nothing is left; returns how many stanzas were added.
+    pub fn fill(&mut self, out: &mut Vec<u8>, limit: usize) -> usize {
+        let mut n = 0;
+        while out.len() < limit {
+            if let Some((f, t, next)) = self.current.as_mut() {
+                let room = (limit - out.len()) / t.size() + 1;
+                let end = (*next + room).min(f.copies.len());
+                n += t.copies(&f.copies[*next..end], out);
+                *next = end;
+                if end == f.copies.len() {
+                    self.current = None;
+                }
+                continue;
+            }
+            match self.queue.pop_front() {
+                None => break,
+                Some(s @ OutStanza::One(_)) => n += self.writer.write(&s, out),
+                Some(OutStanza::Many(f)) => match self.writer.template(&f) {
+                    Ok(t) => self.current = Some((f, t, 0)),
+                    Err(e) => tracing::error!(
+                        stanza = f.stanza.name(),
+                        copies = f.copies.len(),
+                        error = %e,
+                        "dropping an unserialisable stanza"
+                    ),
+                },
+            }
+        }
+        n
     }
 }
 
@@ -288,6 +381,35 @@ mod tests {
         assert_eq!(got[0], f.expand().next().unwrap());
         assert_eq!(got[1].attr("id"), None);
         assert_eq!(got[2].attr("to"), Some("c@x"));
+    }
+
+    #[test]
+    fn outgoing_writes_big_fanouts_a_chunk_at_a_time_in_order() {
+        let mut big = Fanout::new(msg(), Some("tgm-1-".into()));
+        for i in 0..5_000 {
+            big.push(&format!("u{i}@x"), i);
+        }
+        let mut o = Outgoing::default();
+        o.push(OutStanza::One(stanza::chat("g@x", "first@x", "a", "1")));
+        o.push(OutStanza::Many(big.clone()));
+        o.push(OutStanza::One(stanza::chat("g@x", "last@x", "b", "2")));
+        assert_eq!(o.count(), 5_002);
+        let mut all = Vec::new();
+        let mut chunk = Vec::new();
+        let mut biggest = 0;
+        while !o.is_empty() {
+            chunk.clear();
+            o.fill(&mut chunk, 16 * 1024);
+            biggest = biggest.max(chunk.len());
+            all.extend_from_slice(&chunk);
+        }
+        assert!(biggest < 17 * 1024 + 512, "a chunk of {biggest} bytes");
+        let got = parse_all(&all);
+        assert_eq!(got.len(), 5_002);
+        assert_eq!(got[0].attr("to"), Some("first@x"));
+        assert_eq!(got[5_001].attr("to"), Some("last@x"));
+        let want: Vec<Element> = big.expand().collect();
+        assert_eq!(&got[1..5_001], &want[..]);
     }
 
     #[test]

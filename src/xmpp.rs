@@ -63,6 +63,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// `id` prefix of our keepalive pings; see [`keepalive_ping`].
 const PING_ID_PREFIX: &str = "tg-ping-";
+/// Stanzas are serialized into the socket buffer this much at a time.
+const WRITE_CHUNK: usize = 64 * 1024;
 /// Loop iterations of one `poll_io` before yielding to the runtime, so a
 /// flood in either direction cannot starve the other tasks.
 const POLL_BUDGET: usize = 64;
@@ -602,7 +604,8 @@ struct Session<'a> {
     stream: XmlConn,
     /// Where stanzas are written, as bytes (see [`crate::wire`]).
     wire: Wire,
-    writer: wire::Writer,
+    /// Accepted from `outbound`, serialized a chunk at a time.
+    outgoing: wire::Outgoing,
     own: Jid,
     keepalive: Duration,
     inbox: &'a mut Inbox,
@@ -629,7 +632,7 @@ impl<'a> Session<'a> {
         Session {
             stream,
             wire,
-            writer: wire::Writer::new(),
+            outgoing: wire::Outgoing::default(),
             own,
             keepalive,
             inbox,
@@ -674,7 +677,7 @@ impl<'a> Session<'a> {
                 Ok(wrote) => progress |= wrote,
                 Err(end) => return Poll::Ready(end),
             }
-            if self.closing && self.sent == self.buf.len() {
+            if self.closing && self.sent == self.buf.len() && self.outgoing.is_empty() {
                 return Poll::Ready(End::Drained);
             }
             // A full inbox stops reading; delivering wakes us again.
@@ -728,11 +731,12 @@ impl<'a> Session<'a> {
             if !self.buf.is_empty() {
                 trace!(stanzas = self.in_buf, bytes = self.buf.len(), "written");
                 self.buf.clear();
-                if self.buf.capacity() > 4 << 20 {
-                    self.buf.shrink_to(64 << 10);
-                }
                 self.sent = 0;
                 self.in_buf = 0;
+            }
+            if !self.outgoing.is_empty() {
+                self.in_buf = self.outgoing.fill(&mut self.buf, WRITE_CHUNK);
+                continue;
             }
             // TCP_NODELAY and no user-space buffer: written is flushed.
             for waiter in self.flush_waiters.drain(..) {
@@ -756,8 +760,8 @@ impl<'a> Session<'a> {
     fn accept(&mut self, item: Outbound) {
         match item {
             Outbound::Stanzas(batch) => {
-                for s in &batch {
-                    self.in_buf += self.writer.write(s, &mut self.buf);
+                for s in batch {
+                    self.outgoing.push(s);
                 }
             }
             Outbound::Flush(waiter) => self.flush_waiters.push(waiter),
@@ -765,10 +769,8 @@ impl<'a> Session<'a> {
     }
 
     /// Queues one element we made ourselves (the keepalive ping).
-    fn queue_element(&mut self, el: &Element) {
-        self.in_buf += self
-            .writer
-            .write(&OutStanza::One(el.clone()), &mut self.buf);
+    fn queue_element(&mut self, el: Element) {
+        self.outgoing.push(OutStanza::One(el));
     }
 
     /// Handles one read result; `Some` ends the session.
@@ -806,7 +808,7 @@ impl<'a> Session<'a> {
                     self.pings += 1;
                     debug!(idle = ?self.keepalive, "idle connection, sending a keepalive ping");
                     let ping = keepalive_ping(&self.own, self.pings);
-                    self.queue_element(&ping);
+                    self.queue_element(ping);
                 }
                 None
             }
@@ -870,7 +872,7 @@ impl<'a> Session<'a> {
     }
 
     fn log_dropped(&self) {
-        let dropped = self.in_buf;
+        let dropped = self.in_buf + self.outgoing.count();
         if dropped > 0 {
             warn!(
                 dropped,
