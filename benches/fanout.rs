@@ -483,6 +483,7 @@ fn fanout(bin: &Path, members: usize, messages: usize, rate: Option<f64>, window
         .max()
         .unwrap();
     let rss = rss_kib(pid);
+    let anon = common::rss_anon_kib(pid);
     // Every message completed with exactly `expected` copies.
     let copies = messages as u64 * u64::from(sh.expected);
     let (cpu_user, cpu_sys) = cpu_secs(pid);
@@ -508,11 +509,13 @@ fn fanout(bin: &Path, members: usize, messages: usize, rate: Option<f64>, window
     println!(
         "{{\"bench\":\"{kind}\",\"members\":{members},\"messages\":{messages}{offered},\
          \"delivered_per_sec\":{:.0},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\
-         \"rss_kib\":{rss},\"rss_kib_per_member\":{:.2}}}",
+         \"rss_kib\":{rss},\"rss_kib_per_member\":{:.2},\
+         \"rss_anon_kib\":{anon},\"rss_anon_kib_per_member\":{:.2}}}",
         copies as f64 / secs,
         pct(0.50),
         pct(0.99),
-        rss as f64 / members as f64
+        rss as f64 / members as f64,
+        anon as f64 / members as f64
     );
     child.stop();
     let _ = sock.shutdown(Shutdown::Both);
