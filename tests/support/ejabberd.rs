@@ -38,7 +38,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{free_port, port_accepts, read_from};
+use super::{free_port, log_tail, port_accepts, read_from};
 
 /// ejabberd needs 2–4 s to start on an idle machine; much more when the
 /// cores are busy compiling.
@@ -692,15 +692,7 @@ modules:
 
     /// The last `n` lines of ejabberd's log, with a header line.
     pub fn log_tail(&self, n: usize) -> String {
-        let log = fs::read_to_string(&self.log_path).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        let start = lines.len().saturating_sub(n);
-        format!(
-            "--- last {} lines of {} ---\n{}",
-            lines.len() - start,
-            self.log_path.display(),
-            lines[start..].join("\n")
-        )
+        log_tail(&self.log_path, n)
     }
 
     /// Stops what we started: SIGTERM to the Erlang VM (our child's

@@ -272,6 +272,19 @@ fn find_binary(env: &str, name: &str) -> PathBuf {
     );
 }
 
+/// The last `n` lines of a server's log file, with a header line.
+pub(crate) fn log_tail(path: &Path, n: usize) -> String {
+    let log = fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().collect();
+    let start = lines.len().saturating_sub(n);
+    format!(
+        "--- last {} lines of {} ---\n{}",
+        lines.len() - start,
+        path.display(),
+        lines[start..].join("\n")
+    )
+}
+
 /// A port that was free a moment ago (bind 127.0.0.1:0, read it, release it).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -593,15 +606,7 @@ VirtualHost "localhost"
 
     /// The last `n` lines of Prosody's log, with a header line.
     pub fn log_tail(&self, n: usize) -> String {
-        let log = fs::read_to_string(&self.log_path).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        let start = lines.len().saturating_sub(n);
-        format!(
-            "--- last {} lines of {} ---\n{}",
-            lines.len() - start,
-            self.log_path.display(),
-            lines[start..].join("\n")
-        )
+        crate::support::log_tail(&self.log_path, n)
     }
 
     /// SIGTERM our child, wait up to `grace`, then SIGKILL. Only ever signals
