@@ -484,6 +484,9 @@ fn fanout(bin: &Path, members: usize, messages: usize, rate: Option<f64>, window
         .unwrap();
     let rss = rss_kib(pid);
     let anon = common::rss_anon_kib(pid);
+    if let Some(path) = std::env::var_os("SMAPS_DUMP") {
+        let _ = std::fs::copy(format!("/proc/{pid}/smaps"), path);
+    }
     // Every message completed with exactly `expected` copies.
     let copies = messages as u64 * u64::from(sh.expected);
     let (cpu_user, cpu_sys) = cpu_secs(pid);
@@ -491,6 +494,18 @@ fn fanout(bin: &Path, members: usize, messages: usize, rate: Option<f64>, window
     let mut lat: Vec<u64> = (1..=messages)
         .map(|s| sh.done_ns[s].load(Ordering::Relaxed) - sh.sent_ns[s].load(Ordering::Relaxed))
         .collect();
+    if let Some(path) = std::env::var_os("LAT_DUMP") {
+        let mut out = String::new();
+        for s in 1..=messages {
+            let sent = sh.sent_ns[s].load(Ordering::Relaxed);
+            out.push_str(&format!(
+                "{} {}\n",
+                sent,
+                sh.done_ns[s].load(Ordering::Relaxed) - sent
+            ));
+        }
+        let _ = std::fs::write(path, out);
+    }
     lat.sort_unstable();
     let pct = |p: f64| common::percentile_ms(&lat, p);
     eprintln!(

@@ -90,7 +90,7 @@ pub struct XmppConfig {
 }
 
 /// The default `inbox_max`.
-pub const INBOX_MAX: usize = 10_000;
+pub const INBOX_MAX: usize = 2_048;
 
 impl fmt::Debug for XmppConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
