@@ -372,6 +372,35 @@ fn sync(sock: &mut TcpStream, rx: &mpsc::Receiver<Ev>, n: u64) {
     }
 }
 
+/// The RSS of a talkgroups process with a group of two members, both
+/// online, and nothing relayed: what any process costs before it holds
+/// members (code pages, runtime, SQLite), the base for
+/// `rss_kib_per_member_above_idle`.
+fn idle_rss(bin: &Path) -> u64 {
+    let s = setup(bin, 2);
+    let sh = Shared::new(0, 1);
+    let mut child = Guard::new(spawn(bin, &s));
+    let pid = child.id();
+    let mut sock = accept_component(&s.listener);
+    let (tx, rx) = mpsc::channel();
+    let rsock = sock.try_clone().unwrap();
+    let reader_thread = thread::spawn(move || reader(rsock, sh, tx));
+    sock.write_all(
+        format!(
+            "<presence from='u1@localhost/bench' to='{GROUP}'/>\
+             <presence from='u2@localhost/bench' to='{GROUP}'/>"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    sync(&mut sock, &rx, 1);
+    let rss = rss_kib(pid);
+    child.stop();
+    let _ = sock.shutdown(Shutdown::Both);
+    let _ = reader_thread.join();
+    rss
+}
+
 /// One fan-out run. `rate`: fixed offered load (msg/s, open loop); `None`:
 /// as fast as it goes, with at most `window` messages in flight.
 fn fanout(bin: &Path, members: usize, messages: usize, rate: Option<f64>, window: Option<usize>) {
@@ -487,9 +516,13 @@ fn fanout(bin: &Path, members: usize, messages: usize, rate: Option<f64>, window
     if let Some(path) = std::env::var_os("SMAPS_DUMP") {
         let _ = std::fs::copy(format!("/proc/{pid}/smaps"), path);
     }
+    let (cpu_user, cpu_sys) = cpu_secs(pid);
+    child.stop();
+    let _ = sock.shutdown(Shutdown::Both);
+    let _ = reader_thread.join();
+    let idle = idle_rss(bin);
     // Every message completed with exactly `expected` copies.
     let copies = messages as u64 * u64::from(sh.expected);
-    let (cpu_user, cpu_sys) = cpu_secs(pid);
     let secs = (end_ns - start_ns) as f64 / 1e9;
     let mut lat: Vec<u64> = (1..=messages)
         .map(|s| sh.done_ns[s].load(Ordering::Relaxed) - sh.sent_ns[s].load(Ordering::Relaxed))
@@ -525,16 +558,15 @@ fn fanout(bin: &Path, members: usize, messages: usize, rate: Option<f64>, window
         "{{\"bench\":\"{kind}\",\"members\":{members},\"messages\":{messages}{offered},\
          \"delivered_per_sec\":{:.0},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\
          \"rss_kib\":{rss},\"rss_kib_per_member\":{:.2},\
-         \"rss_anon_kib\":{anon},\"rss_anon_kib_per_member\":{:.2}}}",
+         \"rss_anon_kib\":{anon},\"rss_anon_kib_per_member\":{:.2},\
+         \"rss_idle_kib\":{idle},\"rss_kib_per_member_above_idle\":{:.2}}}",
         copies as f64 / secs,
         pct(0.50),
         pct(0.99),
         rss as f64 / members as f64,
-        anon as f64 / members as f64
+        anon as f64 / members as f64,
+        rss.saturating_sub(idle) as f64 / members as f64
     );
-    child.stop();
-    let _ = sock.shutdown(Shutdown::Both);
-    let _ = reader_thread.join();
 }
 
 fn progress(sh: &Shared, sent: usize) -> String {
