@@ -1834,6 +1834,39 @@ mod tests {
     }
 
     #[test]
+    fn a_relayed_message_writes_three_pages() {
+        // The hot path: one history row per commit, without fsync. Its WAL
+        // frames (one per page written) are what the checkpointer copies.
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
+        store
+            .conn
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .unwrap();
+        store.apply(&[StoreOp::UpsertGroup(group("w"))]).unwrap();
+        let frames = |s: &Store| {
+            s.conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1))
+                .unwrap()
+        };
+        // Everything so far copied: the next commit starts the WAL over,
+        // so afterwards it holds exactly the frames of these commits.
+        frames(&store);
+        for id in 1..=1000 {
+            store
+                .apply_with(
+                    &[StoreOp::AppendHistory(msg(id, "w", 1))],
+                    Durability::Crash,
+                )
+                .unwrap();
+        }
+        // The history page and its two index pages (4 when meta was
+        // written too).
+        let per_message = frames(&store) as f64 / 1000.0;
+        assert!(per_message < 3.2, "{per_message} pages per message");
+    }
+
+    #[test]
     fn appends_leave_meta_alone_until_rows_go() {
         let mut store = Store::open_in_memory().unwrap();
         store
