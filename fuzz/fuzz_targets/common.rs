@@ -1,6 +1,7 @@
 //! A small group for the fuzz targets: `lobby@groups.localhost` (open),
 //! alice (admin) and bob online, a receive route `froma` (password
 //! `password1`, NOLOOP `toa`) and a send route `toa`.
+#![allow(dead_code)] // each target uses a part of it
 
 use minidom::Element;
 use talkgroups::config::Config;
