@@ -74,6 +74,7 @@ fn main() {
     let mut members: Option<usize> = None;
     let mut messages: Option<usize> = None;
     let mut kinds = vec![Kind::Prosody];
+    let mut multicast = false;
     while let Some(a) = args.next() {
         let mut num = |name: &str| -> usize {
             args.next()
@@ -82,6 +83,7 @@ fn main() {
         };
         match a.as_str() {
             "--members" => members = Some(num("--members")),
+            "--multicast" => multicast = true,
             "--messages" => messages = Some(num("--messages")),
             "--server" => {
                 kinds = match args.next().as_deref() {
@@ -104,6 +106,7 @@ fn main() {
                 kind,
                 n,
                 messages.unwrap_or((50_000 / (n - 1)).max(10)),
+                multicast && kind == Kind::Ejabberd,
             );
         }
     }
@@ -303,6 +306,11 @@ modules:
     access: register
   mod_offline:
     access_max_user_messages: max_user_offline_messages
+  mod_multicast:
+    host: multicast.localhost
+    limits:
+      remote:
+        message: infinite
   mod_muc:
     host: conference.localhost
     access: all
@@ -463,7 +471,7 @@ Component "conference.localhost" "muc"
     }
 }
 
-fn start_talkgroups(bin: &Path, dir: &Path, p: &Server, members: usize) -> Guard {
+fn start_talkgroups(bin: &Path, dir: &Path, p: &Server, members: usize, multicast: bool) -> Guard {
     let db = dir.join("talkgroups.sqlite3");
     let config = dir.join("talkgroups.toml");
     std::fs::write(
@@ -474,7 +482,7 @@ fn start_talkgroups(bin: &Path, dir: &Path, p: &Server, members: usize) -> Guard
 jid = "groups.localhost"
 secret = "{SECRET}"
 server = "127.0.0.1:{port}"
-
+{multicast}
 [storage]
 database = "{db}"
 
@@ -489,7 +497,14 @@ title = "Lobby"
 join = "open"
 "#,
             port = p.component_port,
-            db = db.display()
+            db = db.display(),
+            // The bench's ejabberd lets a component name any number of
+            // recipients (mod_multicast limits: remote: message: infinite).
+            multicast = if multicast {
+                "multicast = \"multicast.localhost\"\nmulticast_batch = 10000\n"
+            } else {
+                ""
+            }
         ),
     )
     .unwrap();
@@ -658,6 +673,7 @@ struct Tracks {
     muc: Track,
     raw: Track,
     raw_bare: Track,
+    raw_multicast: Track,
 }
 
 /// Reads one client connection until EOF, counting `zt<seq>q`, `zm<seq>q`
@@ -691,6 +707,7 @@ fn reader(mut sock: TcpStream, tracks: Arc<Tracks>) {
                 b'm' => Some(&tracks.muc),
                 b'r' => Some(&tracks.raw),
                 b'b' => Some(&tracks.raw_bare),
+                b'c' => Some(&tracks.raw_multicast),
                 _ => None,
             };
             if let (Some(track), true) = (track, digits > 0 && buf[end] == b'q') {
@@ -712,6 +729,9 @@ enum System {
     Raw,
     /// Same, with minimal copies: no id, no `<nick/>`.
     RawBare,
+    /// The bench as a component, one XEP-0033 stanza per message to
+    /// ejabberd's `mod_multicast` (all other members as `bcc`).
+    RawMulticast,
 }
 
 /// Sends `messages` messages from random clients through one system, at
@@ -767,6 +787,22 @@ fn phase(
                 }
                 all
             }
+            System::RawMulticast => {
+                let mut all = String::with_capacity(n * 60 + 400);
+                all.push_str(&format!(
+                    "<message type='chat' from='lobby@raw.localhost' to='multicast.localhost' \
+                     id='tgm-{seq}'><addresses xmlns='http://jabber.org/protocol/address'>"
+                ));
+                for k in (1..=n).filter(|&k| k != from + 1) {
+                    all.push_str(&format!("<address type='bcc' jid='u{k}@localhost'/>"));
+                }
+                all.push_str(&format!(
+                    "</addresses><body>[u{f}] {text} zc{seq}q</body>\
+                     <nick xmlns='http://jabber.org/protocol/nick'>u{f}</nick></message>",
+                    f = from + 1
+                ));
+                all
+            }
             System::RawBare => {
                 let mut all = String::with_capacity(n * 200);
                 for k in (1..=n).filter(|&k| k != from + 1) {
@@ -781,7 +817,9 @@ fn phase(
         };
         track.sent_ns[seq].store(track.t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
         match system {
-            System::Raw | System::RawBare => raw.write_all(xml.as_bytes()).unwrap(),
+            System::Raw | System::RawBare | System::RawMulticast => {
+                raw.write_all(xml.as_bytes()).unwrap()
+            }
             _ => writers[from].write_all(xml.as_bytes()).unwrap(),
         }
     }
@@ -826,6 +864,7 @@ fn phase(
             System::Muc => "MUC",
             System::Raw => "raw component",
             System::RawBare => "raw component, minimal copies",
+            System::RawMulticast => "raw component, one XEP-0033 stanza per message",
         },
         rate,
         common::percentile_ms(&lat, 0.5),
@@ -891,7 +930,7 @@ fn callgrind_dump(pid: u32) {
     }
 }
 
-fn e2e(bin: &Path, kind: Kind, members: usize, messages: usize) {
+fn e2e(bin: &Path, kind: Kind, members: usize, messages: usize, multicast: bool) {
     let name = match kind {
         Kind::Prosody => "prosody",
         Kind::Ejabberd => "ejabberd",
@@ -908,7 +947,7 @@ fn e2e(bin: &Path, kind: Kind, members: usize, messages: usize) {
     // On ejabberd the clients join the group over XMPP; on Prosody they are
     // written into the database (and the rosters) beforehand.
     let preset = if kind == Kind::Prosody { members } else { 0 };
-    let tg_proc = start_talkgroups(bin, dir.path(), &server, preset);
+    let tg_proc = start_talkgroups(bin, dir.path(), &server, preset, multicast);
     let t0 = Instant::now();
     let tracks = Arc::new(Tracks {
         tg: Track::new(t0, messages, (members - 1) as u32),
@@ -916,6 +955,7 @@ fn e2e(bin: &Path, kind: Kind, members: usize, messages: usize) {
         muc: Track::new(t0, messages, members as u32),
         raw: Track::new(t0, messages, (members - 1) as u32),
         raw_bare: Track::new(t0, messages, (members - 1) as u32),
+        raw_multicast: Track::new(t0, messages, (members - 1) as u32),
     });
     let tg = &tracks.tg;
     let mut writers = Vec::new();
@@ -967,11 +1007,11 @@ fn e2e(bin: &Path, kind: Kind, members: usize, messages: usize) {
     };
     let (tg_rate, tg_p99) = run(&tracks.tg, System::Talkgroups);
     let (muc_rate, muc_p99) = run(&tracks.muc, System::Muc);
-    let (raw_rate, raw_p99) = run(&tracks.raw, System::Raw);
-    let (bare_rate, _) = run(&tracks.raw_bare, System::RawBare);
-    let bench = match kind {
-        Kind::Prosody => "e2e",
-        Kind::Ejabberd => "e2e_ejabberd",
+    let bench = match (kind, multicast) {
+        (Kind::Prosody, _) => "e2e",
+        (Kind::Ejabberd, false) => "e2e_ejabberd",
+        // talkgroups with component.multicast: one stanza per message.
+        (Kind::Ejabberd, true) => "e2e_ejabberd_xep0033",
     };
     println!(
         "{{\"bench\":\"{bench}\",\"members\":{members},\"talkgroups_per_sec\":{tg_rate:.0},\
@@ -979,12 +1019,27 @@ fn e2e(bin: &Path, kind: Kind, members: usize, messages: usize) {
          \"muc_p99_ms\":{muc_p99:.1}}}",
         tg_rate / muc_rate
     );
-    println!(
-        "{{\"bench\":\"{bench}_raw_component\",\"members\":{members},\"raw_per_sec\":{raw_rate:.0},\
-         \"raw_p99_ms\":{raw_p99:.1},\"talkgroups_share_of_raw\":{:.2},\
-         \"raw_minimal_per_sec\":{bare_rate:.0}}}",
-        tg_rate / raw_rate
-    );
+    if !multicast {
+        // The references (they do not depend on talkgroups' settings).
+        let (raw_rate, raw_p99) = run(&tracks.raw, System::Raw);
+        let (bare_rate, _) = run(&tracks.raw_bare, System::RawBare);
+        println!(
+            "{{\"bench\":\"{bench}_raw_component\",\"members\":{members},\"raw_per_sec\":{raw_rate:.0},\
+             \"raw_p99_ms\":{raw_p99:.1},\"talkgroups_share_of_raw\":{:.2},\
+             \"raw_minimal_per_sec\":{bare_rate:.0}}}",
+            tg_rate / raw_rate
+        );
+        if kind == Kind::Ejabberd {
+            let (mc_rate, mc_p99) = run(&tracks.raw_multicast, System::RawMulticast);
+            println!(
+                "{{\"bench\":\"{bench}_raw_multicast\",\"members\":{members},\
+                 \"raw_multicast_per_sec\":{mc_rate:.0},\"raw_multicast_p99_ms\":{mc_p99:.1},\
+                 \"raw_multicast_vs_muc\":{:.2},\"raw_multicast_vs_raw\":{:.2}}}",
+                mc_rate / muc_rate,
+                mc_rate / raw_rate
+            );
+        }
+    }
     let _ = raw.shutdown(Shutdown::Both);
     for w in &writers {
         let _ = w.shutdown(Shutdown::Both);

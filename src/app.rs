@@ -116,6 +116,12 @@ pub async fn run(
 
     let core_cfg = CoreConfig::from_config(&cfg);
     let mut link = Link {
+        multicast: cfg
+            .component
+            .multicast
+            .clone()
+            .map(|service| (service, cfg.component.multicast_batch)),
+        multicast_seen: false,
         store: store.clone(),
         ob_tx,
         sender,
@@ -231,6 +237,10 @@ struct Link {
     /// HTTP posts waiting for the core's answer, by token.
     replies: HashMap<u64, oneshot::Sender<PostReply>>,
     next_token: u64,
+    /// `component.multicast` and `multicast_batch`.
+    multicast: Option<(String, usize)>,
+    /// Whether the first multicast was logged.
+    multicast_seen: bool,
 }
 
 impl Link {
@@ -247,6 +257,21 @@ impl Link {
         };
         match ev {
             XmppEvent::Stanza(el) => {
+                if let Some((service, batch)) = &self.multicast {
+                    if el.attr("type") == Some("error") && el.attr("from") == Some(service.as_str())
+                    {
+                        tracing::warn!(
+                            service = %service,
+                            condition = ?el
+                                .children()
+                                .find(|c| c.name() == "error")
+                                .and_then(|e| e.children().next())
+                                .map(|c| c.name().to_string()),
+                            "the multicast service refused a relayed message: its recipients did not get it \
+                             (is component.multicast_batch = {batch} within mod_multicast's limits?)"
+                        );
+                    }
+                }
                 if let Some(h) = answerable_header(&el) {
                     self.batch.push(h);
                 }
@@ -283,7 +308,27 @@ impl Link {
             match o {
                 Output::Store(op) => ops.push(op),
                 Output::Send(el) => stanzas.push(OutStanza::One(el)),
-                Output::Fanout(f) => stanzas.push(OutStanza::Many(f)),
+                Output::Fanout(f) => {
+                    match self
+                        .multicast
+                        .as_ref()
+                        .and_then(|(service, batch)| f.multicast(service, *batch))
+                    {
+                        Some(els) => {
+                            if !self.multicast_seen {
+                                self.multicast_seen = true;
+                                tracing::info!(
+                                    service = %self.multicast.as_ref().map_or("", |m| m.0.as_str()),
+                                    copies = f.copies.len(),
+                                    stanzas = els.len(),
+                                    "relaying through the XEP-0033 multicast service"
+                                );
+                            }
+                            stanzas.extend(els.into_iter().map(OutStanza::One))
+                        }
+                        None => stanzas.push(OutStanza::Many(f)),
+                    }
+                }
                 Output::Http(h) => http.push(h),
                 Output::Reply(r) => replies.push(r),
             }

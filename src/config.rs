@@ -47,6 +47,16 @@ struct RawComponent {
     keepalive_secs: u64,
     #[serde(default = "default_reconnect_max")]
     reconnect_max_secs: u64,
+    #[serde(default)]
+    multicast: Option<String>,
+    #[serde(default = "default_multicast_batch")]
+    multicast_batch: u32,
+}
+
+/// ejabberd's `mod_multicast` limit for a sender that is not one of its
+/// hosts (a component is not), unless its `limits: remote: message` is set.
+fn default_multicast_batch() -> u32 {
+    20
 }
 
 fn default_server() -> String {
@@ -168,6 +178,11 @@ pub struct ComponentConfig {
     pub server: String,
     pub keepalive: Duration,
     pub reconnect_max: Duration,
+    /// The server's XEP-0033 service (ejabberd's `mod_multicast`): relayed
+    /// messages go to it once per `multicast_batch` members instead of once
+    /// per member. `None`: one stanza per member.
+    pub multicast: Option<String>,
+    pub multicast_batch: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -314,6 +329,20 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     if comp.reconnect_max_secs == 0 {
         return Err(err("component.reconnect_max_secs must be at least 1"));
     }
+    let multicast = match comp.multicast.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(m) if names::is_valid_domain(&m.to_ascii_lowercase()) => Some(m.to_ascii_lowercase()),
+        Some(m) => {
+            return Err(err(format!(
+                "component.multicast {m:?} is not a domain: give the server's XEP-0033 service, e.g. \"multicast.example.org\""
+            )))
+        }
+    };
+    if !(1..=10_000).contains(&comp.multicast_batch) {
+        return Err(err(
+            "component.multicast_batch must be 1 to 10000 (ejabberd allows 20 unless its mod_multicast limits say more)",
+        ));
+    }
 
     let database = PathBuf::from(&raw.storage.database);
     if raw.storage.database.is_empty() {
@@ -408,6 +437,8 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             server: comp.server,
             keepalive: Duration::from_secs(comp.keepalive_secs),
             reconnect_max: Duration::from_secs(comp.reconnect_max_secs),
+            multicast,
+            multicast_batch: comp.multicast_batch as usize,
         },
         storage: StorageConfig {
             database,
@@ -457,6 +488,26 @@ secret = "changeme"
         assert_eq!(c.relay.burst, 10);
         assert_eq!(c.storage.history_max, 10_000);
         assert!(c.http_listen.is_none());
+    }
+
+    #[test]
+    fn multicast_is_off_unless_named_and_checked() {
+        let c = Config::parse(MINIMAL).unwrap();
+        assert_eq!(c.component.multicast, None);
+        assert_eq!(c.component.multicast_batch, 20);
+        let c = Config::parse(&format!(
+            "{MINIMAL}multicast = \"Multicast.Localhost\"\nmulticast_batch = 500\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.component.multicast.as_deref(),
+            Some("multicast.localhost")
+        );
+        assert_eq!(c.component.multicast_batch, 500);
+        let e = Config::parse(&format!("{MINIMAL}multicast = \"a@b\"\n")).unwrap_err();
+        assert!(e.0.contains("component.multicast"), "{}", e.0);
+        let e = Config::parse(&format!("{MINIMAL}multicast_batch = 0\n")).unwrap_err();
+        assert!(e.0.contains("component.multicast_batch"), "{}", e.0);
     }
 
     #[test]

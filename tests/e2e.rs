@@ -37,6 +37,79 @@ support::for_each_server!(
     offline_modes_server_and_drop,
 );
 
+/// ejabberd only (Prosody has no XEP-0033 service): with
+/// `component.multicast`, a relayed message reaches the members through
+/// ejabberd's mod_multicast — one stanza per two members here
+/// (`multicast_batch = 2`) — with one id that references are rewritten to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ejabberd_xep0033_multicast_relays_and_keeps_references() {
+    let p = server(Kind::Ejabberd);
+    let tg = Talkgroups::start_with_component(
+        &p,
+        "multicast = \"multicast.localhost\"\nmulticast_batch = 2\n",
+        &group("open"),
+    );
+    let mut alice = join(&p, "alice", LOBBY).await;
+    let mut bob = join(&p, "bob", LOBBY).await;
+    let mut carol = join(&p, "carol", LOBBY).await;
+    let mut dave = join(&p, "dave", LOBBY).await;
+    assert_eq!(alice.expect_body_from(LOBBY, T).await, "*** bob joined");
+    assert_eq!(alice.expect_body_from(LOBBY, T).await, "*** carol joined");
+    assert_eq!(alice.expect_body_from(LOBBY, T).await, "*** dave joined");
+    assert_eq!(bob.expect_body_from(LOBBY, T).await, "*** carol joined");
+    assert_eq!(bob.expect_body_from(LOBBY, T).await, "*** dave joined");
+    assert_eq!(carol.expect_body_from(LOBBY, T).await, "*** dave joined");
+
+    // Three recipients: a stanza with two bcc addresses and one plain copy.
+    alice.send_message(LOBBY, "through the server").await;
+    let mut ids = Vec::new();
+    for c in [&mut bob, &mut carol, &mut dave] {
+        let m = c
+            .wait_for(T, |e| {
+                is_from_bare(e, LOBBY)
+                    && body_of(e).as_deref() == Some("[alice] through the server")
+            })
+            .await;
+        assert!(
+            m.get_child("addresses", "http://jabber.org/protocol/address")
+                .is_none(),
+            "bcc addresses are not shown to recipients: {}",
+            support::xml(&m)
+        );
+        ids.push(m.attr("id").expect("relayed copies have an id").to_string());
+    }
+    assert!(ids.iter().all(|i| *i == ids[0]), "one id for all: {ids:?}");
+    assert!(
+        tg.log()
+            .contains("relaying through the XEP-0033 multicast service"),
+        "{}",
+        tg.log()
+    );
+
+    // bob replies to it; carol gets the reply pointing at the id she knows.
+    let reply = support::el(
+        "message",
+        ns::CLIENT,
+        &[("to", LOBBY), ("type", "chat"), ("id", "re-1")],
+    )
+    .append(support::el("body", ns::CLIENT, &[]).append("agreed"))
+    .append(support::el(
+        "reply",
+        "urn:xmpp:reply:0",
+        &[("id", ids[0].as_str()), ("to", LOBBY)],
+    ))
+    .build();
+    bob.send(reply).await;
+    let got = carol
+        .wait_for(T, |e| body_of(e).as_deref() == Some("[bob] agreed"))
+        .await;
+    let r = got
+        .get_child("reply", "urn:xmpp:reply:0")
+        .expect("the reply reference is kept");
+    assert_eq!(r.attr("id"), Some(ids[0].as_str()));
+    drop(tg);
+}
+
 fn group(join: &str) -> String {
     format!(
         "[service]\nadmins = [\"root@localhost\"]\n\n[[group]]\nname = \"lobby\"\ntitle = \"Lobby\"\njoin = \"{join}\"\nadmins = [\"alice@localhost\"]\n"

@@ -61,6 +61,10 @@ pub struct CoreConfig {
     /// Undelivered route messages older than this are given up.
     pub route_max_age_ms: Millis,
     pub groups: Vec<crate::config::GroupConfig>,
+    /// Every copy of a relayed message carries the same id (`tgm-SEQ-0`)
+    /// instead of one per recipient: needed when the server fans messages
+    /// out (XEP-0033 multicast, `component.multicast`).
+    pub shared_copy_ids: bool,
 }
 
 impl CoreConfig {
@@ -79,6 +83,7 @@ impl CoreConfig {
             history_max: c.storage.history_max,
             route_max_age_ms: i64::from(c.routes_max_age_hours) * 3_600_000,
             groups: c.groups.clone(),
+            shared_copy_ids: c.component.multicast.is_some(),
         }
     }
 }

@@ -33,6 +33,16 @@ pub(crate) fn copy_id_prefix(seq: i64) -> String {
     format!("tgm-{seq}-")
 }
 
+/// The number in the copy id member `m` gets: their own, or 0 for all
+/// when copies share one id (see `CoreConfig::shared_copy_ids`).
+pub(crate) fn copy_n(shared: bool, m: &Member) -> i64 {
+    if shared {
+        0
+    } else {
+        m.rec.id
+    }
+}
+
 /// The history row a copy id points at.
 pub(crate) fn parse_copy_id(id: &str) -> Option<i64> {
     id.strip_prefix("tgm-")?.split('-').next()?.parse().ok()
@@ -272,6 +282,7 @@ impl Core {
         // Copies of body-less payloads (reactions, retractions) get ids of
         // their own: they are not history rows.
         let tag = self.sys_id();
+        let shared = self.cfg.shared_copy_ids;
         let Some(g) = self.groups.get(name) else {
             return;
         };
@@ -307,7 +318,7 @@ impl Core {
             let mut f = Fanout::new(b.build(), Some(id_prefix.clone()));
             for m in g.members.values() {
                 if receives(m, &ctx.from_bare, now, offline_mode) {
-                    f.push(&m.rec.jid, m.rec.id);
+                    f.push(&m.rec.jid, copy_n(shared, m));
                 }
             }
             sent = f.copies.len() as u64;
@@ -319,7 +330,8 @@ impl Core {
             if !per_recipient || !receives(m, &ctx.from_bare, now, offline_mode) {
                 continue;
             }
-            let id = format!("{id_prefix}{}", m.rec.id);
+            let n = copy_n(shared, m);
+            let id = format!("{id_prefix}{n}");
             let mut b = Element::builder("message", NS_COMPONENT)
                 .a("type", "chat")
                 .a("from", g.jid.as_str())
@@ -331,14 +343,14 @@ impl Core {
             }
             b = b.append(stanza::text_child("nick", stanza::NS_NICK, &nick));
             for p in &payloads {
-                b = b.append(rewrite_ref(g, p, &ctx.from_bare, m.rec.id, &m.rec.jid));
+                b = b.append(rewrite_ref(g, p, &ctx.from_bare, n, &m.rec.jid));
             }
             if shares_file {
                 // The nick line first, then the file with its exact URL body.
                 let pre = stanza::chat(
                     &g.jid,
                     &m.rec.jid,
-                    &format!("tgf-{}-{}", seq.unwrap_or(0), m.rec.id),
+                    &format!("tgf-{}-{n}", seq.unwrap_or(0)),
                     &format!("[{nick}] shared a file:"),
                 );
                 out.push(Output::Send(pre));
@@ -417,7 +429,7 @@ impl Core {
             let mut e = stanza::chat(
                 &g.jid,
                 jid,
-                &copy_id(h.id, m.rec.id),
+                &copy_id(h.id, copy_n(self.cfg.shared_copy_ids, m)),
                 &format_line(&h.nick, &h.text),
             );
             e.append_child(stanza::text_child("nick", stanza::NS_NICK, &h.nick));

@@ -289,6 +289,7 @@ impl Core {
         self.last_history_id += 1;
         let seq = self.last_history_id;
         let offline_mode = self.cfg.offline;
+        let shared = self.cfg.shared_copy_ids;
         let instance = self.instance_id.clone();
         let Some(g) = self.groups.get_mut(name) else {
             return String::new();
@@ -320,7 +321,7 @@ impl Core {
         let mut f = Fanout::new(e.build(), Some(copy_id_prefix(seq)));
         for m in g.members.values() {
             if super::relay::receives(m, &sender, now, offline_mode) {
-                f.push(&m.rec.jid, m.rec.id);
+                f.push(&m.rec.jid, super::relay::copy_n(shared, m));
             }
         }
         self.relayed += f.copies.len() as u64;

@@ -29,6 +29,7 @@ pub fn set_attr(el: &mut Element, name: &'static str, value: impl IntoAttributeV
 pub const NS_COMPONENT: &str = "jabber:component:accept";
 pub const NS_STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 pub const NS_NICK: &str = "http://jabber.org/protocol/nick";
+pub const NS_ADDRESS: &str = "http://jabber.org/protocol/address";
 pub const NS_DELAY: &str = "urn:xmpp:delay";
 pub const NS_RECEIPTS: &str = "urn:xmpp:receipts";
 pub const NS_OOB: &str = "jabber:x:oob";
@@ -123,6 +124,49 @@ impl Fanout {
             }
             e
         })
+    }
+
+    /// The fanout as XEP-0033 stanzas to the server's multicast `service`,
+    /// at most `batch` recipients (`bcc`, so no recipient sees the others)
+    /// in each; a batch of one is an ordinary copy. `None` when it cannot
+    /// be multicast: not a message, a single copy, or copies whose ids
+    /// differ (multicast delivers one stanza, one id).
+    pub fn multicast(&self, service: &str, batch: usize) -> Option<Vec<Element>> {
+        let first = self.copies.first()?;
+        if self.stanza.name() != "message"
+            || self.copies.len() < 2
+            || self.copies.iter().any(|c| c.n != first.n)
+        {
+            return None;
+        }
+        let id = self.id_of(first);
+        let out = self
+            .copies
+            .chunks(batch.max(1))
+            .map(|chunk| {
+                let mut e = self.stanza.clone();
+                if let Some(id) = &id {
+                    set_attr(&mut e, "id", id.as_str());
+                }
+                if let [one] = chunk {
+                    set_attr(&mut e, "to", one.to.as_str());
+                    return e;
+                }
+                set_attr(&mut e, "to", service);
+                let mut addresses = Element::builder("addresses", NS_ADDRESS);
+                for c in chunk {
+                    addresses = addresses.append(
+                        Element::builder("address", NS_ADDRESS)
+                            .a("type", "bcc")
+                            .a("jid", c.to.as_str())
+                            .build(),
+                    );
+                }
+                e.append_child(addresses.build());
+                e
+            })
+            .collect();
+        Some(out)
     }
 }
 
@@ -247,6 +291,53 @@ mod tests {
         let err = child(&e, "error", NS_COMPONENT).unwrap();
         assert_eq!(err.attr("type"), Some("cancel"));
         assert!(child(err, "item-not-found", NS_STANZAS).is_some());
+    }
+
+    #[test]
+    fn a_fanout_as_multicast_batches() {
+        let msg: Element = "<message xmlns='jabber:component:accept' type='chat' from='lobby@g'><body>hi</body></message>"
+            .parse()
+            .unwrap();
+        let mut f = Fanout::new(msg.clone(), Some("tgm-7-".into()));
+        for u in ["a@x", "b@x", "c@y", "d@y", "e@z"] {
+            f.push(u, 0);
+        }
+        let out = f.multicast("multicast.x", 2).unwrap();
+        // 2 + 2 through the service, the fifth on its own.
+        assert_eq!(out.len(), 3);
+        let jids = |e: &Element| -> Vec<String> {
+            child(e, "addresses", NS_ADDRESS)
+                .map(|a| {
+                    a.children()
+                        .inspect(|c| assert_eq!(c.attr("type"), Some("bcc")))
+                        .filter_map(|c| c.attr("jid").map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        assert_eq!(out[0].attr("to"), Some("multicast.x"));
+        assert_eq!(jids(&out[0]), ["a@x", "b@x"]);
+        assert_eq!(jids(&out[1]), ["c@y", "d@y"]);
+        assert_eq!(out[2].attr("to"), Some("e@z"));
+        assert!(jids(&out[2]).is_empty());
+        for e in &out {
+            assert_eq!(e.attr("id"), Some("tgm-7-0"));
+            assert_eq!(e.attr("from"), Some("lobby@g"));
+            assert!(child(e, "body", NS_COMPONENT).is_some());
+        }
+
+        // Per-recipient ids, a single copy, or a presence: not multicast.
+        let mut per_copy = Fanout::new(msg.clone(), Some("tgm-7-".into()));
+        per_copy.push("a@x", 1);
+        per_copy.push("b@x", 2);
+        assert!(per_copy.multicast("multicast.x", 20).is_none());
+        let mut one = Fanout::new(msg, None);
+        one.push("a@x", 0);
+        assert!(one.multicast("multicast.x", 20).is_none());
+        let mut pres = Fanout::new(presence_template("lobby@g", None), None);
+        pres.push("a@x", 0);
+        pres.push("b@x", 0);
+        assert!(pres.multicast("multicast.x", 20).is_none());
     }
 
     #[test]

@@ -42,7 +42,10 @@ fn open_group(extra_relay: &str) -> T {
 
 impl T {
     fn new(extra: &str) -> T {
-        let cfg = config(extra);
+        T::from_cfg(config(extra))
+    }
+
+    fn from_cfg(cfg: Config) -> T {
         let mut out = Vec::new();
         let core = Core::new(
             CoreConfig::from_config(&cfg),
@@ -522,6 +525,42 @@ fn plain_messages_fan_out_as_one_stanza_references_per_copy() {
     ));
     assert_eq!(t.fanouts, 0);
     assert_eq!(t.bodies(A), ["[bob] re"]);
+}
+
+#[test]
+fn with_multicast_every_copy_shares_one_id_and_references_follow() {
+    let mut cfg =
+        config("[[group]]\nname = \"lobby\"\njoin = \"open\"\nadmins = [\"alice@localhost\"]\n");
+    cfg.component.multicast = Some("multicast.localhost".into());
+    let mut t = T::from_cfg(cfg);
+    t.join("alice").join("bob").join("carol");
+    t.msg("alice@localhost/r", G, "to all");
+    assert_eq!(t.fanouts, 1);
+    let ids: Vec<String> = t
+        .sent()
+        .iter()
+        .filter(|e| e.name() == "message")
+        .filter_map(|e| e.attr("id").map(str::to_string))
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0], ids[1], "one stanza through the server: one id");
+    // A reply from bob names that id; carol and alice get it under the
+    // same id, the one they know.
+    t.xml(&format!(
+        "<message xmlns='jabber:component:accept' from='bob@localhost/r' to='{G}' type='chat' id='r1'>\
+         <body>re</body><reply xmlns='urn:xmpp:reply:0' id='{}' to='{G}'/></message>",
+        ids[0]
+    ));
+    let refs: Vec<String> = t
+        .sent()
+        .iter()
+        .filter_map(|e| e.children().find(|c| c.name() == "reply"))
+        .filter_map(|r| r.attr("id").map(str::to_string))
+        .collect();
+    // Alice wrote it: she gets her own id back; carol the shared one.
+    assert_eq!(refs.len(), 2);
+    assert!(refs.contains(&"m1".to_string()), "{refs:?}");
+    assert!(refs.contains(&ids[0]), "{refs:?}");
 }
 
 #[test]

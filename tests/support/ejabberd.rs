@@ -404,6 +404,9 @@ modules:
     default_room_options:
       mam: true
   mod_muc_admin: {}
+  # XEP-0033, for talkgroups' component.multicast.
+  mod_multicast:
+    host: multicast.localhost
   mod_offline:
     access_max_user_messages: max_user_offline_messages
   mod_ping: {}

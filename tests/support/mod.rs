@@ -1300,22 +1300,33 @@ impl Talkgroups {
     /// As `start`, for the component domain `jid` (registered with `p`
     /// under `SECRET`).
     pub fn start_as(p: &impl XmppServer, jid: &str, extra: &str) -> Talkgroups {
-        Talkgroups::start_full(p, jid, None, extra)
+        Talkgroups::start_full(p, jid, None, "", extra)
+    }
+
+    /// As `start`, with more keys in the `[component]` table.
+    pub fn start_with_component(p: &impl XmppServer, component: &str, extra: &str) -> Talkgroups {
+        Talkgroups::start_full(p, COMPONENT, None, component, extra)
     }
 
     /// As `start`, with the database at `db` (e.g. on a file system the
     /// test controls).
     pub fn start_with_db(p: &impl XmppServer, db: &Path, extra: &str) -> Talkgroups {
-        Talkgroups::start_full(p, COMPONENT, Some(db), extra)
+        Talkgroups::start_full(p, COMPONENT, Some(db), "", extra)
     }
 
-    fn start_full(p: &impl XmppServer, jid: &str, db: Option<&Path>, extra: &str) -> Talkgroups {
+    fn start_full(
+        p: &impl XmppServer,
+        jid: &str,
+        db: Option<&Path>,
+        component: &str,
+        extra: &str,
+    ) -> Talkgroups {
         let dir = tempfile::tempdir().expect("tempdir");
         let db_path = db.map_or_else(|| dir.path().join("talkgroups.sqlite3"), Path::to_path_buf);
         let config_path = dir.path().join("talkgroups.toml");
         let log_path = dir.path().join("talkgroups.log");
         let cfg = format!(
-            "[component]\njid = \"{jid}\"\nsecret = \"{SECRET}\"\nserver = \"{}\"\nkeepalive_secs = 5\nreconnect_max_secs = 2\n\n[storage]\ndatabase = \"{}\"\n\n{extra}\n",
+            "[component]\njid = \"{jid}\"\nsecret = \"{SECRET}\"\nserver = \"{}\"\nkeepalive_secs = 5\nreconnect_max_secs = 2\n{component}\n[storage]\ndatabase = \"{}\"\n\n{extra}\n",
             p.component_addr_for(jid),
             db_path.display()
         );
