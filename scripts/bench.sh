@@ -4,10 +4,11 @@
 # members, fixed 1000 msg/s at 100 members, start-up with 100 000 members),
 # the serialization micro-benchmark and, when `prosody` / `ejabberd` are
 # installed, the end-to-end comparisons with the server's own MUC (50 and
-# 200 clients). JSON lines go to stdout and to
+# 200 clients; on ejabberd also with component.multicast, XEP-0033).
+# JSON lines go to stdout and to
 # target/bench-results/<UTC time>.jsonl; progress goes to stderr.
 #
-#   scripts/bench.sh              # everything, about 4 minutes on 2 cores
+#   scripts/bench.sh              # everything, about 5 minutes on 2 cores
 #   scripts/bench.sh --callgrind  # also instruction counts under valgrind
 #                                 # (repeatable): per relayed copy in
 #                                 # talkgroups, and Prosody's per delivered
@@ -54,6 +55,8 @@ fi
 if command -v "${EJABBERDCTL_BIN:-ejabberdctl}" >/dev/null; then
     echo "== end to end: talkgroups vs ejabberd's mod_muc through a private ejabberd" >&2
     TALKGROUPS_BIN="$bin" cargo bench --quiet --bench e2e -- --server ejabberd | tee -a "$results"
+    echo "== the same with component.multicast: one XEP-0033 stanza per message" >&2
+    TALKGROUPS_BIN="$bin" cargo bench --quiet --bench e2e -- --server ejabberd --multicast | tee -a "$results"
 else
     echo "== ejabberd end to end skipped: ejabberd not installed" >&2
 fi
