@@ -40,7 +40,8 @@ support::for_each_server!(
 /// ejabberd only (Prosody has no XEP-0033 service): with
 /// `component.multicast`, a relayed message reaches the members through
 /// ejabberd's mod_multicast — one stanza per two members here
-/// (`multicast_batch = 2`) — with one id that references are rewritten to.
+/// (`multicast_batch = 2`) — with one id that references are rewritten to;
+/// a stanza the service refuses is logged, not silent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ejabberd_xep0033_multicast_relays_and_keeps_references() {
     let p = server(Kind::Ejabberd);
@@ -108,6 +109,22 @@ async fn ejabberd_xep0033_multicast_relays_and_keeps_references() {
         .expect("the reply reference is kept");
     assert_eq!(r.attr("id"), Some(ids[0].as_str()));
     drop(tg);
+
+    // More recipients per stanza than the server takes (3 here): ejabberd
+    // refuses the stanza, and the component says so in its log (those
+    // copies are lost) instead of failing silently.
+    let mut tg = Talkgroups::start_with_component(
+        &p,
+        "multicast = \"multicast.localhost\"\nmulticast_batch = 4\n",
+        &group("open"),
+    );
+    let mut erin = join(&p, "erin", LOBBY).await;
+    let mut others = Vec::new();
+    for u in ["frank", "gina", "hank", "ivan"] {
+        others.push(join(&p, u, LOBBY).await);
+    }
+    erin.send_message(LOBBY, "to four at once").await;
+    tg.wait_log_count("the multicast service refused", 1, T);
 }
 
 fn group(join: &str) -> String {
