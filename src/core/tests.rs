@@ -109,6 +109,15 @@ impl T {
         self.pres(&format!("{user}@localhost/r"), G, None)
     }
 
+    /// The ids of the messages sent, in order.
+    fn message_ids(&self) -> Vec<String> {
+        self.sent()
+            .iter()
+            .filter(|e| e.name() == "message")
+            .filter_map(|e| e.attr("id").map(str::to_string))
+            .collect()
+    }
+
     fn sent(&self) -> Vec<&Element> {
         self.out
             .iter()
@@ -509,12 +518,7 @@ fn plain_messages_fan_out_as_one_stanza_references_per_copy() {
     assert_eq!(t.bodies(B), ["[alice] one stanza"]);
     assert_eq!(t.bodies(C), ["[alice] one stanza"]);
     // Each copy still has its own id.
-    let ids: Vec<String> = t
-        .sent()
-        .iter()
-        .filter(|e| e.name() == "message")
-        .filter_map(|e| e.attr("id").map(str::to_string))
-        .collect();
+    let ids = t.message_ids();
     assert_eq!(ids.len(), 2);
     assert_ne!(ids[0], ids[1]);
     // A reply references a message: its id differs per recipient.
@@ -536,12 +540,7 @@ fn with_multicast_every_copy_shares_one_id_and_references_follow() {
     t.join("alice").join("bob").join("carol");
     t.msg("alice@localhost/r", G, "to all");
     assert_eq!(t.fanouts, 1);
-    let ids: Vec<String> = t
-        .sent()
-        .iter()
-        .filter(|e| e.name() == "message")
-        .filter_map(|e| e.attr("id").map(str::to_string))
-        .collect();
+    let ids = t.message_ids();
     assert_eq!(ids.len(), 2);
     assert_eq!(ids[0], ids[1], "one stanza through the server: one id");
     // A reply from bob names that id; carol and alice get it under the
