@@ -309,22 +309,21 @@ impl Link {
                 Output::Store(op) => ops.push(op),
                 Output::Send(el) => stanzas.push(OutStanza::One(el)),
                 Output::Fanout(f) => {
-                    match self
-                        .multicast
-                        .as_ref()
-                        .and_then(|(service, batch)| f.multicast(service, *batch))
-                    {
-                        Some(els) => {
+                    let multicast = self.multicast.as_ref().and_then(|(service, batch)| {
+                        Some((service, f.multicast(service, *batch)?))
+                    });
+                    match multicast {
+                        Some((service, els)) => {
                             if !self.multicast_seen {
                                 self.multicast_seen = true;
                                 tracing::info!(
-                                    service = %self.multicast.as_ref().map_or("", |m| m.0.as_str()),
+                                    %service,
                                     copies = f.copies.len(),
                                     stanzas = els.len(),
                                     "relaying through the XEP-0033 multicast service"
                                 );
                             }
-                            stanzas.extend(els.into_iter().map(OutStanza::One))
+                            stanzas.extend(els.into_iter().map(OutStanza::One));
                         }
                         None => stanzas.push(OutStanza::Many(f)),
                     }
