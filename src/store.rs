@@ -871,7 +871,7 @@ fn member_from_row(row: &Row<'_>) -> Result<MemberRecord, StoreError> {
         joined_at: row.get(10)?,
         last_seen: row.get(11)?,
         offline_seq: row.get(12)?,
-        group,
+        group: group.into(),
         jid,
     })
 }

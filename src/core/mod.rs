@@ -26,6 +26,7 @@ pub mod webhook;
 mod tests;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use minidom::Element;
 
@@ -123,23 +124,103 @@ pub enum Output {
 pub(crate) struct Member {
     pub rec: MemberRecord,
     /// Bare JIDs whose messages this member does not want.
-    pub blocks: HashSet<String>,
+    pub blocks: Blocks,
     /// Online resources.
-    pub resources: HashSet<String>,
-    /// Times of recently relayed messages (flood control).
+    pub resources: Resources,
+    /// Flood control, for members who have spoken (boxed: most members of
+    /// a big group never do, and it is a third of `Member`'s size).
+    pub flood: Option<Box<Flood>>,
+}
+
+/// What flood control remembers about a member.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Flood {
+    /// Times of recently relayed messages.
     pub recent: VecDeque<Millis>,
     /// When the last flood warning was sent.
     pub warned_at: Option<Millis>,
+}
+
+/// A member's blocks. Most members block nobody: the set takes one pointer
+/// in [`Member`] and is only allocated once something is blocked.
+#[derive(Debug, Clone, Default)]
+// The box is the point: 8 bytes per member instead of a 48-byte empty set.
+#[allow(clippy::box_collection)]
+pub(crate) struct Blocks(Option<Box<HashSet<String>>>);
+
+impl Blocks {
+    pub fn contains(&self, jid: &str) -> bool {
+        self.0.as_ref().is_some_and(|s| s.contains(jid))
+    }
+
+    pub fn insert(&mut self, jid: String) -> bool {
+        self.0.get_or_insert_default().insert(jid)
+    }
+
+    pub fn remove(&mut self, jid: &str) -> bool {
+        let Some(set) = &mut self.0 else {
+            return false;
+        };
+        let removed = set.remove(jid);
+        if set.is_empty() {
+            self.0 = None;
+        }
+        removed
+    }
+
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    #[cfg(test)]
+    pub fn iter(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().flat_map(|s| s.iter())
+    }
+
+    /// Empties the set, yielding what it held.
+    pub fn drain(&mut self) -> impl Iterator<Item = String> {
+        self.0.take().into_iter().flat_map(|s| s.into_iter())
+    }
+}
+
+/// A member's online resources: usually one to three, so a short list
+/// (one small allocation) rather than a hash set.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Resources(Vec<Box<str>>);
+
+impl Resources {
+    pub fn insert(&mut self, res: &str) {
+        if !self.0.iter().any(|r| &**r == res) {
+            // Grow one at a time: `push` would make room for four.
+            self.0.reserve_exact(1);
+            self.0.push(res.into());
+        }
+    }
+
+    pub fn remove(&mut self, res: &str) {
+        self.0.retain(|r| &**r != res);
+        if self.0.is_empty() {
+            self.0 = Vec::new();
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.0 = Vec::new();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl Member {
     fn new(rec: MemberRecord) -> Member {
         Member {
             rec,
-            blocks: HashSet::new(),
-            resources: HashSet::new(),
-            recent: VecDeque::new(),
-            warned_at: None,
+            blocks: Blocks::default(),
+            resources: Resources::default(),
+            flood: None,
         }
     }
 
@@ -158,7 +239,8 @@ impl Member {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Group {
-    pub name: String,
+    /// Shared with its members' records.
+    pub name: Arc<str>,
     pub jid: String,
     pub title: String,
     pub join: JoinPolicy,
@@ -189,7 +271,7 @@ impl Group {
         created_at: Millis,
     ) -> Group {
         Group {
-            name: name.to_string(),
+            name: name.into(),
             jid: format!("{name}@{domain}"),
             title: title.to_string(),
             join,
@@ -207,7 +289,7 @@ impl Group {
 
     fn record(&self) -> GroupRecord {
         GroupRecord {
-            name: self.name.clone(),
+            name: self.name.to_string(),
             title: self.title.clone(),
             join: self.join,
             created_at: self.created_at,
@@ -294,9 +376,22 @@ impl Core {
             group.status_at = 0;
             core.groups.insert(g.name, group);
         }
-        for m in snap.members {
-            if let Some(g) = core.groups.get_mut(&m.group) {
-                g.members.insert(m.jid.clone(), Member::new(m));
+        // Built in bulk per group: `BTreeMap`'s `FromIterator` fills its
+        // nodes, where one insert at a time leaves them about half empty
+        // (≈ 250 bytes more per member). The records share their group's
+        // name.
+        let mut by_group: HashMap<Arc<str>, Vec<(String, Member)>> = HashMap::new();
+        for mut m in snap.members {
+            let Some(g) = core.groups.get(&*m.group) else {
+                continue;
+            };
+            m.group = g.name.clone();
+            let entry = (m.jid.clone(), Member::new(m));
+            by_group.entry(g.name.clone()).or_default().push(entry);
+        }
+        for (name, members) in by_group {
+            if let Some(g) = core.groups.get_mut(&*name) {
+                g.members = members.into_iter().collect();
             }
         }
         for (group, jid) in snap.blacklist {
@@ -398,8 +493,7 @@ impl Core {
             for (jid, m) in g.members.iter_mut() {
                 if let Some(om) = og.members.get(jid) {
                     m.resources = om.resources.clone();
-                    m.recent = om.recent.clone();
-                    m.warned_at = om.warned_at;
+                    m.flood = om.flood.clone();
                 }
             }
             for (rname, r) in g.routes.iter_mut() {

@@ -2,6 +2,8 @@
 //! store to write (`StoreOp`) and the snapshot the store loads at start.
 //! No behaviour lives here.
 
+use std::sync::Arc;
+
 /// Milliseconds since the Unix epoch. All time in the core is this, passed in.
 pub type Millis = i64;
 
@@ -76,7 +78,8 @@ pub struct MemberRecord {
     /// Stable number the core assigns (unique across all groups); used in
     /// relayed stanza ids.
     pub id: i64,
-    pub group: String,
+    /// Shared by the members of a group in the core (one allocation).
+    pub group: Arc<str>,
     /// Bare JID, lowercase local part and domain.
     pub jid: String,
     pub state: MemberState,

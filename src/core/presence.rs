@@ -172,7 +172,7 @@ impl Core {
         }
         // Available presence from the bare JID (e.g. a delayed presence
         // after subscription approval) counts as one resource.
-        let res = ctx.from_res.clone().unwrap_or_default();
+        let res = ctx.from_res.as_deref().unwrap_or_default();
         let came_online = !m.online();
         m.resources.insert(res);
         if came_online {
@@ -223,7 +223,7 @@ impl Core {
         }
         match &ctx.from_res {
             Some(r) => {
-                m.resources.remove(r.as_str());
+                m.resources.remove(r);
             }
             // Unavailable from the bare JID: no resource is online.
             None => m.resources.clear(),
@@ -382,13 +382,20 @@ impl Core {
         admin: bool,
     ) -> MemberRecord {
         self.last_member_id += 1;
-        let (nick, fid) = match self.groups.get(group) {
-            Some(g) => default_names(g, jid),
-            None => (names::default_handle(jid), names::default_handle(jid)),
+        let (nick, fid, group) = match self.groups.get(group) {
+            Some(g) => {
+                let (nick, fid) = default_names(g, jid);
+                (nick, fid, g.name.clone())
+            }
+            None => (
+                names::default_handle(jid),
+                names::default_handle(jid),
+                group.into(),
+            ),
         };
         MemberRecord {
             id: self.last_member_id,
-            group: group.to_string(),
+            group,
             jid: jid.to_string(),
             state,
             admin,

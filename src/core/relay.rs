@@ -204,16 +204,17 @@ impl Core {
         else {
             return false;
         };
-        while m.recent.front().is_some_and(|t| *t <= now - window) {
-            m.recent.pop_front();
+        let f = m.flood.get_or_insert_default();
+        while f.recent.front().is_some_and(|t| *t <= now - window) {
+            f.recent.pop_front();
         }
-        if m.recent.len() < burst {
-            m.recent.push_back(now);
+        if f.recent.len() < burst {
+            f.recent.push_back(now);
             return true;
         }
-        let warn = m.warned_at.is_none_or(|t| now - t >= window);
+        let warn = f.warned_at.is_none_or(|t| now - t >= window);
         if warn {
-            m.warned_at = Some(now);
+            f.warned_at = Some(now);
             let secs = window / 1000;
             self.say(
                 gjid,

@@ -6,6 +6,7 @@
 //! `Input::Delivery`, and carry out `Output::Reply` and `Output::Http`.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use super::model::{
     HistoryRecord, Millis, OutboxRecord, RouteFormat, RouteKind, RouteMessage, RouteRecord, StoreOp,
@@ -413,7 +414,7 @@ impl Core {
 
     /// Starts the head delivery of every idle, due route (timer).
     pub(crate) fn dispatch_all(&mut self, now: Millis, out: &mut Vec<Output>) {
-        let due: Vec<(String, String)> = self
+        let due: Vec<(Arc<str>, String)> = self
             .groups
             .values()
             .flat_map(|g| {
