@@ -100,7 +100,7 @@ pub async fn run(
     };
     drop(post_tx);
     let (del_tx, mut del_rx) = mpsc::channel::<Delivery>(1024);
-    let sender = Sender::new(del_tx).context("cannot set up the HTTP client")?;
+    let sender = Sender::new(del_tx);
 
     let (ev_tx, mut ev_rx) = mpsc::channel::<XmppEvent>(1024);
     let (ob_tx, ob_rx) = mpsc::channel::<Outbound>(256);

@@ -2,6 +2,7 @@
 //! core's `Output::Http` and reports each attempt as a `Delivery`. The core
 //! decides order, retries and give-up; this only moves bytes.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -13,20 +14,19 @@ const MAX_ANSWER: usize = 4096;
 
 #[derive(Clone)]
 pub struct Sender {
-    client: reqwest::Client,
+    /// Built on the first send: the TLS stack (rustls, its crypto and
+    /// certificate code) costs about 2.8 MB of RSS in a process that never
+    /// uses it, and most installations have no send route.
+    client: Arc<OnceLock<Result<reqwest::Client, String>>>,
     results: mpsc::Sender<Delivery>,
 }
 
 impl Sender {
-    pub fn new(results: mpsc::Sender<Delivery>) -> anyhow::Result<Sender> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("talkgroups/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
-            // A redirected POST would turn into a GET: report it instead.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Sender { client, results })
+    pub fn new(results: mpsc::Sender<Delivery>) -> Sender {
+        Sender {
+            client: Arc::default(),
+            results,
+        }
     }
 
     /// Starts the attempt; its outcome arrives on the results channel.
@@ -34,7 +34,10 @@ impl Sender {
         let client = self.client.clone();
         let results = self.results.clone();
         tokio::spawn(async move {
-            let outcome = attempt(&client, &s).await;
+            let outcome = match client.get_or_init(build_client) {
+                Ok(client) => attempt(client, &s).await,
+                Err(e) => Outcome::Failed(e.clone()),
+            };
             let _ = results
                 .send(Delivery {
                     outbox_id: s.outbox_id,
@@ -45,6 +48,20 @@ impl Sender {
                 .await;
         });
     }
+}
+
+fn build_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .user_agent(concat!("talkgroups/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        // A redirected POST would turn into a GET: report it instead.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot set up the HTTP client");
+            format!("cannot set up the HTTP client: {e}")
+        })
 }
 
 async fn attempt(client: &reqwest::Client, s: &HttpSend) -> Outcome {
