@@ -102,7 +102,7 @@ pub async fn run(
     let (del_tx, mut del_rx) = mpsc::channel::<Delivery>(1024);
     let sender = Sender::new(del_tx);
 
-    let (ev_tx, mut ev_rx) = mpsc::channel::<XmppEvent>(1024);
+    let (ev_tx, mut ev_rx) = mpsc::channel::<XmppEvent>(256);
     let (ob_tx, ob_rx) = mpsc::channel::<Outbound>(256);
     let xcfg = XmppConfig {
         jid: cfg.component.jid.clone(),

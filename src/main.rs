@@ -41,6 +41,7 @@ enum LogFormat {
 }
 
 fn main() -> ExitCode {
+    tune_malloc();
     let args = Args::parse();
     init_tracing(args.log_format);
     let Some(path) = args.config.clone() else {
@@ -68,6 +69,38 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// glibc's malloc gives each thread that allocates its own arena (up to
+/// eight per core) and raises its trim threshold after every large free, so
+/// memory freed after a burst (thousands of presences at start, a fan-out
+/// to 10 000 members) stays with the process, several MB per arena.
+/// talkgroups has a handful of threads and little contention: two arenas
+/// and fixed thresholds keep its RSS near what is in use (BENCHMARKS.md,
+/// "memory"). `MALLOC_ARENA_MAX`, `MALLOC_TRIM_THRESHOLD_` or
+/// `MALLOC_MMAP_THRESHOLD_` in the environment turn this off.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_malloc() {
+    let tuned_by_env = [
+        "MALLOC_ARENA_MAX",
+        "MALLOC_TRIM_THRESHOLD_",
+        "MALLOC_MMAP_THRESHOLD_",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some());
+    if tuned_by_env {
+        return;
+    }
+    // SAFETY: mallopt only sets allocator parameters; called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_malloc() {}
 
 /// The error and its causes on one line.
 fn one_line(e: &anyhow::Error) -> String {

@@ -502,6 +502,9 @@ fn configure(conn: &Connection, file: bool) -> rusqlite::Result<()> {
     // that confirm nothing to anyone (relays, presence), see
     // `Core::take_acknowledged`.
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // Every member, block and the recent history are held by the core;
+    // SQLite's cache only serves writes, which touch a few pages each.
+    conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     if file {
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
@@ -968,6 +971,9 @@ impl StoreHandle {
         self.tx.send(job).map_err(|_| StoreError::Closed)
     }
 }
+
+/// SQLite's page cache per connection, in KiB (its default is 2 000).
+const CACHE_KIB: i64 = 512;
 
 /// How often the checkpointer moves the WAL into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);

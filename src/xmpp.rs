@@ -89,8 +89,11 @@ pub struct XmppConfig {
     pub inbox_max: usize,
 }
 
-/// The default `inbox_max`.
-pub const INBOX_MAX: usize = 2_048;
+/// The default `inbox_max`. Small on purpose: a parsed stanza takes about
+/// 600 bytes, and at start thousands of members' presences arrive at once;
+/// 2 048 here (and a channel of 1 024) made that burst 3 MB of the RSS at
+/// 10 000 members, for no more throughput (BENCHMARKS.md, "memory").
+pub const INBOX_MAX: usize = 256;
 
 impl fmt::Debug for XmppConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
