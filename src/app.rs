@@ -1,6 +1,7 @@
-//! The main loop: one task owns the `Core`, feeds it stanzas, ticks and
-//! connection events, commits each batch's store writes, and only then
-//! hands the batch's stanzas to the XMPP adapter.
+//! The main loop: the core thread owns the `Core` and the database, feeds
+//! the core stanzas, ticks and connection events, commits each batch's
+//! store writes, and only then hands the batch's stanzas to the XMPP
+//! adapter.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -18,7 +19,7 @@ use crate::core::stanza::{self, Attr, ErrorType};
 use crate::core::{Core, CoreConfig, Input, Output, RING};
 use crate::http::{self, HttpState, Metrics, PostRequest};
 use crate::sender::Sender;
-use crate::store::{Durability, Store, StoreHandle};
+use crate::store::{Durability, Store, Writer};
 use crate::wire::OutStanza;
 use crate::xmpp::{self, Outbound, XmppConfig, XmppEvent};
 
@@ -37,29 +38,39 @@ pub fn now_ms() -> Millis {
         .unwrap_or(0)
 }
 
-/// Opens and migrates the database and loads the core's snapshot, off the
-/// async threads.
-async fn open_store(cfg: &Config) -> anyhow::Result<(StoreHandle, crate::core::model::Snapshot)> {
-    let path = cfg.storage.database.clone();
-    let (store, snap) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let mut store = Store::open(&path)?;
-        store.settle_online_marks()?;
-        let snap = store.load(RING)?;
-        let instance = store.instance_id()?;
-        tracing::info!(%instance, "database opened");
-        Ok((store, snap))
-    })
-    .await
-    .context("database task failed")??;
-    Ok((StoreHandle::spawn(store)?, snap))
+/// Opens and migrates the database and loads the core's snapshot.
+fn open_store(cfg: &Config) -> anyhow::Result<(Store, crate::core::model::Snapshot)> {
+    let mut store = Store::open(&cfg.storage.database)?;
+    store.settle_online_marks()?;
+    let snap = store.load(RING)?;
+    let instance = store.instance_id()?;
+    tracing::info!(%instance, "database opened");
+    Ok((store, snap))
 }
 
 /// Runs the component until `shutdown` resolves.
-pub async fn run(
+///
+/// The calling thread becomes the core thread: it owns the `Core` and the
+/// database and runs the main loop, while a multi-threaded tokio runtime
+/// runs the adapters (XMPP, HTTP, deliveries). SQLite is called directly
+/// on this thread, which runs no async task but the loop itself: a stanza
+/// crosses two threads (socket → core → socket) instead of four, and no
+/// runtime worker ever waits for the disk. (`Runtime::block_on` panics if
+/// called from inside a runtime, so this cannot end up on a worker.)
+pub fn run(cfg: Config, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (store, snap) = open_store(&cfg)?;
+    rt.block_on(main_loop(cfg, Writer::new(store), snap, shutdown))
+}
+
+async fn main_loop(
     cfg: Config,
+    store: Writer,
+    snap: crate::core::model::Snapshot,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let (store, snap) = open_store(&cfg).await?;
     let mut out = Vec::new();
     let mut core = Core::new(CoreConfig::from_config(&cfg), snap, now_ms(), &mut out);
     let (members, _) = core.counts();
@@ -122,7 +133,7 @@ pub async fn run(
             .clone()
             .map(|service| (service, cfg.component.multicast_batch)),
         multicast_seen: false,
-        store: store.clone(),
+        store,
         ob_tx,
         sender,
         metrics: metrics.clone(),
@@ -177,6 +188,7 @@ pub async fn run(
         if !link.commit_and_send(&mut out, durability).await {
             link.recover(&mut core, &core_cfg, &mut out).await;
         }
+        link.store.between_batches();
         link.publish(&core, counts);
     }
 
@@ -191,7 +203,7 @@ pub async fn run(
     }
     let _ = sd_tx.send(true);
     link.fail_replies(503, "shutting down");
-    drop(link);
+    let Link { store, .. } = link;
     if let Some(task) = http_task {
         if tokio::time::timeout(Duration::from_secs(2), task)
             .await
@@ -206,7 +218,7 @@ pub async fn run(
     {
         tracing::warn!("XMPP connection did not close in time");
     }
-    store.close().await?;
+    store.close()?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -220,7 +232,7 @@ enum Event {
 
 /// The adapters around the core: the store, the XMPP connection and HTTP.
 struct Link {
-    store: StoreHandle,
+    store: Writer,
     ob_tx: mpsc::Sender<Outbound>,
     sender: Sender,
     metrics: Arc<Metrics>,
@@ -333,7 +345,7 @@ impl Link {
             }
         }
         if !ops.is_empty() {
-            if let Err(e) = self.store.apply(ops, durability).await {
+            if let Err(e) = self.store.apply(&ops, durability) {
                 tracing::error!(error = %e, dropped = stanzas.len(), "could not store changes; their replies are not sent");
                 // Tell each sender their stanza was not acted on.
                 let errors = batch.iter().map(|h| {
@@ -440,7 +452,7 @@ impl Link {
     /// rebuild it from what is committed, keeping what the database never
     /// holds (who is online, …; see [`Core::adopt_volatile`]).
     async fn recover(&mut self, core: &mut Core, cfg: &CoreConfig, out: &mut Vec<Output>) {
-        match self.store.load(RING).await {
+        match self.store.load(RING) {
             Ok(snap) => {
                 out.clear();
                 let mut fresh = Core::new(cfg.clone(), snap, now_ms(), out);

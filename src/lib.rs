@@ -6,12 +6,14 @@
 //! - `config`: TOML -> validated settings, one clear line per problem.
 //! - `core`: the pure state machine (membership, commands, relay rules,
 //!   HTTP routes), events in, actions out.
-//! - `store`: SQLite (migrations, domain writes) on its own thread.
+//! - `store`: SQLite (migrations, domain writes, a checkpointer thread);
+//!   blocking, called from the core thread only.
 //! - `xmpp`: the component stream — the only module naming tokio_xmpp.
 //! - `http`: the HTTP listener (receive routes, /healthz, /metrics).
 //! - `sender`: the HTTP client for send routes.
 //! - `wire`: stanzas to bytes for the component stream (fan-out patched).
-//! - `app`: the loop that owns the core and wires the adapters.
+//! - `app`: the core thread: owns the core and the database, runs the
+//!   main loop; the adapters run on a tokio runtime beside it.
 //!
 //! The binary (`main.rs`) is a thin command line over `app::run`; the
 //! library exists so benchmarks and fuzz targets can drive the parts.

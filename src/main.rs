@@ -150,10 +150,7 @@ fn check(cfg: &config::Config) -> anyhow::Result<()> {
 }
 
 fn run(cfg: config::Config) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(app::run(cfg, shutdown_signal()))
+    app::run(cfg, shutdown_signal())
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

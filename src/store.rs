@@ -1,19 +1,17 @@
 //! SQLite persistence: schema migrations, applying the core's `StoreOp`
 //! batches in one transaction each, and loading the start-up `Snapshot`.
-//! Knows nothing of XMPP or of the rules that produce the ops; it never runs
-//! on async executor threads (see `StoreHandle`).
-
-// main.rs does not wire the store in yet; remove once the app uses it.
+//! Knows nothing of XMPP or of the rules that produce the ops. Every call
+//! blocks: the app calls it from its core thread, which runs no async task
+//! (see `Writer` and `app`).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, Row, Transaction, TransactionBehavior};
-use tokio::sync::oneshot;
 
 use crate::core::model::*;
 
@@ -149,10 +147,6 @@ pub enum StoreError {
     ReadOnly { path: PathBuf },
     #[error("database holds invalid data: {0}")]
     Corrupt(String),
-    #[error("cannot start the database thread: {0}")]
-    Spawn(#[source] std::io::Error),
-    #[error("the database thread has stopped")]
-    Closed,
 }
 
 pub struct Store {
@@ -892,83 +886,59 @@ fn history_from_row(row: &Row<'_>) -> Result<HistoryRecord, StoreError> {
 }
 
 // ---------------------------------------------------------------------------
-// The store thread.
+// The writer.
 
-type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
-
-enum Job {
-    Apply(Vec<StoreOp>, Durability, Reply<()>),
-    Load(usize, Reply<Snapshot>),
-    Close(Reply<()>),
+/// The store as its one writer uses it: batches applied in order, and the
+/// checkpointer thread (see `start_checkpointer`) beside it. Every call
+/// blocks on SQLite, so it belongs to a thread that runs no async task:
+/// the app's core thread owns it.
+pub struct Writer {
+    store: Store,
+    checkpointer: Option<Checkpointer>,
 }
 
-/// A dedicated OS thread that owns the Store, so blocking SQLite work never
-/// runs on async executor threads. Jobs run one at a time, in the order they
-/// were sent. Cheap to clone; the thread ends on `close`, or when every
-/// handle is dropped (then without the final checkpoint, which loses nothing:
-/// committed data is in the WAL).
-#[derive(Clone)]
-pub struct StoreHandle {
-    tx: mpsc::Sender<Job>,
-    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
-}
-
-impl StoreHandle {
-    /// Starts the thread. Fails only if the OS refuses a new thread.
-    pub fn spawn(store: Store) -> Result<StoreHandle, StoreError> {
-        let (tx, rx) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("talkgroups-store".into())
-            .spawn(move || run(store, rx))
-            .map_err(StoreError::Spawn)?;
-        Ok(StoreHandle {
-            tx,
-            thread: Arc::new(Mutex::new(Some(thread))),
-        })
+impl Writer {
+    /// Starts the checkpointer (its own connection and thread).
+    pub fn new(store: Store) -> Writer {
+        let checkpointer = start_checkpointer(&store);
+        Writer {
+            store,
+            checkpointer,
+        }
     }
 
-    /// Applies the batch in one transaction; resolves after COMMIT (or
-    /// rollback). Dropping the future does not cancel the write.
-    pub async fn apply(&self, ops: Vec<StoreOp>, durability: Durability) -> Result<(), StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Job::Apply(ops, durability, reply))?;
-        rx.await.map_err(|_| StoreError::Closed)?
+    /// See [`Store::apply_with`].
+    pub fn apply(&mut self, ops: &[StoreOp], durability: Durability) -> Result<(), StoreError> {
+        self.store.apply_with(ops, durability)
     }
 
-    /// What is committed, as at start (see [`Store::load`]): lets the app
-    /// resynchronize its state after a failed commit.
-    pub async fn load(&self, history_per_group: usize) -> Result<Snapshot, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Job::Load(history_per_group, reply))?;
-        rx.await.map_err(|_| StoreError::Closed)?
-    }
-
-    /// Finishes the jobs queued before it, checkpoints and closes the
-    /// database, and joins the thread. Jobs sent afterwards (from other
-    /// clones) fail with `StoreError::Closed`.
-    pub async fn close(self) -> Result<(), StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Job::Close(reply))?;
-        let result = rx.await.map_err(|_| StoreError::Closed)?;
-        let thread = self
-            .thread
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
-        if let Some(thread) = thread {
-            // The thread has replied and is returning; joining is brief, but
-            // still not done on an executor thread.
-            match tokio::task::spawn_blocking(move || thread.join()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => tracing::error!("database thread panicked"),
-                Err(e) => tracing::error!(error = %e, "joining the database thread failed"),
+    /// Between batches, once the last one's stanzas are on their way:
+    /// finishes a checkpoint if the checkpointer asked for it, so that the
+    /// WAL starts over (retried after the next batch if it could not).
+    pub fn between_batches(&mut self) {
+        if let Some(c) = &self.checkpointer {
+            if c.finish.swap(false, Ordering::AcqRel) && !self.store.finish_checkpoint() {
+                c.finish.store(true, Ordering::Release);
             }
         }
-        result
     }
 
-    fn send(&self, job: Job) -> Result<(), StoreError> {
-        self.tx.send(job).map_err(|_| StoreError::Closed)
+    /// What is committed, as at start (see [`Store::load`]).
+    pub fn load(&self, history_per_group: usize) -> Result<Snapshot, StoreError> {
+        self.store.load(history_per_group)
+    }
+
+    /// Stops the checkpointer, then checkpoints and closes the database
+    /// (see [`Store::close`]). Dropping a `Writer` instead loses nothing:
+    /// committed data is in the WAL.
+    pub fn close(mut self) -> Result<(), StoreError> {
+        stop_checkpointer(&mut self.checkpointer);
+        let result = self.store.close();
+        match &result {
+            Ok(()) => tracing::info!("database closed"),
+            Err(e) => tracing::error!(error = %e, "closing the database failed"),
+        }
+        result
     }
 }
 
@@ -1098,38 +1068,6 @@ fn stop_checkpointer(c: &mut Option<Checkpointer>) {
             tracing::error!("checkpoint thread panicked");
         }
     }
-}
-
-fn run(mut store: Store, rx: mpsc::Receiver<Job>) {
-    let mut checkpointer = start_checkpointer(&store);
-    while let Ok(job) = rx.recv() {
-        // A dropped receiver means the caller stopped waiting; the work is
-        // done regardless.
-        match job {
-            Job::Apply(ops, durability, reply) => {
-                let _ = reply.send(store.apply_with(&ops, durability));
-                if let Some(c) = &checkpointer {
-                    if c.finish.swap(false, Ordering::AcqRel) && !store.finish_checkpoint() {
-                        c.finish.store(true, Ordering::Release);
-                    }
-                }
-            }
-            Job::Load(history_per_group, reply) => {
-                let _ = reply.send(store.load(history_per_group));
-            }
-            Job::Close(reply) => {
-                stop_checkpointer(&mut checkpointer);
-                let result = store.close();
-                match &result {
-                    Ok(()) => tracing::info!("database closed"),
-                    Err(e) => tracing::error!(error = %e, "closing the database failed"),
-                }
-                let _ = reply.send(result);
-                return;
-            }
-        }
-    }
-    stop_checkpointer(&mut checkpointer);
 }
 
 #[cfg(test)]
@@ -1782,14 +1720,13 @@ mod tests {
             .is_err());
     }
 
-    #[tokio::test]
-    async fn the_checkpointer_moves_commits_into_the_database_file() {
+    #[test]
+    fn the_checkpointer_moves_commits_into_the_database_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite3");
-        let handle = StoreHandle::spawn(Store::open(&path).unwrap()).unwrap();
-        handle
-            .apply(vec![StoreOp::UpsertGroup(group("cp"))], Durability::Crash)
-            .await
+        let mut writer = Writer::new(Store::open(&path).unwrap());
+        writer
+            .apply(&[StoreOp::UpsertGroup(group("cp"))], Durability::Crash)
             .unwrap();
         // An immutable connection ignores the WAL: it sees only what was
         // checkpointed. One commit is far from the 1 000 pages at which
@@ -1810,13 +1747,13 @@ mod tests {
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while in_file() == 0 {
             assert!(std::time::Instant::now() < deadline, "never checkpointed");
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            std::thread::sleep(Duration::from_millis(100));
         }
-        handle.close().await.unwrap();
+        writer.close().unwrap();
     }
 
-    #[tokio::test]
-    async fn the_wal_starts_over_under_steady_writes() {
+    #[test]
+    fn the_wal_starts_over_under_steady_writes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite3");
         let wal = dir.path().join("db.sqlite3-wal");
@@ -1831,10 +1768,9 @@ mod tests {
             .conn
             .pragma_update(None, "journal_size_limit", 0)
             .unwrap();
-        let handle = StoreHandle::spawn(store).unwrap();
-        handle
-            .apply(vec![StoreOp::UpsertGroup(group("w"))], Durability::Crash)
-            .await
+        let mut writer = Writer::new(store);
+        writer
+            .apply(&[StoreOp::UpsertGroup(group("w"))], Durability::Crash)
             .unwrap();
         // Back to back, so a commit lands during nearly every background
         // checkpoint: without the writer finishing them the WAL never starts
@@ -1847,10 +1783,10 @@ mod tests {
             id += 1;
             let mut m = msg(id, "w", 1);
             m.text = "x".repeat(400);
-            handle
-                .apply(vec![StoreOp::AppendHistory(m)], Durability::Crash)
-                .await
+            writer
+                .apply(&[StoreOp::AppendHistory(m)], Durability::Crash)
                 .unwrap();
+            writer.between_batches();
             let len = std::fs::metadata(&wal).map_or(0, |m| m.len());
             if len < last {
                 restarts += 1;
@@ -1861,7 +1797,7 @@ mod tests {
                 "the WAL started over {restarts} times in {id} commits; it is {len} bytes"
             );
         }
-        handle.close().await.unwrap();
+        writer.close().unwrap();
         let store = Store::open(&path).unwrap();
         assert_eq!(count(&store, "SELECT count(*) FROM history"), id);
     }
@@ -1925,16 +1861,15 @@ mod tests {
         assert_eq!(store.load(10).unwrap().max_history_id, 42);
     }
 
-    #[tokio::test]
-    async fn handle_apply_close() {
+    #[test]
+    fn writer_apply_close() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite3");
-        let handle = StoreHandle::spawn(Store::open(&path).unwrap()).unwrap();
-        let clone = handle.clone();
+        let mut writer = Writer::new(Store::open(&path).unwrap());
 
-        handle
+        writer
             .apply(
-                vec![
+                &[
                     StoreOp::UpsertGroup(group("a")),
                     StoreOp::AppendHistory(msg(1, "a", 1)),
                     StoreOp::AppendHistory(msg(2, "a", 2)),
@@ -1942,33 +1877,20 @@ mod tests {
                 ],
                 Durability::PowerLoss,
             )
-            .await
             .unwrap();
         // A crash-durable commit switches the level and back.
-        handle
-            .apply(vec![StoreOp::UpsertGroup(group("c"))], Durability::Crash)
-            .await
+        writer
+            .apply(&[StoreOp::UpsertGroup(group("c"))], Durability::Crash)
             .unwrap();
-        let err = clone
+        let err = writer
             .apply(
-                vec![StoreOp::AppendHistory(msg(4, "nope", 4))],
+                &[StoreOp::AppendHistory(msg(4, "nope", 4))],
                 Durability::Crash,
             )
-            .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Sqlite(_)));
-
-        handle.close().await.unwrap();
-        assert!(matches!(
-            clone
-                .apply(
-                    vec![StoreOp::UpsertGroup(group("b"))],
-                    Durability::PowerLoss
-                )
-                .await,
-            Err(StoreError::Closed)
-        ));
-        assert!(matches!(clone.close().await, Err(StoreError::Closed)));
+        assert_eq!(writer.load(10).unwrap().history.len(), 3);
+        writer.close().unwrap();
 
         // Checkpointed: the WAL is empty (or gone) and the data is there.
         let wal = dir.path().join("db.sqlite3-wal");
