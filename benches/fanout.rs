@@ -104,7 +104,7 @@ fn main() {
         fanout(
             &bin,
             members.unwrap_or(100),
-            messages.unwrap_or((rate * 5.0) as usize),
+            messages.unwrap_or((rate * 10.0) as usize),
             Some(rate),
             None,
         );
