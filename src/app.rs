@@ -269,20 +269,13 @@ impl Link {
         };
         match ev {
             XmppEvent::Stanza(el) => {
-                if let Some((service, batch)) = &self.multicast {
-                    if el.attr("type") == Some("error") && el.attr("from") == Some(service.as_str())
-                    {
-                        tracing::warn!(
-                            service = %service,
-                            condition = ?el
-                                .children()
-                                .find(|c| c.name() == "error")
-                                .and_then(|e| e.children().next())
-                                .map(|c| c.name().to_string()),
-                            "the multicast service refused a relayed message: its recipients did not get it \
-                             (is component.multicast_batch = {batch} within mod_multicast's limits?)"
-                        );
-                    }
+                if self
+                    .multicast
+                    .as_ref()
+                    .is_some_and(|(service, _)| el.attr("from") == Some(service.as_str()))
+                    && el.attr("type") == Some("error")
+                {
+                    self.multicast_refused(&el, out);
                 }
                 if let Some(h) = answerable_header(&el) {
                     self.batch.push(h);
@@ -302,6 +295,52 @@ impl Link {
                 self.connected = false;
             }
         }
+    }
+
+    /// The multicast service refused a relayed message: its recipients get
+    /// it one by one (the error carries the whole stanza on ejabberd), and
+    /// the batch shrinks when there were too many addresses, or multicast
+    /// stops until restart for any other refusal.
+    fn multicast_refused(&mut self, err: &Element, out: &mut Vec<Output>) {
+        let Some((service, batch)) = &mut self.multicast else {
+            return;
+        };
+        let refused = stanza::refused_multicast(err);
+        let n = refused.copies.len();
+        match refused.condition.as_deref() {
+            // Chunks of one message refused together all halve to the
+            // same size: lower once.
+            Some("not-acceptable") if n > 1 && (n / 2).max(1) < *batch => {
+                let smaller = (n / 2).max(1);
+                tracing::warn!(
+                    service = %service,
+                    recipients = n,
+                    multicast_batch = smaller,
+                    "the multicast service refused that many recipients in one stanza: \
+                     sent them one by one, and from now on at most multicast_batch per \
+                     stanza (raise mod_multicast's limits, remote: message, and set \
+                     component.multicast_batch to match)"
+                );
+                *batch = smaller;
+            }
+            Some("not-acceptable") if n > 1 => {
+                tracing::debug!(recipients = n, "refused multicast resent one by one");
+            }
+            condition => {
+                tracing::error!(
+                    service = %service,
+                    condition = condition.unwrap_or("none"),
+                    resent = n,
+                    "the multicast service refused a relayed message; relaying one stanza \
+                     per member until restart (check component.multicast)"
+                );
+                self.multicast = None;
+            }
+        }
+        if n == 0 {
+            tracing::error!("the refusal did not return the addresses: those copies are lost");
+        }
+        out.extend(refused.copies.into_iter().map(Output::Send));
     }
 
     /// Commits the store writes in `out`, then sends its stanzas. If the

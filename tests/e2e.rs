@@ -41,7 +41,8 @@ support::for_each_server!(
 /// `component.multicast`, a relayed message reaches the members through
 /// ejabberd's mod_multicast — one stanza per two members here
 /// (`multicast_batch = 2`) — with one id that references are rewritten to;
-/// a stanza the service refuses is logged, not silent.
+/// a stanza the service refuses for too many addresses is resent copy by
+/// copy, and the batch shrinks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ejabberd_xep0033_multicast_relays_and_keeps_references() {
     let p = server(Kind::Ejabberd);
@@ -111,8 +112,9 @@ async fn ejabberd_xep0033_multicast_relays_and_keeps_references() {
     drop(tg);
 
     // More recipients per stanza than the server takes (3 here): ejabberd
-    // refuses the stanza, and the component says so in its log (those
-    // copies are lost) instead of failing silently.
+    // refuses the stanza with the whole of it in the error; the component
+    // sends those copies one by one, says so, and halves its batch, so the
+    // next message goes through the service again (two stanzas of two).
     let tg = Talkgroups::start_with_component(
         &p,
         "multicast = \"multicast.localhost\"\nmulticast_batch = 4\n",
@@ -126,15 +128,37 @@ async fn ejabberd_xep0033_multicast_relays_and_keeps_references() {
     // Until all four are online a message names fewer and goes through;
     // keep talking until one names four.
     let deadline = std::time::Instant::now() + T;
-    while !tg.log().contains("the multicast service refused") {
+    let mut n = 0;
+    while !tg.log().contains("refused that many recipients") {
         assert!(
             std::time::Instant::now() < deadline,
             "no warning about the refused stanza:\n{}",
             tg.log()
         );
-        erin.send_message(LOBBY, "to four at once").await;
+        n += 1;
+        erin.send_message(LOBBY, &format!("to four at once {n}"))
+            .await;
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    // The refused message (the last one sent) still reaches all four.
+    let refused = format!("[erin] to four at once {n}");
+    for c in others.iter_mut() {
+        c.wait_for(T, |e| body_of(e).as_deref() == Some(refused.as_str()))
+            .await;
+    }
+    assert!(tg.log().contains("multicast_batch=2"), "{}", tg.log());
+    erin.send_message(LOBBY, "in pairs now").await;
+    for c in others.iter_mut() {
+        c.wait_for(T, |e| body_of(e).as_deref() == Some("[erin] in pairs now"))
+            .await;
+    }
+    let log = tg.log();
+    assert_eq!(
+        log.matches("refused that many recipients").count(),
+        1,
+        "{log}"
+    );
+    assert!(!log.contains("until restart"), "multicast stays on:\n{log}");
 }
 
 fn group(join: &str) -> String {

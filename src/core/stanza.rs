@@ -170,6 +170,64 @@ impl Fanout {
     }
 }
 
+/// What a multicast service refused, read from its error (XEP-0033).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefusedMulticast {
+    /// The error condition (`not-acceptable`: too many addresses).
+    pub condition: Option<String>,
+    /// One plain copy per address, as they would have gone without the
+    /// service; empty when the error does not carry the addresses.
+    pub copies: Vec<Element>,
+}
+
+/// Rebuilds the copies of a multicast stanza from the service's error.
+/// ejabberd's mod_multicast returns the whole stanza (addresses, body,
+/// everything) with the error appended; each address becomes a plain
+/// `type='chat'` message from the group (the error's `to`), with the same
+/// id and payload. (`Fanout::multicast` only makes relayed messages, which
+/// are `chat`; the error itself has replaced the type.)
+pub fn refused_multicast(err: &Element) -> RefusedMulticast {
+    let condition = err
+        .children()
+        .find(|c| c.name() == "error")
+        .and_then(|e| {
+            e.children()
+                .find(|c| c.ns() == NS_STANZAS && c.name() != "text")
+        })
+        .map(|c| c.name().to_string());
+    let (Some(from), Some(addresses)) = (err.attr("to"), child(err, "addresses", NS_ADDRESS))
+    else {
+        return RefusedMulticast {
+            condition,
+            copies: Vec::new(),
+        };
+    };
+    let mut template = Element::builder("message", NS_COMPONENT)
+        .a("from", from)
+        .a("type", "chat");
+    if let Some(id) = err.attr("id") {
+        template = template.a("id", id);
+    }
+    let mut template = template.build();
+    for c in err.children() {
+        if !(c.name() == "error" || c.is("addresses", NS_ADDRESS)) {
+            template.append_child(c.clone());
+        }
+    }
+    let copies = addresses
+        .children()
+        .filter(|a| a.is("address", NS_ADDRESS))
+        .filter(|a| matches!(a.attr("type"), Some("bcc" | "to" | "cc")))
+        .filter_map(|a| a.attr("jid"))
+        .map(|jid| {
+            let mut copy = template.clone();
+            set_attr(&mut copy, "to", jid);
+            copy
+        })
+        .collect();
+    RefusedMulticast { condition, copies }
+}
+
 pub fn text_child(name: &str, ns: &str, text: &str) -> Element {
     Element::builder(name, ns).append(text).build()
 }
@@ -338,6 +396,47 @@ mod tests {
         pres.push("a@x", 0);
         pres.push("b@x", 0);
         assert!(pres.multicast("multicast.x", 20).is_none());
+    }
+
+    #[test]
+    fn a_refused_multicast_becomes_plain_copies() {
+        // As ejabberd's mod_multicast answers a stanza over its limit: the
+        // whole stanza back, from/to swapped, type error, error appended.
+        let err: Element = "<message xmlns='jabber:component:accept' type='error' \
+            from='multicast.x' to='lobby@g' id='tgm-7-0'>\
+            <addresses xmlns='http://jabber.org/protocol/address'>\
+            <address type='bcc' jid='a@x'/><address type='bcc' jid='b@y'/></addresses>\
+            <body>[al] hi</body><nick xmlns='http://jabber.org/protocol/nick'>al</nick>\
+            <error type='modify'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>\
+            <text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>Too many receiver fields</text>\
+            </error></message>"
+            .parse()
+            .unwrap();
+        let r = refused_multicast(&err);
+        assert_eq!(r.condition.as_deref(), Some("not-acceptable"));
+        let to: Vec<_> = r.copies.iter().map(|c| c.attr("to").unwrap()).collect();
+        assert_eq!(to, ["a@x", "b@y"]);
+        for c in &r.copies {
+            assert_eq!(c.attr("from"), Some("lobby@g"));
+            assert_eq!(c.attr("type"), Some("chat"));
+            assert_eq!(c.attr("id"), Some("tgm-7-0"));
+            assert_eq!(c.get_child("body", NS_COMPONENT).unwrap().text(), "[al] hi");
+            assert!(c
+                .get_child("nick", "http://jabber.org/protocol/nick")
+                .is_some());
+            assert!(c.get_child("addresses", NS_ADDRESS).is_none());
+            assert!(c.get_child("error", NS_COMPONENT).is_none());
+        }
+
+        // A bare error (Prosody-style, no payload): the condition, no copies.
+        let bare: Element = "<message xmlns='jabber:component:accept' type='error' \
+            from='nothing.x' to='lobby@g' id='tgm-8-0'><error type='cancel'>\
+            <service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"
+            .parse()
+            .unwrap();
+        let r = refused_multicast(&bare);
+        assert_eq!(r.condition.as_deref(), Some("service-unavailable"));
+        assert!(r.copies.is_empty());
     }
 
     #[test]
