@@ -2,10 +2,10 @@
 //! core's `Output::Http` and reports each attempt as a `Delivery`. The core
 //! decides order, retries and give-up; this only moves bytes.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OnceCell};
 
 use crate::core::route::{Delivery, HttpSend, Outcome};
 
@@ -16,8 +16,9 @@ const MAX_ANSWER: usize = 4096;
 pub struct Sender {
     /// Built on the first send: the TLS stack (rustls, its crypto and
     /// certificate code) costs about 2.8 MB of RSS in a process that never
-    /// uses it, and most installations have no send route.
-    client: Arc<OnceLock<Result<reqwest::Client, String>>>,
+    /// uses it, and most installations have no send route. Building reads
+    /// the system's CA certificates, so it runs on a blocking thread.
+    client: Arc<OnceCell<Result<reqwest::Client, String>>>,
     results: mpsc::Sender<Delivery>,
 }
 
@@ -34,7 +35,14 @@ impl Sender {
         let client = self.client.clone();
         let results = self.results.clone();
         tokio::spawn(async move {
-            let outcome = match client.get_or_init(build_client) {
+            let built = client
+                .get_or_init(|| async {
+                    tokio::task::spawn_blocking(build_client)
+                        .await
+                        .unwrap_or_else(|e| Err(format!("cannot set up the HTTP client: {e}")))
+                })
+                .await;
+            let outcome = match built {
                 Ok(client) => attempt(client, &s).await,
                 Err(e) => Outcome::Failed(e.clone()),
             };
