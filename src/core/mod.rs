@@ -256,6 +256,9 @@ pub(crate) struct Group {
     /// to online members, and when.
     pub status_shown: (usize, usize),
     pub status_at: Millis,
+    /// (when, online, members) as last counted for a probe answer (see
+    /// `presence::status_line_for_probe`).
+    pub counted: std::cell::Cell<Option<(Millis, usize, usize)>>,
     /// HTTP routes by name.
     pub routes: BTreeMap<String, Route>,
     /// Message ids received on routes in the last day, and when.
@@ -282,6 +285,7 @@ impl Group {
             history: VecDeque::new(),
             status_shown: (0, 0),
             status_at: created_at,
+            counted: std::cell::Cell::new(None),
             routes: BTreeMap::new(),
             seen: HashMap::new(),
         }

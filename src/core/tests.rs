@@ -436,6 +436,27 @@ fn probe_is_answered_with_online_count_and_shutdown_says_unavailable() {
 }
 
 #[test]
+fn probe_answers_recount_the_group_at_most_once_a_second() {
+    let mut t = three();
+    let status = |t: &mut T| {
+        t.sent()
+            .into_iter()
+            .find(|e| e.name() == "presence" && e.attr("type").is_none())
+            .and_then(|e| e.get_child("status", NS_COMPONENT).map(|s| s.text()))
+            .unwrap()
+    };
+    t.pres("bob@localhost/r", G, Some("probe"));
+    assert_eq!(status(&mut t), "Lobby — 3 of 3 online");
+    t.pres("alice@localhost/r", G, Some("unavailable"));
+    t.sent();
+    // Within the second: the counts of the last answer.
+    t.pres("carol@localhost/r", G, Some("probe"));
+    assert_eq!(status(&mut t), "Lobby — 3 of 3 online");
+    t.later(1000).pres("carol@localhost/r", G, Some("probe"));
+    assert_eq!(status(&mut t), "Lobby — 2 of 3 online");
+}
+
+#[test]
 fn a_probe_from_a_full_jid_counts_as_a_login() {
     let mut t = open_group("");
     t.join("alice");
