@@ -12,6 +12,10 @@
 //! `loaded`: after `Core::new`; `live`: with everyone online; `peak`: the
 //! most held at any moment, the snapshot included.
 //!
+//! Then a login storm: every member probes the group once, and a
+//! `{"bench":"probe_storm",…,"us_per_probe":…}` line gives the core's time
+//! per answer (wall clock, with the counting allocator in place).
+//!
 //! Run: `cargo bench --bench memory` (a few seconds).
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -166,5 +170,37 @@ fn run(members: usize) {
         loaded as f64 / n,
         peak as f64 / n,
     );
+    probe_storm(&mut core, members);
     drop(core);
+}
+
+/// A login storm: every member's server probes the group within a few
+/// seconds (a server restart). Prints the core's time per probe answer
+/// (parsing the stanza excluded), the figure that was linear in the group's
+/// size while every answer counted the group.
+fn probe_storm(core: &mut Core, members: usize) {
+    let probes: Vec<Element> = (1..=members)
+        .map(|i| {
+            Element::from_str(&format!(
+                "<presence xmlns='jabber:component:accept' type='probe' \
+                 from='u{i}@localhost/phone' to='lobby@{DOMAIN}'/>"
+            ))
+            .expect("a valid probe")
+        })
+        .collect();
+    let mut out = Vec::new();
+    let start = std::time::Instant::now();
+    // Spread over 5 s of the core's clock, 1 ms apart at most.
+    let step = (5_000 / members as i64).max(1);
+    for (k, p) in probes.into_iter().enumerate() {
+        core.handle(2_000 + k as i64 * step, Input::Stanza(p), &mut out);
+        out.clear();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{{\"bench\":\"probe_storm\",\"members\":{members},\"probes\":{members},\
+         \"us_per_probe\":{:.2},\"total_ms\":{:.1}}}",
+        secs * 1e6 / members as f64,
+        secs * 1e3
+    );
 }
