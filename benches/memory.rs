@@ -14,7 +14,9 @@
 //!
 //! Then a login storm: every member probes the group once, and a
 //! `{"bench":"probe_storm",…,"us_per_probe":…}` line gives the core's time
-//! per answer (wall clock, with the counting allocator in place).
+//! per answer; and 1 000 newcomers join (`{"bench":"join_storm",…}`: each
+//! gets default names checked against the group and is announced to every
+//! online member). Wall clock, with the counting allocator in place.
 //!
 //! Run: `cargo bench --bench memory` (a few seconds).
 
@@ -171,7 +173,36 @@ fn run(members: usize) {
         peak as f64 / n,
     );
     probe_storm(&mut core, members);
+    join_storm(&mut core, members);
     drop(core);
+}
+
+/// Newcomers subscribing to a group of `members` (an open group: each
+/// gets default names, unique in the group). Prints the core's time per
+/// join.
+fn join_storm(core: &mut Core, members: usize) {
+    const JOINS: usize = 1_000;
+    let subs: Vec<Element> = (1..=JOINS)
+        .map(|i| {
+            Element::from_str(&format!(
+                "<presence xmlns='jabber:component:accept' type='subscribe' \
+                 from='new{i}@elsewhere' to='lobby@{DOMAIN}'/>"
+            ))
+            .expect("a valid subscribe")
+        })
+        .collect();
+    let mut out = Vec::new();
+    let start = std::time::Instant::now();
+    for (k, p) in subs.into_iter().enumerate() {
+        core.handle(10_000 + k as i64, Input::Stanza(p), &mut out);
+        out.clear();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{{\"bench\":\"join_storm\",\"members\":{members},\"joins\":{JOINS},\
+         \"us_per_join\":{:.1}}}",
+        secs * 1e6 / JOINS as f64
+    );
 }
 
 /// A login storm: every member's server probes the group within a few

@@ -302,10 +302,12 @@ impl Core {
                     Err(e) => return format!("Nick refused: {e}."),
                 };
                 let key = names::nick_key(&nick);
-                if g.members
-                    .values()
-                    .any(|m| m.rec.jid != me && names::nick_key(&m.rec.nick).clashes(&key))
-                {
+                let hash = key.hash();
+                if g.members.values().any(|m| {
+                    m.rec.jid != me
+                        && m.nick_hash().clashes(&hash)
+                        && names::nick_key(&m.rec.nick).clashes(&key)
+                }) {
                     return format!("The nick {nick} is taken.");
                 }
                 let old = self.update_member(name, me, out, |m| {
@@ -768,6 +770,7 @@ impl Core {
     ) -> Option<T> {
         let m = self.groups.get_mut(name)?.members.get_mut(jid)?;
         let r = f(&mut m.rec)?;
+        m.nick_changed();
         out.push(Output::Store(StoreOp::UpsertMember(m.rec.clone())));
         Some(r)
     }

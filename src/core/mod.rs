@@ -127,6 +127,9 @@ pub(crate) struct Member {
     pub blocks: Blocks,
     /// Online resources.
     pub resources: Resources,
+    /// The nick's key hashed, computed when first needed (see
+    /// [`Member::nick_hash`]); unset after the nick changes.
+    nick_hash: std::cell::Cell<names::NickHash>,
     /// Flood control, for members who have spoken (boxed: most members of
     /// a big group never do, and it is a third of `Member`'s size).
     pub flood: Option<Box<Flood>>,
@@ -221,11 +224,37 @@ impl Member {
             blocks: Blocks::default(),
             resources: Resources::default(),
             flood: None,
+            nick_hash: Default::default(),
         }
     }
 
     pub fn is_member(&self) -> bool {
         self.rec.state == MemberState::Member
+    }
+
+    /// The hash of the nick's key: checking a new nick against a group
+    /// compares these instead of computing every member's confusable
+    /// skeletons (a join into a group of 10 000 took 39 ms that way).
+    /// Computed on first use, not at start (≈ 2 µs a member).
+    pub fn nick_hash(&self) -> names::NickHash {
+        let h = self.nick_hash.get();
+        if !h.is_unset() {
+            return h;
+        }
+        let h = names::nick_key(&self.rec.nick).hash();
+        self.nick_hash.set(h);
+        h
+    }
+
+    /// Replaces the record (the nick may change with it).
+    pub fn set_record(&mut self, rec: MemberRecord) {
+        self.rec = rec;
+        self.nick_hash.set(Default::default());
+    }
+
+    /// Call after changing `rec.nick` in place.
+    pub fn nick_changed(&mut self) {
+        self.nick_hash.set(Default::default());
     }
 
     pub fn online(&self) -> bool {

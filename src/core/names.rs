@@ -160,6 +160,43 @@ impl NickKey {
     pub fn clashes(&self, other: &NickKey) -> bool {
         self.folded == other.folded || self.visual == other.visual
     }
+
+    /// The key in 16 bytes, for comparing against a whole group cheaply.
+    /// Equal keys give equal hashes; equal hashes almost always mean equal
+    /// keys (check with [`NickKey::clashes`] where it matters).
+    pub fn hash(&self) -> NickHash {
+        use std::hash::{Hash, Hasher};
+        let h = |s: &str| {
+            // SipHash with fixed keys: the same value in every process.
+            let mut hasher = std::hash::DefaultHasher::new();
+            s.hash(&mut hasher);
+            // 0 marks "not computed" in `Member`.
+            hasher.finish().max(1)
+        };
+        NickHash {
+            folded: h(&self.folded),
+            visual: h(&self.visual),
+        }
+    }
+}
+
+/// A [`NickKey`] hashed (see [`NickKey::hash`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NickHash {
+    folded: u64,
+    visual: u64,
+}
+
+impl NickHash {
+    /// Whether the keys may clash (they do unless a hash collided).
+    pub fn clashes(&self, other: &NickHash) -> bool {
+        self.folded == other.folded || self.visual == other.visual
+    }
+
+    /// The default value, which no computed hash equals.
+    pub fn is_unset(&self) -> bool {
+        self.folded == 0
+    }
 }
 
 pub fn nick_key(nick: &str) -> NickKey {

@@ -348,7 +348,7 @@ impl Core {
         let nick = rec.nick.clone();
         let fid = rec.fid.clone();
         match g.members.get_mut(jid) {
-            Some(m) => m.rec = rec,
+            Some(m) => m.set_record(rec),
             None => {
                 g.members.insert(jid.to_string(), Member::new(rec));
             }
@@ -525,9 +525,18 @@ impl Core {
             })
             .map(|m| m.rec.jid.clone())
             .collect();
-        for jid in to {
-            self.say(&gjid, &jid, text, out);
+        if to.is_empty() {
+            return;
         }
+        // One stanza serialized once, not an element per member (a join
+        // into a group of 10 000 online members took 28 ms that way).
+        let id = self.sys_id();
+        let mut f = Fanout::new(stanza::chat_template(&gjid, text), Some(format!("{id}-")));
+        for (n, jid) in to.iter().enumerate() {
+            f.push(jid, n as i64);
+        }
+        self.acknowledged = true;
+        out.push(Output::Fanout(f));
     }
 }
 
@@ -591,12 +600,12 @@ fn group_presence_template(from: &str, status: &str) -> Element {
 /// appended on a clash (`alice2`).
 pub(crate) fn default_names(g: &Group, jid: &str) -> (String, String) {
     let base = names::default_handle(jid);
+    // By hash: a collision only skips a free name.
     let taken = |candidate: &str| {
-        let key = names::nick_key(candidate);
+        let hash = names::nick_key(candidate).hash();
         g.members.values().any(|m| {
             m.rec.jid != jid
-                && (names::nick_key(&m.rec.nick).clashes(&key)
-                    || m.rec.fid.eq_ignore_ascii_case(candidate))
+                && (m.nick_hash().clashes(&hash) || m.rec.fid.eq_ignore_ascii_case(candidate))
         })
     };
     let mut n = 1;

@@ -73,6 +73,15 @@ pub fn chat(from: &str, to: &str, id: &str, body: &str) -> Element {
         .build()
 }
 
+/// A chat message without `to` and `id` (for a [`Fanout`]).
+pub fn chat_template(from: &str, body: &str) -> Element {
+    Element::builder("message", NS_COMPONENT)
+        .a("type", "chat")
+        .a("from", from)
+        .append(text_child("body", NS_COMPONENT, body))
+        .build()
+}
+
 /// One stanza for many recipients that differ only in `to` (and, with
 /// `id_prefix`, in `id` = prefix + the copy's number): the XMPP adapter
 /// serializes `stanza` once and writes each copy by patching those two

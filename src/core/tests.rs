@@ -1071,6 +1071,26 @@ fn nick_rules() {
 }
 
 #[test]
+fn a_changed_nick_is_taken_and_the_old_one_free() {
+    // Nick checks compare cached hashes of every member's nick key: the
+    // first check fills them, a change must refresh bob's.
+    let mut t = three();
+    assert_eq!(t.cmd("carol", "//nick BOB"), "The nick BOB is taken.");
+    assert_eq!(t.cmd("bob", "//nick robert"), "OK, you are now robert.");
+    t.sent();
+    assert_eq!(t.cmd("carol", "//nick Robert"), "The nick Robert is taken.");
+    assert_eq!(t.cmd("carol", "//nick bob"), "OK, you are now bob.");
+    // Default names of a newcomer avoid the new nicks too.
+    t.sent();
+    t.pres("robert@localhost", G, Some("subscribe"));
+    assert!(
+        t.one_body(A).starts_with("*** robert2 joined"),
+        "{:?}",
+        t.sent()
+    );
+}
+
+#[test]
 fn setid_once_and_unique() {
     let mut t = three();
     assert_eq!(t.cmd("bob", "//setid bob.x"), "OK, your id is now bob.x.");
