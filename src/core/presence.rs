@@ -54,9 +54,12 @@ impl Core {
             }
             g.status_shown = shown;
             g.status_at = now;
-            let status = status_line(g);
+            let mut presence = Fanout::new(group_presence_template(&g.jid, &status_line(g)), None);
             for m in g.members.values().filter(|m| m.is_member() && m.online()) {
-                out.push(Output::Send(group_presence(&g.jid, &m.rec.jid, &status)));
+                presence.push(&m.rec.jid, 0);
+            }
+            if !presence.copies.is_empty() {
+                out.push(Output::Fanout(presence));
             }
         }
     }
