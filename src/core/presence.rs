@@ -66,8 +66,13 @@ impl Core {
 
     pub(crate) fn on_shutdown(&mut self, out: &mut Vec<Output>) {
         for g in self.groups.values() {
+            let mut gone =
+                Fanout::new(stanza::presence_template(&g.jid, Some("unavailable")), None);
             for m in g.members.values().filter(|m| m.is_member()) {
-                send_presence(out, &g.jid, &m.rec.jid, Some("unavailable"));
+                gone.push(&m.rec.jid, 0);
+            }
+            if !gone.copies.is_empty() {
+                out.push(Output::Fanout(gone));
             }
         }
     }
