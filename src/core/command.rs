@@ -705,11 +705,9 @@ impl Core {
                 format!("OK, {jid} is now a member.")
             }
             Some(MemberState::Member) => {
-                let (nick, fid) = {
-                    let mut probe = g.clone();
-                    probe.members.remove(jid);
-                    default_names(&probe, jid)
-                };
+                // default_names leaves `jid`'s own names out of the check
+                // (no copy of the group needed).
+                let (nick, fid) = default_names(g, jid);
                 self.update_member(name, jid, out, |m| {
                     m.nick = nick.clone();
                     m.fid = fid.clone();
