@@ -182,22 +182,8 @@ fn run(members: usize) {
 /// join.
 fn join_storm(core: &mut Core, members: usize) {
     const JOINS: usize = 1_000;
-    let subs: Vec<Element> = (1..=JOINS)
-        .map(|i| {
-            Element::from_str(&format!(
-                "<presence xmlns='jabber:component:accept' type='subscribe' \
-                 from='new{i}@elsewhere' to='lobby@{DOMAIN}'/>"
-            ))
-            .expect("a valid subscribe")
-        })
-        .collect();
-    let mut out = Vec::new();
-    let start = std::time::Instant::now();
-    for (k, p) in subs.into_iter().enumerate() {
-        core.handle(10_000 + k as i64, Input::Stanza(p), &mut out);
-        out.clear();
-    }
-    let secs = start.elapsed().as_secs_f64();
+    let subs = presences(JOINS, "subscribe", |i| format!("new{i}@elsewhere"));
+    let secs = feed(core, subs, 10_000, 1);
     println!(
         "{{\"bench\":\"join_storm\",\"members\":{members},\"joins\":{JOINS},\
          \"us_per_join\":{:.1}}}",
@@ -210,28 +196,39 @@ fn join_storm(core: &mut Core, members: usize) {
 /// (parsing the stanza excluded), the figure that was linear in the group's
 /// size while every answer counted the group.
 fn probe_storm(core: &mut Core, members: usize) {
-    let probes: Vec<Element> = (1..=members)
-        .map(|i| {
-            Element::from_str(&format!(
-                "<presence xmlns='jabber:component:accept' type='probe' \
-                 from='u{i}@localhost/phone' to='lobby@{DOMAIN}'/>"
-            ))
-            .expect("a valid probe")
-        })
-        .collect();
-    let mut out = Vec::new();
-    let start = std::time::Instant::now();
+    let probes = presences(members, "probe", |i| format!("u{i}@localhost/phone"));
     // Spread over 5 s of the core's clock, 1 ms apart at most.
-    let step = (5_000 / members as i64).max(1);
-    for (k, p) in probes.into_iter().enumerate() {
-        core.handle(2_000 + k as i64 * step, Input::Stanza(p), &mut out);
-        out.clear();
-    }
-    let secs = start.elapsed().as_secs_f64();
+    let secs = feed(core, probes, 2_000, (5_000 / members as i64).max(1));
     println!(
         "{{\"bench\":\"probe_storm\",\"members\":{members},\"probes\":{members},\
          \"us_per_probe\":{:.2},\"total_ms\":{:.1}}}",
         secs * 1e6 / members as f64,
         secs * 1e3
     );
+}
+
+/// `n` presences of `kind` to the group, from `from(1..=n)`, parsed.
+fn presences(n: usize, kind: &str, from: impl Fn(usize) -> String) -> Vec<Element> {
+    (1..=n)
+        .map(|i| {
+            Element::from_str(&format!(
+                "<presence xmlns='jabber:component:accept' type='{kind}' \
+                 from='{}' to='lobby@{DOMAIN}'/>",
+                from(i)
+            ))
+            .expect("a valid presence")
+        })
+        .collect()
+}
+
+/// Hands the stanzas to the core, the k-th at `t0 + k * step` ms of its
+/// clock; returns the wall time taken, in seconds.
+fn feed(core: &mut Core, stanzas: Vec<Element>, t0: i64, step: i64) -> f64 {
+    let mut out = Vec::new();
+    let start = std::time::Instant::now();
+    for (k, el) in stanzas.into_iter().enumerate() {
+        core.handle(t0 + k as i64 * step, Input::Stanza(el), &mut out);
+        out.clear();
+    }
+    start.elapsed().as_secs_f64()
 }
