@@ -59,7 +59,7 @@ fn main() -> ExitCode {
     };
     let result = match args.command.unwrap_or(Command::Run) {
         Command::Check => check(&cfg),
-        Command::Run => run(cfg),
+        Command::Run => app::run(cfg, shutdown_signal()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -147,10 +147,6 @@ fn check(cfg: &config::Config) -> anyhow::Result<()> {
     println!("instance id: {instance}");
     println!("config ok");
     Ok(())
-}
-
-fn run(cfg: config::Config) -> anyhow::Result<()> {
-    app::run(cfg, shutdown_signal())
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

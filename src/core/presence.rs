@@ -521,27 +521,21 @@ impl Core {
         text: &str,
         out: &mut Vec<Output>,
     ) {
-        let Some(g) = self.groups.get(name) else {
-            return;
-        };
-        let gjid = g.jid.clone();
-        let to: Vec<String> = g
-            .members
-            .values()
-            .filter(|m| {
-                m.is_member() && m.online() && !m.stopped(now) && Some(m.rec.jid.as_str()) != except
-            })
-            .map(|m| m.rec.jid.clone())
-            .collect();
-        if to.is_empty() {
-            return;
-        }
         // One stanza serialized once, not an element per member (a join
         // into a group of 10 000 online members took 28 ms that way).
         let id = self.sys_id();
-        let mut f = Fanout::new(stanza::chat_template(&gjid, text), Some(format!("{id}-")));
-        for (n, jid) in to.iter().enumerate() {
-            f.push(jid, n as i64);
+        let Some(g) = self.groups.get(name) else {
+            return;
+        };
+        let mut f = Fanout::new(stanza::chat_template(&g.jid, text), Some(format!("{id}-")));
+        let to = g.members.values().filter(|m| {
+            m.is_member() && m.online() && !m.stopped(now) && Some(m.rec.jid.as_str()) != except
+        });
+        for (n, m) in to.enumerate() {
+            f.push(&m.rec.jid, n as i64);
+        }
+        if f.copies.is_empty() {
+            return;
         }
         self.acknowledged = true;
         out.push(Output::Fanout(f));
@@ -577,17 +571,16 @@ pub(crate) fn status_line_for_probe(g: &Group, now: Millis) -> String {
             counts
         }
     };
-    format!("{} — {online} of {members} online", g.title)
+    status_text(g, online, members)
 }
 
 /// "Lobby — 2 of 5 online".
 pub(crate) fn status_line(g: &Group) -> String {
-    format!(
-        "{} — {} of {} online",
-        g.title,
-        g.online_count(),
-        g.member_count()
-    )
+    status_text(g, g.online_count(), g.member_count())
+}
+
+fn status_text(g: &Group, online: usize, members: usize) -> String {
+    format!("{} — {online} of {members} online", g.title)
 }
 
 /// The group's available presence with its status line.
