@@ -57,8 +57,18 @@ fn open_store(cfg: &Config) -> anyhow::Result<(Store, crate::core::model::Snapsh
 /// crosses two threads (socket → core → socket) instead of four, and no
 /// runtime worker ever waits for the disk. (`Runtime::block_on` panics if
 /// called from inside a runtime, so this cannot end up on a worker.)
+///
+/// The runtime has one worker thread, whatever the number of cores: the
+/// adapters it runs (the XMPP connection, HTTP, deliveries) wait on
+/// sockets, not on the CPU, and everything they carry goes through the
+/// one core thread anyway. A second worker only added wake-ups between
+/// threads to each stanza's path: at 100 members and 1 000 msg/s the p99
+/// was 0.60–2.11 ms with two workers (5 runs of 15 over 1 ms) and
+/// 0.58–0.87 ms with one (21 runs), at the same throughput
+/// (BENCHMARKS.md, "one runtime worker").
 pub fn run(cfg: Config, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()?;
     let (store, snap) = open_store(&cfg)?;
