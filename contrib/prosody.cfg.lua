@@ -34,3 +34,24 @@ Component "groups.example.org"
 -- Prosody accepts one connection per component: a second talkgroups process
 -- with the same domain is refused (<conflict/>). While talkgroups is down,
 -- Prosody answers stanzas for the domain with errors; nothing is queued.
+
+---------- Optional: XEP-0033 multicast for big groups ----------
+-- Prosody parses every stanza a component sends it, so a message relayed
+-- to N members costs it N parses; a MUC room's copies cost it about half.
+-- mod_talkgroups_multicast (shipped beside this file, in contrib/prosody/)
+-- lets talkgroups hand Prosody one stanza per message with the members as
+-- bcc addresses, and routes the copies as the MUC does (BENCHMARKS.md).
+-- plugin_paths is a global setting (see above): point it at the directory
+-- holding mod_talkgroups_multicast.lua, e.g. where you installed it:
+--plugin_paths = { "/usr/local/share/talkgroups/prosody" }
+--
+--Component "multicast.groups.example.org" "talkgroups_multicast"
+--	-- Only these components may use it; anyone else gets <forbidden/>.
+--	multicast_senders = { "groups.example.org" }
+--	-- Addresses per stanza; larger stanzas get <not-acceptable/>.
+--	multicast_max_addresses = 10000
+--
+-- and in talkgroups' config:
+--   [component]
+--   multicast = "multicast.groups.example.org"
+--   multicast_batch = 10000

@@ -35,17 +35,17 @@ support::for_each_server!(
     member_who_never_accepts_the_groups_request_still_gets_messages,
     remaining_commands_through_a_real_server,
     offline_modes_server_and_drop,
+    xep0033_multicast_relays_and_keeps_references,
 );
 
-/// ejabberd only (Prosody has no XEP-0033 service): with
-/// `component.multicast`, a relayed message reaches the members through
-/// ejabberd's mod_multicast — one stanza per two members here
-/// (`multicast_batch = 2`) — with one id that references are rewritten to;
-/// a stanza the service refuses for too many addresses is resent copy by
-/// copy, and the batch shrinks.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ejabberd_xep0033_multicast_relays_and_keeps_references() {
-    let p = server(Kind::Ejabberd);
+/// With `component.multicast`, a relayed message reaches the members
+/// through the server's XEP-0033 service — ejabberd's mod_multicast, or on
+/// Prosody contrib/prosody's mod_talkgroups_multicast — one stanza per two
+/// members here (`multicast_batch = 2`), with one id that references are
+/// rewritten to; a stanza the service refuses for too many addresses (both
+/// test servers take 3) is resent copy by copy, and the batch shrinks.
+async fn xep0033_multicast_relays_and_keeps_references(kind: Kind) {
+    let p = server(kind);
     let tg = Talkgroups::start_with_component(
         &p,
         "multicast = \"multicast.localhost\"\nmulticast_batch = 2\n",
@@ -111,8 +111,8 @@ async fn ejabberd_xep0033_multicast_relays_and_keeps_references() {
     assert_eq!(r.attr("id"), Some(ids[0].as_str()));
     drop(tg);
 
-    // More recipients per stanza than the server takes (3 here): ejabberd
-    // refuses the stanza with the whole of it in the error; the component
+    // More recipients per stanza than the server takes (3 here): the
+    // service refuses the stanza with the whole of it in the error; the component
     // sends those copies one by one, says so, and halves its batch, so the
     // next message goes through the service again (two stanzas of two).
     let tg = Talkgroups::start_with_component(
@@ -159,6 +159,50 @@ async fn ejabberd_xep0033_multicast_relays_and_keeps_references() {
         "{log}"
     );
     assert!(!log.contains("until restart"), "multicast stays on:\n{log}");
+
+    if kind == Kind::Prosody {
+        // mod_talkgroups_multicast serves only the components it lists
+        // (ejabberd's mod_multicast serves local users too, by design): a
+        // user who tries is refused, and nobody gets the message.
+        const NS_ADDRESS: &str = "http://jabber.org/protocol/address";
+        let spam = support::el(
+            "message",
+            ns::CLIENT,
+            &[
+                ("to", "multicast.localhost"),
+                ("type", "chat"),
+                ("id", "mc-1"),
+            ],
+        )
+        .append(
+            support::el("addresses", NS_ADDRESS, &[]).append(support::el(
+                "address",
+                NS_ADDRESS,
+                &[("type", "bcc"), ("jid", "frank@localhost")],
+            )),
+        )
+        .append(support::el("body", ns::CLIENT, &[]).append("amplified"))
+        .build();
+        erin.send(spam).await;
+        let err = erin
+            .wait_for(T, |e| {
+                e.attr("type") == Some("error") && e.attr("id") == Some("mc-1")
+            })
+            .await;
+        assert!(
+            err.children()
+                .any(|c| c.name() == "error" && c.children().any(|x| x.name() == "forbidden")),
+            "{}",
+            support::xml(&err)
+        );
+        let frank = &mut others[0];
+        let got = frank.drain_for(QUIET).await;
+        assert!(
+            !got.iter()
+                .any(|e| body_of(e).as_deref() == Some("amplified")),
+            "a user's multicast was relayed"
+        );
+    }
 }
 
 fn group(join: &str) -> String {

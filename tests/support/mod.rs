@@ -395,7 +395,8 @@ data_path = {data}
 pidfile = {pidfile}
 admin_socket = {admin_socket}
 certificates = {certs}
-plugin_paths = {{ }}
+-- contrib/prosody: mod_talkgroups_multicast (XEP-0033, component.multicast)
+plugin_paths = {{ {plugins} }}
 
 interfaces = {{ "127.0.0.1" }}
 local_interfaces = {{ "127.0.0.1" }}
@@ -448,6 +449,7 @@ VirtualHost "localhost"
             component = self.component_port,
             http = self.http_port,
             log = path("prosody.log"),
+            plugins = lua_str(concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/prosody")),
         );
         for (domain, secret) in &self.components {
             let _ = write!(
@@ -457,6 +459,15 @@ VirtualHost "localhost"
                 lua_str(secret)
             );
         }
+        // XEP-0033 for the components, as the test ejabberd has it: at most
+        // 3 addresses per stanza, so that a test can cross the limit.
+        let senders: Vec<String> = self.components.iter().map(|(d, _)| lua_str(d)).collect();
+        let _ = write!(
+            cfg,
+            "\nComponent \"multicast.localhost\" \"talkgroups_multicast\"\n    \
+             multicast_senders = {{ {} }}\n    multicast_max_addresses = 3\n",
+            senders.join("; ")
+        );
         fs::write(&self.config_path, cfg).expect("write Prosody config");
     }
 

@@ -1,0 +1,129 @@
+-- mod_talkgroups_multicast: an XEP-0033 multicast service for Prosody,
+-- for talkgroups (component.multicast) and other trusted components.
+--
+-- Prosody has no XEP-0033 service of its own, so a component that fans a
+-- message out to N members hands Prosody N stanzas, and Prosody parses
+-- every one of them: the copies a MUC room makes cost Prosody half as
+-- much. With this service the component sends one stanza per message
+-- with the recipients as `bcc` addresses; the service routes one copy per
+-- address the way Prosody's MUC routes its own copies (the same stanza,
+-- only `to` changed), so each copy costs about what a MUC copy costs.
+--
+-- Load it as an internal component, and name the components that may use
+-- it (anyone else gets `forbidden`, so it is no amplifier for strangers):
+--
+--   plugin_paths = { "/usr/share/talkgroups/prosody" }  -- this directory
+--   Component "multicast.example.org" "talkgroups_multicast"
+--       multicast_senders = { "groups.example.org" }
+--       multicast_max_addresses = 10000 -- per stanza (default 10000)
+--
+-- and in talkgroups' config: component.multicast = "multicast.example.org",
+-- component.multicast_batch = 10000 (at most multicast_max_addresses).
+--
+-- Like ejabberd's mod_multicast, a refused stanza comes back whole, with
+-- the error appended, so the sender can still deliver its copies itself:
+-- `forbidden` for a sender not listed, `not-acceptable` for more addresses
+-- than multicast_max_addresses, `bad-request` for no usable address.
+-- `to` and `cc` addresses stay in the copies, marked delivered='true';
+-- `bcc` addresses are removed (XEP-0033 §4.6). Address `jid`s are not
+-- stringprepped: a listed sender is trusted to send normalized JIDs, as
+-- talkgroups does.
+
+local st = require "util.stanza";
+local jid_split = require "util.jid".split;
+
+local xmlns_address = "http://jabber.org/protocol/address";
+local xmlns_stanzas = "urn:ietf:params:xml:ns:xmpp-stanzas";
+local xmlns_disco_info = "http://jabber.org/protocol/disco#info";
+
+local senders = module:get_option_set("multicast_senders", {});
+local max_addresses = module:get_option_number("multicast_max_addresses", 10000);
+
+if senders:empty() then
+	module:log("warn", "multicast_senders is empty: every multicast will be refused");
+end
+
+-- The whole stanza back to its sender, with the error appended.
+local function refuse(stanza, error_type, condition, text)
+	local reply = st.clone(stanza):reset();
+	reply.attr.type = "error";
+	reply.attr.to, reply.attr.from = stanza.attr.from, stanza.attr.to;
+	reply:tag("error", { type = error_type })
+		:tag(condition, { xmlns = xmlns_stanzas }):up()
+		:text_tag("text", text, { xmlns = xmlns_stanzas })
+		:up();
+	module:send(reply);
+	return true;
+end
+
+module:hook("message/host", function(event)
+	local stanza = event.stanza;
+	if stanza.attr.type == "error" then
+		return true; -- never answer an error (no loops)
+	end
+	local _, from_host = jid_split(stanza.attr.from);
+	if not senders:contains(from_host) then
+		module:log("debug", "refused multicast from %s", stanza.attr.from);
+		return refuse(stanza, "auth", "forbidden", "not a multicast sender here");
+	end
+	local addresses = stanza:get_child("addresses", xmlns_address);
+	if not addresses then
+		return refuse(stanza, "modify", "bad-request", "no addresses");
+	end
+	local targets, shown = {}, false;
+	for address in addresses:childtags("address", xmlns_address) do
+		local kind, jid = address.attr.type, address.attr.jid;
+		if jid and (kind == "to" or kind == "cc" or kind == "bcc") then
+			targets[#targets + 1] = jid;
+			shown = shown or kind ~= "bcc";
+		end
+	end
+	if #targets == 0 then
+		return refuse(stanza, "modify", "bad-request", "no address with a jid");
+	end
+	if #targets > max_addresses then
+		return refuse(stanza, "modify", "not-acceptable",
+			"at most " .. max_addresses .. " addresses per stanza");
+	end
+
+	-- What every recipient gets: this very stanza (the event's: nothing
+	-- else holds it, and no copy is made) without the bcc addresses.
+	stanza:maptags(function(tag)
+		if tag.name ~= "addresses" or tag.attr.xmlns ~= xmlns_address then
+			return tag;
+		end
+		if not shown then
+			return nil;
+		end
+		tag:maptags(function(a)
+			if a.name == "address" and a.attr.type == "bcc" then
+				return nil;
+			end
+			if a.name == "address" and (a.attr.type == "to" or a.attr.type == "cc") then
+				a.attr.delivered = "true";
+			end
+			return a;
+		end);
+		return tag;
+	end);
+	-- As Prosody's MUC fans out: one stanza, `to` set per recipient.
+	for i = 1, #targets do
+		stanza.attr.to = targets[i];
+		module:send(stanza);
+	end
+	return true;
+end);
+
+-- disco#info: a multicast service (XEP-0033 §2.1).
+module:hook("iq-get/host/" .. xmlns_disco_info .. ":query", function(event)
+	local origin, stanza = event.origin, event.stanza;
+	if stanza.tags[1].attr.node then
+		return; -- no nodes: Prosody's default answer
+	end
+	origin.send(st.reply(stanza)
+		:tag("query", { xmlns = xmlns_disco_info })
+		:tag("identity", { category = "service", type = "multicast", name = "Multicast" }):up()
+		:tag("feature", { var = xmlns_disco_info }):up()
+		:tag("feature", { var = xmlns_address }):up());
+	return true;
+end);
