@@ -39,8 +39,16 @@
 //! joins the talkgroups group as a user does (presence `subscribe`, then
 //! approving the group's `subscribe`); lines are `e2e_ejabberd…`.
 //!
+//! `--multicast` runs talkgroups with `component.multicast` (XEP-0033: one
+//! stanza per message, every other member a `bcc` address) through the
+//! server's multicast service: ejabberd's mod_multicast, or on Prosody
+//! contrib/prosody's mod_talkgroups_multicast (loaded from this source
+//! tree); lines are `e2e_xep0033` / `e2e_ejabberd_xep0033`, and the
+//! reference phases are skipped. Without it, a last reference phase has the
+//! bench itself send one multicast stanza per message (`…_raw_multicast`).
+//!
 //! Usage: `cargo bench --bench e2e -- [--server prosody|ejabberd|both]
-//! [--members N] [--messages M]` (default: Prosody, N = 50 and 200). One
+//! [--members N] [--messages M] [--multicast]` (default: Prosody, N = 50 and 200). One
 //! JSON line per N; CPU use of the server and talkgroups during each phase
 //! on stderr. Needs `prosody` (`PROSODY_BIN`) or `ejabberdctl`
 //! (`EJABBERDCTL_BIN`) in PATH.
@@ -106,7 +114,7 @@ fn main() {
                 kind,
                 n,
                 messages.unwrap_or((50_000 / (n - 1)).max(10)),
-                multicast && kind == Kind::Ejabberd,
+                multicast,
             );
         }
     }
@@ -376,7 +384,7 @@ data_path = {data}
 pidfile = {pid}
 admin_socket = {sock}
 certificates = {certs}
-plugin_paths = {{ }}
+plugin_paths = {{ {plugins:?} }}
 interfaces = {{ "127.0.0.1" }}
 local_interfaces = {{ "127.0.0.1" }}
 c2s_ports = {{ {c2s_port} }}
@@ -411,6 +419,12 @@ Component "groups.localhost"
 Component "raw.localhost"
     component_secret = "{SECRET}"
 
+-- XEP-0033 for component.multicast (contrib/prosody), as ejabberd's
+-- mod_multicast is configured below: any number of addresses per stanza.
+Component "multicast.localhost" "talkgroups_multicast"
+    multicast_senders = {{ "groups.localhost"; "raw.localhost" }}
+    multicast_max_addresses = 100000
+
 Component "conference.localhost" "muc"
     muc_room_locking = false
     restrict_room_creation = false
@@ -420,6 +434,7 @@ Component "conference.localhost" "muc"
         sock = q("prosody.sock"),
         certs = q("certs"),
         log = q("prosody.log"),
+        plugins = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/prosody"),
     );
     let config = dir.join("prosody.cfg.lua");
     std::fs::write(&config, cfg).unwrap();
@@ -498,8 +513,9 @@ join = "open"
 "#,
             port = p.component_port,
             db = db.display(),
-            // The bench's ejabberd lets a component name any number of
-            // recipients (mod_multicast limits: remote: message: infinite).
+            // The bench's servers let a component name any number of
+            // recipients (ejabberd: mod_multicast limits: remote: message:
+            // infinite; Prosody: multicast_max_addresses = 100000).
             multicast = if multicast {
                 "multicast = \"multicast.localhost\"\nmulticast_batch = 10000\n"
             } else {
@@ -730,7 +746,7 @@ enum System {
     /// Same, with minimal copies: no id, no `<nick/>`.
     RawBare,
     /// The bench as a component, one XEP-0033 stanza per message to
-    /// ejabberd's `mod_multicast` (all other members as `bcc`).
+    /// the server's multicast service (all other members as `bcc`).
     RawMulticast,
 }
 
@@ -1008,7 +1024,10 @@ fn e2e(bin: &Path, kind: Kind, members: usize, messages: usize, multicast: bool)
     let (tg_rate, tg_p99) = run(&tracks.tg, System::Talkgroups);
     let (muc_rate, muc_p99) = run(&tracks.muc, System::Muc);
     let bench = match (kind, multicast) {
-        (Kind::Prosody, _) => "e2e",
+        (Kind::Prosody, false) => "e2e",
+        // talkgroups with component.multicast through contrib/prosody's
+        // mod_talkgroups_multicast: one stanza per message.
+        (Kind::Prosody, true) => "e2e_xep0033",
         (Kind::Ejabberd, false) => "e2e_ejabberd",
         // talkgroups with component.multicast: one stanza per message.
         (Kind::Ejabberd, true) => "e2e_ejabberd_xep0033",
@@ -1029,7 +1048,7 @@ fn e2e(bin: &Path, kind: Kind, members: usize, messages: usize, multicast: bool)
              \"raw_minimal_per_sec\":{bare_rate:.0}}}",
             tg_rate / raw_rate
         );
-        if kind == Kind::Ejabberd {
+        {
             let (mc_rate, mc_p99) = run(&tracks.raw_multicast, System::RawMulticast);
             println!(
                 "{{\"bench\":\"{bench}_raw_multicast\",\"members\":{members},\

@@ -4,11 +4,12 @@
 # members, fixed 1000 msg/s at 100 members, start-up with 100 000 members),
 # the core's memory per member, the serialization micro-benchmark and, when `prosody` / `ejabberd` are
 # installed, the end-to-end comparisons with the server's own MUC (50 and
-# 200 clients; on ejabberd also with component.multicast, XEP-0033).
+# 200 clients; on each also with component.multicast, XEP-0033, through
+# ejabberd's mod_multicast or contrib/prosody's mod_talkgroups_multicast).
 # JSON lines go to stdout and to
 # target/bench-results/<UTC time>.jsonl; progress goes to stderr.
 #
-#   scripts/bench.sh              # everything, about 5 minutes on 2 cores
+#   scripts/bench.sh              # everything, about 6 minutes on 2 cores
 #   scripts/bench.sh --callgrind  # also instruction counts under valgrind
 #                                 # (repeatable): per relayed copy in
 #                                 # talkgroups, and Prosody's per delivered
@@ -52,6 +53,8 @@ cargo bench --quiet --bench serialize | tee -a "$results"
 if command -v "${PROSODY_BIN:-prosody}" >/dev/null; then
     echo "== end to end: talkgroups vs Prosody MUC through a private Prosody" >&2
     TALKGROUPS_BIN="$bin" cargo bench --quiet --bench e2e | tee -a "$results"
+    echo "== the same with component.multicast through contrib/prosody's mod_talkgroups_multicast" >&2
+    TALKGROUPS_BIN="$bin" cargo bench --quiet --bench e2e -- --multicast | tee -a "$results"
 else
     echo "== end to end skipped: prosody not installed (apt-get install -y prosody)" >&2
 fi
