@@ -5,9 +5,8 @@
 //! (see `Writer` and `app`).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -909,7 +908,19 @@ impl Writer {
 
     /// See [`Store::apply_with`].
     pub fn apply(&mut self, ops: &[StoreOp], durability: Durability) -> Result<(), StoreError> {
-        self.store.apply_with(ops, durability)
+        let result = self.store.apply_with(ops, durability);
+        if let (Some(c), false) = (&self.checkpointer, ops.is_empty()) {
+            c.pace.committed();
+        }
+        result
+    }
+
+    /// Checkpoints the checkpointer has run so far.
+    #[cfg(test)]
+    fn checkpoints(&self) -> u64 {
+        self.checkpointer
+            .as_ref()
+            .map_or(0, |c| c.pace.checkpoints.load(Ordering::Acquire))
     }
 
     /// Between batches, once the last one's stanzas are on their way:
@@ -945,11 +956,11 @@ impl Writer {
 /// SQLite's page cache per connection, in KiB (its default is 2 000).
 const CACHE_KIB: i64 = 512;
 
-/// How often the checkpointer moves the WAL into the database file. Often,
-/// so each checkpoint is small: at 1 000 messages a second one every
-/// 500 ms copied 1 500 pages at once, and the messages relayed meanwhile
-/// showed it (p99 0.9-2.0 ms against 0.7-0.9 ms; BENCHMARKS.md). An idle
-/// check costs next to nothing.
+/// How often the checkpointer moves the WAL into the database file while
+/// there are commits. Often, so each checkpoint is small: at 1 000
+/// messages a second one every 500 ms copied 1 500 pages at once, and the
+/// messages relayed meanwhile showed it (p99 0.9-2.0 ms against 0.7-0.9 ms;
+/// BENCHMARKS.md). Without commits the checkpointer sleeps.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// A WAL this long (in frames, about 4 KiB each) that the checkpointer has
@@ -962,7 +973,7 @@ const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 /// A checkpointer thread and what it tells the writer.
 struct Checkpointer {
-    stop: mpsc::Sender<()>,
+    pace: Arc<Pace>,
     thread: JoinHandle<()>,
     /// Set when the WAL is long and copied up to a recent frame: a
     /// checkpoint on the writer's own connection, between commits, then
@@ -970,8 +981,67 @@ struct Checkpointer {
     finish: Arc<AtomicBool>,
 }
 
+/// When the checkpointer runs: `policy.every` after a commit it has not
+/// checkpointed yet, and not at all while nothing is committed (an idle
+/// process does not wake ten times a second for nothing).
+#[derive(Default)]
+struct Pace {
+    state: Mutex<PaceState>,
+    wake: Condvar,
+    checkpoints: AtomicU64,
+}
+
+#[derive(Default)]
+struct PaceState {
+    /// Committed since the checkpointer last started waiting.
+    dirty: bool,
+    /// The checkpointer waits for a commit (so the next one wakes it).
+    idle: bool,
+    stop: bool,
+}
+
+impl Pace {
+    fn lock(&self) -> MutexGuard<'_, PaceState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The writer committed: wakes the checkpointer if it sleeps, else
+    /// only marks the work (no system call on the commit path).
+    fn committed(&self) {
+        let mut s = self.lock();
+        s.dirty = true;
+        if s.idle {
+            s.idle = false;
+            self.wake.notify_one();
+        }
+    }
+
+    fn stop(&self) {
+        self.lock().stop = true;
+        self.wake.notify_one();
+    }
+
+    /// Waits for a commit, then `every` more (commits meanwhile are taken
+    /// in the same checkpoint). False when stopped.
+    fn next(&self, every: Duration) -> bool {
+        let mut s = self.lock();
+        while !s.dirty && !s.stop {
+            s.idle = true;
+            s = self.wake.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+        s.idle = false;
+        s.dirty = false;
+        let (s, _) = self
+            .wake
+            .wait_timeout_while(s, every, |s| !s.stop)
+            .unwrap_or_else(|p| p.into_inner());
+        !s.stop
+    }
+}
+
 /// Starts the checkpointer: its own connection and thread, running PASSIVE
-/// checkpoints (which never block the writer) every `policy.every`, so
+/// checkpoints (which never block the writer) `policy.every` after commits
+/// (see [`Pace`]), so
 /// that commits never run a big one themselves — SQLite's automatic
 /// checkpoint runs inside the commit that crosses 1 000 WAL pages and
 /// fsyncs the database there, a stall of milliseconds every few hundred
@@ -996,28 +1066,33 @@ fn start_checkpointer(store: &Store) -> Option<Checkpointer> {
     };
     let finish = Arc::new(AtomicBool::new(false));
     let raise = Arc::clone(&finish);
-    let (stop, stopped) = mpsc::channel::<()>();
+    // Whatever the last run left in the WAL is checkpointed once at start.
+    let pace = Arc::new(Pace::default());
+    pace.committed();
+    let paced = Arc::clone(&pace);
     let thread = std::thread::Builder::new()
         .name("talkgroups-checkpoint".into())
-        .spawn(move || loop {
-            match stopped.recv_timeout(policy.every) {
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    // (busy, frames in the WAL, frames copied)
-                    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-                        Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
-                    });
-                    match done {
-                        Ok((frames, copied)) => {
-                            if frames >= policy.reset_frames && copied == frames {
-                                raise.store(true, Ordering::Release);
-                            }
+        .spawn(move || {
+            while paced.next(policy.every) {
+                // (busy, frames in the WAL, frames copied)
+                let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                    Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+                });
+                paced.checkpoints.fetch_add(1, Ordering::AcqRel);
+                match done {
+                    Ok((frames, copied)) => {
+                        if frames >= policy.reset_frames && copied == frames {
+                            raise.store(true, Ordering::Release);
                         }
-                        Err(e) => {
-                            tracing::debug!(error = %e, "checkpoint failed; trying again later");
+                        if copied < frames {
+                            paced.committed(); // the rest after `every`
                         }
                     }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "checkpoint failed; trying again later");
+                        paced.committed();
+                    }
                 }
-                _ => return,
             }
         });
     match thread {
@@ -1026,7 +1101,7 @@ fn start_checkpointer(store: &Store) -> Option<Checkpointer> {
                 tracing::warn!(error = %e, "cannot turn automatic checkpoints off");
             }
             Some(Checkpointer {
-                stop,
+                pace,
                 thread,
                 finish,
             })
@@ -1066,8 +1141,8 @@ impl Store {
 }
 
 fn stop_checkpointer(c: &mut Option<Checkpointer>) {
-    if let Some(Checkpointer { stop, thread, .. }) = c.take() {
-        drop(stop);
+    if let Some(Checkpointer { pace, thread, .. }) = c.take() {
+        pace.stop();
         if thread.join().is_err() {
             tracing::error!("checkpoint thread panicked");
         }
@@ -1804,6 +1879,39 @@ mod tests {
         writer.close().unwrap();
         let store = Store::open(&path).unwrap();
         assert_eq!(count(&store, "SELECT count(*) FROM history"), id);
+    }
+
+    #[test]
+    fn the_checkpointer_runs_after_commits_and_sleeps_without_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
+        store.checkpoint.every = Duration::from_millis(10);
+        let mut writer = Writer::new(store);
+        let settle = |writer: &Writer| {
+            // Until two periods pass without a checkpoint.
+            let mut seen = writer.checkpoints();
+            loop {
+                std::thread::sleep(Duration::from_millis(50));
+                let now = writer.checkpoints();
+                if now == seen {
+                    return now;
+                }
+                seen = now;
+            }
+        };
+        let at_start = settle(&writer);
+        assert!(at_start >= 1, "one checkpoint at start");
+        // Idle: no checkpoint at all (it used to run every period).
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(writer.checkpoints(), at_start, "checkpoints while idle");
+        // A commit wakes it, once.
+        writer
+            .apply(&[StoreOp::UpsertGroup(group("w"))], Durability::Crash)
+            .unwrap();
+        let after = settle(&writer);
+        assert!(after > at_start, "no checkpoint after a commit");
+        assert!(after <= at_start + 2, "{after} checkpoints for one commit");
+        writer.close().unwrap();
     }
 
     #[test]
