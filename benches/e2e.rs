@@ -531,7 +531,10 @@ join = "open"
         Command::new(bin)
             .arg("--config")
             .arg(&config)
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("E2E_TALKGROUPS_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -765,6 +768,7 @@ fn phase(
     let n = writers.len();
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     callgrind_dump(procs[0].1);
+    let syscalls = Syscalls::start(procs[0].1);
     let cpu0: Vec<(f64, f64)> = procs.iter().map(|(_, pid)| cpu_secs(*pid)).collect();
     let start = Instant::now();
     let start_ns = track.t0.elapsed().as_nanos() as u64;
@@ -853,6 +857,7 @@ fn phase(
     }
     let wall = start.elapsed().as_secs_f64();
     callgrind_dump(procs[0].1);
+    let syscalls = syscalls.per_copy((messages * (n - 1)) as f64);
     let end_ns = (1..=messages)
         .map(|s| track.done_ns[s].load(Ordering::Relaxed))
         .max()
@@ -887,7 +892,65 @@ fn phase(
         common::percentile_ms(&lat, 0.99),
         cpu.join(", ")
     );
+    if let Some(line) = syscalls {
+        eprintln!("    {}'s system calls per copy: {line}", procs[0].0);
+    }
     (rate, common::percentile_ms(&lat, 0.99))
+}
+
+/// With `E2E_SYSCALLS=1`, the server's system calls during a phase,
+/// counted by `perf stat` on the syscall tracepoints (how many copies
+/// share a write shows there: see BENCHMARKS.md, session 6).
+struct Syscalls(Option<std::process::Child>);
+
+const SYSCALLS: [&str; 6] = [
+    "sendto",
+    "writev",
+    "recvfrom",
+    "epoll_ctl",
+    "epoll_wait",
+    "epoll_pwait",
+];
+
+impl Syscalls {
+    fn start(pid: u32) -> Syscalls {
+        if std::env::var_os("E2E_SYSCALLS").is_none() {
+            return Syscalls(None);
+        }
+        let events: Vec<String> = SYSCALLS
+            .iter()
+            .map(|c| format!("syscalls:sys_enter_{c}"))
+            .collect();
+        let child = Command::new("perf")
+            .args(["stat", "-x", ",", "-e", &events.join(","), "-p"])
+            .arg(pid.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| eprintln!("    E2E_SYSCALLS: cannot run perf: {e}"))
+            .ok();
+        thread::sleep(Duration::from_millis(100)); // attached before the phase
+        Syscalls(child)
+    }
+
+    /// Stops counting; "sendto 1.02, epoll_ctl 2.04, …" per delivered copy.
+    fn per_copy(self, copies: f64) -> Option<String> {
+        let child = self.0?;
+        // SAFETY: signals our own child, which has not been waited for.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+        let out = child.wait_with_output().ok()?;
+        let text = String::from_utf8_lossy(&out.stderr);
+        let counts: Vec<String> = text
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split(',');
+                let n: f64 = f.next()?.parse().ok()?;
+                let name = f.nth(1)?.strip_prefix("syscalls:sys_enter_")?;
+                (n > 0.0).then(|| format!("{name} {:.3}", n / copies))
+            })
+            .collect();
+        Some(counts.join(", "))
+    }
 }
 
 /// Connects the bench itself as the component `raw.localhost` (XEP-0114,
@@ -1008,7 +1071,11 @@ fn e2e(bin: &Path, kind: Kind, members: usize, messages: usize, multicast: bool)
         thread::sleep(Duration::from_millis(5));
     }
     let window = (WINDOW_COPIES / members).max(2);
-    let procs = [(name, server.cpu_pid()), ("talkgroups", tg_proc.id())];
+    let procs = [
+        (name, server.cpu_pid()),
+        ("talkgroups", tg_proc.id()),
+        ("bench clients", std::process::id()),
+    ];
     let mut raw = raw_component(server.raw_port);
     let mut run = |track: &Track, system| {
         phase(
