@@ -47,8 +47,15 @@
 //! reference phases are skipped. Without it, a last reference phase has the
 //! bench itself send one multicast stanza per message (`…_raw_multicast`).
 //!
+//! `--rate R` sends the talkgroups and MUC streams open loop instead, R
+//! messages a second evenly spaced whatever the system does (the default
+//! closed loop sends the next message as soon as one is complete, which
+//! lets the MUC's messages travel in bunches; BENCHMARKS.md, session 6).
+//! Its lines (`…_fixed_rate`) give each system's delivered rate, p99 and
+//! the server's CPU share at that one offered load; no reference phases.
+//!
 //! Usage: `cargo bench --bench e2e -- [--server prosody|ejabberd|both]
-//! [--members N] [--messages M] [--multicast]` (default: Prosody, N = 50 and 200). One
+//! [--members N] [--messages M] [--multicast] [--rate R]` (default: Prosody, N = 50 and 200). One
 //! JSON line per N; CPU use of the server and talkgroups during each phase
 //! on stderr. Needs `prosody` (`PROSODY_BIN`) or `ejabberdctl`
 //! (`EJABBERDCTL_BIN`) in PATH.
@@ -83,6 +90,7 @@ fn main() {
     let mut messages: Option<usize> = None;
     let mut kinds = vec![Kind::Prosody];
     let mut multicast = false;
+    let mut rate: Option<usize> = None;
     while let Some(a) = args.next() {
         let mut num = |name: &str| -> usize {
             args.next()
@@ -93,6 +101,7 @@ fn main() {
             "--members" => members = Some(num("--members")),
             "--multicast" => multicast = true,
             "--messages" => messages = Some(num("--messages")),
+            "--rate" => rate = Some(num("--rate")).filter(|&r| r > 0),
             "--server" => {
                 kinds = match args.next().as_deref() {
                     Some("prosody") => vec![Kind::Prosody],
@@ -115,6 +124,7 @@ fn main() {
                 n,
                 messages.unwrap_or((50_000 / (n - 1)).max(10)),
                 multicast,
+                rate,
             );
         }
     }
@@ -753,8 +763,26 @@ enum System {
     RawMulticast,
 }
 
-/// Sends `messages` messages from random clients through one system, at
-/// most `window` in flight; returns (copies to others per second, p99 ms).
+/// What one phase measured.
+struct Measured {
+    /// Copies delivered to the other members per second.
+    rate: f64,
+    p99_ms: f64,
+    /// CPU time of the server (`procs[0]`) over the phase's wall time.
+    server_cpu: f64,
+}
+
+/// How a phase paces its messages.
+#[derive(Clone, Copy)]
+enum Pace {
+    /// The next message as soon as fewer than this many are incomplete.
+    Window(usize),
+    /// Messages per second, evenly spaced, whatever is in flight.
+    Rate(usize),
+}
+
+/// Sends `messages` messages from random clients through one system,
+/// paced by `pace`.
 #[allow(clippy::too_many_arguments)]
 fn phase(
     writers: &mut [TcpStream],
@@ -762,9 +790,9 @@ fn phase(
     track: &Track,
     system: System,
     messages: usize,
-    window: usize,
+    pace: Pace,
     procs: &[(&str, u32)],
-) -> (f64, f64) {
+) -> Measured {
     let n = writers.len();
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     callgrind_dump(procs[0].1);
@@ -773,8 +801,16 @@ fn phase(
     let start = Instant::now();
     let start_ns = track.t0.elapsed().as_nanos() as u64;
     let mut last_progress = (0, Instant::now());
+    let window = match pace {
+        Pace::Window(w) => w as u64,
+        Pace::Rate(_) => u64::MAX,
+    };
     for seq in 1..=messages {
-        while seq as u64 - 1 - track.done_msgs.load(Ordering::Acquire) >= window as u64 {
+        if let Pace::Rate(r) = pace {
+            let due = start + Duration::from_secs_f64((seq - 1) as f64 / r as f64);
+            thread::sleep(due.saturating_duration_since(Instant::now()));
+        }
+        while seq as u64 - 1 - track.done_msgs.load(Ordering::Acquire) >= window {
             thread::sleep(Duration::from_micros(200));
             let d = track.done_msgs.load(Ordering::Acquire);
             if d != last_progress.0 {
@@ -870,13 +906,18 @@ fn phase(
         .collect();
     lat.sort_unstable();
     let rate = (messages * (n - 1)) as f64 / secs;
-    let cpu: Vec<String> = procs
+    let shares: Vec<f64> = procs
         .iter()
         .zip(cpu0)
-        .map(|((name, pid), (u0, s0))| {
+        .map(|((_, pid), (u0, s0))| {
             let (u1, s1) = cpu_secs(*pid);
-            format!("{name} {:.0}%", (u1 + s1 - u0 - s0) / wall * 100.0)
+            (u1 + s1 - u0 - s0) / wall
         })
+        .collect();
+    let cpu: Vec<String> = procs
+        .iter()
+        .zip(&shares)
+        .map(|((name, _), share)| format!("{name} {:.0}%", share * 100.0))
         .collect();
     eprintln!(
         "  {}: {messages} messages, {:.0} copies/s to others, p50 {:.1} ms, p99 {:.1} ms; CPU: {}",
@@ -895,7 +936,11 @@ fn phase(
     if let Some(line) = syscalls {
         eprintln!("    {}'s system calls per copy: {line}", procs[0].0);
     }
-    (rate, common::percentile_ms(&lat, 0.99))
+    Measured {
+        rate,
+        p99_ms: common::percentile_ms(&lat, 0.99),
+        server_cpu: shares[0],
+    }
 }
 
 /// With `E2E_SYSCALLS=1`, the server's system calls during a phase,
@@ -1009,7 +1054,14 @@ fn callgrind_dump(pid: u32) {
     }
 }
 
-fn e2e(bin: &Path, kind: Kind, members: usize, messages: usize, multicast: bool) {
+fn e2e(
+    bin: &Path,
+    kind: Kind,
+    members: usize,
+    messages: usize,
+    multicast: bool,
+    rate: Option<usize>,
+) {
     let name = match kind {
         Kind::Prosody => "prosody",
         Kind::Ejabberd => "ejabberd",
@@ -1070,7 +1122,7 @@ fn e2e(bin: &Path, kind: Kind, members: usize, messages: usize, multicast: bool)
         );
         thread::sleep(Duration::from_millis(5));
     }
-    let window = (WINDOW_COPIES / members).max(2);
+    let pace = rate.map_or(Pace::Window((WINDOW_COPIES / members).max(2)), Pace::Rate);
     let procs = [
         (name, server.cpu_pid()),
         ("talkgroups", tg_proc.id()),
@@ -1084,12 +1136,12 @@ fn e2e(bin: &Path, kind: Kind, members: usize, messages: usize, multicast: bool)
             track,
             system,
             messages,
-            window,
+            pace,
             &procs,
         )
     };
-    let (tg_rate, tg_p99) = run(&tracks.tg, System::Talkgroups);
-    let (muc_rate, muc_p99) = run(&tracks.muc, System::Muc);
+    let tg = run(&tracks.tg, System::Talkgroups);
+    let muc = run(&tracks.muc, System::Muc);
     let bench = match (kind, multicast) {
         (Kind::Prosody, false) => "e2e",
         // talkgroups with component.multicast through contrib/prosody's
@@ -1099,16 +1151,37 @@ fn e2e(bin: &Path, kind: Kind, members: usize, messages: usize, multicast: bool)
         // talkgroups with component.multicast: one stanza per message.
         (Kind::Ejabberd, true) => "e2e_ejabberd_xep0033",
     };
-    println!(
-        "{{\"bench\":\"{bench}\",\"members\":{members},\"talkgroups_per_sec\":{tg_rate:.0},\
-         \"muc_per_sec\":{muc_rate:.0},\"ratio\":{:.2},\"talkgroups_p99_ms\":{tg_p99:.1},\
-         \"muc_p99_ms\":{muc_p99:.1}}}",
-        tg_rate / muc_rate
-    );
-    if !multicast {
+    let (tg_rate, muc_rate) = (tg.rate, muc.rate);
+    let (tg_p99, muc_p99) = (tg.p99_ms, muc.p99_ms);
+    if let Some(r) = rate {
+        // Open loop: both should deliver what is offered; the server's CPU
+        // share is what each costs it at this load.
+        println!(
+            "{{\"bench\":\"{bench}_fixed_rate\",\"members\":{members},\
+             \"offered_msg_per_sec\":{r},\"offered_copies_per_sec\":{},\
+             \"talkgroups_per_sec\":{tg_rate:.0},\"muc_per_sec\":{muc_rate:.0},\
+             \"talkgroups_p99_ms\":{tg_p99:.1},\"muc_p99_ms\":{muc_p99:.1},\
+             \"server_cpu_talkgroups\":{:.2},\"server_cpu_muc\":{:.2}}}",
+            r * (members - 1),
+            tg.server_cpu,
+            muc.server_cpu
+        );
+    } else {
+        println!(
+            "{{\"bench\":\"{bench}\",\"members\":{members},\"talkgroups_per_sec\":{tg_rate:.0},\
+             \"muc_per_sec\":{muc_rate:.0},\"ratio\":{:.2},\"talkgroups_p99_ms\":{tg_p99:.1},\
+             \"muc_p99_ms\":{muc_p99:.1}}}",
+            tg_rate / muc_rate
+        );
+    }
+    if !multicast && rate.is_none() {
         // The references (they do not depend on talkgroups' settings).
-        let (raw_rate, raw_p99) = run(&tracks.raw, System::Raw);
-        let (bare_rate, _) = run(&tracks.raw_bare, System::RawBare);
+        let Measured {
+            rate: raw_rate,
+            p99_ms: raw_p99,
+            ..
+        } = run(&tracks.raw, System::Raw);
+        let bare_rate = run(&tracks.raw_bare, System::RawBare).rate;
         println!(
             "{{\"bench\":\"{bench}_raw_component\",\"members\":{members},\"raw_per_sec\":{raw_rate:.0},\
              \"raw_p99_ms\":{raw_p99:.1},\"talkgroups_share_of_raw\":{:.2},\
@@ -1116,7 +1189,11 @@ fn e2e(bin: &Path, kind: Kind, members: usize, messages: usize, multicast: bool)
             tg_rate / raw_rate
         );
         {
-            let (mc_rate, mc_p99) = run(&tracks.raw_multicast, System::RawMulticast);
+            let Measured {
+                rate: mc_rate,
+                p99_ms: mc_p99,
+                ..
+            } = run(&tracks.raw_multicast, System::RawMulticast);
             println!(
                 "{{\"bench\":\"{bench}_raw_multicast\",\"members\":{members},\
                  \"raw_multicast_per_sec\":{mc_rate:.0},\"raw_multicast_p99_ms\":{mc_p99:.1},\

@@ -5,11 +5,13 @@
 # the core's memory per member, the serialization micro-benchmark and, when `prosody` / `ejabberd` are
 # installed, the end-to-end comparisons with the server's own MUC (50 and
 # 200 clients; on each also with component.multicast, XEP-0033, through
-# ejabberd's mod_multicast or contrib/prosody's mod_talkgroups_multicast).
+# ejabberd's mod_multicast or contrib/prosody's mod_talkgroups_multicast),
+# and the multicast comparison once more at a fixed offered rate (open
+# loop: the server's CPU share per system at the same load).
 # JSON lines go to stdout and to
 # target/bench-results/<UTC time>.jsonl; progress goes to stderr.
 #
-#   scripts/bench.sh              # everything, about 6 minutes on 2 cores
+#   scripts/bench.sh              # everything, about 7 minutes on 2 cores
 #   scripts/bench.sh --callgrind  # also instruction counts under valgrind
 #                                 # (repeatable): per relayed copy in
 #                                 # talkgroups, and Prosody's per delivered
@@ -55,6 +57,9 @@ if command -v "${PROSODY_BIN:-prosody}" >/dev/null; then
     TALKGROUPS_BIN="$bin" cargo bench --quiet --bench e2e | tee -a "$results"
     echo "== the same with component.multicast through contrib/prosody's mod_talkgroups_multicast" >&2
     TALKGROUPS_BIN="$bin" cargo bench --quiet --bench e2e -- --multicast | tee -a "$results"
+    echo "== the same at a fixed offered rate (≈ 5 000 copies/s, below Prosody's saturation)" >&2
+    TALKGROUPS_BIN="$bin" cargo bench --quiet --bench e2e -- --multicast --members 50 --rate 100 | tee -a "$results"
+    TALKGROUPS_BIN="$bin" cargo bench --quiet --bench e2e -- --multicast --members 200 --rate 25 | tee -a "$results"
 else
     echo "== end to end skipped: prosody not installed (apt-get install -y prosody)" >&2
 fi
@@ -63,6 +68,8 @@ if command -v "${EJABBERDCTL_BIN:-ejabberdctl}" >/dev/null; then
     TALKGROUPS_BIN="$bin" cargo bench --quiet --bench e2e -- --server ejabberd | tee -a "$results"
     echo "== the same with component.multicast: one XEP-0033 stanza per message" >&2
     TALKGROUPS_BIN="$bin" cargo bench --quiet --bench e2e -- --server ejabberd --multicast | tee -a "$results"
+    echo "== the same at a fixed offered rate (≈ 20 000 copies/s)" >&2
+    TALKGROUPS_BIN="$bin" cargo bench --quiet --bench e2e -- --server ejabberd --multicast --members 200 --rate 100 | tee -a "$results"
 else
     echo "== ejabberd end to end skipped: ejabberd not installed" >&2
 fi
