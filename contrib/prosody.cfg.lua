@@ -50,6 +50,9 @@ Component "groups.example.org"
 --	multicast_senders = { "groups.example.org" }
 --	-- Addresses per stanza; larger stanzas get <not-acceptable/>.
 --	multicast_max_addresses = 10000
+--	-- Bytes read at a time from those components (Prosody's default is
+--	-- 4096); larger reads let busy copies share writes.
+--	multicast_sender_read_size = 262144
 --
 -- and in talkgroups' config:
 --   [component]

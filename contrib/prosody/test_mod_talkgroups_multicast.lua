@@ -33,9 +33,13 @@ _G.module = {
 dofile(here .. "/mod_talkgroups_multicast.lua");
 local handle = assert(hooks["message/host"], "hooks message/host");
 
+-- The sender's session; its connection records the read sizes set.
+local modes = {};
+local sender = { conn = { set_mode = function(_, size) modes[#modes + 1] = size; end } };
+
 local function run(stanza)
 	sent = {};
-	assert(handle({ origin = {}, stanza = stanza }) == true, "handled");
+	assert(handle({ origin = sender, stanza = stanza }) == true, "handled");
 	return sent;
 end
 
@@ -69,6 +73,7 @@ check("second copy to carol", out[2] and out[2]:find("to='carol@example.net'", 1
 check("bcc addresses removed", out[1] and not out[1]:find("address", 1, true), out[1]);
 check("id and body kept", out[1] and out[1]:find("id='tgm-7-0'", 1, true) and out[1]:find("[alice] hi", 1, true), out[1]);
 check("from kept", out[1] and out[1]:find("from='lobby@groups.example.org'", 1, true), out[1]);
+check("the sender's connection is read 256 KB at a time", modes[1] == 262144, tostring(modes[1]));
 
 -- to + bcc: the to address stays, marked delivered; the bcc one is hidden.
 out = run(message("lobby@groups.example.org", {
@@ -94,6 +99,8 @@ out = run(message("lobby@groups.example.org", { { "noreply" } }));
 check("no address with a jid: bad-request", refusal(out, "bad-request"), out[1]);
 out = run(st.message({ from = "lobby@groups.example.org", to = "multicast.example.org", type = "error" }));
 check("errors are never answered", #out == 0, out[1]);
+
+check("its read size is set once", #modes == 1, #modes .. " times");
 
 if failures > 0 then
 	print(failures .. " failed");
