@@ -37,6 +37,10 @@
 -- one system call each, while copies of several stanzas read at once go out
 -- together, several per write to each member, as a MUC's do when busy
 -- (talkgroups' BENCHMARKS.md, session 6: 1.008 -> 0.074 writes per copy).
+-- A read takes only what is queued, so this matters only when Prosody is
+-- behind; then one read may hold many stanzas and Prosody works through
+-- their copies in one go, as it does a busy MUC room's. A smaller value
+-- bounds that turn, at the price of more writes per copy.
 
 local st = require "util.stanza";
 local jid_split = require "util.jid".split;
