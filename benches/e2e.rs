@@ -54,16 +54,21 @@
 //! Its lines (`…_fixed_rate`) give each system's delivered rate, p99 and
 //! the server's CPU share at that one offered load; no reference phases.
 //!
+//! The closed loop runs `--rounds K` rounds (default 3) of M messages
+//! through each system, alternating which goes first: the line's rates and
+//! `ratio` are over all rounds, `round_ratios` each round's paired ratio.
+//!
 //! Usage: `cargo bench --bench e2e -- [--server prosody|ejabberd|both]
-//! [--members N] [--messages M] [--multicast] [--rate R]` (default: Prosody, N = 50 and 200). One
-//! JSON line per N; CPU use of the server and talkgroups during each phase
-//! on stderr. Needs `prosody` (`PROSODY_BIN`) or `ejabberdctl`
+//! [--members N] [--messages M] [--rounds K] [--multicast] [--rate R]`
+//! (default: Prosody, N = 50 and 200). One JSON line per N; CPU use of the
+//! server and talkgroups during each phase on stderr. Needs `prosody` (`PROSODY_BIN`) or `ejabberdctl`
 //! (`EJABBERDCTL_BIN`) in PATH.
 
 mod common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -91,6 +96,7 @@ fn main() {
     let mut kinds = vec![Kind::Prosody];
     let mut multicast = false;
     let mut rate: Option<usize> = None;
+    let mut rounds: Option<usize> = None;
     while let Some(a) = args.next() {
         let mut num = |name: &str| -> usize {
             args.next()
@@ -102,6 +108,7 @@ fn main() {
             "--multicast" => multicast = true,
             "--messages" => messages = Some(num("--messages")),
             "--rate" => rate = Some(num("--rate")).filter(|&r| r > 0),
+            "--rounds" => rounds = Some(num("--rounds").max(1)),
             "--server" => {
                 kinds = match args.next().as_deref() {
                     Some("prosody") => vec![Kind::Prosody],
@@ -125,6 +132,8 @@ fn main() {
                 messages.unwrap_or((50_000 / (n - 1)).max(10)),
                 multicast,
                 rate,
+                // Closed loop: three rounds by default (see `e2e`).
+                rounds.unwrap_or(if rate.is_some() { 1 } else { 3 }),
             );
         }
     }
@@ -684,6 +693,17 @@ impl Track {
         }
     }
 
+    /// Latencies of messages `seqs` (all complete), sorted.
+    fn latencies(&self, seqs: RangeInclusive<usize>) -> Vec<u64> {
+        let mut lat: Vec<u64> = seqs
+            .map(|s| {
+                self.done_ns[s].load(Ordering::Relaxed) - self.sent_ns[s].load(Ordering::Relaxed)
+            })
+            .collect();
+        lat.sort_unstable();
+        lat
+    }
+
     fn copy(&self, seq: usize) {
         let Some(c) = self.counts.get(seq) else {
             return;
@@ -770,6 +790,32 @@ struct Measured {
     p99_ms: f64,
     /// CPU time of the server (`procs[0]`) over the phase's wall time.
     server_cpu: f64,
+    /// Copies delivered to others, and the seconds from the first message
+    /// written to the last copy read (`rate` = `copies` / `secs`).
+    copies: f64,
+    secs: f64,
+    /// The server's CPU seconds, and the wall seconds they were taken over.
+    cpu_secs: f64,
+    wall: f64,
+}
+
+impl Measured {
+    /// Several rounds of one system as one measurement: copies over time
+    /// summed, p99 over all of their messages (`lat`).
+    fn sum(rounds: &[Measured], lat: &[u64]) -> Measured {
+        let total = |f: fn(&Measured) -> f64| rounds.iter().map(f).sum::<f64>();
+        let (copies, secs) = (total(|m| m.copies), total(|m| m.secs));
+        let (cpu_secs, wall) = (total(|m| m.cpu_secs), total(|m| m.wall));
+        Measured {
+            rate: copies / secs,
+            p99_ms: common::percentile_ms(lat, 0.99),
+            server_cpu: cpu_secs / wall,
+            copies,
+            secs,
+            cpu_secs,
+            wall,
+        }
+    }
 }
 
 /// How a phase paces its messages.
@@ -781,20 +827,23 @@ enum Pace {
     Rate(usize),
 }
 
-/// Sends `messages` messages from random clients through one system,
-/// paced by `pace`.
+/// Sends messages `seqs` from random clients through one system, paced
+/// by `pace`. A track's earlier messages are complete before it starts.
 #[allow(clippy::too_many_arguments)]
 fn phase(
     writers: &mut [TcpStream],
     raw: &mut TcpStream,
     track: &Track,
     system: System,
-    messages: usize,
+    seqs: RangeInclusive<usize>,
     pace: Pace,
     procs: &[(&str, u32)],
 ) -> Measured {
     let n = writers.len();
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let first = *seqs.start();
+    let messages = seqs.clone().count();
+    let done_before = track.done_msgs.load(Ordering::Acquire);
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ first as u64);
     callgrind_dump(procs[0].1);
     let syscalls = Syscalls::start(procs[0].1);
     let cpu0: Vec<(f64, f64)> = procs.iter().map(|(_, pid)| cpu_secs(*pid)).collect();
@@ -805,12 +854,14 @@ fn phase(
         Pace::Window(w) => w as u64,
         Pace::Rate(_) => u64::MAX,
     };
-    for seq in 1..=messages {
+    for seq in seqs.clone() {
         if let Pace::Rate(r) = pace {
-            let due = start + Duration::from_secs_f64((seq - 1) as f64 / r as f64);
+            let due = start + Duration::from_secs_f64((seq - first) as f64 / r as f64);
             thread::sleep(due.saturating_duration_since(Instant::now()));
         }
-        while seq as u64 - 1 - track.done_msgs.load(Ordering::Acquire) >= window {
+        while (seq - first) as u64 - (track.done_msgs.load(Ordering::Acquire) - done_before)
+            >= window
+        {
             thread::sleep(Duration::from_micros(200));
             let d = track.done_msgs.load(Ordering::Acquire);
             if d != last_progress.0 {
@@ -880,7 +931,7 @@ fn phase(
         }
     }
     let mut last = (track.done_msgs.load(Ordering::Acquire), Instant::now());
-    while track.done_msgs.load(Ordering::Acquire) < messages as u64 {
+    while track.done_msgs.load(Ordering::Acquire) < done_before + messages as u64 {
         thread::sleep(Duration::from_millis(1));
         let d = track.done_msgs.load(Ordering::Acquire);
         if d != last.0 {
@@ -894,17 +945,13 @@ fn phase(
     let wall = start.elapsed().as_secs_f64();
     callgrind_dump(procs[0].1);
     let syscalls = syscalls.per_copy((messages * (n - 1)) as f64);
-    let end_ns = (1..=messages)
+    let end_ns = seqs
+        .clone()
         .map(|s| track.done_ns[s].load(Ordering::Relaxed))
         .max()
         .unwrap();
     let secs = (end_ns - start_ns) as f64 / 1e9;
-    let mut lat: Vec<u64> = (1..=messages)
-        .map(|s| {
-            track.done_ns[s].load(Ordering::Relaxed) - track.sent_ns[s].load(Ordering::Relaxed)
-        })
-        .collect();
-    lat.sort_unstable();
+    let lat = track.latencies(seqs);
     let rate = (messages * (n - 1)) as f64 / secs;
     let shares: Vec<f64> = procs
         .iter()
@@ -940,6 +987,10 @@ fn phase(
         rate,
         p99_ms: common::percentile_ms(&lat, 0.99),
         server_cpu: shares[0],
+        copies: (messages * (n - 1)) as f64,
+        secs,
+        cpu_secs: shares[0] * wall,
+        wall,
     }
 }
 
@@ -1061,12 +1112,15 @@ fn e2e(
     messages: usize,
     multicast: bool,
     rate: Option<usize>,
+    rounds: usize,
 ) {
     let name = match kind {
         Kind::Prosody => "prosody",
         Kind::Ejabberd => "ejabberd",
     };
-    eprintln!("e2e ({name}): {members} clients, {messages} messages per system");
+    eprintln!(
+        "e2e ({name}): {members} clients, {rounds} round(s) of {messages} messages per system"
+    );
     let dir = tempfile::Builder::new()
         .prefix("talkgroups-e2e-")
         .tempdir()
@@ -1081,9 +1135,9 @@ fn e2e(
     let tg_proc = start_talkgroups(bin, dir.path(), &server, preset, multicast);
     let t0 = Instant::now();
     let tracks = Arc::new(Tracks {
-        tg: Track::new(t0, messages, (members - 1) as u32),
+        tg: Track::new(t0, messages * rounds, (members - 1) as u32),
         // MUC reflects to the sender too: wait for that echo as well.
-        muc: Track::new(t0, messages, members as u32),
+        muc: Track::new(t0, messages * rounds, members as u32),
         raw: Track::new(t0, messages, (members - 1) as u32),
         raw_bare: Track::new(t0, messages, (members - 1) as u32),
         raw_multicast: Track::new(t0, messages, (members - 1) as u32),
@@ -1129,19 +1183,40 @@ fn e2e(
         ("bench clients", std::process::id()),
     ];
     let mut raw = raw_component(server.raw_port);
-    let mut run = |track: &Track, system| {
-        phase(
-            &mut writers,
-            &mut raw,
-            track,
-            system,
-            messages,
-            pace,
-            &procs,
-        )
+    let mut run = |track: &Track, system, seqs| {
+        phase(&mut writers, &mut raw, track, system, seqs, pace, &procs)
     };
-    let tg = run(&tracks.tg, System::Talkgroups);
-    let muc = run(&tracks.muc, System::Muc);
+    // Round k sends messages k·M + 1 ..= (k + 1)·M through each system,
+    // the MUC first in every other round: the two are measured side by side
+    // however the machine's speed drifts (this VM's moves ±20–50 % within
+    // minutes), and each round's ratio is a paired comparison.
+    let mut tg_rounds = Vec::new();
+    let mut muc_rounds = Vec::new();
+    for k in 0..rounds {
+        let seqs = k * messages + 1..=(k + 1) * messages;
+        if k % 2 == 0 {
+            tg_rounds.push(run(&tracks.tg, System::Talkgroups, seqs.clone()));
+            muc_rounds.push(run(&tracks.muc, System::Muc, seqs));
+        } else {
+            muc_rounds.push(run(&tracks.muc, System::Muc, seqs.clone()));
+            tg_rounds.push(run(&tracks.tg, System::Talkgroups, seqs));
+        }
+    }
+    let all = 1..=messages * rounds;
+    let tg = Measured::sum(&tg_rounds, &tracks.tg.latencies(all.clone()));
+    let muc = Measured::sum(&muc_rounds, &tracks.muc.latencies(all));
+    let mut round_ratios: Vec<f64> = tg_rounds
+        .iter()
+        .zip(&muc_rounds)
+        .map(|(t, m)| t.rate / m.rate)
+        .collect();
+    let ratios = round_ratios
+        .iter()
+        .map(|r| format!("{r:.2}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    round_ratios.sort_by(f64::total_cmp);
+    let median_ratio = round_ratios[round_ratios.len() / 2];
     let bench = match (kind, multicast) {
         (Kind::Prosody, false) => "e2e",
         // talkgroups with component.multicast through contrib/prosody's
@@ -1170,7 +1245,8 @@ fn e2e(
         println!(
             "{{\"bench\":\"{bench}\",\"members\":{members},\"talkgroups_per_sec\":{tg_rate:.0},\
              \"muc_per_sec\":{muc_rate:.0},\"ratio\":{:.2},\"talkgroups_p99_ms\":{tg_p99:.1},\
-             \"muc_p99_ms\":{muc_p99:.1}}}",
+             \"muc_p99_ms\":{muc_p99:.1},\"rounds\":{rounds},\"round_ratios\":[{ratios}],\
+             \"median_round_ratio\":{median_ratio:.2}}}",
             tg_rate / muc_rate
         );
     }
@@ -1180,8 +1256,8 @@ fn e2e(
             rate: raw_rate,
             p99_ms: raw_p99,
             ..
-        } = run(&tracks.raw, System::Raw);
-        let bare_rate = run(&tracks.raw_bare, System::RawBare).rate;
+        } = run(&tracks.raw, System::Raw, 1..=messages);
+        let bare_rate = run(&tracks.raw_bare, System::RawBare, 1..=messages).rate;
         println!(
             "{{\"bench\":\"{bench}_raw_component\",\"members\":{members},\"raw_per_sec\":{raw_rate:.0},\
              \"raw_p99_ms\":{raw_p99:.1},\"talkgroups_share_of_raw\":{:.2},\
@@ -1193,7 +1269,7 @@ fn e2e(
                 rate: mc_rate,
                 p99_ms: mc_p99,
                 ..
-            } = run(&tracks.raw_multicast, System::RawMulticast);
+            } = run(&tracks.raw_multicast, System::RawMulticast, 1..=messages);
             println!(
                 "{{\"bench\":\"{bench}_raw_multicast\",\"members\":{members},\
                  \"raw_multicast_per_sec\":{mc_rate:.0},\"raw_multicast_p99_ms\":{mc_p99:.1},\
