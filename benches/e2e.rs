@@ -57,9 +57,14 @@
 //! The closed loop runs `--rounds K` rounds (default 3) of M messages
 //! through each system, alternating which goes first: the line's rates and
 //! `ratio` are over all rounds, `round_ratios` each round's paired ratio.
+//! Before the rounds the bench waits until no client has read a presence
+//! for 4 s (the login burst's presence traffic is over), then runs
+//! `--warmup W` unmeasured rounds of M/2 messages through each system
+//! (default 1 in the closed loop, 0 with `--rate`).
 //!
 //! Usage: `cargo bench --bench e2e -- [--server prosody|ejabberd|both]
-//! [--members N] [--messages M] [--rounds K] [--multicast] [--rate R]`
+//! [--members N] [--messages M] [--rounds K] [--warmup W] [--multicast]
+//! [--rate R]`
 //! (default: Prosody, N = 50 and 200). One JSON line per N; CPU use of the
 //! server and talkgroups during each phase on stderr. Needs `prosody` (`PROSODY_BIN`) or `ejabberdctl`
 //! (`EJABBERDCTL_BIN`) in PATH.
@@ -71,7 +76,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -97,6 +102,7 @@ fn main() {
     let mut multicast = false;
     let mut rate: Option<usize> = None;
     let mut rounds: Option<usize> = None;
+    let mut warmup: Option<usize> = None;
     while let Some(a) = args.next() {
         let mut num = |name: &str| -> usize {
             args.next()
@@ -109,6 +115,7 @@ fn main() {
             "--messages" => messages = Some(num("--messages")),
             "--rate" => rate = Some(num("--rate")).filter(|&r| r > 0),
             "--rounds" => rounds = Some(num("--rounds").max(1)),
+            "--warmup" => warmup = Some(num("--warmup")),
             "--server" => {
                 kinds = match args.next().as_deref() {
                     Some("prosody") => vec![Kind::Prosody],
@@ -125,16 +132,17 @@ fn main() {
     for kind in kinds {
         for &n in &runs {
             // About 50 000 copies per system.
-            e2e(
-                &bin,
-                kind,
-                n,
-                messages.unwrap_or((50_000 / (n - 1)).max(10)),
+            let plan = Plan {
+                members: n,
+                messages: messages.unwrap_or((50_000 / (n - 1)).max(10)),
                 multicast,
                 rate,
                 // Closed loop: three rounds by default (see `e2e`).
-                rounds.unwrap_or(if rate.is_some() { 1 } else { 3 }),
-            );
+                rounds: rounds.unwrap_or(if rate.is_some() { 1 } else { 3 }),
+                // Closed loop: one unmeasured round first (see `e2e`).
+                warmup: warmup.unwrap_or(if rate.is_some() { 0 } else { 1 }),
+            };
+            e2e(&bin, kind, plan);
         }
     }
 }
@@ -723,6 +731,11 @@ struct Tracks {
     raw: Track,
     raw_bare: Track,
     raw_multicast: Track,
+    /// Until the measured phases start: when a client last read a presence
+    /// (ns since `tg.t0`), to wait for the login burst's presence traffic
+    /// to end (see `settle`).
+    watch_presence: AtomicBool,
+    last_presence_ns: AtomicU64,
 }
 
 /// Reads one client connection until EOF, counting `zt<seq>q`, `zm<seq>q`
@@ -735,6 +748,12 @@ fn reader(mut sock: TcpStream, tracks: Arc<Tracks>) {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
+        if tracks.watch_presence.load(Ordering::Relaxed)
+            && chunk[..n].windows(9).any(|w| w == b"<presence")
+        {
+            let ns = tracks.tg.t0.elapsed().as_nanos() as u64;
+            tracks.last_presence_ns.fetch_max(ns, Ordering::Relaxed);
+        }
         buf.extend_from_slice(&chunk[..n]);
         let mut i = 0;
         let consumed = loop {
@@ -1105,15 +1124,55 @@ fn callgrind_dump(pid: u32) {
     }
 }
 
-fn e2e(
-    bin: &Path,
-    kind: Kind,
+/// Waits until no client has read a presence for `QUIET`: the login
+/// burst's presence traffic is over (the MUC's join presences, talkgroups'
+/// probe answers and its status line pushed to all members, at most every
+/// 3 s and 10 ms per member), so that the first measured phase does not
+/// share the server with it. Without this the first phase (talkgroups')
+/// carried ≈ 2 status pushes, 400 presences at 200 members.
+fn settle(tracks: &Tracks) {
+    const QUIET: Duration = Duration::from_secs(4);
+    let start = Instant::now();
+    loop {
+        let last = Duration::from_nanos(tracks.last_presence_ns.load(Ordering::Relaxed));
+        let idle = tracks.tg.t0.elapsed().saturating_sub(last);
+        if idle >= QUIET {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            eprintln!("  presences still arriving after 120 s; measuring anyway");
+            break;
+        }
+        thread::sleep(QUIET - idle);
+    }
+    tracks.watch_presence.store(false, Ordering::Relaxed);
+    eprintln!(
+        "  presence traffic over after {:.1} s more",
+        start.elapsed().as_secs_f64()
+    );
+}
+
+/// One end-to-end run's parameters (see the command line in the header).
+struct Plan {
     members: usize,
+    /// Per system and round.
     messages: usize,
     multicast: bool,
+    /// Open loop at this many messages a second.
     rate: Option<usize>,
     rounds: usize,
-) {
+    warmup: usize,
+}
+
+fn e2e(bin: &Path, kind: Kind, plan: Plan) {
+    let Plan {
+        members,
+        messages,
+        multicast,
+        rate,
+        rounds,
+        warmup,
+    } = plan;
     let name = match kind {
         Kind::Prosody => "prosody",
         Kind::Ejabberd => "ejabberd",
@@ -1134,13 +1193,19 @@ fn e2e(
     let preset = if kind == Kind::Prosody { members } else { 0 };
     let tg_proc = start_talkgroups(bin, dir.path(), &server, preset, multicast);
     let t0 = Instant::now();
+    // Warm-up rounds (half as many messages each) take the first sequence
+    // numbers; the measured rounds follow from `base + 1`.
+    let warm_msgs = (messages / 2).max(1);
+    let base = warmup * warm_msgs;
     let tracks = Arc::new(Tracks {
-        tg: Track::new(t0, messages * rounds, (members - 1) as u32),
+        tg: Track::new(t0, base + messages * rounds, (members - 1) as u32),
         // MUC reflects to the sender too: wait for that echo as well.
-        muc: Track::new(t0, messages * rounds, members as u32),
+        muc: Track::new(t0, base + messages * rounds, members as u32),
         raw: Track::new(t0, messages, (members - 1) as u32),
         raw_bare: Track::new(t0, messages, (members - 1) as u32),
         raw_multicast: Track::new(t0, messages, (members - 1) as u32),
+        watch_presence: AtomicBool::new(true),
+        last_presence_ns: AtomicU64::new(0),
     });
     let tg = &tracks.tg;
     let mut writers = Vec::new();
@@ -1176,6 +1241,7 @@ fn e2e(
         );
         thread::sleep(Duration::from_millis(5));
     }
+    settle(&tracks);
     let pace = rate.map_or(Pace::Window((WINDOW_COPIES / members).max(2)), Pace::Rate);
     let procs = [
         (name, server.cpu_pid()),
@@ -1186,14 +1252,23 @@ fn e2e(
     let mut run = |track: &Track, system, seqs| {
         phase(&mut writers, &mut raw, track, system, seqs, pace, &procs)
     };
-    // Round k sends messages k·M + 1 ..= (k + 1)·M through each system,
+    // Warm-up: after a login burst both systems' first phase ran up to 30 %
+    // slower than later ones (Prosody's heap and buffers growing), and
+    // talkgroups' more often, as it went first. Measured, not counted.
+    for w in 0..warmup {
+        eprintln!("  warm-up round {} (not counted):", w + 1);
+        let seqs = w * warm_msgs + 1..=(w + 1) * warm_msgs;
+        run(&tracks.tg, System::Talkgroups, seqs.clone());
+        run(&tracks.muc, System::Muc, seqs);
+    }
+    // Round k sends messages base + k·M + 1 ..= base + (k + 1)·M through each system,
     // the MUC first in every other round: the two are measured side by side
     // however the machine's speed drifts (this VM's moves ±20–50 % within
     // minutes), and each round's ratio is a paired comparison.
     let mut tg_rounds = Vec::new();
     let mut muc_rounds = Vec::new();
     for k in 0..rounds {
-        let seqs = k * messages + 1..=(k + 1) * messages;
+        let seqs = base + k * messages + 1..=base + (k + 1) * messages;
         if k % 2 == 0 {
             tg_rounds.push(run(&tracks.tg, System::Talkgroups, seqs.clone()));
             muc_rounds.push(run(&tracks.muc, System::Muc, seqs));
@@ -1202,7 +1277,7 @@ fn e2e(
             tg_rounds.push(run(&tracks.tg, System::Talkgroups, seqs));
         }
     }
-    let all = 1..=messages * rounds;
+    let all = base + 1..=base + messages * rounds;
     let tg = Measured::sum(&tg_rounds, &tracks.tg.latencies(all.clone()));
     let muc = Measured::sum(&muc_rounds, &tracks.muc.latencies(all));
     let mut round_ratios: Vec<f64> = tg_rounds

@@ -117,7 +117,7 @@ exec valgrind --tool=callgrind --callgrind-out-file="$tmp/pcg/cg.%p" -- $lua "$p
 EOF
         chmod +x "$tmp/prosody.sh"
         E2E_CALLGRIND_DUMP=1 PROSODY_BIN="$tmp/prosody.sh" TALKGROUPS_BIN="$bin" \
-            cargo bench --quiet --bench e2e -- --members 50 --messages 100 --rounds 1 >/dev/null 2>&1
+            cargo bench --quiet --bench e2e -- --members 50 --messages 100 --rounds 1 --warmup 0 >/dev/null 2>&1
         # Dumps 2, 4, 6, 8 hold the talkgroups, MUC, raw and minimal-raw
         # phases; 100 messages of 49 copies to others each.
         pid=$(ls "$tmp/pcg" | sed -n 's/^cg\.\([0-9]*\)$/\1/p')
