@@ -143,6 +143,8 @@ async fn main_loop(
             .clone()
             .map(|service| (service, cfg.component.multicast_batch)),
         multicast_seen: false,
+        multicast_compact: false,
+        domain: cfg.component.jid.clone(),
         store,
         ob_tx,
         sender,
@@ -263,7 +265,16 @@ struct Link {
     multicast: Option<(String, usize)>,
     /// Whether the first multicast was logged.
     multicast_seen: bool,
+    /// Whether the service takes the recipients as one text
+    /// (`stanza::NS_BCC`, contrib/prosody's does), as its disco#info said
+    /// after the last connect; XEP-0033 addresses until it has answered.
+    multicast_compact: bool,
+    /// The component's domain (`component.jid`).
+    domain: String,
 }
+
+/// The id of the disco#info request to the multicast service.
+const MULTICAST_DISCO_ID: &str = "tg-multicast-disco";
 
 impl Link {
     fn on_event(&mut self, core: &mut Core, now: Millis, ev: Event, out: &mut Vec<Output>) {
@@ -279,6 +290,9 @@ impl Link {
         };
         match ev {
             XmppEvent::Stanza(el) => {
+                if self.multicast_disco_answer(&el) {
+                    return;
+                }
                 if self
                     .multicast
                     .as_ref()
@@ -296,6 +310,13 @@ impl Link {
                 tracing::info!("connected to the server");
                 self.connected = true;
                 self.connects += 1;
+                if let Some((service, _)) = &self.multicast {
+                    out.push(Output::Send(stanza::disco_info_request(
+                        &self.domain,
+                        service,
+                        MULTICAST_DISCO_ID,
+                    )));
+                }
                 core.handle(now, Input::Connected, out);
             }
             XmppEvent::Disconnected => {
@@ -305,6 +326,33 @@ impl Link {
                 self.connected = false;
             }
         }
+    }
+
+    /// Takes the multicast service's answer to our disco#info (true: it
+    /// was that, and is not for the core).
+    fn multicast_disco_answer(&mut self, el: &Element) -> bool {
+        let Some((service, _)) = &self.multicast else {
+            return false;
+        };
+        if el.name() != "iq"
+            || el.attr("id") != Some(MULTICAST_DISCO_ID)
+            || el.attr("from") != Some(service.as_str())
+            || !matches!(el.attr("type"), Some("result" | "error"))
+        {
+            return false;
+        }
+        self.multicast_compact = stanza::offers_feature(el, stanza::NS_BCC);
+        tracing::info!(
+            %service,
+            compact = self.multicast_compact,
+            "multicast service discovered: recipients go {}",
+            if self.multicast_compact {
+                "as one compact list (urn:talkgroups:bcc:0)"
+            } else {
+                "as XEP-0033 addresses"
+            }
+        );
+        true
     }
 
     /// The multicast service refused a relayed message: its recipients get
@@ -370,8 +418,9 @@ impl Link {
                 Output::Store(op) => ops.push(op),
                 Output::Send(el) => stanzas.push(OutStanza::One(el)),
                 Output::Fanout(f) => {
+                    let compact = self.multicast_compact;
                     let multicast = self.multicast.as_ref().and_then(|(service, batch)| {
-                        Some((service, f.multicast(service, *batch)?))
+                        Some((service, f.multicast(service, *batch, compact)?))
                     });
                     match multicast {
                         Some((service, els)) => {

@@ -41,6 +41,19 @@
 -- behind; then one read may hold many stanzas and Prosody works through
 -- their copies in one go, as it does a busy MUC room's. A smaller value
 -- bounds that turn, at the price of more writes per copy.
+--
+-- A compact list. Prosody's stream parser builds a table for every element
+-- it reads, so 200 <address/> elements cost it ≈ 5.4 million instructions
+-- per stanza, ≈ 27 000 per copy: more than the rest of a copy's routing
+-- saves on a MUC's. The service therefore also takes the recipients as one
+-- text, whitespace-separated bare or full JIDs, all of them blind:
+--
+--   <bcc xmlns='urn:talkgroups:bcc:0'>bob@example.org carol@example.net</bcc>
+--
+-- which parses in one piece (≈ 27 times cheaper at 200 recipients). The
+-- element is removed from the copies, as bcc addresses are; it may come
+-- with or instead of <addresses/>. The service advertises it in disco#info
+-- (feature urn:talkgroups:bcc:0), and talkgroups uses it only then.
 
 local st = require "util.stanza";
 local jid_split = require "util.jid".split;
@@ -48,6 +61,7 @@ local jid_split = require "util.jid".split;
 local xmlns_address = "http://jabber.org/protocol/address";
 local xmlns_stanzas = "urn:ietf:params:xml:ns:xmpp-stanzas";
 local xmlns_disco_info = "http://jabber.org/protocol/disco#info";
+local xmlns_bcc = "urn:talkgroups:bcc:0";
 
 local senders = module:get_option_set("multicast_senders", {});
 local max_addresses = module:get_option_number("multicast_max_addresses", 10000);
@@ -90,15 +104,23 @@ module:hook("message/host", function(event)
 		origin.multicast_read_size = sender_read_size;
 	end
 	local addresses = stanza:get_child("addresses", xmlns_address);
-	if not addresses then
+	local bcc = stanza:get_child("bcc", xmlns_bcc);
+	if not addresses and not bcc then
 		return refuse(stanza, "modify", "bad-request", "no addresses");
 	end
 	local targets, shown = {}, false;
-	for address in addresses:childtags("address", xmlns_address) do
-		local kind, jid = address.attr.type, address.attr.jid;
-		if jid and (kind == "to" or kind == "cc" or kind == "bcc") then
+	if addresses then
+		for address in addresses:childtags("address", xmlns_address) do
+			local kind, jid = address.attr.type, address.attr.jid;
+			if jid and (kind == "to" or kind == "cc" or kind == "bcc") then
+				targets[#targets + 1] = jid;
+				shown = shown or kind ~= "bcc";
+			end
+		end
+	end
+	if bcc then
+		for jid in (bcc:get_text() or ""):gmatch("%S+") do
 			targets[#targets + 1] = jid;
-			shown = shown or kind ~= "bcc";
 		end
 	end
 	if #targets == 0 then
@@ -112,6 +134,9 @@ module:hook("message/host", function(event)
 	-- What every recipient gets: this very stanza (the event's: nothing
 	-- else holds it, and no copy is made) without the bcc addresses.
 	stanza:maptags(function(tag)
+		if tag.name == "bcc" and tag.attr.xmlns == xmlns_bcc then
+			return nil;
+		end
 		if tag.name ~= "addresses" or tag.attr.xmlns ~= xmlns_address then
 			return tag;
 		end
@@ -147,6 +172,7 @@ module:hook("iq-get/host/" .. xmlns_disco_info .. ":query", function(event)
 		:tag("query", { xmlns = xmlns_disco_info })
 		:tag("identity", { category = "service", type = "multicast", name = "Multicast" }):up()
 		:tag("feature", { var = xmlns_disco_info }):up()
-		:tag("feature", { var = xmlns_address }):up());
+		:tag("feature", { var = xmlns_address }):up()
+		:tag("feature", { var = xmlns_bcc }):up());
 	return true;
 end);

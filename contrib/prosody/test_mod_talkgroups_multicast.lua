@@ -100,6 +100,45 @@ check("no address with a jid: bad-request", refusal(out, "bad-request"), out[1])
 out = run(st.message({ from = "lobby@groups.example.org", to = "multicast.example.org", type = "error" }));
 check("errors are never answered", #out == 0, out[1]);
 
+-- The compact list (urn:talkgroups:bcc:0): whitespace-separated, all blind.
+local function compact(from, text)
+	return st.message({ from = from, to = "multicast.example.org", type = "chat", id = "tgm-8-0" })
+		:text_tag("body", "[alice] hi")
+		:text_tag("bcc", text, { xmlns = "urn:talkgroups:bcc:0" }):reset();
+end
+out = run(compact("lobby@groups.example.org", " bob@example.org\ncarol@example.net  dave@example.org/phone "));
+check("one copy per listed jid", #out == 3, #out .. " sent");
+check("compact: first to bob", out[1] and out[1]:find("to='bob@example.org'", 1, true), out[1]);
+check("compact: full jid kept", out[3] and out[3]:find("to='dave@example.org/phone'", 1, true), out[3]);
+check("compact: list removed", out[1] and not out[1]:find("bcc", 1, true), out[1]);
+check("compact: id and body kept", out[1] and out[1]:find("id='tgm-8-0'", 1, true) and out[1]:find("[alice] hi", 1, true), out[1]);
+out = run(compact("lobby@groups.example.org", "a@x b@x c@x d@x"));
+check("compact over the limit: not-acceptable, list returned", #out == 1
+	and out[1]:find("<not-acceptable", 1, true) and out[1]:find("a@x b@x c@x d@x", 1, true), out[1]);
+out = run(compact("lobby@groups.example.org", "  "));
+check("compact, empty: bad-request", #out == 1 and out[1]:find("<bad-request", 1, true), out[1]);
+out = run(compact("mallory@example.org", "bob@example.org"));
+check("compact from a sender not listed: forbidden", #out == 1 and out[1]:find("<forbidden", 1, true), out[1]);
+local both = st.message({ from = "lobby@groups.example.org", to = "multicast.example.org", type = "chat" })
+	:tag("addresses", { xmlns = "http://jabber.org/protocol/address" })
+	:tag("address", { xmlns = "http://jabber.org/protocol/address", type = "bcc", jid = "bob@example.org" }):up():up()
+	:text_tag("bcc", "carol@example.net", { xmlns = "urn:talkgroups:bcc:0" }):reset();
+out = run(both);
+check("addresses and the compact list together", #out == 2
+	and out[2]:find("to='carol@example.net'", 1, true) and not out[2]:find("address", 1, true), out[2]);
+
+-- disco#info names XEP-0033 and the compact list.
+local replies = {};
+local disco = assert(hooks["iq-get/host/http://jabber.org/protocol/disco#info:query"], "disco hook");
+disco({
+	origin = { send = function(s) replies[#replies + 1] = tostring(s); end },
+	stanza = st.iq({ type = "get", from = "groups.example.org", to = "multicast.example.org", id = "d1" })
+		:query("http://jabber.org/protocol/disco#info"),
+});
+check("disco: multicast identity", replies[1] and replies[1]:find("type='multicast'", 1, true), replies[1]);
+check("disco: XEP-0033 feature", replies[1] and replies[1]:find("var='http://jabber.org/protocol/address'", 1, true), replies[1]);
+check("disco: compact list feature", replies[1] and replies[1]:find("var='urn:talkgroups:bcc:0'", 1, true), replies[1]);
+
 check("its read size is set once", #modes == 1, #modes .. " times");
 
 if failures > 0 then

@@ -30,6 +30,10 @@ pub const NS_COMPONENT: &str = "jabber:component:accept";
 pub const NS_STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 pub const NS_NICK: &str = "http://jabber.org/protocol/nick";
 pub const NS_ADDRESS: &str = "http://jabber.org/protocol/address";
+/// The recipients as one whitespace-separated text, all blind: what
+/// contrib/prosody's multicast service takes besides XEP-0033 addresses,
+/// because Prosody parses it ≈ 27 times cheaper (BENCHMARKS.md, session 8).
+pub const NS_BCC: &str = "urn:talkgroups:bcc:0";
 pub const NS_DELAY: &str = "urn:xmpp:delay";
 pub const NS_RECEIPTS: &str = "urn:xmpp:receipts";
 pub const NS_OOB: &str = "jabber:x:oob";
@@ -139,8 +143,11 @@ impl Fanout {
     /// at most `batch` recipients (`bcc`, so no recipient sees the others)
     /// in each; a batch of one is an ordinary copy. `None` when it cannot
     /// be multicast: not a message, a single copy, or copies whose ids
-    /// differ (multicast delivers one stanza, one id).
-    pub fn multicast(&self, service: &str, batch: usize) -> Option<Vec<Element>> {
+    /// differ (multicast delivers one stanza, one id). With `compact` (the
+    /// service advertises [`NS_BCC`]) the recipients go as one `<bcc/>`
+    /// text instead of `<address/>` elements, unless a JID holds
+    /// whitespace (a resource may).
+    pub fn multicast(&self, service: &str, batch: usize, compact: bool) -> Option<Vec<Element>> {
         let first = self.copies.first()?;
         if self.stanza.name() != "message"
             || self.copies.len() < 2
@@ -162,6 +169,18 @@ impl Fanout {
                     return e;
                 }
                 set_attr(&mut e, "to", service);
+                if compact && !chunk.iter().any(|c| c.to.contains(char::is_whitespace)) {
+                    let mut list =
+                        String::with_capacity(chunk.iter().map(|c| c.to.len() + 1).sum());
+                    for c in chunk {
+                        if !list.is_empty() {
+                            list.push(' ');
+                        }
+                        list.push_str(&c.to);
+                    }
+                    e.append_child(text_child("bcc", NS_BCC, &list));
+                    return e;
+                }
                 let mut addresses = Element::builder("addresses", NS_ADDRESS);
                 for c in chunk {
                     addresses = addresses.append(
@@ -204,7 +223,11 @@ pub fn refused_multicast(err: &Element) -> RefusedMulticast {
                 .find(|c| c.ns() == NS_STANZAS && c.name() != "text")
         })
         .map(|c| c.name().to_string());
-    let (Some(from), Some(addresses)) = (err.attr("to"), child(err, "addresses", NS_ADDRESS))
+    let addresses = child(err, "addresses", NS_ADDRESS);
+    let bcc = child(err, "bcc", NS_BCC);
+    let Some(from) = err
+        .attr("to")
+        .filter(|_| addresses.is_some() || bcc.is_some())
     else {
         return RefusedMulticast {
             condition,
@@ -219,15 +242,18 @@ pub fn refused_multicast(err: &Element) -> RefusedMulticast {
     }
     let mut template = template.build();
     for c in err.children() {
-        if !(c.name() == "error" || c.is("addresses", NS_ADDRESS)) {
+        if !(c.name() == "error" || c.is("addresses", NS_ADDRESS) || c.is("bcc", NS_BCC)) {
             template.append_child(c.clone());
         }
     }
+    let listed = bcc.map(Element::text).unwrap_or_default();
     let copies = addresses
-        .children()
+        .into_iter()
+        .flat_map(Element::children)
         .filter(|a| a.is("address", NS_ADDRESS))
         .filter(|a| matches!(a.attr("type"), Some("bcc" | "to" | "cc")))
         .filter_map(|a| a.attr("jid"))
+        .chain(listed.split_whitespace())
         .map(|jid| {
             let mut copy = template.clone();
             set_attr(&mut copy, "to", jid);
@@ -235,6 +261,26 @@ pub fn refused_multicast(err: &Element) -> RefusedMulticast {
         })
         .collect();
     RefusedMulticast { condition, copies }
+}
+
+/// A disco#info request (XEP-0030) from `from` to `to`.
+pub fn disco_info_request(from: &str, to: &str, id: &str) -> Element {
+    Element::builder("iq", NS_COMPONENT)
+        .a("type", "get")
+        .a("from", from)
+        .a("to", to)
+        .a("id", id)
+        .append(Element::builder("query", NS_DISCO_INFO).build())
+        .build()
+}
+
+/// Whether a disco#info result lists the feature `var`.
+pub fn offers_feature(result: &Element, var: &str) -> bool {
+    result.attr("type") == Some("result")
+        && child(result, "query", NS_DISCO_INFO).is_some_and(|q| {
+            q.children()
+                .any(|f| f.is("feature", NS_DISCO_INFO) && f.attr("var") == Some(var))
+        })
 }
 
 pub fn text_child(name: &str, ns: &str, text: &str) -> Element {
@@ -369,7 +415,7 @@ mod tests {
         for u in ["a@x", "b@x", "c@y", "d@y", "e@z"] {
             f.push(u, 0);
         }
-        let out = f.multicast("multicast.x", 2).unwrap();
+        let out = f.multicast("multicast.x", 2, false).unwrap();
         // 2 + 2 through the service, the fifth on its own.
         assert_eq!(out.len(), 3);
         let jids = |e: &Element| -> Vec<String> {
@@ -397,14 +443,103 @@ mod tests {
         let mut per_copy = Fanout::new(msg.clone(), Some("tgm-7-".into()));
         per_copy.push("a@x", 1);
         per_copy.push("b@x", 2);
-        assert!(per_copy.multicast("multicast.x", 20).is_none());
+        assert!(per_copy.multicast("multicast.x", 20, false).is_none());
         let mut one = Fanout::new(msg, None);
         one.push("a@x", 0);
-        assert!(one.multicast("multicast.x", 20).is_none());
+        assert!(one.multicast("multicast.x", 20, false).is_none());
         let mut pres = Fanout::new(presence_template("lobby@g", None), None);
         pres.push("a@x", 0);
         pres.push("b@x", 0);
-        assert!(pres.multicast("multicast.x", 20).is_none());
+        assert!(pres.multicast("multicast.x", 20, false).is_none());
+    }
+
+    #[test]
+    fn a_compact_multicast_lists_the_recipients_as_text() {
+        let msg: Element = "<message xmlns='jabber:component:accept' type='chat' from='lobby@g'><body>hi</body></message>"
+            .parse()
+            .unwrap();
+        let mut f = Fanout::new(msg.clone(), Some("tgm-7-".into()));
+        for u in ["a@x", "b@x", "c@y", "d@y", "e@z"] {
+            f.push(u, 0);
+        }
+        let out = f.multicast("multicast.x", 2, true).unwrap();
+        assert_eq!(out.len(), 3);
+        let list = |e: &Element| child(e, "bcc", NS_BCC).map(Element::text);
+        assert_eq!(list(&out[0]).as_deref(), Some("a@x b@x"));
+        assert_eq!(list(&out[1]).as_deref(), Some("c@y d@y"));
+        assert!(child(&out[0], "addresses", NS_ADDRESS).is_none());
+        assert_eq!(out[2].attr("to"), Some("e@z"));
+        assert_eq!(list(&out[2]), None);
+        // What the writer puts on the wire, and what a parser reads back.
+        let mut w = crate::wire::Writer::new();
+        let mut bytes = Vec::new();
+        w.element(&out[0], &mut bytes).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(
+            text.contains("<bcc xmlns='urn:talkgroups:bcc:0'>a@x b@x</bcc>"),
+            "{text}"
+        );
+
+        // A resource with a space cannot be listed: that chunk falls back
+        // to XEP-0033 addresses.
+        let mut g = Fanout::new(msg, None);
+        g.push("a@x/my phone", 0);
+        g.push("b@x", 0);
+        let out = g.multicast("multicast.x", 20, true).unwrap();
+        assert!(child(&out[0], "bcc", NS_BCC).is_none());
+        let addresses = child(&out[0], "addresses", NS_ADDRESS).unwrap();
+        assert_eq!(addresses.children().count(), 2);
+    }
+
+    #[test]
+    fn disco_features_are_read_from_results_only() {
+        let req = disco_info_request("groups.x", "multicast.x", "d1");
+        assert_eq!(req.attr("to"), Some("multicast.x"));
+        assert!(child(&req, "query", NS_DISCO_INFO).is_some());
+        let result: Element = "<iq xmlns='jabber:component:accept' type='result' id='d1' \
+            from='multicast.x'><query xmlns='http://jabber.org/protocol/disco#info'>\
+            <identity category='service' type='multicast'/>\
+            <feature var='http://jabber.org/protocol/address'/>\
+            <feature var='urn:talkgroups:bcc:0'/></query></iq>"
+            .parse()
+            .unwrap();
+        assert!(offers_feature(&result, NS_BCC));
+        assert!(offers_feature(&result, NS_ADDRESS));
+        assert!(!offers_feature(&result, "urn:other"));
+        // ejabberd's mod_multicast: XEP-0033 only.
+        let ejabberd: Element = "<iq xmlns='jabber:component:accept' type='result' id='d1'>\
+            <query xmlns='http://jabber.org/protocol/disco#info'>\
+            <feature var='http://jabber.org/protocol/address'/></query></iq>"
+            .parse()
+            .unwrap();
+        assert!(!offers_feature(&ejabberd, NS_BCC));
+        let error: Element = "<iq xmlns='jabber:component:accept' type='error' id='d1'>\
+            <query xmlns='http://jabber.org/protocol/disco#info'>\
+            <feature var='urn:talkgroups:bcc:0'/></query></iq>"
+            .parse()
+            .unwrap();
+        assert!(!offers_feature(&error, NS_BCC));
+    }
+
+    #[test]
+    fn a_refused_compact_multicast_becomes_plain_copies() {
+        // As contrib/prosody's service refuses: the stanza back, list and all.
+        let err: Element = "<message xmlns='jabber:component:accept' type='error' \
+            from='multicast.x' to='lobby@g' id='tgm-7-0'><body>[al] hi</body>\
+            <bcc xmlns='urn:talkgroups:bcc:0'> a@x\n b@y </bcc>\
+            <error type='modify'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>\
+            </error></message>"
+            .parse()
+            .unwrap();
+        let r = refused_multicast(&err);
+        assert_eq!(r.condition.as_deref(), Some("not-acceptable"));
+        let to: Vec<_> = r.copies.iter().map(|c| c.attr("to").unwrap()).collect();
+        assert_eq!(to, ["a@x", "b@y"]);
+        for c in &r.copies {
+            assert_eq!(c.get_child("body", NS_COMPONENT).unwrap().text(), "[al] hi");
+            assert!(c.get_child("bcc", NS_BCC).is_none());
+            assert_eq!(c.attr("type"), Some("chat"));
+        }
     }
 
     #[test]
