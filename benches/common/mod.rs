@@ -98,9 +98,13 @@ impl Guard {
         self.child.id()
     }
 
-    /// Whether the process has exited (and is reaped).
+    /// Whether the process has exited (and is reaped: from then on its PID
+    /// may be another process's, so `stop` must not signal it).
     pub fn exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            self.stopped = true;
+        }
+        self.stopped
     }
 
     pub fn stop(&mut self) {
