@@ -113,6 +113,8 @@ s2s_ports = { }
 http_ports = { }
 https_ports = { }
 modules_disabled = { "s2s" }
+-- The XEP-0033 service that ships with talkgroups (contrib/prosody/).
+plugin_paths = { $(q "$REPO_DIR/contrib/prosody") }
 
 modules_enabled = {
     "roster"; "saslauth"; "disco"; "ping"; "version"; "time"; "uptime";
@@ -129,6 +131,11 @@ VirtualHost "localhost"
 
 Component "$COMPONENT_JID"
     component_secret = $(q "$COMPONENT_SECRET")
+
+-- One stanza per relayed message instead of one per member (README,
+-- "Registering the component").
+Component "multicast.localhost" "talkgroups_multicast"
+    multicast_senders = { "$COMPONENT_JID" }
 EOF
 } >"$PROSODY_CFG"
 chmod 600 "$PROSODY_CFG"
@@ -141,6 +148,8 @@ TG_CFG="$QS_DIR/talkgroups.toml"
 jid = "$COMPONENT_JID"
 secret = $(q "$COMPONENT_SECRET")
 server = "127.0.0.1:$COMPONENT_PORT"
+multicast = "multicast.localhost"
+multicast_batch = 10000
 
 [storage]
 database = $(q "$QS_DIR/talkgroups.sqlite3")

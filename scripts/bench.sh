@@ -11,7 +11,7 @@
 # JSON lines go to stdout and to
 # target/bench-results/<UTC time>.jsonl; progress goes to stderr.
 #
-#   scripts/bench.sh              # everything, about 7 minutes on 2 cores
+#   scripts/bench.sh              # everything, about 6 minutes on 2 cores
 #   scripts/bench.sh --callgrind  # also instruction counts under valgrind
 #                                 # (repeatable): per relayed copy in
 #                                 # talkgroups, and Prosody's per delivered
