@@ -311,6 +311,9 @@ impl Link {
                 self.connected = true;
                 self.connects += 1;
                 if let Some((service, _)) = &self.multicast {
+                    // The service may have changed while we were away:
+                    // XEP-0033 until it answers again.
+                    self.multicast_compact = false;
                     out.push(Output::Send(stanza::disco_info_request(
                         &self.domain,
                         service,
