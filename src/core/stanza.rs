@@ -157,9 +157,14 @@ impl Fanout {
             return None;
         }
         let id = self.id_of(first);
-        let out = self
-            .copies
-            .chunks(batch.max(1))
+        // One form for the whole fanout, so that sizes are known up front.
+        let compact = compact
+            && !self
+                .copies
+                .iter()
+                .any(|c| c.to.contains(char::is_whitespace));
+        let cost = |c: &Copy| c.to.len() + if compact { 1 } else { ADDRESS_BYTES };
+        let out = size_chunks(&self.copies, batch.max(1), MULTICAST_LIST_BYTES, cost)
             .map(|chunk| {
                 let mut e = self.stanza.clone();
                 if let Some(id) = &id {
@@ -170,9 +175,8 @@ impl Fanout {
                     return e;
                 }
                 set_attr(&mut e, "to", service);
-                if compact && !chunk.iter().any(|c| c.to.contains(char::is_whitespace)) {
-                    let mut list =
-                        String::with_capacity(chunk.iter().map(|c| c.to.len() + 1).sum());
+                if compact {
+                    let mut list = String::with_capacity(chunk.iter().map(cost).sum());
                     for c in chunk {
                         if !list.is_empty() {
                             list.push(' ');
@@ -197,6 +201,44 @@ impl Fanout {
             .collect();
         Some(out)
     }
+}
+
+/// A multicast stanza's recipient list stays under this many bytes, so
+/// that with a message of up to Prosody's 256 KB c2s limit the stanza
+/// stays under its 512 KB `component_stanza_size_limit` (a bigger one
+/// would cost the component its stream). 10 000 XEP-0033 addresses of
+/// 20-character JIDs are ≈ 570 KB.
+pub const MULTICAST_LIST_BYTES: usize = 200 * 1024;
+
+/// `<address jid='' type='bcc'></address>` around a JID, as serialized.
+const ADDRESS_BYTES: usize = 40;
+
+/// Consecutive runs of `items`, each at most `max` long and, unless a
+/// single item is bigger, at most `budget` by `cost`.
+fn size_chunks<'a, T>(
+    items: &'a [T],
+    max: usize,
+    budget: usize,
+    cost: impl Fn(&T) -> usize + 'a,
+) -> impl Iterator<Item = &'a [T]> + 'a {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut used = 0;
+        let mut n = 0;
+        while n < rest.len() && n < max {
+            used += cost(&rest[n]);
+            if n > 0 && used > budget {
+                break;
+            }
+            n += 1;
+        }
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        Some(chunk)
+    })
 }
 
 /// What a multicast service refused, read from its error (XEP-0033).
@@ -520,6 +562,49 @@ mod tests {
             .parse()
             .unwrap();
         assert!(!offers_feature(&error, NS_BCC));
+    }
+
+    #[test]
+    fn size_chunks_keep_to_count_and_budget() {
+        let items = [3, 3, 3, 10, 1, 1];
+        let chunks: Vec<&[i32]> = size_chunks(&items, 4, 6, |&x| x as usize).collect();
+        // A single item over the budget still goes, alone.
+        assert_eq!(chunks, [&[3, 3][..], &[3], &[10], &[1, 1]]);
+        let by_count: Vec<&[i32]> = size_chunks(&items, 2, 100, |_| 1).collect();
+        assert_eq!(by_count, [&[3, 3][..], &[3, 10], &[1, 1]]);
+        assert_eq!(size_chunks(&[] as &[i32], 2, 100, |_| 1).count(), 0);
+    }
+
+    #[test]
+    fn big_multicasts_stay_under_the_servers_stanza_limit() {
+        let msg: Element = "<message xmlns='jabber:component:accept' type='chat' from='lobby@g'><body>hi</body></message>"
+            .parse()
+            .unwrap();
+        let mut f = Fanout::new(msg, Some("tgm-7-".into()));
+        for i in 0..10_000 {
+            f.push(&format!("member-number-{i:05}@example.org"), 0);
+        }
+        let mut w = crate::wire::Writer::new();
+        for compact in [false, true] {
+            let out = f.multicast("multicast.x", 10_000, compact).unwrap();
+            let mut total = 0;
+            for e in &out {
+                let mut bytes = Vec::new();
+                w.element(e, &mut bytes).unwrap();
+                assert!(
+                    bytes.len() <= MULTICAST_LIST_BYTES + 200,
+                    "compact={compact}: {} bytes",
+                    bytes.len()
+                );
+                total += child(e, "addresses", NS_ADDRESS).map_or_else(
+                    || child(e, "bcc", NS_BCC).unwrap().text().split(' ').count(),
+                    |a| a.children().count(),
+                );
+            }
+            assert_eq!(total, 10_000, "compact={compact}");
+            // ≈ 680 KB as addresses: four stanzas; ≈ 320 KB as text: two.
+            assert_eq!(out.len(), if compact { 2 } else { 4 }, "compact={compact}");
+        }
     }
 
     #[test]
