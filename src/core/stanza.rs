@@ -449,15 +449,25 @@ mod tests {
         assert!(child(err, "item-not-found", NS_STANZAS).is_some());
     }
 
-    #[test]
-    fn a_fanout_as_multicast_batches() {
-        let msg: Element = "<message xmlns='jabber:component:accept' type='chat' from='lobby@g'><body>hi</body></message>"
-            .parse()
-            .unwrap();
+    /// A relayed message and its fanout to five members (one id for all).
+    fn relayed_to_five() -> (Element, Fanout) {
+        let msg = relayed_hi();
         let mut f = Fanout::new(msg.clone(), Some("tgm-7-".into()));
         for u in ["a@x", "b@x", "c@y", "d@y", "e@z"] {
             f.push(u, 0);
         }
+        (msg, f)
+    }
+
+    fn relayed_hi() -> Element {
+        "<message xmlns='jabber:component:accept' type='chat' from='lobby@g'><body>hi</body></message>"
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_fanout_as_multicast_batches() {
+        let (msg, f) = relayed_to_five();
         let out = f.multicast("multicast.x", 2, false).unwrap();
         // 2 + 2 through the service, the fifth on its own.
         assert_eq!(out.len(), 3);
@@ -498,13 +508,7 @@ mod tests {
 
     #[test]
     fn a_compact_multicast_lists_the_recipients_as_text() {
-        let msg: Element = "<message xmlns='jabber:component:accept' type='chat' from='lobby@g'><body>hi</body></message>"
-            .parse()
-            .unwrap();
-        let mut f = Fanout::new(msg.clone(), Some("tgm-7-".into()));
-        for u in ["a@x", "b@x", "c@y", "d@y", "e@z"] {
-            f.push(u, 0);
-        }
+        let (msg, f) = relayed_to_five();
         let out = f.multicast("multicast.x", 2, true).unwrap();
         assert_eq!(out.len(), 3);
         let list = |e: &Element| child(e, "bcc", NS_BCC).map(Element::text);
@@ -577,10 +581,7 @@ mod tests {
 
     #[test]
     fn big_multicasts_stay_under_the_servers_stanza_limit() {
-        let msg: Element = "<message xmlns='jabber:component:accept' type='chat' from='lobby@g'><body>hi</body></message>"
-            .parse()
-            .unwrap();
-        let mut f = Fanout::new(msg, Some("tgm-7-".into()));
+        let mut f = Fanout::new(relayed_hi(), Some("tgm-7-".into()));
         for i in 0..10_000 {
             f.push(&format!("member-number-{i:05}@example.org"), 0);
         }
