@@ -608,6 +608,25 @@ mod tests {
         }
     }
 
+    /// A refused multicast of "[al] hi" (id tgm-7-0) to a@x and b@y: its
+    /// copies, plain chat messages from the group, without list or error.
+    fn refused_to_a_and_b(err: &Element) -> Vec<Element> {
+        let r = refused_multicast(err);
+        assert_eq!(r.condition.as_deref(), Some("not-acceptable"));
+        let to: Vec<_> = r.copies.iter().map(|c| c.attr("to").unwrap()).collect();
+        assert_eq!(to, ["a@x", "b@y"]);
+        for c in &r.copies {
+            assert_eq!(c.attr("from"), Some("lobby@g"));
+            assert_eq!(c.attr("type"), Some("chat"));
+            assert_eq!(c.attr("id"), Some("tgm-7-0"));
+            assert_eq!(c.get_child("body", NS_COMPONENT).unwrap().text(), "[al] hi");
+            assert!(c.get_child("addresses", NS_ADDRESS).is_none());
+            assert!(c.get_child("bcc", NS_BCC).is_none());
+            assert!(c.get_child("error", NS_COMPONENT).is_none());
+        }
+        r.copies
+    }
+
     #[test]
     fn a_refused_compact_multicast_becomes_plain_copies() {
         // As contrib/prosody's service refuses: the stanza back, list and all.
@@ -618,15 +637,7 @@ mod tests {
             </error></message>"
             .parse()
             .unwrap();
-        let r = refused_multicast(&err);
-        assert_eq!(r.condition.as_deref(), Some("not-acceptable"));
-        let to: Vec<_> = r.copies.iter().map(|c| c.attr("to").unwrap()).collect();
-        assert_eq!(to, ["a@x", "b@y"]);
-        for c in &r.copies {
-            assert_eq!(c.get_child("body", NS_COMPONENT).unwrap().text(), "[al] hi");
-            assert!(c.get_child("bcc", NS_BCC).is_none());
-            assert_eq!(c.attr("type"), Some("chat"));
-        }
+        refused_to_a_and_b(&err);
     }
 
     #[test]
@@ -643,20 +654,10 @@ mod tests {
             </error></message>"
             .parse()
             .unwrap();
-        let r = refused_multicast(&err);
-        assert_eq!(r.condition.as_deref(), Some("not-acceptable"));
-        let to: Vec<_> = r.copies.iter().map(|c| c.attr("to").unwrap()).collect();
-        assert_eq!(to, ["a@x", "b@y"]);
-        for c in &r.copies {
-            assert_eq!(c.attr("from"), Some("lobby@g"));
-            assert_eq!(c.attr("type"), Some("chat"));
-            assert_eq!(c.attr("id"), Some("tgm-7-0"));
-            assert_eq!(c.get_child("body", NS_COMPONENT).unwrap().text(), "[al] hi");
+        for c in refused_to_a_and_b(&err) {
             assert!(c
                 .get_child("nick", "http://jabber.org/protocol/nick")
                 .is_some());
-            assert!(c.get_child("addresses", NS_ADDRESS).is_none());
-            assert!(c.get_child("error", NS_COMPONENT).is_none());
         }
 
         // A bare error (Prosody-style, no payload): the condition, no copies.
