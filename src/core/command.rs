@@ -1,4 +1,4 @@
-//! `//` commands (SPEC §5): one registry drives parsing, rights and `//help`.
+//! `//` commands: one registry drives parsing, rights and `//help`.
 //! Replies go to the sender only. Every state change is emitted as a store
 //! write before its `OK`.
 

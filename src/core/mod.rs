@@ -9,8 +9,10 @@
 //!
 //! Modules: `model` (rows shared with the store), `names` (validation),
 //! `stanza` (element helpers), `presence` (joining, leaving, online
-//! tracking), `relay` (rebroadcast rules), `command` (`//` commands),
-//! `iq` (disco, version, ping, vCard).
+//! tracking, the group's own presence), `relay` (rebroadcast rules,
+//! history edits, catch-up), `command` (`//` commands), `iq` (disco,
+//! version, ping, vCard), `avatar` (the group's picture), `route` (HTTP
+//! routes: commands, posts in, the outbox), `webhook` (route wire formats).
 
 pub mod avatar;
 pub mod command;
@@ -735,7 +737,7 @@ impl Core {
     /// someone — a command's reply, a welcome, a route post's 200, a
     /// delivery queued on a send route — and so must survive power loss
     /// before they go out. Relays, presence and online marks alone need
-    /// only survive the process being killed (SPEC §8); the app commits
+    /// only survive the process being killed; the app commits
     /// those without an fsync, which is what keeps relay latency low.
     pub fn take_acknowledged(&mut self) -> bool {
         std::mem::take(&mut self.acknowledged)

@@ -1,4 +1,4 @@
-//! HTTP routes (SPEC §6) in the core: the route commands, posts arriving on
+//! HTTP routes in the core: the route commands, posts arriving on
 //! receive routes, forwarding what is said to send routes, and the outbox
 //! schedule — one delivery in flight per route, in order, retried with
 //! backoff, given up after `routes.max_age_hours`. The HTTP server and
