@@ -1049,7 +1049,7 @@ fn help_is_filtered_by_rights() {
     assert!(admin.contains("//kick") && admin.contains("//nick") && !admin.contains("//newgroup"));
     assert_eq!(
         t.cmd("bob", "//help nick"),
-        "usage: //nick NAME — set your nickname"
+        "usage: //nick NAME — set your nickname\ne.g. //nick Bobby"
     );
     assert!(t.cmd("bob", "//help kick").starts_with("No command"));
     assert_eq!(
@@ -1542,6 +1542,30 @@ fn service_refusals() {
     t.msg("root@localhost/r", D, "//help");
     let h = t.one_body("root@localhost");
     assert!(h.contains("//newgroup") && !h.contains("//kick"), "{h}");
+}
+
+#[test]
+fn every_registry_entry_runs_its_example() {
+    use super::command::{Level, COMMANDS};
+    for c in COMMANDS {
+        let mut t = three();
+        let (from, to) = match c.level {
+            Level::User => ("bob", G),
+            Level::Admin => ("alice", G),
+            Level::Service => ("root", D),
+        };
+        t.msg(&format!("{from}@localhost/r"), to, c.example);
+        let reply = t.bodies(&format!("{from}@localhost"));
+        let first = reply.first().map(String::as_str).unwrap_or_default();
+        assert!(
+            !first.is_empty()
+                && !first.starts_with("Unknown command")
+                && (c.name == "help" || !first.starts_with("usage:"))
+                && !first.contains("is for group admins"),
+            "{}: {reply:?}",
+            c.example
+        );
+    }
 }
 
 #[test]
