@@ -574,7 +574,7 @@ fn with_multicast_every_copy_shares_one_id_and_references_follow() {
         .map(|a| a.children().filter_map(|c| c.attr("jid")).collect())
         .unwrap_or_default();
     assert_eq!(addresses, [B, C]);
-    let ids = vec![through[0].attr("id").unwrap().to_string()];
+    let ids = [through[0].attr("id").unwrap().to_string()];
     // A reply from bob names that id; carol and alice get it under the
     // same id, the one they know.
     t.xml(&format!(
