@@ -1,6 +1,7 @@
 //! Real console clients against the real talkgroups binary and a real
-//! Prosody: alice uses profanity 0.13, bob uses mcabber 1.1.2, both from
-//! Debian's packages, each in its own private tmux server (see
+//! Prosody (`clients::prosody`) or ejabberd (`clients::ejabberd`): alice
+//! uses profanity 0.13, bob uses mcabber 1.1.2, both from Debian's
+//! packages, each in its own private tmux server (see
 //! tests/support/console.rs). Everything is typed the way a person types
 //! it, and what each client received is read from its screen and its own
 //! logs — no test XMPP library on the client side.
@@ -49,12 +50,21 @@ fn is_help_list(body: &str) -> bool {
 }
 
 #[test]
-fn profanity_and_mcabber_join_chat_rename_and_correct() {
+fn prosody() {
+    profanity_and_mcabber_join_chat_rename_and_correct(Kind::Prosody);
+}
+
+#[test]
+fn ejabberd() {
+    profanity_and_mcabber_join_chat_rename_and_correct(Kind::Ejabberd);
+}
+
+fn profanity_and_mcabber_join_chat_rename_and_correct(kind: Kind) {
     let started = Instant::now();
     for bin in ["tmux", "mcabber", "profanity"] {
         require(bin);
     }
-    let p = Server::start(Kind::Prosody, &[(COMPONENT, SECRET)]);
+    let p = Server::start(kind, &[(COMPONENT, SECRET)]);
     p.register("alice", "alice-pw");
     p.register("bob", "bob-pw");
     let _tg = Talkgroups::start(&p, &group_config());
@@ -206,7 +216,7 @@ fn profanity_and_mcabber_join_chat_rename_and_correct() {
     }
     assert!(bob.tmux.client_running(), "mcabber still runs");
     assert!(alice.tmux.client_running(), "profanity still runs");
-    eprintln!("console clients test: {:?}", started.elapsed());
+    eprintln!("console clients against {kind:?}: {:?}", started.elapsed());
 }
 
 /// The value of attribute `name` of the first `<element …>` tag in `xml`
