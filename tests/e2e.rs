@@ -36,6 +36,7 @@ support::for_each_server!(
     remaining_commands_through_a_real_server,
     offline_modes_server_and_drop,
     xep0033_multicast_relays_and_keeps_references,
+    online_count_follows_logins_and_logouts,
 );
 
 /// With `component.multicast`, a relayed message reaches the members
@@ -867,11 +868,20 @@ async fn remaining_commands_through_a_real_server(kind: Kind) {
     assert!(cmd(&mut bob, LOBBY, "//mute carol")
         .await
         .contains("for group admins"));
-    assert_eq!(cmd(&mut alice, LOBBY, "//mute bobby").await, "OK");
+    assert_eq!(cmd(&mut alice, LOBBY, "/mute bobby").await, "OK");
+    // Told at once, and again when speaking.
+    assert!(bob
+        .expect_body_from(LOBBY, T)
+        .await
+        .starts_with("An admin muted you"));
     bob.send_message(LOBBY, "muted").await;
     assert!(bob.expect_body_from(LOBBY, T).await.contains("muted"));
     carol.expect_no_body_from(LOBBY, QUIET).await;
     assert_eq!(cmd(&mut alice, LOBBY, "//unmute bobby").await, "OK");
+    assert!(bob
+        .expect_body_from(LOBBY, T)
+        .await
+        .starts_with("An admin unmuted you"));
 
     // //admin / //unadmin, //listuser.
     assert_eq!(cmd(&mut alice, LOBBY, "//admin bob@localhost").await, "OK");
@@ -989,4 +999,76 @@ async fn offline_modes_server_and_drop(kind: Kind) {
             bob.expect_no_body_from(LOBBY, Duration::from_secs(1)).await;
         }
     }
+}
+
+/// `talkgroups_online_members` from `/metrics`.
+async fn online_metric(port: u16) -> u64 {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    text.lines()
+        .find_map(|l| l.strip_prefix("talkgroups_online_members "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no online gauge in {text}"))
+}
+
+/// Waits until the online gauge reads `want` (it is updated as the core
+/// runs; presences take a moment through the server).
+async fn wait_online(port: u16, want: u64) {
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        let n = online_metric(port).await;
+        if n == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "online members: {n}, want {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The online count follows what the server knows: members who log out
+/// are offline, also one whose client never accepted the group's own
+/// contact request (the group then gets no presence from them at all).
+async fn online_count_follows_logins_and_logouts(kind: Kind) {
+    let p = server(kind);
+    let port = support::free_port();
+    // The group pings sessions it knows only from a probe or a message
+    // every second here (default 120 s).
+    let _tg = Talkgroups::start(
+        &p,
+        &group("open").replace(
+            "[[group]]",
+            &format!("[relay]\nping_secs = 1\n[http]\nlisten = \"127.0.0.1:{port}\"\n\n[[group]]"),
+        ),
+    );
+    let mut alice = join(&p, "alice", LOBBY).await;
+    p.register("bob", "pw");
+    let mut bob = TestClient::connect_online(&p, "bob", "pw", "r").await;
+    bob.send_presence(Some(LOBBY), Some("subscribe")).await;
+    assert!(bob.expect_body_from(LOBBY, T).await.starts_with("Welcome"));
+    wait_online(port, 1).await;
+    // Bob's first words show his session; he hears alice from then on.
+    bob.send_message(LOBBY, "hello").await;
+    assert_eq!(alice.expect_body_from(LOBBY, T).await, "*** bob joined");
+    assert_eq!(alice.expect_body_from(LOBBY, T).await, "[bob] hello");
+    wait_online(port, 2).await;
+    alice.send_message(LOBBY, "hi bob").await;
+    assert_eq!(bob.expect_body_from(LOBBY, T).await, "[alice] hi bob");
+    alice.close().await;
+    bob.close().await;
+    wait_online(port, 0).await;
+    // Both log in again (bob's server probes the group: his only sign of
+    // life), then out.
+    let alice = TestClient::connect_online(&p, "alice", "pw", "r2").await;
+    let bob = TestClient::connect_online(&p, "bob", "pw", "r2").await;
+    wait_online(port, 2).await;
+    alice.close().await;
+    bob.close().await;
+    wait_online(port, 0).await;
 }
