@@ -73,6 +73,8 @@ pub struct Tmux {
     bin: PathBuf,
     socket: PathBuf,
     session: String,
+    /// The client's PID (`env` execs it), to wait for its exit on drop.
+    pid: Option<u32>,
 }
 
 impl Tmux {
@@ -82,10 +84,11 @@ impl Tmux {
     /// server's environment). The pane stays after the command exits, so
     /// its last screen can still be read.
     pub fn start(dir: &Path, session: &str, env: &[(&str, String)], argv: &[&str]) -> Tmux {
-        let t = Tmux {
+        let mut t = Tmux {
             bin: require("tmux"),
             socket: dir.join("tmux.sock"),
             session: session.to_string(),
+            pid: None,
         };
         let mut cmd = t.command();
         cmd.args(["new-session", "-d", "-s", session, "-x", "200", "-y", "100"]);
@@ -102,6 +105,11 @@ impl Tmux {
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
+        t.pid = t
+            .run(&["display-message", "-p", "-t", session, "#{pane_pid}"])
+            .trim()
+            .parse()
+            .ok();
         t
     }
 
@@ -203,6 +211,26 @@ impl Drop for Tmux {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+        // The client gets SIGHUP and may still write its logs on the way
+        // out (mcabber re-creates its trace file): wait until it is gone,
+        // so the temp dir removed after this stays removed.
+        if let Some(pid) = self.pid {
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline && process_alive(pid) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// Whether `pid` is a running (not exited, not zombie) process.
+fn process_alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // "PID (comm) STATE …"; comm may contain spaces, so split at ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => false,
     }
 }
 
