@@ -9,7 +9,8 @@
 //! The clients are required: without them this test fails and says how to
 //! install them (`apt-get install mcabber profanity tmux`; .ci/run does it).
 //!
-//! What the clients do that matters here (observed, and asserted below):
+//! What the clients do that matters here (observed; the bodies they send
+//! for //help and the correction are asserted below):
 //! - Both treat a leading `/` as their own command and `//` as the escape
 //!   for a literal slash: typing `//help` sends the body `/help`, so the
 //!   group must take `/help` (a known command name after one slash) as the
