@@ -82,7 +82,7 @@ fn config() -> CoreConfig {
         service_name: "talkgroups".into(),
         version: "bench".into(),
         service_admins: Vec::new(),
-        offline: talkgroups::config::OfflineMode::Catchup,
+        offline: talkgroups::core::OfflineMode::Catchup,
         catchup_max: 50,
         burst: 10,
         window_ms: 10_000,

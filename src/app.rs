@@ -82,7 +82,7 @@ async fn main_loop(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let mut out = Vec::new();
-    let mut core = Core::new(CoreConfig::from_config(&cfg), snap, now_ms(), &mut out);
+    let mut core = Core::new(cfg.core(), snap, now_ms(), &mut out);
     let (members, _) = core.counts();
     tracing::info!(
         jid = %cfg.component.jid,
@@ -135,7 +135,7 @@ async fn main_loop(
     };
     let xmpp_task = tokio::spawn(xmpp::run(xcfg, ev_tx, ob_rx, sd_rx));
 
-    let core_cfg = CoreConfig::from_config(&cfg);
+    let core_cfg = cfg.core();
     let mut link = Link {
         store,
         ob_tx,

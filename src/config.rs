@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::core::avatar::Avatar;
 use crate::core::model::JoinPolicy;
 use crate::core::names;
+use crate::core::{CoreConfig, GroupSettings, OfflineMode};
 
 /// A configuration problem, printed as one line.
 #[derive(Debug, thiserror::Error)]
@@ -157,24 +158,6 @@ struct RawGroup {
     avatar: Option<PathBuf>,
 }
 
-/// What to do with messages for members who are offline (`relay.offline`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OfflineMode {
-    Catchup,
-    Server,
-    Drop,
-}
-
-impl OfflineMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OfflineMode::Catchup => "catchup",
-            OfflineMode::Server => "server",
-            OfflineMode::Drop => "drop",
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct ComponentConfig {
     pub jid: String,
@@ -206,17 +189,6 @@ pub struct RelayConfig {
     pub ping_secs: u32,
 }
 
-#[derive(Debug, Clone)]
-pub struct GroupConfig {
-    pub name: String,
-    pub title: String,
-    pub join: JoinPolicy,
-    pub admins: Vec<String>,
-    /// The image file `avatar` names, read and checked at start; `None`
-    /// draws one from the title.
-    pub avatar: Option<Avatar>,
-}
-
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -227,7 +199,32 @@ pub struct Config {
     pub service_name: String,
     pub relay: RelayConfig,
     pub routes_max_age_hours: u32,
-    pub groups: Vec<GroupConfig>,
+    pub groups: Vec<GroupSettings>,
+}
+
+impl Config {
+    /// The core's settings from this config.
+    pub fn core(&self) -> CoreConfig {
+        let c = self;
+        CoreConfig {
+            domain: c.component.jid.clone(),
+            service_name: c.service_name.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            service_admins: c.service_admins.clone(),
+            offline: c.relay.offline,
+            catchup_max: c.relay.catchup_max as usize,
+            burst: c.relay.burst as usize,
+            window_ms: i64::from(c.relay.window_secs) * 1000,
+            max_body: c.relay.max_body as usize,
+            ping_ms: i64::from(c.relay.ping_secs) * 1000,
+            history_days: c.storage.history_days,
+            history_max: c.storage.history_max,
+            route_max_age_ms: i64::from(c.routes_max_age_hours) * 3_600_000,
+            groups: c.groups.clone(),
+            shared_copy_ids: c.component.multicast.is_some(),
+            multicast: (c.component.multicast.clone()).map(|s| (s, c.component.multicast_batch)),
+        }
+    }
 }
 
 impl Config {
@@ -417,7 +414,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         return Err(err("relay.max_body must be at least 1"));
     }
 
-    let mut groups: Vec<GroupConfig> = Vec::new();
+    let mut groups: Vec<GroupSettings> = Vec::new();
     for (i, g) in raw.group.into_iter().enumerate() {
         let key = format!("group[{i}]");
         let name = g
@@ -455,7 +452,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 })?)
             }
         };
-        groups.push(GroupConfig {
+        groups.push(GroupSettings {
             name,
             title,
             join,

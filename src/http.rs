@@ -237,7 +237,7 @@ mod tests {
     use crate::config::Config;
     use crate::core::model::{GroupRecord, JoinPolicy, RouteKind, RouteRecord, Snapshot};
     use crate::core::webhook;
-    use crate::core::{Core, CoreConfig, Input, Output};
+    use crate::core::{Core, Input, Output};
     use axum::http::Request;
     use tower::ServiceExt;
 
@@ -268,12 +268,7 @@ mod tests {
             ..Snapshot::default()
         };
         let mut out = Vec::new();
-        let mut core = Core::new(
-            CoreConfig::from_config(&cfg),
-            snap,
-            crate::app::now_ms(),
-            &mut out,
-        );
+        let mut core = Core::new(cfg.core(), snap, crate::app::now_ms(), &mut out);
         let (posts, mut rx) = mpsc::channel::<PostRequest>(8);
         tokio::spawn(async move {
             let mut token = 0;

@@ -313,7 +313,31 @@ fn escape_attr(s: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::stanza::{Attr, NS_COMPONENT};
+    use crate::core::stanza::{Attr, Fanout, NS_COMPONENT};
+
+    #[test]
+    fn a_compact_multicast_goes_out_as_one_text_of_recipients() {
+        let msg: Element = "<message xmlns='jabber:component:accept' type='chat' from='lobby@g'><body>hi</body></message>"
+            .parse()
+            .unwrap();
+        let mut f = Fanout::new(msg, Some("tgm-7-".into()));
+        f.push("a@x", 0);
+        f.push("b@x", 0);
+        let out = f.multicast("multicast.x", 20, true).unwrap();
+        let mut bytes = Vec::new();
+        Writer::new().element(&out[0], &mut bytes).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(
+            text.contains("<bcc xmlns='urn:talkgroups:bcc:0'>a@x b@x</bcc>"),
+            "{text}"
+        );
+        // What a parser reads back.
+        let back = &parse_all(text.as_bytes())[0];
+        let list = back
+            .get_child("bcc", "urn:talkgroups:bcc:0")
+            .map(|b| b.text());
+        assert_eq!(list.as_deref(), Some("a@x b@x"));
+    }
 
     fn parse_all(bytes: &[u8]) -> Vec<Element> {
         // Wrap in a stream-like root that declares the default namespace.

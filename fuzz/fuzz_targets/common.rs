@@ -57,7 +57,7 @@ pub fn core() -> Core {
         ..Snapshot::default()
     };
     let mut out = Vec::new();
-    let mut core = Core::new(CoreConfig::from_config(&cfg), snap, NOW, &mut out);
+    let mut core = Core::new(cfg.core(), snap, NOW, &mut out);
     for user in ["alice", "bob"] {
         for (from, t) in [
             (format!("{user}@localhost"), " type='subscribe'"),

@@ -23,7 +23,9 @@ pub mod names;
 pub mod presence;
 pub mod relay;
 pub mod route;
+pub mod settings;
 pub mod stanza;
+pub mod text;
 pub mod webhook;
 
 #[cfg(test)]
@@ -34,11 +36,11 @@ use std::sync::Arc;
 
 use minidom::Element;
 
-use crate::config::{Config, OfflineMode};
 use model::{
     GroupRecord, HistoryRecord, JoinPolicy, MemberRecord, MemberState, Millis, Snapshot, StoreOp,
 };
 use route::{Delivery, HttpSend, PostReply, Route, RoutePost, RouteStats};
+pub use settings::{CoreConfig, GroupSettings, OfflineMode};
 use stanza::ErrorType;
 
 /// How many history rows each group keeps in memory (for `//history`,
@@ -51,56 +53,6 @@ pub const GROUP_RESOURCE: &str = "talkgroups";
 
 /// Non-members get at most one text reply per this long (per group).
 pub const STRANGER_GAP_MS: Millis = 60_000;
-
-/// The core's settings, taken from the config.
-#[derive(Debug, Clone)]
-pub struct CoreConfig {
-    pub domain: String,
-    pub service_name: String,
-    pub version: String,
-    pub service_admins: Vec<String>,
-    pub offline: OfflineMode,
-    pub catchup_max: usize,
-    pub burst: usize,
-    pub window_ms: Millis,
-    pub max_body: usize,
-    /// How often sessions known only from a probe or a message are pinged.
-    pub ping_ms: Millis,
-    pub history_days: u32,
-    pub history_max: u32,
-    /// Undelivered route messages older than this are given up.
-    pub route_max_age_ms: Millis,
-    pub groups: Vec<crate::config::GroupConfig>,
-    /// Every copy of a relayed message carries the same id (`tgm-SEQ-0`)
-    /// instead of one per recipient: needed when the server fans messages
-    /// out (XEP-0033 multicast, `component.multicast`).
-    pub shared_copy_ids: bool,
-    /// The server's XEP-0033 service and the most recipients per stanza.
-    pub multicast: Option<(String, usize)>,
-}
-
-impl CoreConfig {
-    pub fn from_config(c: &Config) -> CoreConfig {
-        CoreConfig {
-            domain: c.component.jid.clone(),
-            service_name: c.service_name.clone(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            service_admins: c.service_admins.clone(),
-            offline: c.relay.offline,
-            catchup_max: c.relay.catchup_max as usize,
-            burst: c.relay.burst as usize,
-            window_ms: i64::from(c.relay.window_secs) * 1000,
-            max_body: c.relay.max_body as usize,
-            ping_ms: i64::from(c.relay.ping_secs) * 1000,
-            history_days: c.storage.history_days,
-            history_max: c.storage.history_max,
-            route_max_age_ms: i64::from(c.routes_max_age_hours) * 3_600_000,
-            groups: c.groups.clone(),
-            shared_copy_ids: c.component.multicast.is_some(),
-            multicast: (c.component.multicast.clone()).map(|s| (s, c.component.multicast_batch)),
-        }
-    }
-}
 
 /// An event for the core.
 #[derive(Debug)]

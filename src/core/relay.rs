@@ -9,9 +9,9 @@ use super::model::RouteMessage;
 use super::model::{HistoryRecord, MemberState, Millis, StoreOp};
 use super::presence::Heard;
 use super::stanza::{self, Attr, Fanout, NS_COMPONENT};
-use super::webhook;
+use super::text::{self, format_line};
+use super::OfflineMode;
 use super::{Core, Ctx, Group, Member, Output};
-use crate::config::OfflineMode;
 
 /// Payload namespaces a recipient can use; everything else the sender
 /// attached (chat states, receipt requests, markers, …) was meant for the
@@ -59,18 +59,6 @@ pub(crate) fn receives(m: &Member, sender: &str, now: Millis, mode: OfflineMode)
         && !m.blocks.contains(sender)
         && !m.stopped(now)
         && (m.online() || mode == OfflineMode::Server)
-}
-
-/// `[nick] text`, or `* nick waves` for `/me waves`. A text that opens
-/// with a block quote (`> …`) or a code block (```` ``` ````) keeps it at
-/// the start of a line, where XEP-0393 styling looks for it: the nick
-/// goes on a line of its own.
-pub(crate) fn format_line(nick: &str, text: &str) -> String {
-    match text.strip_prefix("/me ") {
-        Some(rest) => format!("* {nick} {rest}"),
-        None if text.starts_with('>') || text.starts_with("```") => format!("[{nick}]\n{text}"),
-        None => format!("[{nick}] {text}"),
-    }
 }
 
 impl Core {
@@ -390,7 +378,7 @@ impl Core {
                     // Routes have no corrections: the far side gets the
                     // corrected text as a message of its own.
                     let msg = RouteMessage {
-                        id: webhook::edit_id(&self.instance_id, row, now),
+                        id: text::edit_id(&self.instance_id, row, now),
                         origin: g.jid.clone(),
                         nick: nick.clone(),
                         body: text.to_string(),
@@ -411,7 +399,7 @@ impl Core {
         if let Some(seq) = seq {
             if self.has_send_routes(name) {
                 let msg = RouteMessage {
-                    id: webhook::message_id(&self.instance_id, seq),
+                    id: text::message_id(&self.instance_id, seq),
                     origin: g.jid.clone(),
                     nick: nick.clone(),
                     body: text.to_string(),

@@ -12,8 +12,9 @@ use super::model::{
     HistoryRecord, Millis, OutboxRecord, RouteFormat, RouteKind, RouteMessage, RouteRecord, StoreOp,
 };
 use super::names;
-use super::relay::{copy_id_prefix, format_line};
+use super::relay::copy_id_prefix;
 use super::stanza::{self, Attr, Fanout, NS_COMPONENT};
+use super::text::{self, format_line};
 use super::webhook::{self, HttpRequest, Refusal, Verdict};
 use super::{Core, Output};
 use minidom::Element;
@@ -299,7 +300,7 @@ impl Core {
         if native {
             msg.trail.push(instance);
         } else {
-            msg.id = webhook::message_id(&instance, seq);
+            msg.id = text::message_id(&instance, seq);
             msg.trail = vec![instance];
         }
         let shown_nick = format!("{}@{route}", msg.nick);

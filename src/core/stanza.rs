@@ -529,15 +529,6 @@ mod tests {
         assert!(child(&out[0], "addresses", NS_ADDRESS).is_none());
         assert_eq!(out[2].attr("to"), Some("e@z"));
         assert_eq!(list(&out[2]), None);
-        // What the writer puts on the wire, and what a parser reads back.
-        let mut w = crate::wire::Writer::new();
-        let mut bytes = Vec::new();
-        w.element(&out[0], &mut bytes).unwrap();
-        let text = String::from_utf8(bytes).unwrap();
-        assert!(
-            text.contains("<bcc xmlns='urn:talkgroups:bcc:0'>a@x b@x</bcc>"),
-            "{text}"
-        );
 
         // A resource with a space cannot be listed: that chunk falls back
         // to XEP-0033 addresses.
@@ -597,13 +588,14 @@ mod tests {
         for i in 0..10_000 {
             f.push(&format!("member-number-{i:05}@example.org"), 0);
         }
-        let mut w = crate::wire::Writer::new();
         for compact in [false, true] {
             let out = f.multicast("multicast.x", 10_000, compact).unwrap();
             let mut total = 0;
             for e in &out {
+                // minidom's serializer: the same bytes as the wire writer's
+                // give or take its quotes (the wire tests check that form).
                 let mut bytes = Vec::new();
-                w.element(e, &mut bytes).unwrap();
+                e.write_to(&mut bytes).unwrap();
                 assert!(
                     bytes.len() <= MULTICAST_LIST_BYTES + 200,
                     "compact={compact}: {} bytes",

@@ -5,7 +5,7 @@ use minidom::Element;
 
 use super::model::{MemberState, Snapshot, StoreOp};
 use super::stanza::NS_COMPONENT;
-use super::{Core, CoreConfig, Input, Output};
+use super::{Core, Input, Output};
 use crate::config::Config;
 
 const G: &str = "lobby@groups.localhost";
@@ -47,12 +47,7 @@ impl T {
 
     fn from_cfg(cfg: Config) -> T {
         let mut out = Vec::new();
-        let core = Core::new(
-            CoreConfig::from_config(&cfg),
-            Snapshot::default(),
-            1_000_000,
-            &mut out,
-        );
+        let core = Core::new(cfg.core(), Snapshot::default(), 1_000_000, &mut out);
         T {
             core,
             now: 1_000_000,
@@ -1371,12 +1366,7 @@ fn snapshot_round_trip_rebuilds_the_same_core() {
     let mut store = crate::store::Store::open_in_memory().unwrap();
     let mut all = Vec::new();
     let cfg = config("[[group]]\nname = \"lobby\"\ntitle = \"Lobby\"\njoin = \"open\"\nadmins = [\"alice@localhost\"]\n");
-    let mut core = Core::new(
-        CoreConfig::from_config(&cfg),
-        Snapshot::default(),
-        0,
-        &mut all,
-    );
+    let mut core = Core::new(cfg.core(), Snapshot::default(), 0, &mut all);
     for (from, to, ty) in [
         (A, G, "subscribe"),
         (B, G, "subscribe"),
@@ -1403,7 +1393,7 @@ fn snapshot_round_trip_rebuilds_the_same_core() {
     assert_eq!(snap.members.len(), 3);
     assert_eq!(snap.history.len(), 1);
     let mut out = Vec::new();
-    let again = Core::new(CoreConfig::from_config(&cfg), snap, 0, &mut out);
+    let again = Core::new(cfg.core(), snap, 0, &mut out);
     assert_eq!(again.groups["lobby"].member_count(), 3);
     assert_eq!(again.groups["lobby"].history.len(), 1);
 }

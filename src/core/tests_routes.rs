@@ -17,7 +17,7 @@ fn routed() -> T {
         ..Snapshot::default()
     };
     let mut out = Vec::new();
-    let core = Core::new(CoreConfig::from_config(&cfg), snap, 1_000_000_000, &mut out);
+    let core = Core::new(cfg.core(), snap, 1_000_000_000, &mut out);
     let mut t = T {
         core,
         now: 1_000_000_000,
@@ -366,7 +366,7 @@ fn outbox_resumes_from_the_snapshot() {
     };
     let cfg = config("");
     let mut out = Vec::new();
-    let mut core = Core::new(CoreConfig::from_config(&cfg), snap, t.now + 5000, &mut out);
+    let mut core = Core::new(cfg.core(), snap, t.now + 5000, &mut out);
     assert_eq!(core.outbox_depth(), 1);
     out.clear();
     core.handle(t.now + 5000, Input::Tick, &mut out);

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::model::{Millis, RouteFormat, RouteMessage};
-use super::relay::format_line;
 use super::stanza;
+use super::text::format_line;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -59,37 +59,6 @@ struct NativeBody {
     sent_at: Option<String>,
     #[serde(default)]
     trail: Vec<String>,
-}
-
-/// A stable UUID-shaped id (version 8) for history row `seq` of instance
-/// `instance`: the same message gets the same id on every retry, and no two
-/// instances share one.
-pub fn message_id(instance: &str, seq: i64) -> String {
-    let digest = Sha256::new()
-        .chain_update(instance.as_bytes())
-        .chain_update(b":")
-        .chain_update(seq.to_string().as_bytes())
-        .finalize();
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&digest[..16]);
-    b[6] = (b[6] & 0x0f) | 0x80;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
-/// The id under which a correction (at `at`) of history row `seq` goes
-/// out on send routes: stable across retries, distinct from the
-/// original's and from other corrections'.
-pub fn edit_id(instance: &str, seq: i64, at: i64) -> String {
-    message_id(&format!("{instance}:edit:{at}"), seq)
 }
 
 fn hmac(key: &[u8]) -> HmacSha256 {
@@ -456,24 +425,6 @@ mod tests {
             feishu_sign("secret", 1_599_360_473),
             "q4jswNiMy51J5JuQV566yJat0/lQ/c+22kINzUgKsGU="
         );
-    }
-
-    #[test]
-    fn message_ids_are_stable_uuids() {
-        let a = message_id("inst", 1);
-        assert_eq!(a, message_id("inst", 1));
-        assert_ne!(a, message_id("inst", 2));
-        assert_ne!(a, message_id("other", 1));
-        let parts: Vec<&str> = a.split('-').collect();
-        assert_eq!(
-            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
-            [8, 4, 4, 4, 12]
-        );
-        assert!(parts[2].starts_with('8'));
-        assert!(matches!(
-            parts[3].chars().next(),
-            Some('8' | '9' | 'a' | 'b')
-        ));
     }
 
     #[test]

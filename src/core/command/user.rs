@@ -5,8 +5,8 @@ use super::Reply;
 use crate::core::model::{Millis, StoreOp};
 use crate::core::names;
 use crate::core::presence::Leave;
-use crate::core::relay::format_line;
 use crate::core::stanza;
+use crate::core::text::format_line;
 use crate::core::{Core, Output};
 
 impl Core {
