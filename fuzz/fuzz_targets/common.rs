@@ -8,7 +8,7 @@ use talkgroups::config::Config;
 use talkgroups::core::model::{
     GroupRecord, JoinPolicy, RouteFormat, RouteKind, RouteRecord, Snapshot,
 };
-use talkgroups::core::{Core, CoreConfig, Input, Output};
+use talkgroups::core::{Core, Input, Output};
 
 pub const G: &str = "lobby@groups.localhost";
 pub const D: &str = "groups.localhost";
