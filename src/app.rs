@@ -152,11 +152,16 @@ async fn main_loop(
     link.commit_and_send(&mut out, Durability::PowerLoss).await;
     link.publish(&core, true);
 
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
+    // The core says when it next needs the time to pass (`next_deadline`);
+    // the loop sleeps until then instead of ticking every second.
+    let mut last_tick = tokio::time::Instant::now();
+    // The member counts in /metrics cost a walk of every group: at most
+    // once a second, and once more a second after the last change.
+    let mut counts_due: Option<tokio::time::Instant> = None;
     loop {
         let mut counts = false;
+        let wake = wake_at(core.next_deadline(), now_ms(), last_tick);
         tokio::select! {
             ev = ev_rx.recv() => {
                 let Some(ev) = ev else { break };
@@ -164,8 +169,12 @@ async fn main_loop(
             }
             Some(p) = post_rx.recv() => link.on_event(&mut core, now_ms(), Event::Post(p), &mut out),
             Some(d) = del_rx.recv() => link.on_event(&mut core, now_ms(), Event::Delivery(d), &mut out),
-            _ = tick.tick() => {
+            _ = tokio::time::sleep_until(wake) => {
+                last_tick = tokio::time::Instant::now();
                 core.handle(now_ms(), Input::Tick, &mut out);
+            }
+            _ = at(counts_due) => {
+                counts_due = None;
                 counts = true;
             }
             _ = &mut shutdown => break,
@@ -194,6 +203,9 @@ async fn main_loop(
         }
         link.store.between_batches();
         link.publish(&core, counts);
+        if !counts && counts_due.is_none() {
+            counts_due = Some(tokio::time::Instant::now() + Duration::from_secs(1));
+        }
     }
 
     tracing::info!("shutting down");
@@ -511,5 +523,21 @@ fn log_notice(n: &Notice) {
         Notice::MulticastCopiesLost => {
             tracing::error!("the refusal did not return the addresses: those copies are lost")
         }
+    }
+}
+
+/// When the loop wakes the core: at its deadline (wall-clock ms), but not
+/// more than an hour ahead (the clock may jump) and at least 50 ms after
+/// the last tick, so a deadline that a tick did not consume cannot spin.
+fn wake_at(deadline: Millis, now: Millis, last_tick: tokio::time::Instant) -> tokio::time::Instant {
+    let wait = Duration::from_millis(u64::try_from(deadline - now).unwrap_or(0).min(3_600_000));
+    (tokio::time::Instant::now() + wait).max(last_tick + Duration::from_millis(50))
+}
+
+/// Sleeps until `t`, or for ever.
+async fn at(t: Option<tokio::time::Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }

@@ -48,6 +48,16 @@ use stanza::ErrorType;
 /// 200.
 pub const RING: usize = 1000;
 
+/// How often old history, received route ids and rate-limit state are pruned.
+const PRUNE_EVERY_MS: Millis = 3_600_000;
+
+/// The least time between two status pushes of a group.
+pub(crate) const STATUS_GAP_MS: Millis = 3_000;
+
+/// [`Member::shown`] of a member who has no status of the group: new, or
+/// every session went offline since.
+pub(crate) const UNSHOWN: (u32, u32) = (u32::MAX, 0);
+
 /// The resource of the full JID the groups' presences come from.
 pub const GROUP_RESOURCE: &str = "talkgroups";
 
@@ -228,6 +238,14 @@ impl Resources {
         self.0.push((res.into(), how));
     }
 
+    /// When the next of the inferred resources is to be pinged.
+    pub fn next_ping(&self, every: Millis) -> Option<Millis> {
+        self.0
+            .iter()
+            .filter_map(|(_, how)| how.map(|t| t + every))
+            .min()
+    }
+
     /// Whether some resource is inferred (and so pinged).
     pub fn any_inferred(&self) -> bool {
         self.0.iter().any(|(_, how)| how.is_some())
@@ -272,7 +290,7 @@ impl Member {
             resources: Resources::default(),
             flood: None,
             nick_hash: Default::default(),
-            shown: (u32::MAX, 0),
+            shown: UNSHOWN,
         }
     }
 
@@ -343,6 +361,11 @@ pub(crate) struct Group {
     /// Some member was sent other counts than `status_shown` since then
     /// (a probe answer, a welcome): the next refresh checks each member.
     pub status_mixed: bool,
+    /// The counts may have changed since the last refresh (a stanza came
+    /// for the group, or the connection was re-established): the core
+    /// wants a refresh, at `status_next` at the earliest.
+    pub status_dirty: bool,
+    pub status_next: Millis,
     /// (when, online, members) as last counted for a probe answer (see
     /// `presence::status_line_for_probe`).
     pub counted: std::cell::Cell<Option<(Millis, usize, usize)>>,
@@ -375,6 +398,8 @@ impl Group {
             status_shown: (0, 0),
             status_at: created_at,
             status_mixed: false,
+            status_dirty: false,
+            status_next: 0,
             counted: std::cell::Cell::new(None),
             routes: BTreeMap::new(),
             seen: HashMap::new(),
@@ -628,6 +653,8 @@ impl Core {
             g.status_shown = og.status_shown;
             g.status_at = og.status_at;
             g.status_mixed = og.status_mixed;
+            g.status_dirty = og.status_dirty;
+            g.status_next = og.status_next;
             for (jid, m) in g.members.iter_mut() {
                 if let Some(om) = og.members.get(jid) {
                     m.resources = om.resources.clone();
@@ -653,11 +680,41 @@ impl Core {
         })
     }
 
+    /// When the core next needs `Input::Tick`: the earliest of a status
+    /// refresh a group waits for, a ping of an inferred session, a route
+    /// delivery due, and the hourly pruning. Between inputs nothing else
+    /// changes, so the app sleeps until then (a tick before it does no
+    /// harm; one after it only delays).
+    pub fn next_deadline(&self) -> Millis {
+        let mut next = self.last_prune + PRUNE_EVERY_MS;
+        for g in self.groups.values() {
+            if g.status_dirty {
+                next = next.min(g.status_next.max(g.status_at + STATUS_GAP_MS));
+            }
+            for r in g.routes.values() {
+                if r.in_flight.is_none() && !r.queue.is_empty() {
+                    next = next.min(r.next_at);
+                }
+            }
+        }
+        for (group, jid) in &self.unconfirmed {
+            if let Some(t) = self
+                .groups
+                .get(group)
+                .and_then(|g| g.members.get(jid))
+                .and_then(|m| m.resources.next_ping(self.cfg.ping_ms))
+            {
+                next = next.min(t);
+            }
+        }
+        next
+    }
+
     fn on_tick(&mut self, now: Millis, out: &mut Vec<Output>) {
         self.refresh_status(now, out);
         self.ping_unconfirmed(now, out);
         self.dispatch_all(now, out);
-        const HOUR: Millis = 3_600_000;
+        const HOUR: Millis = PRUNE_EVERY_MS;
         if now - self.last_prune < HOUR {
             return;
         }
@@ -791,6 +848,14 @@ impl Core {
             from_bare,
             from_res,
         };
+        // A presence may change who is in or online: the status line is
+        // checked again. (So may a command, and a session learned from a
+        // message: see `on_command` and `member_available`.)
+        if let (Target::Group(name), "presence") = (&target, el.name()) {
+            if let Some(g) = self.groups.get_mut(name) {
+                g.status_dirty = true;
+            }
+        }
         match el.name() {
             "message" => self.on_message(now, &ctx, target, &el, out),
             "presence" => self.on_presence(now, &ctx, target, &el, out),

@@ -6,7 +6,7 @@ use minidom::Element;
 use super::model::{JoinPolicy, MemberRecord, MemberState, Millis, StoreOp};
 use super::names;
 use super::stanza::{self, ErrorType, Fanout};
-use super::{Core, Ctx, Group, Member, Output, Target};
+use super::{Core, Ctx, Group, Member, Output, Target, STATUS_GAP_MS, UNSHOWN};
 
 impl Core {
     /// At start and after every reconnect: the group's presence and a probe
@@ -28,6 +28,7 @@ impl Core {
             g.status_shown = counts;
             g.status_at = now;
             g.status_mixed = false;
+            g.status_dirty = true;
             // Two stanzas per member, each serialized once per group.
             let mut presence = Fanout::new(group_presence_template(g, counts), None);
             let mut probe = Fanout::new(stanza::presence_template(&g.jid, Some("probe")), None);
@@ -51,16 +52,22 @@ impl Core {
     /// get the current line when their server probes the group at their
     /// next login.
     pub(crate) fn refresh_status(&mut self, now: Millis, out: &mut Vec<Output>) {
-        for g in self.groups.values_mut() {
+        for g in self.groups.values_mut().filter(|g| g.status_dirty) {
             let online = g.online_count();
             let counts = (online, g.member_count());
-            let gap = (online as Millis * 10).max(3_000);
-            if (counts == g.status_shown && !g.status_mixed) || now - g.status_at < gap {
+            if counts == g.status_shown && !g.status_mixed {
+                g.status_dirty = false;
+                continue;
+            }
+            let gap = (online as Millis * 10).max(STATUS_GAP_MS);
+            if now - g.status_at < gap {
+                g.status_next = g.status_at + gap;
                 continue;
             }
             g.status_shown = counts;
             g.status_at = now;
             g.status_mixed = false;
+            g.status_dirty = false;
             let mut presence = Fanout::new(group_presence_template(g, counts), None);
             let shown = shown_counts(counts);
             for m in g.members.values_mut() {
@@ -230,13 +237,20 @@ impl Core {
                 self.unconfirmed.insert(key);
             }
         }
-        let Some(m) = self
-            .groups
-            .get_mut(name)
-            .and_then(|g| g.members.get_mut(&ctx.from_bare))
-        else {
+        let Some(g) = self.groups.get_mut(name) else {
             return;
         };
+        g.status_dirty |= came_online;
+        let Some(m) = g.members.get_mut(&ctx.from_bare) else {
+            return;
+        };
+        // Back from offline with no status of the group: the next refresh
+        // sends it, unless a probe answer does first. (Members who only
+        // approved the group's request, without asking for its presence,
+        // get no probe answer: their server sends none.)
+        if came_online && m.shown == UNSHOWN {
+            g.status_mixed = true;
+        }
         if came_online {
             let since = m.rec.offline_seq.take();
             m.rec.last_seen = now;
@@ -359,6 +373,8 @@ impl Core {
         if !m.online() {
             m.rec.offline_seq = Some(latest);
             m.rec.last_seen = now;
+            // No session keeps the status it was shown.
+            m.shown = UNSHOWN;
             out.push(Output::Store(StoreOp::UpsertMember(m.rec.clone())));
         }
     }
@@ -770,11 +786,19 @@ impl Core {
         let Some(g) = self.groups.get_mut(name) else {
             return;
         };
-        let joining_offline = g.members.get(jid).is_some_and(|m| !m.online());
+        let Some(m) = g.members.get(jid) else {
+            return;
+        };
         let counts = (
-            g.online_count() + usize::from(joining_offline),
+            g.online_count() + usize::from(!m.online()),
             g.member_count(),
         );
+        // A client that asks again (Dino sends `subscribe` after accepting
+        // the group's request) already has this status: presence to the
+        // bare JID reaches every online session.
+        if m.online() && m.shown == shown_counts(counts) {
+            return;
+        }
         out.push(Output::Send(group_presence(g, jid, counts)));
         note_shown(g, jid, counts);
     }

@@ -224,10 +224,22 @@ fn a_joining_member_is_counted_online_and_an_unchanged_status_is_not_sent_again(
     );
     // Her presence arrives, then her server's probe for the session.
     t.pres("alice@localhost/r", G, None);
+    // The core wants a tick to check the status line, at most 3 s after
+    // the last push.
+    let at = t.core.groups["lobby"].status_at;
+    assert_eq!(t.core.next_deadline(), at + 3_000);
     t.later(5_000).input(Input::Tick);
+    assert_eq!(
+        t.core.next_deadline(),
+        t.now - 5_000 + 3_600_000,
+        "nothing due but pruning"
+    );
     assert!(available_to(&t, A).is_empty(), "{:?}", t.sent());
-    t.pres(A, G, Some("subscribe")); // a client that asks again
-    assert_eq!(available_to(&t, A).len(), 1);
+    // Dino asks again after accepting the group's request: she has this
+    // status already.
+    t.pres(A, G, Some("subscribed"));
+    t.pres(A, G, Some("subscribe"));
+    assert!(available_to(&t, A).is_empty(), "{:?}", t.sent());
     // Bob joins: alice is told once, bob once.
     t.later(5_000).pres(B, G, Some("subscribe"));
     assert_eq!(
@@ -336,6 +348,9 @@ fn sessions_known_only_from_a_probe_or_a_message_are_pinged_until_they_go() {
     assert_eq!(t.core.counts(), (2, 2), "his message shows his session");
     t.pres("bob@localhost/phone", G, Some("probe"));
     assert_eq!(t.core.counts(), (2, 2));
+    // The core wants a tick for the status line now, then for the pings.
+    t.input(Input::Tick);
+    assert_eq!(t.core.next_deadline(), t.now + 120_000);
     t.later(60_000).input(Input::Tick);
     assert!(t.sent().iter().all(|e| e.name() != "iq"), "not due yet");
     t.later(60_000).input(Input::Tick);
@@ -397,4 +412,31 @@ fn a_refused_nick_shows_the_character_itself_unless_it_is_invisible() {
     assert!(!r.contains("U+"), "{r}");
     let r = t.cmd("bob", "//nick bo\u{200B}b");
     assert!(r.contains("U+200B"), "{r}");
+}
+
+#[test]
+fn a_member_back_online_gets_the_status_once_probe_or_not() {
+    let mut t = three();
+    t.later(5_000).input(Input::Tick);
+    // Bob logs out and in again; his server probes (he asked for the
+    // group's presence): the probe answer is the one status he gets.
+    t.pres("bob@localhost/r", G, Some("unavailable"));
+    t.later(5_000).input(Input::Tick);
+    t.pres("bob@localhost/r2", G, None);
+    t.pres("bob@localhost/r2", G, Some("probe"));
+    assert_eq!(available_to(&t, B).len(), 1);
+    t.later(5_000).input(Input::Tick);
+    assert!(available_to(&t, B).is_empty(), "{:?}", t.sent());
+    // Carol only approved the group's request (profanity's /sub allow):
+    // her server sends the group her presence but no probe. The refresh
+    // sends her the status.
+    t.pres("carol@localhost/r", G, Some("unavailable"));
+    t.later(5_000).input(Input::Tick);
+    t.pres("carol@localhost/r2", G, None);
+    t.later(5_000).input(Input::Tick);
+    assert_eq!(
+        available_to(&t, C),
+        [(FULL.to_string(), "Lobby — 3 of 3 online".to_string())]
+    );
+    assert_eq!(available_to(&t, A).len(), 1, "2 of 3, then 3 of 3 again");
 }

@@ -601,3 +601,28 @@ fn route_formats_parse() {
     assert!(t.core.groups["lobby"].routes.is_empty());
     let _ = RouteKind::Recv { noloop: None };
 }
+
+#[test]
+fn the_next_deadline_is_a_failed_deliverys_retry() {
+    let mut t = routed();
+    t.cmd("alice", "//addroutesend toa password1 http://a/x");
+    // The joins and the command changed the group: its status is due.
+    assert!(t.core.next_deadline() <= t.now);
+    t.input(Input::Tick);
+    assert_eq!(
+        t.core.next_deadline(),
+        t.now + 3_600_000,
+        "only the pruning"
+    );
+    t.msg("alice@localhost/r", G, "one");
+    let h = t.https()[0].clone();
+    t.deliver(&h, Outcome::Failed("down".into()));
+    // Backoff: the first retry a second later; the core wants a tick then.
+    let retry = t.now + 1000;
+    assert_eq!(t.core.next_deadline(), retry);
+    t.now = retry;
+    t.input(Input::Tick);
+    assert_eq!(t.https().len(), 1, "retried at the deadline");
+    // In flight: the result is an input, no deadline for it.
+    assert!(t.core.next_deadline() > t.now + 60_000);
+}

@@ -517,6 +517,11 @@ impl Core {
         body: &str,
         out: &mut Vec<Output>,
     ) {
+        // Commands add, remove and approve members: the status line is
+        // checked again.
+        if let Some(g) = self.groups.get_mut(name) {
+            g.status_dirty = true;
+        }
         let Some(g) = self.groups.get(name) else {
             return;
         };
