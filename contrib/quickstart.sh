@@ -11,6 +11,10 @@
 # Environment:
 #   TALKGROUPS_QS_DIR  directory for configs, data and logs (default ./quickstart)
 #   TALKGROUPS_BIN     a built talkgroups binary to run instead of `cargo run --release`
+#   TALKGROUPS_QS_DEBUG=1  also log every stanza of the client sessions, in
+#                      full, to prosody-debug.log
+#                      (contrib/prosody/mod_talkgroups_stanza_log.lua; holds
+#                      message bodies; for looking at what clients send)
 #
 # Needs Prosody. If `prosody` is not installed, the script installs it with
 # apt-get (Debian/Ubuntu), which needs root (it uses sudo when not root).
@@ -136,7 +140,7 @@ pidfile = $(q "$QS_DIR/prosody.pid")
 admin_socket = $(q "$QS_DIR/prosody.sock")
 certificates = $(q "$QS_DIR/certs")
 ssl = { certificate = $(q "$CERT"), key = $(q "$KEY") }
-log = { info = $(q "$QS_DIR/prosody.log") }
+log = { info = $(q "$QS_DIR/prosody.log")$( [ -z "${TALKGROUPS_QS_DEBUG:-}" ] || printf '; debug = %s' "$(q "$QS_DIR/prosody-debug.log")") }
 
 interfaces = { "127.0.0.1" }
 c2s_ports = { $C2S_PORT }
@@ -154,7 +158,7 @@ plugin_paths = { $(q "$REPO_DIR/contrib/prosody") }
 modules_enabled = {
     "roster"; "saslauth"; "tls"; "disco"; "ping"; "version"; "time"; "uptime";
     "carbons"; "pep"; "private"; "vcard_legacy"; "blocklist"; "smacks";
-    "csi_simple"; "mam";
+    "csi_simple"; "mam";$( [ -z "${TALKGROUPS_QS_DEBUG:-}" ] || printf ' "talkgroups_stanza_log";')
 }
 
 -- Loopback only: STARTTLS is offered (self-signed certificate) but not
