@@ -92,6 +92,7 @@ C2S_PORT=$(pick_port 5222)
 COMPONENT_PORT=$(pick_port 5347)
 [ "$C2S_PORT" != "$COMPONENT_PORT" ] || COMPONENT_PORT=$(pick_port $((C2S_PORT + 1)))
 HTTP_PORT=$(pick_port 8470)
+HTTPS_PORT=$(pick_port 5281)
 
 # --- Secrets (kept across runs, so the database and accounts stay usable) ----
 rand() { LC_ALL=C tr -dc 'a-zA-Z0-9' </dev/urandom | head -c "$1" || true; }
@@ -150,7 +151,9 @@ c2s_direct_tls_ports = { }
 legacy_ssl_ports = { }
 s2s_ports = { }
 http_ports = { }
-https_ports = { }
+https_ports = { $HTTPS_PORT }
+https_interfaces = { "127.0.0.1" }
+https_ssl = { certificate = $(q "$CERT"), key = $(q "$KEY") }
 modules_disabled = { "s2s" }
 -- The XEP-0033 service that ships with talkgroups (contrib/prosody/).
 plugin_paths = { $(q "$REPO_DIR/contrib/prosody") }
@@ -171,6 +174,13 @@ VirtualHost "localhost"
 
 Component "$COMPONENT_JID"
     component_secret = $(q "$COMPONENT_SECRET")
+
+-- HTTP file upload (XEP-0363), so clients offer file sharing. Clients fetch
+-- https://localhost:$HTTPS_PORT/..., which the same certificate covers.
+Component "upload.localhost" "http_file_share"
+    http_host = "localhost"
+    http_external_url = "https://localhost:$HTTPS_PORT/"
+    http_file_share_size_limit = 10 * 1024 * 1024
 
 -- One stanza per relayed message instead of one per member (README,
 -- "Registering the component").
@@ -263,7 +273,9 @@ cat >&2 <<EOF
 ${PORT_NOTE}  Then add lobby@$COMPONENT_JID as a contact and chat; send //help to it.
   alice is an admin of the group and of the service ($COMPONENT_JID).
 
-  HTTP (routes, /healthz, /metrics): http://127.0.0.1:$HTTP_PORT/healthz
+  File sharing: upload.localhost (HTTP upload on https://localhost:$HTTPS_PORT/,
+  same certificate). talkgroups HTTP (routes, /healthz, /metrics):
+  http://127.0.0.1:$HTTP_PORT/healthz
 
   Files: $QS_DIR (talkgroups.toml, prosody.cfg.lua, logs, database).
   Ctrl-C stops talkgroups and Prosody.
