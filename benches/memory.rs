@@ -87,6 +87,7 @@ fn config() -> CoreConfig {
         burst: 10,
         window_ms: 10_000,
         max_body: 10_000,
+        ping_ms: 120_000,
         history_days: 30,
         history_max: 10_000,
         route_max_age_ms: 86_400_000,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::core::avatar::Avatar;
 use crate::core::model::JoinPolicy;
 use crate::core::names;
 
@@ -117,6 +118,7 @@ struct RawRelay {
     burst: u32,
     window_secs: u32,
     max_body: u32,
+    ping_secs: u32,
 }
 
 impl Default for RawRelay {
@@ -127,6 +129,7 @@ impl Default for RawRelay {
             burst: 10,
             window_secs: 10,
             max_body: 10_000,
+            ping_secs: 120,
         }
     }
 }
@@ -151,6 +154,7 @@ struct RawGroup {
     join: Option<String>,
     #[serde(default)]
     admins: Vec<String>,
+    avatar: Option<PathBuf>,
 }
 
 /// What to do with messages for members who are offline (SPEC §4).
@@ -199,6 +203,7 @@ pub struct RelayConfig {
     pub burst: u32,
     pub window_secs: u32,
     pub max_body: u32,
+    pub ping_secs: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -207,6 +212,9 @@ pub struct GroupConfig {
     pub title: String,
     pub join: JoinPolicy,
     pub admins: Vec<String>,
+    /// The image file `avatar` names, read and checked at start; `None`
+    /// draws one from the title.
+    pub avatar: Option<Avatar>,
 }
 
 /// The validated configuration.
@@ -279,17 +287,25 @@ impl Config {
         out.push_str(&format!("relay.burst = {}\n", r.burst));
         out.push_str(&format!("relay.window_secs = {}\n", r.window_secs));
         out.push_str(&format!("relay.max_body = {}\n", r.max_body));
+        out.push_str(&format!("relay.ping_secs = {}\n", r.ping_secs));
         out.push_str(&format!(
             "routes.max_age_hours = {}\n",
             self.routes_max_age_hours
         ));
         for g in &self.groups {
             out.push_str(&format!(
-                "group {:?}: title {:?}, join {:?}, admins {:?}\n",
+                "group {:?}: title {:?}, join {:?}, admins {:?}, avatar {}\n",
                 g.name,
                 g.title,
                 g.join.as_str(),
-                g.admins
+                g.admins,
+                g.avatar
+                    .as_ref()
+                    .map_or("drawn from the title".to_string(), |a| format!(
+                        "{} ({} bytes)",
+                        a.mime,
+                        a.data.len()
+                    ))
             ));
         }
         out
@@ -394,6 +410,9 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     if raw.relay.window_secs == 0 {
         return Err(err("relay.window_secs must be at least 1"));
     }
+    if raw.relay.ping_secs == 0 {
+        return Err(err("relay.ping_secs must be at least 1"));
+    }
     if raw.relay.max_body == 0 {
         return Err(err("relay.max_body must be at least 1"));
     }
@@ -422,11 +441,26 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         };
         let admins = normalize_jids(&format!("{key}.admins"), &g.admins)?;
         let title = g.title.unwrap_or_else(|| name.clone());
+        let avatar = match g.avatar {
+            None => None,
+            Some(path) => {
+                let data = std::fs::read(&path).map_err(|e| {
+                    err(format!("{key}.avatar: cannot read {}: {e}", path.display()))
+                })?;
+                Some(Avatar::from_image(data).map_err(|e| {
+                    err(format!(
+                        "{key}.avatar: {}: {e}: give a PNG, JPEG, GIF or WebP file, or remove the key to draw one from the title",
+                        path.display()
+                    ))
+                })?)
+            }
+        };
         groups.push(GroupConfig {
             name,
             title,
             join,
             admins,
+            avatar,
         });
     }
 
@@ -454,6 +488,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             burst: raw.relay.burst,
             window_secs: raw.relay.window_secs,
             max_body: raw.relay.max_body,
+            ping_secs: raw.relay.ping_secs,
         },
         routes_max_age_hours: raw.routes.max_age_hours,
         groups,

@@ -113,6 +113,11 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX route_seen_at ON route_seen(at);
     ",
+    // 3: corrections replace a history row's text, retractions mark it.
+    "
+    ALTER TABLE history ADD COLUMN edited_at INTEGER;
+    ALTER TABLE history ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// The schema version this binary writes: the number of migrations.
@@ -621,8 +626,8 @@ fn apply_op(tx: &Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()> {
         }
         StoreOp::AppendHistory(h) => {
             tx.prepare_cached(
-                "INSERT INTO history(id, group_name, sender, nick, text, at, origin_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO history(id, group_name, sender, nick, text, at, origin_id, edited_at, removed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?
             .execute(params![
                 h.id,
@@ -631,8 +636,18 @@ fn apply_op(tx: &Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()> {
                 h.nick,
                 h.text,
                 h.at,
-                h.origin_id
+                h.origin_id,
+                h.edited_at,
+                h.removed
             ])?;
+        }
+        StoreOp::EditHistory { id, text, at } => {
+            tx.prepare_cached("UPDATE history SET text = ?2, edited_at = ?3 WHERE id = ?1")?
+                .execute(params![id, text, at])?;
+        }
+        StoreOp::RemoveHistory { id } => {
+            tx.prepare_cached("UPDATE history SET text = '', removed = 1 WHERE id = ?1")?
+                .execute([id])?;
         }
         StoreOp::PruneHistory { before, keep_max } => {
             tx.prepare_cached("DELETE FROM history WHERE at < ?1")?
@@ -740,6 +755,8 @@ fn op_name(op: &StoreOp) -> &'static str {
         StoreOp::SetBlacklisted { .. } => "SetBlacklisted",
         StoreOp::SetBlock { .. } => "SetBlock",
         StoreOp::AppendHistory(_) => "AppendHistory",
+        StoreOp::EditHistory { .. } => "EditHistory",
+        StoreOp::RemoveHistory { .. } => "RemoveHistory",
         StoreOp::PruneHistory { .. } => "PruneHistory",
         StoreOp::UpsertRoute(_) => "UpsertRoute",
         StoreOp::DeleteRoute { .. } => "DeleteRoute",
@@ -757,7 +774,8 @@ fn sql_limit(n: usize) -> i64 {
 
 const MEMBER_COLUMNS: &str = "id, group_name, jid, state, admin, nick, fid, fid_changed, muted, \
                               stop_until, joined_at, last_seen, offline_seq";
-const HISTORY_COLUMNS: &str = "id, group_name, sender, nick, text, at, origin_id";
+const HISTORY_COLUMNS: &str =
+    "id, group_name, sender, nick, text, at, origin_id, edited_at, removed";
 const ROUTE_COLUMNS: &str = "group_name, name, direction, password, url, format, noloop, \
                              created_at, last_ok_at, last_error, last_error_at";
 const OUTBOX_COLUMNS: &str =
@@ -881,6 +899,8 @@ fn history_from_row(row: &Row<'_>) -> Result<HistoryRecord, StoreError> {
         text: row.get(4)?,
         at: row.get(5)?,
         origin_id: row.get(6)?,
+        edited_at: row.get(7)?,
+        removed: row.get(8)?,
     })
 }
 
@@ -1189,6 +1209,8 @@ mod tests {
             text: format!("message {id}"),
             at,
             origin_id: Some(format!("o{id}")),
+            edited_at: None,
+            removed: false,
         }
     }
 

@@ -36,6 +36,8 @@ support::for_each_server!(
     remaining_commands_through_a_real_server,
     offline_modes_server_and_drop,
     xep0033_multicast_relays_and_keeps_references,
+    online_count_follows_logins_and_logouts,
+    what_real_clients_act_on,
 );
 
 /// With `component.multicast`, a relayed message reaches the members
@@ -867,11 +869,20 @@ async fn remaining_commands_through_a_real_server(kind: Kind) {
     assert!(cmd(&mut bob, LOBBY, "//mute carol")
         .await
         .contains("for group admins"));
-    assert_eq!(cmd(&mut alice, LOBBY, "//mute bobby").await, "OK");
+    assert_eq!(cmd(&mut alice, LOBBY, "/mute bobby").await, "OK");
+    // Told at once, and again when speaking.
+    assert!(bob
+        .expect_body_from(LOBBY, T)
+        .await
+        .starts_with("An admin muted you"));
     bob.send_message(LOBBY, "muted").await;
     assert!(bob.expect_body_from(LOBBY, T).await.contains("muted"));
     carol.expect_no_body_from(LOBBY, QUIET).await;
     assert_eq!(cmd(&mut alice, LOBBY, "//unmute bobby").await, "OK");
+    assert!(bob
+        .expect_body_from(LOBBY, T)
+        .await
+        .starts_with("An admin unmuted you"));
 
     // //admin / //unadmin, //listuser.
     assert_eq!(cmd(&mut alice, LOBBY, "//admin bob@localhost").await, "OK");
@@ -989,4 +1000,189 @@ async fn offline_modes_server_and_drop(kind: Kind) {
             bob.expect_no_body_from(LOBBY, Duration::from_secs(1)).await;
         }
     }
+}
+
+/// `talkgroups_online_members` from `/metrics`.
+async fn online_metric(port: u16) -> u64 {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    text.lines()
+        .find_map(|l| l.strip_prefix("talkgroups_online_members "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no online gauge in {text}"))
+}
+
+/// Waits until the online gauge reads `want` (it is updated as the core
+/// runs; presences take a moment through the server).
+async fn wait_online(port: u16, want: u64) {
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        let n = online_metric(port).await;
+        if n == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "online members: {n}, want {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The online count follows what the server knows: members who log out
+/// are offline, also one whose client never accepted the group's own
+/// contact request (the group then gets no presence from them at all).
+async fn online_count_follows_logins_and_logouts(kind: Kind) {
+    let p = server(kind);
+    let port = support::free_port();
+    // The group pings sessions it knows only from a probe or a message
+    // every second here (default 120 s).
+    let _tg = Talkgroups::start(
+        &p,
+        &group("open").replace(
+            "[[group]]",
+            &format!("[relay]\nping_secs = 1\n[http]\nlisten = \"127.0.0.1:{port}\"\n\n[[group]]"),
+        ),
+    );
+    let mut alice = join(&p, "alice", LOBBY).await;
+    p.register("bob", "pw");
+    let mut bob = TestClient::connect_online(&p, "bob", "pw", "r").await;
+    bob.send_presence(Some(LOBBY), Some("subscribe")).await;
+    assert!(bob.expect_body_from(LOBBY, T).await.starts_with("Welcome"));
+    wait_online(port, 1).await;
+    // Bob's first words show his session; he hears alice from then on.
+    bob.send_message(LOBBY, "hello").await;
+    assert_eq!(alice.expect_body_from(LOBBY, T).await, "*** bob joined");
+    assert_eq!(alice.expect_body_from(LOBBY, T).await, "[bob] hello");
+    wait_online(port, 2).await;
+    alice.send_message(LOBBY, "hi bob").await;
+    assert_eq!(bob.expect_body_from(LOBBY, T).await, "[alice] hi bob");
+    alice.close().await;
+    bob.close().await;
+    wait_online(port, 0).await;
+    // Both log in again (bob's server probes the group: his only sign of
+    // life), then out.
+    let alice = TestClient::connect_online(&p, "alice", "pw", "r2").await;
+    let bob = TestClient::connect_online(&p, "bob", "pw", "r2").await;
+    wait_online(port, 2).await;
+    alice.close().await;
+    bob.close().await;
+    wait_online(port, 0).await;
+}
+
+/// What the clients people use act on, through a real server: the group's
+/// contact request names it (XEP-0172), its presence comes from a full JID
+/// with its status and its avatar's hash (XEP-0153), the vCard carries that
+/// picture, commands typed as those clients send them (`/help` for a
+/// typed `//help`) run, a correction replaces its history row, and the
+/// service domain refuses a non-admin's service command clearly.
+async fn what_real_clients_act_on(kind: Kind) {
+    use base64::Engine as _;
+    use sha1::Digest as _;
+    const FULL: &str = "lobby@groups.localhost/talkgroups";
+    let p = server(kind);
+    let _tg = Talkgroups::start(&p, &group("open"));
+    p.register("alice", "pw");
+    let mut alice = TestClient::connect_online(&p, "alice", "pw", "r").await;
+    alice.send_presence(Some(LOBBY), Some("subscribe")).await;
+    let request = alice
+        .wait_for(T, |e| {
+            e.name() == "presence" && is_from_bare(e, LOBBY) && e.attr("type") == Some("subscribe")
+        })
+        .await;
+    let nick = request.get_child("nick", "http://jabber.org/protocol/nick");
+    assert_eq!(nick.map(|n| n.text()).as_deref(), Some("Lobby"));
+    alice.send_presence(Some(LOBBY), Some("subscribed")).await;
+    let online = alice
+        .wait_for(T, |e| {
+            e.name() == "presence" && e.attr("from") == Some(FULL) && e.attr("type").is_none()
+        })
+        .await;
+    let status = online.get_child("status", ns::CLIENT).map(|s| s.text());
+    assert_eq!(status.as_deref(), Some("Lobby — 1 of 1 online"));
+    let photo = online
+        .get_child("x", "vcard-temp:x:update")
+        .and_then(|x| x.get_child("photo", "vcard-temp:x:update"))
+        .map(|p| p.text())
+        .expect("avatar hash in presence");
+    assert!(alice
+        .expect_body_from(LOBBY, T)
+        .await
+        .starts_with("Welcome"));
+    let vcard = alice
+        .iq(
+            LOBBY,
+            "get",
+            support::el("vCard", "vcard-temp", &[]).build(),
+        )
+        .await;
+    let binval = vcard
+        .get_child("vCard", "vcard-temp")
+        .and_then(|v| v.get_child("PHOTO", "vcard-temp"))
+        .and_then(|p| p.get_child("BINVAL", "vcard-temp"))
+        .map(|b| b.text())
+        .expect("PHOTO in the vCard");
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(binval.trim())
+        .expect("base64");
+    assert_eq!(hex::encode(sha1::Sha1::digest(&data)), photo);
+
+    let mut bob = join(&p, "bob", LOBBY).await;
+    assert_eq!(alice.expect_body_from(LOBBY, T).await, "*** bob joined");
+    // `/help` and `//help` are both commands; `/me` and `/path` are text.
+    for typed in ["/help", "//help", "/HELP"] {
+        let r = cmd(&mut bob, LOBBY, typed).await;
+        assert!(r.starts_with("Commands:") && r.contains("//nick"), "{r}");
+    }
+    assert_eq!(
+        cmd(&mut bob, LOBBY, "/nick Bobby").await,
+        "OK, you are now Bobby."
+    );
+    assert_eq!(
+        alice.expect_body_from(LOBBY, T).await,
+        "*** bob is now Bobby"
+    );
+    bob.send_message(LOBBY, "/tmp is full").await;
+    assert_eq!(
+        alice.expect_body_from(LOBBY, T).await,
+        "[Bobby] /tmp is full"
+    );
+
+    // A correction replaces the row it corrects.
+    let mut m = support::message(LOBBY, "chat", "helo");
+    support::set_attr(&mut m, "id", "typo-1");
+    bob.send(m).await;
+    assert_eq!(alice.expect_body_from(LOBBY, T).await, "[Bobby] helo");
+    let mut fix = support::message(LOBBY, "chat", "hello");
+    fix.append_child(
+        support::el("replace", "urn:xmpp:message-correct:0", &[("id", "typo-1")]).build(),
+    );
+    bob.send(fix).await;
+    let corrected = alice
+        .wait_for(T, |e| is_from_bare(e, LOBBY) && body_of(e).is_some())
+        .await;
+    assert_eq!(body_of(&corrected).as_deref(), Some("[Bobby] hello"));
+    assert!(corrected
+        .get_child("replace", "urn:xmpp:message-correct:0")
+        .is_some());
+    let h = cmd(&mut alice, LOBBY, "/history").await;
+    assert!(h.contains("[Bobby] hello (corrected)"), "{h}");
+    assert!(!h.contains("helo"), "{h}");
+
+    // The service domain: a clear refusal, answered every time.
+    let r = cmd(&mut bob, COMPONENT, "/newgroup cafe open").await;
+    assert!(
+        r.starts_with("Refused: //newgroup is for the service's admins."),
+        "{r}"
+    );
+    assert!(
+        r.contains("Your groups:\nlobby@groups.localhost — Lobby"),
+        "{r}"
+    );
+    let r = cmd(&mut bob, COMPONENT, "//groups").await;
+    assert!(r.contains("No other groups are open to join here."), "{r}");
 }

@@ -4,7 +4,7 @@
 
 use super::model::{JoinPolicy, MemberState, Millis, StoreOp};
 use super::names;
-use super::presence::{default_names, send_presence, Leave};
+use super::presence::{default_names, send_presence, subscribe_with_title, Leave};
 use super::relay::format_line;
 use super::stanza;
 use super::{Core, Ctx, Group, Output};
@@ -164,6 +164,25 @@ pub fn usage(s: &Spec) -> String {
     }
 }
 
+/// Whether a message body is a command; if so, the body trimmed.
+///
+/// `//NAME …` always is (an unknown NAME gets a reply naming `//help`).
+/// `/NAME …` is too when NAME is a known command, in any case: profanity,
+/// Gajim, poezio and mcabber take a leading `/` as their own command prefix
+/// and `//` as the escape for a literal one, so what their users type as
+/// `//help` arrives as `/help`. Any other `/word` (`/me waves`, a path, a
+/// smiley) is ordinary text.
+pub fn command_text(body: &str) -> Option<&str> {
+    let b = body.trim();
+    if b.starts_with("//") {
+        return Some(b);
+    }
+    let rest = b.strip_prefix('/')?;
+    let name = rest.split(char::is_whitespace).next().unwrap_or_default();
+    let known = COMMANDS.iter().any(|s| s.name.eq_ignore_ascii_case(name));
+    known.then_some(b)
+}
+
 /// Splits `//name rest` into the lowercased name and the trimmed rest.
 pub fn split(body: &str) -> (String, &str) {
     let b = body.trim_start().trim_start_matches('/');
@@ -215,7 +234,7 @@ impl Core {
         let admin = self.is_admin(g, &ctx.from_bare);
         let level = if admin { Level::Admin } else { Level::User };
         let (cmd, args) = split(body);
-        if !is_member && !admin && !self.may_answer_stranger(now, name, &ctx.from_bare) {
+        if !is_member && !admin && !self.may_answer_command(now, name, &ctx.from_bare) {
             return;
         }
         let Some(g) = self.groups.get(name) else {
@@ -482,11 +501,14 @@ impl Core {
                     .iter()
                     .filter(|h| m.is_none_or(|m| !m.blocks.contains(&h.sender)))
                     .map(|h| {
-                        format!(
-                            "{} {}",
-                            stanza::human_time(h.at),
-                            format_line(&h.nick, &h.text)
-                        )
+                        let at = stanza::human_time(h.at);
+                        if h.removed {
+                            format!("{at} [{}] (message removed)", h.nick)
+                        } else if h.edited_at.is_some() {
+                            format!("{at} {} (corrected)", format_line(&h.nick, &h.text))
+                        } else {
+                            format!("{at} {}", format_line(&h.nick, &h.text))
+                        }
                     })
                     .collect();
                 if visible.is_empty() {
@@ -670,10 +692,21 @@ impl Core {
                     return format!("No member has the id {fid}.");
                 };
                 let on = s.name == "mute";
-                self.update_member(name, &jid, out, |m| {
-                    m.muted = on;
-                    Some(())
-                });
+                let gjid = g.jid.clone();
+                let changed =
+                    self.update_member(name, &jid, out, |m| (m.muted != on).then(|| m.muted = on));
+                if changed.is_none() {
+                    return format!("{fid} is {}muted.", if on { "already " } else { "not " });
+                }
+                // Told at once, not only the next time they speak.
+                let note = if on {
+                    "An admin muted you: what you send is not relayed until they //unmute you."
+                } else {
+                    "An admin unmuted you: what you send is relayed again."
+                };
+                if jid != me {
+                    self.say(&gjid, &jid, note, out);
+                }
                 "OK".into()
             }
             "addroutesend" => self.cmd_addroutesend(now, name, &words, usage, out),
@@ -733,16 +766,17 @@ impl Core {
                 format!("OK, {jid}'s profile was reset (nick {nick}, id {fid}).")
             }
             Some(MemberState::Invited) => {
-                send_presence(out, &gjid, jid, Some("subscribe"));
+                out.push(Output::Send(subscribe_with_title(&gjid, jid, &g.title)));
                 format!("{jid} was already invited; the request was sent again.")
             }
             None => {
                 let rec = self.new_member_record(now, name, jid, MemberState::Invited, false);
                 out.push(Output::Store(StoreOp::UpsertMember(rec.clone())));
-                if let Some(g) = self.groups.get_mut(name) {
-                    g.members.insert(jid.to_string(), super::Member::new(rec));
-                }
-                send_presence(out, &gjid, jid, Some("subscribe"));
+                let Some(g) = self.groups.get_mut(name) else {
+                    return String::new();
+                };
+                g.members.insert(jid.to_string(), super::Member::new(rec));
+                out.push(Output::Send(subscribe_with_title(&gjid, jid, &g.title)));
                 format!(
                     "OK, {jid} is invited: they join when they accept the group's contact request."
                 )
@@ -773,7 +807,9 @@ impl Core {
         Some(r)
     }
 
-    /// Commands sent to the bare domain by a service admin.
+    /// Commands sent to the bare domain: service commands for service
+    /// admins; for everyone else help, the groups they can join, and a
+    /// refusal that says why.
     pub(crate) fn on_service_command(
         &mut self,
         now: Millis,
@@ -782,10 +818,24 @@ impl Core {
         out: &mut Vec<Output>,
     ) {
         let domain = self.cfg.domain.clone();
+        let admin = self.is_service_admin(&ctx.from_bare);
+        if !admin && !self.may_answer_command(now, &domain, &ctx.from_bare) {
+            return;
+        }
         let (cmd, args) = split(body);
         let words: Vec<&str> = args.split_whitespace().collect();
         let reply = match find(&cmd) {
-            Some(s) if s.name == "help" => help_text(Level::Service, true),
+            Some(s) if s.name == "help" && admin => help_text(Level::Service, true),
+            Some(s) if s.name == "help" => format!(
+                "Here you find the groups of {domain}: //groups lists them. To join one, add its address as a contact; in a group, //help lists its commands. Creating and deleting groups is for the service's admins.\n\n{}",
+                self.groups_for(&ctx.from_bare)
+            ),
+            Some(s) if s.name == "groups" && !admin => self.groups_for(&ctx.from_bare),
+            Some(s) if s.level == Level::Service && !admin => format!(
+                "Refused: //{} is for the service's admins.\n\n{}",
+                s.name,
+                self.groups_for(&ctx.from_bare)
+            ),
             Some(s) if s.level == Level::Service => {
                 let usage = usage(s);
                 match s.name {
@@ -839,7 +889,7 @@ impl Core {
                 }
             }
             Some(s) => format!(
-                "//{} works in a group: send it to the group's address.",
+                "//{} works in a group: send it to the group's address (//groups lists them).",
                 s.name
             ),
             None => format!("Unknown command //{cmd}. Send //help for the list."),
@@ -880,7 +930,7 @@ impl Core {
                     &id,
                     &format!("{} was deleted by the service admin.", g.title),
                 )));
-                send_presence(out, &g.jid, &m.rec.jid, Some("unavailable"));
+                send_presence(out, &g.presence_jid, &m.rec.jid, Some("unavailable"));
             }
             send_presence(out, &g.jid, &m.rec.jid, Some("unsubscribed"));
             send_presence(out, &g.jid, &m.rec.jid, Some("unsubscribe"));

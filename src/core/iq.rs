@@ -3,7 +3,8 @@
 
 use minidom::Element;
 
-use super::model::JoinPolicy;
+use super::model::{JoinPolicy, Millis};
+use super::presence::PING_PREFIX;
 use super::stanza::{self, Attr, ErrorType};
 use super::{Core, Ctx, Output, Target};
 
@@ -32,14 +33,23 @@ const SERVICE_FEATURES: &[&str] = &[
 impl Core {
     pub(crate) fn on_iq(
         &mut self,
-        _ctx: &Ctx,
+        now: Millis,
+        ctx: &Ctx,
         target: Target,
         el: &Element,
         out: &mut Vec<Output>,
     ) {
         let itype = el.attr("type");
         match itype {
-            Some("result") | Some("error") => return, // answers (e.g. to our pings)
+            Some("result") | Some("error") => {
+                // Answers: to our keepalive pings (ignored), or to the pings
+                // that check a member's inferred session.
+                let ours = el.attr("id").is_some_and(|id| id.starts_with(PING_PREFIX));
+                if let (true, Target::Group(name)) = (ours, &target) {
+                    self.on_ping_answer(now, ctx, name, itype == Some("error"), out);
+                }
+                return;
+            }
             Some("get") | Some("set") => {}
             _ => {
                 if el.attr("id").is_some() {
@@ -163,11 +173,22 @@ impl Core {
                             .to_string(),
                     ),
                 };
-                let v = Element::builder("vCard", stanza::NS_VCARD)
+                let mut v = Element::builder("vCard", stanza::NS_VCARD)
                     .append(stanza::text_child("FN", stanza::NS_VCARD, &fnm))
                     .append(stanza::text_child("NICKNAME", stanza::NS_VCARD, &fnm))
-                    .append(stanza::text_child("DESC", stanza::NS_VCARD, &desc))
-                    .build();
+                    .append(stanza::text_child("DESC", stanza::NS_VCARD, &desc));
+                if let Some(g) = group {
+                    // XEP-0153: the picture whose hash the presence carries.
+                    use base64::Engine as _;
+                    let data = base64::engine::general_purpose::STANDARD.encode(&g.avatar.data);
+                    v = v.append(
+                        Element::builder("PHOTO", stanza::NS_VCARD)
+                            .append(stanza::text_child("TYPE", stanza::NS_VCARD, g.avatar.mime))
+                            .append(stanza::text_child("BINVAL", stanza::NS_VCARD, &data))
+                            .build(),
+                    );
+                }
+                let v = v.build();
                 Some(stanza::iq_result(el, Some(v)))
             }
             _ => None,

@@ -12,6 +12,7 @@
 //! tracking), `relay` (rebroadcast rules), `command` (`//` commands),
 //! `iq` (disco, version, ping, vCard).
 
+pub mod avatar;
 pub mod command;
 pub mod iq;
 pub mod model;
@@ -42,6 +43,9 @@ use stanza::ErrorType;
 /// 200.
 pub const RING: usize = 1000;
 
+/// The resource of the full JID the groups' presences come from.
+pub const GROUP_RESOURCE: &str = "talkgroups";
+
 /// Non-members get at most one text reply per this long (per group).
 pub const STRANGER_GAP_MS: Millis = 60_000;
 
@@ -57,6 +61,8 @@ pub struct CoreConfig {
     pub burst: usize,
     pub window_ms: Millis,
     pub max_body: usize,
+    /// How often sessions known only from a probe or a message are pinged.
+    pub ping_ms: Millis,
     pub history_days: u32,
     pub history_max: u32,
     /// Undelivered route messages older than this are given up.
@@ -80,6 +86,7 @@ impl CoreConfig {
             burst: c.relay.burst as usize,
             window_ms: i64::from(c.relay.window_secs) * 1000,
             max_body: c.relay.max_body as usize,
+            ping_ms: i64::from(c.relay.ping_secs) * 1000,
             history_days: c.storage.history_days,
             history_max: c.storage.history_max,
             route_max_age_ms: i64::from(c.routes_max_age_hours) * 3_600_000,
@@ -133,6 +140,9 @@ pub(crate) struct Member {
     /// Flood control, for members who have spoken (boxed: most members of
     /// a big group never do, and it is a third of `Member`'s size).
     pub flood: Option<Box<Flood>>,
+    /// The (online, members) counts of the group's status line as last
+    /// sent to this member, so an unchanged status is not sent again.
+    pub shown: (u32, u32),
 }
 
 /// What flood control remembers about a member.
@@ -189,20 +199,67 @@ impl Blocks {
 
 /// A member's online resources: usually one to three, so a short list
 /// (one small allocation) rather than a hash set.
+///
+/// Each is either announced by the member's presence (`None`: the server
+/// says when it goes) or inferred (`Some(t)`) from a probe at login or a
+/// message, for members whose client never accepted the group's contact
+/// request: nothing will say when such a session ends, so the group pings
+/// it every `ping_ms` (`t` is when it was last heard of).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Resources(Vec<Box<str>>);
+pub(crate) struct Resources(Vec<(Box<str>, Option<Millis>)>);
 
 impl Resources {
+    /// A resource announced by presence.
     pub fn insert(&mut self, res: &str) {
-        if !self.0.iter().any(|r| &**r == res) {
-            // Grow one at a time: `push` would make room for four.
-            self.0.reserve_exact(1);
-            self.0.push(res.into());
+        match self.0.iter_mut().find(|(r, _)| &**r == res) {
+            Some((_, how)) => *how = None,
+            None => self.push(res, None),
         }
     }
 
+    /// A resource heard of at `now` without presence. True if it is new.
+    pub fn infer(&mut self, res: &str, now: Millis) -> bool {
+        match self.0.iter_mut().find(|(r, _)| &**r == res) {
+            Some((_, Some(t))) => {
+                *t = now;
+                false
+            }
+            Some((_, None)) => false,
+            None => {
+                self.push(res, Some(now));
+                true
+            }
+        }
+    }
+
+    fn push(&mut self, res: &str, how: Option<Millis>) {
+        // Grow one at a time: `push` would make room for four.
+        self.0.reserve_exact(1);
+        self.0.push((res.into(), how));
+    }
+
+    /// Whether some resource is inferred (and so pinged).
+    pub fn any_inferred(&self) -> bool {
+        self.0.iter().any(|(_, how)| how.is_some())
+    }
+
+    /// Inferred resources last heard of at least `every` ago; they count
+    /// as heard of now (the caller pings them).
+    pub fn due(&mut self, now: Millis, every: Millis) -> Vec<String> {
+        let mut due = Vec::new();
+        for (r, how) in &mut self.0 {
+            if let Some(t) = how {
+                if now - *t >= every {
+                    *t = now;
+                    due.push(r.to_string());
+                }
+            }
+        }
+        due
+    }
+
     pub fn remove(&mut self, res: &str) {
-        self.0.retain(|r| &**r != res);
+        self.0.retain(|(r, _)| &**r != res);
         if self.0.is_empty() {
             self.0 = Vec::new();
         }
@@ -225,6 +282,7 @@ impl Member {
             resources: Resources::default(),
             flood: None,
             nick_hash: Default::default(),
+            shown: (u32::MAX, 0),
         }
     }
 
@@ -271,7 +329,14 @@ pub(crate) struct Group {
     /// Shared with its members' records.
     pub name: Arc<str>,
     pub jid: String,
+    /// The full JID the group's presences come from (`jid/talkgroups`):
+    /// clients such as Gajim apply presence per resource and show a
+    /// contact whose presence has none as offline.
+    pub presence_jid: String,
     pub title: String,
+    /// The picture clients show for the group (vCard PHOTO, its hash in
+    /// presence).
+    pub avatar: Arc<avatar::Avatar>,
     pub join: JoinPolicy,
     pub created_at: Millis,
     /// Keyed by bare JID; ordered so outputs are deterministic.
@@ -285,6 +350,9 @@ pub(crate) struct Group {
     /// to online members, and when.
     pub status_shown: (usize, usize),
     pub status_at: Millis,
+    /// Some member was sent other counts than `status_shown` since then
+    /// (a probe answer, a welcome): the next refresh checks each member.
+    pub status_mixed: bool,
     /// (when, online, members) as last counted for a probe answer (see
     /// `presence::status_line_for_probe`).
     pub counted: std::cell::Cell<Option<(Millis, usize, usize)>>,
@@ -305,7 +373,9 @@ impl Group {
         Group {
             name: name.into(),
             jid: format!("{name}@{domain}"),
+            presence_jid: format!("{name}@{domain}/{GROUP_RESOURCE}"),
             title: title.to_string(),
+            avatar: Arc::new(avatar::Avatar::drawn(title)),
             join,
             created_at,
             members: BTreeMap::new(),
@@ -314,9 +384,22 @@ impl Group {
             history: VecDeque::new(),
             status_shown: (0, 0),
             status_at: created_at,
+            status_mixed: false,
             counted: std::cell::Cell::new(None),
             routes: BTreeMap::new(),
             seen: HashMap::new(),
+        }
+    }
+
+    /// Sets the title, and the avatar: `image` if given (already checked
+    /// by the config), else one drawn from the title.
+    pub(crate) fn set_look(&mut self, title: &str, image: Option<&avatar::Avatar>) {
+        let avatar = image
+            .cloned()
+            .unwrap_or_else(|| avatar::Avatar::drawn(title));
+        self.title = title.to_string();
+        if *self.avatar != avatar {
+            self.avatar = Arc::new(avatar);
         }
     }
 
@@ -378,6 +461,12 @@ pub struct Core {
     pub(crate) last_outbox_id: i64,
     /// When each (group or domain, JID) of a non-member was last answered.
     strangers: HashMap<(String, String), Millis>,
+    /// Recent commands from JIDs who are not members of their target (a
+    /// group, or the domain), for [`Core::may_answer_command`].
+    askers: HashMap<(String, String), Flood>,
+    /// (group, member JID) of members with inferred sessions, which are
+    /// pinged (see [`Resources`]).
+    pub(crate) unconfirmed: std::collections::BTreeSet<(String, String)>,
     /// Since the last `take_acknowledged`: something was confirmed to
     /// someone (see there).
     acknowledged: bool,
@@ -401,6 +490,8 @@ impl Core {
             instance_id: snap.instance_id,
             last_outbox_id: snap.max_outbox_id,
             strangers: HashMap::new(),
+            askers: HashMap::new(),
+            unconfirmed: Default::default(),
             acknowledged: true,
             cfg,
         };
@@ -476,7 +567,7 @@ impl Core {
                 g.status_at = 0;
                 g
             });
-            g.title = gc.title.clone();
+            g.set_look(&gc.title, gc.avatar.as_ref());
             g.join = gc.join;
             g.config_admins = gc.admins.iter().cloned().collect();
             out.push(Output::Store(StoreOp::UpsertGroup(g.record())));
@@ -514,6 +605,8 @@ impl Core {
         self.relayed = old.relayed;
         self.route_stats = old.route_stats;
         self.strangers = old.strangers.clone();
+        self.askers = old.askers.clone();
+        self.unconfirmed = old.unconfirmed.clone();
         self.sys_counter = old.sys_counter;
         self.boot = old.boot;
         self.last_prune = old.last_prune;
@@ -523,10 +616,12 @@ impl Core {
             };
             g.status_shown = og.status_shown;
             g.status_at = og.status_at;
+            g.status_mixed = og.status_mixed;
             for (jid, m) in g.members.iter_mut() {
                 if let Some(om) = og.members.get(jid) {
                     m.resources = om.resources.clone();
                     m.flood = om.flood.clone();
+                    m.shown = om.shown;
                 }
             }
             for (rname, r) in g.routes.iter_mut() {
@@ -549,6 +644,7 @@ impl Core {
 
     fn on_tick(&mut self, now: Millis, out: &mut Vec<Output>) {
         self.refresh_status(now, out);
+        self.ping_unconfirmed(now, out);
         self.dispatch_all(now, out);
         const HOUR: Millis = 3_600_000;
         if now - self.last_prune < HOUR {
@@ -557,6 +653,8 @@ impl Core {
         self.last_prune = now;
         self.prune_seen(now, out);
         self.strangers.retain(|_, t| now - *t < STRANGER_GAP_MS);
+        let window = self.cfg.window_ms;
+        (self.askers).retain(|_, f| f.recent.back().is_some_and(|t| now - *t < window));
         let before = now - i64::from(self.cfg.history_days) * 24 * HOUR;
         for g in self.groups.values_mut() {
             while g.history.front().is_some_and(|h| h.at < before) {
@@ -593,6 +691,25 @@ impl Core {
                 true
             }
         }
+    }
+
+    /// Whether a command from a JID that is not a member of `target` may be
+    /// answered now. Commands are explicit requests, so they get the relay's
+    /// allowance (`relay.burst` per `relay.window_secs`) rather than the one
+    /// reply a minute that chatter from strangers gets.
+    pub(crate) fn may_answer_command(&mut self, now: Millis, target: &str, jid: &str) -> bool {
+        let (burst, window) = (self.cfg.burst, self.cfg.window_ms);
+        let f = (self.askers)
+            .entry((target.to_string(), jid.to_string()))
+            .or_default();
+        while f.recent.front().is_some_and(|t| *t <= now - window) {
+            f.recent.pop_front();
+        }
+        if f.recent.len() >= burst {
+            return false;
+        }
+        f.recent.push_back(now);
+        true
     }
 
     /// A fresh id for a stanza the component originates.
@@ -666,7 +783,7 @@ impl Core {
         match el.name() {
             "message" => self.on_message(now, &ctx, target, &el, out),
             "presence" => self.on_presence(now, &ctx, target, &el, out),
-            "iq" => self.on_iq(&ctx, target, &el, out),
+            "iq" => self.on_iq(now, &ctx, target, &el, out),
             _ => {}
         }
     }

@@ -112,6 +112,11 @@ pub struct HistoryRecord {
     pub at: Millis,
     /// The sender's own stanza id, for corrections and retractions.
     pub origin_id: Option<String>,
+    /// When the sender last corrected it (XEP-0308); `text` is then the
+    /// corrected text.
+    pub edited_at: Option<Millis>,
+    /// Retracted (XEP-0424): `text` is empty.
+    pub removed: bool,
 }
 
 /// A write the core asks for. The app applies a batch of these in one
@@ -145,6 +150,16 @@ pub enum StoreOp {
         on: bool,
     },
     AppendHistory(HistoryRecord),
+    /// A correction: the row's text becomes `text`.
+    EditHistory {
+        id: i64,
+        text: String,
+        at: Millis,
+    },
+    /// A retraction: the row's text is wiped and it shows as removed.
+    RemoveHistory {
+        id: i64,
+    },
     /// Drop history older than `before` and keep at most `keep_max` rows per group.
     PruneHistory {
         before: Millis,

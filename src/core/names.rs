@@ -77,9 +77,15 @@ impl std::fmt::Display for NickError {
         match self {
             NickError::Empty => write!(f, "a nick needs at least one visible character"),
             NickError::TooLong => write!(f, "a nick has at most 32 characters"),
+            // Visible characters are shown as themselves; invisible ones
+            // (controls, bidi, zero-width) only make sense as a code point.
+            NickError::Forbidden(c @ ('[' | ']')) => write!(
+                f,
+                "a nick cannot contain {c} (brackets frame nicks in relayed lines)"
+            ),
             NickError::Forbidden(c) => write!(
                 f,
-                "a nick cannot contain U+{:04X} (control, bidi, zero-width or bracket characters are refused)",
+                "a nick cannot contain the invisible character U+{:04X} (control, bidi and zero-width characters are refused)",
                 *c as u32
             ),
         }

@@ -14,23 +14,28 @@ impl Core {
     pub(crate) fn on_connected(&mut self, now: Millis, out: &mut Vec<Output>) {
         let latest = self.last_history_id;
         for g in self.groups.values_mut() {
-            // Presence seen before the connection dropped is stale; the
-            // probe answers tell the truth again.
+            // The status shows the counts from before the connection
+            // dropped, the best guess until the probe answers tell the
+            // truth again (a refresh then corrects it where it changed).
+            let counts = (g.online_count(), g.member_count());
+            // Presence seen before the connection dropped is stale.
             for m in g.members.values_mut().filter(|m| m.online()) {
                 m.resources.clear();
                 m.rec.offline_seq = Some(latest);
                 m.rec.last_seen = now;
                 out.push(Output::Store(StoreOp::UpsertMember(m.rec.clone())));
             }
-            let status = status_line(g);
-            g.status_shown = (0, g.member_count());
+            g.status_shown = counts;
             g.status_at = now;
+            g.status_mixed = false;
             // Two stanzas per member, each serialized once per group.
-            let mut presence = Fanout::new(group_presence_template(&g.jid, &status), None);
+            let mut presence = Fanout::new(group_presence_template(g, counts), None);
             let mut probe = Fanout::new(stanza::presence_template(&g.jid, Some("probe")), None);
-            for m in g.members.values().filter(|m| m.is_member()) {
+            let shown = shown_counts(counts);
+            for m in g.members.values_mut().filter(|m| m.is_member()) {
                 presence.push(&m.rec.jid, 0);
                 probe.push(&m.rec.jid, 0);
+                m.shown = shown;
             }
             if !presence.copies.is_empty() {
                 out.push(Output::Fanout(presence));
@@ -39,24 +44,30 @@ impl Core {
         }
     }
 
-    /// Pushes the group's status line (`Lobby — 2 of 5 online`) to online
-    /// members when the counts changed. Rate-limited per group (at least
-    /// 3 s apart, and 10 ms per online member, so a big group costs at most
-    /// about 100 presences a second); offline members get the current line
-    /// when their server probes the group at their next login.
+    /// Pushes the group's status line (`Lobby — 2 of 5 online`) to the
+    /// online members who were last shown other counts. Rate-limited per
+    /// group (at least 3 s apart, and 10 ms per online member, so a big
+    /// group costs at most about 100 presences a second); offline members
+    /// get the current line when their server probes the group at their
+    /// next login.
     pub(crate) fn refresh_status(&mut self, now: Millis, out: &mut Vec<Output>) {
         for g in self.groups.values_mut() {
             let online = g.online_count();
-            let shown = (online, g.member_count());
+            let counts = (online, g.member_count());
             let gap = (online as Millis * 10).max(3_000);
-            if shown == g.status_shown || now - g.status_at < gap {
+            if (counts == g.status_shown && !g.status_mixed) || now - g.status_at < gap {
                 continue;
             }
-            g.status_shown = shown;
+            g.status_shown = counts;
             g.status_at = now;
-            let mut presence = Fanout::new(group_presence_template(&g.jid, &status_line(g)), None);
-            for m in g.members.values().filter(|m| m.is_member() && m.online()) {
-                presence.push(&m.rec.jid, 0);
+            g.status_mixed = false;
+            let mut presence = Fanout::new(group_presence_template(g, counts), None);
+            let shown = shown_counts(counts);
+            for m in g.members.values_mut() {
+                if m.is_member() && m.online() && m.shown != shown {
+                    presence.push(&m.rec.jid, 0);
+                    m.shown = shown;
+                }
             }
             if !presence.copies.is_empty() {
                 out.push(Output::Fanout(presence));
@@ -66,8 +77,10 @@ impl Core {
 
     pub(crate) fn on_shutdown(&mut self, out: &mut Vec<Output>) {
         for g in self.groups.values() {
-            let mut gone =
-                Fanout::new(stanza::presence_template(&g.jid, Some("unavailable")), None);
+            let mut gone = Fanout::new(
+                stanza::presence_template(&g.presence_jid, Some("unavailable")),
+                None,
+            );
             for m in g.members.values().filter(|m| m.is_member()) {
                 gone.push(&m.rec.jid, 0);
             }
@@ -113,8 +126,8 @@ impl Core {
             Target::Service => {
                 match ptype {
                     Some("probe") => {
-                        let domain = self.cfg.domain.clone();
-                        send_presence(out, &domain, &ctx.from, None);
+                        let from = format!("{}/{}", self.cfg.domain, super::GROUP_RESOURCE);
+                        send_presence(out, &from, &ctx.from, None);
                     }
                     Some("subscribe") => {
                         let domain = self.cfg.domain.clone();
@@ -137,27 +150,33 @@ impl Core {
             }
         };
         match ptype {
-            None => self.member_available(now, ctx, &name, out),
-            Some("unavailable") => self.member_unavailable(now, ctx, &name, out),
+            None => self.member_available(now, ctx, &name, Heard::Presence, out),
+            Some("unavailable") => {
+                self.member_unavailable(now, &name, &ctx.from_bare, ctx.from_res.as_deref(), out)
+            }
             Some("subscribe") => self.on_subscribe(now, &ctx.from_bare, &name, out),
             Some("subscribed") => self.on_subscribed(now, &ctx.from_bare, &name, out),
             Some("unsubscribe") | Some("unsubscribed") => {
                 self.remove_member(now, &name, &ctx.from_bare, Leave::Left, out)
             }
             Some("probe") => {
-                let Some(g) = self.groups.get(&name) else {
+                let Some(g) = self.groups.get_mut(&name) else {
                     return;
                 };
                 if g.members.get(&ctx.from_bare).is_some_and(|m| m.is_member()) {
-                    let p = group_presence(&g.jid, &ctx.from, &status_line_for_probe(g, now));
-                    out.push(Output::Send(p));
+                    // Always answered, and to the probing resource only:
+                    // it is a new session that has no presence of the
+                    // group yet, while the member's other sessions have.
+                    let counts = counts_for_probe(g, now);
+                    out.push(Output::Send(group_presence(g, &ctx.from, counts)));
+                    note_shown(g, &ctx.from_bare, counts);
                     // A probe from a full JID is a login (the user's server
                     // probes its contacts for the new session). It is the
                     // only sign of life from members whose client never
                     // accepted the group's own subscription request, so
-                    // count that resource as online.
+                    // count that resource as online, pinged until it goes.
                     if ctx.from_res.is_some() {
-                        self.member_available(now, ctx, &name, out);
+                        self.member_available(now, ctx, &name, Heard::Inferred, out);
                     }
                 } else {
                     // RFC 6121 §4.3.2: no subscription, say so.
@@ -168,7 +187,16 @@ impl Core {
         }
     }
 
-    fn member_available(&mut self, now: Millis, ctx: &Ctx, name: &str, out: &mut Vec<Output>) {
+    /// A member's session is online: announced by its presence, or
+    /// inferred from a probe or a message from its full JID.
+    pub(crate) fn member_available(
+        &mut self,
+        now: Millis,
+        ctx: &Ctx,
+        name: &str,
+        heard: Heard,
+        out: &mut Vec<Output>,
+    ) {
         let Some(g) = self.groups.get_mut(name) else {
             return;
         };
@@ -179,10 +207,36 @@ impl Core {
             return;
         }
         // Available presence from the bare JID (e.g. a delayed presence
-        // after subscription approval) counts as one resource.
+        // after subscription approval) counts as one resource, the unknown
+        // one (""), until a full JID names a real one: the unavailable
+        // that ends that session comes from the full JID, and would leave
+        // "" online for ever.
         let res = ctx.from_res.as_deref().unwrap_or_default();
         let came_online = !m.online();
-        m.resources.insert(res);
+        match heard {
+            Heard::Presence => {
+                if !res.is_empty() {
+                    m.resources.remove("");
+                } else if !came_online {
+                    return; // Some resource is known online already.
+                }
+                m.resources.insert(res);
+            }
+            Heard::Inferred => {
+                if res.is_empty() || !m.resources.infer(res, now) {
+                    return;
+                }
+                let key = (name.to_string(), m.rec.jid.clone());
+                self.unconfirmed.insert(key);
+            }
+        }
+        let Some(m) = self
+            .groups
+            .get_mut(name)
+            .and_then(|g| g.members.get_mut(&ctx.from_bare))
+        else {
+            return;
+        };
         if came_online {
             let since = m.rec.offline_seq.take();
             m.rec.last_seen = now;
@@ -195,6 +249,64 @@ impl Core {
             if admin || self.is_service_admin(&jid) {
                 self.remind_pending(name, &jid, out);
             }
+        }
+    }
+
+    /// Pings the sessions known only from a probe or a message
+    /// ([`Resources`]) that were not heard of for `ping_ms`: their servers
+    /// answer with an error once they are gone.
+    pub(crate) fn ping_unconfirmed(&mut self, now: Millis, out: &mut Vec<Output>) {
+        let every = self.cfg.ping_ms;
+        let mut done = Vec::new();
+        let mut pings = Vec::new();
+        for key in &self.unconfirmed {
+            let Some((g, m)) = self
+                .groups
+                .get_mut(&key.0)
+                .and_then(|g| g.members.get_mut(&key.1).map(|m| (&g.jid, m)))
+            else {
+                done.push(key.clone());
+                continue;
+            };
+            if !m.resources.any_inferred() {
+                done.push(key.clone());
+                continue;
+            }
+            for res in m.resources.due(now, every) {
+                pings.push((g.clone(), format!("{}/{res}", m.rec.jid)));
+            }
+        }
+        for key in done {
+            self.unconfirmed.remove(&key);
+        }
+        for (from, to) in pings {
+            let id = format!("{PING_PREFIX}{}", self.sys_id());
+            out.push(Output::Send(stanza::ping(&from, &to, &id)));
+        }
+    }
+
+    /// The answer to one of those pings, from a member's full JID: an
+    /// error means the session is gone (the server answers for it), a
+    /// result that it is still there.
+    pub(crate) fn on_ping_answer(
+        &mut self,
+        now: Millis,
+        ctx: &Ctx,
+        name: &str,
+        error: bool,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(res) = ctx.from_res.as_deref() else {
+            return;
+        };
+        if error {
+            self.member_unavailable(now, name, &ctx.from_bare, Some(res), out);
+        } else if let Some(m) = self
+            .groups
+            .get_mut(name)
+            .and_then(|g| g.members.get_mut(&ctx.from_bare))
+        {
+            m.resources.infer(res, now);
         }
     }
 
@@ -218,18 +330,26 @@ impl Core {
         self.say(&gjid, admin, &text, out);
     }
 
-    fn member_unavailable(&mut self, now: Millis, ctx: &Ctx, name: &str, out: &mut Vec<Output>) {
+    /// A member's session `res` (all of them for `None`) went offline.
+    pub(crate) fn member_unavailable(
+        &mut self,
+        now: Millis,
+        name: &str,
+        jid: &str,
+        res: Option<&str>,
+        out: &mut Vec<Output>,
+    ) {
         let latest = self.last_history_id;
         let Some(g) = self.groups.get_mut(name) else {
             return;
         };
-        let Some(m) = g.members.get_mut(&ctx.from_bare) else {
+        let Some(m) = g.members.get_mut(jid) else {
             return;
         };
         if !m.online() {
             return;
         }
-        match &ctx.from_res {
+        match res {
             Some(r) => {
                 m.resources.remove(r);
             }
@@ -258,9 +378,8 @@ impl Core {
         match g.members.get(jid).map(|m| m.rec.state) {
             Some(MemberState::Member) => {
                 // Already a member (e.g. re-added the contact): confirm again.
-                let status = status_line(g);
                 send_presence(out, &gjid, jid, Some("subscribed"));
-                out.push(Output::Send(group_presence(&gjid, jid, &status)));
+                self.welcome_presence(name, jid, out);
             }
             Some(MemberState::Invited) => self.admit(now, name, jid, false, out),
             Some(MemberState::Pending) if service_admin || config_admin => {
@@ -363,12 +482,11 @@ impl Core {
         }
         let gjid = g.jid.clone();
         let title = g.title.clone();
-        let status = status_line(g);
         let count = g.member_count();
         let members = if count == 1 { "member" } else { "members" };
         send_presence(out, &gjid, jid, Some("subscribed"));
-        send_presence(out, &gjid, jid, Some("subscribe"));
-        out.push(Output::Send(group_presence(&gjid, jid, &status)));
+        out.push(Output::Send(subscribe_with_title(&gjid, jid, &title)));
+        self.welcome_presence(name, jid, out);
         self.say(
             &gjid,
             jid,
@@ -542,6 +660,19 @@ impl Core {
     }
 }
 
+/// How the group learned that a member's session is online.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Heard {
+    /// Its presence: the server will say when it goes.
+    Presence,
+    /// A probe or a message from its full JID: nobody will say when it
+    /// goes, so it is pinged.
+    Inferred,
+}
+
+/// The id prefix of the pings that check inferred sessions.
+pub(crate) const PING_PREFIX: &str = "tgping-";
+
 /// Why a member is going.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Leave {
@@ -558,43 +689,95 @@ pub(crate) fn send_presence(out: &mut Vec<Output>, from: &str, to: &str, type_: 
     out.push(Output::Send(stanza::presence(from, to, type_)));
 }
 
-/// The status line for a probe answer, from counts at most a second old:
-/// at a login storm every member's server probes the group, and counting
-/// a big group for each answer made that quadratic (100 000 logins into a
-/// group of 100 000: ~10¹⁰ member visits).
-pub(crate) fn status_line_for_probe(g: &Group, now: Millis) -> String {
-    let (online, members) = match g.counted.get() {
+/// The counts for a probe answer, at most a second old: at a login storm
+/// every member's server probes the group, and counting a big group for
+/// each answer made that quadratic (100 000 logins into a group of
+/// 100 000: ~10¹⁰ member visits).
+pub(crate) fn counts_for_probe(g: &Group, now: Millis) -> (usize, usize) {
+    match g.counted.get() {
         Some((at, online, members)) if now - at < 1_000 && now >= at => (online, members),
         _ => {
             let counts = (g.online_count(), g.member_count());
             g.counted.set(Some((now, counts.0, counts.1)));
             counts
         }
-    };
-    status_text(g, online, members)
+    }
 }
 
 /// "Lobby — 2 of 5 online".
-pub(crate) fn status_line(g: &Group) -> String {
-    status_text(g, g.online_count(), g.member_count())
-}
-
-fn status_text(g: &Group, online: usize, members: usize) -> String {
+pub(crate) fn status_text(g: &Group, (online, members): (usize, usize)) -> String {
     format!("{} — {online} of {members} online", g.title)
 }
 
-/// The group's available presence with its status line.
-pub(crate) fn group_presence(from: &str, to: &str, status: &str) -> Element {
-    let mut p = group_presence_template(from, status);
+/// Counts as a member records them (see [`Member::shown`]).
+fn shown_counts((online, members): (usize, usize)) -> (u32, u32) {
+    let c = |n: usize| u32::try_from(n).unwrap_or(u32::MAX - 1);
+    (c(online), c(members))
+}
+
+/// Records that `jid` was sent the status with `counts`.
+fn note_shown(g: &mut Group, jid: &str, counts: (usize, usize)) {
+    if let Some(m) = g.members.get_mut(jid) {
+        m.shown = shown_counts(counts);
+    }
+    if counts != g.status_shown {
+        g.status_mixed = true;
+    }
+}
+
+/// The group's available presence to `to`, from its full JID, with the
+/// status line and the avatar's hash.
+pub(crate) fn group_presence(g: &Group, to: &str, counts: (usize, usize)) -> Element {
+    let mut p = group_presence_template(g, counts);
     stanza::set_attr(&mut p, "to", to);
     p
 }
 
 /// The same without `to`, for a fanout.
-fn group_presence_template(from: &str, status: &str) -> Element {
-    let mut p = stanza::presence_template(from, None);
-    p.append_child(stanza::text_child("status", stanza::NS_COMPONENT, status));
+fn group_presence_template(g: &Group, counts: (usize, usize)) -> Element {
+    let mut p = stanza::presence_template(&g.presence_jid, None);
+    p.append_child(stanza::text_child(
+        "status",
+        stanza::NS_COMPONENT,
+        &status_text(g, counts),
+    ));
+    // XEP-0153: the hash of the vCard PHOTO, so clients fetch the picture.
+    p.append_child(
+        Element::builder("x", stanza::NS_VCARD_UPDATE)
+            .append(stanza::text_child(
+                "photo",
+                stanza::NS_VCARD_UPDATE,
+                &g.avatar.hash,
+            ))
+            .build(),
+    );
     p
+}
+
+/// The group's subscription request, with its title as XEP-0172
+/// `<nick/>`: clients suggest the new contact's name from it.
+pub(crate) fn subscribe_with_title(from: &str, to: &str, title: &str) -> Element {
+    let mut p = stanza::presence(from, to, Some("subscribe"));
+    p.append_child(stanza::text_child("nick", stanza::NS_NICK, title));
+    p
+}
+
+impl Core {
+    /// The group's presence to a member it just confirmed, counting them
+    /// as online: they are (they just asked), though their own presence
+    /// has not arrived yet.
+    fn welcome_presence(&mut self, name: &str, jid: &str, out: &mut Vec<Output>) {
+        let Some(g) = self.groups.get_mut(name) else {
+            return;
+        };
+        let joining_offline = g.members.get(jid).is_some_and(|m| !m.online());
+        let counts = (
+            g.online_count() + usize::from(joining_offline),
+            g.member_count(),
+        );
+        out.push(Output::Send(group_presence(g, jid, counts)));
+        note_shown(g, jid, counts);
+    }
 }
 
 /// Default nick and FID for `jid` in `g`: the local part, with a number

@@ -4,8 +4,10 @@
 
 use minidom::Element;
 
+use super::command;
 use super::model::RouteMessage;
-use super::model::{HistoryRecord, MemberState, Millis};
+use super::model::{HistoryRecord, MemberState, Millis, StoreOp};
+use super::presence::Heard;
 use super::stanza::{self, Attr, Fanout, NS_COMPONENT};
 use super::webhook;
 use super::{Core, Ctx, Group, Member, Output};
@@ -59,10 +61,14 @@ pub(crate) fn receives(m: &Member, sender: &str, now: Millis, mode: OfflineMode)
         && (m.online() || mode == OfflineMode::Server)
 }
 
-/// `[nick] text`, or `* nick waves` for `/me waves`.
+/// `[nick] text`, or `* nick waves` for `/me waves`. A text that opens
+/// with a block quote (`> …`) or a code block (```` ``` ````) keeps it at
+/// the start of a line, where XEP-0393 styling looks for it: the nick
+/// goes on a line of its own.
 pub(crate) fn format_line(nick: &str, text: &str) -> String {
     match text.strip_prefix("/me ") {
         Some(rest) => format!("* {nick} {rest}"),
+        None if text.starts_with('>') || text.starts_with("```") => format!("[{nick}]\n{text}"),
         None => format!("[{nick}] {text}"),
     }
 }
@@ -76,13 +82,17 @@ impl Core {
         el: &Element,
         out: &mut Vec<Output>,
     ) {
+        // Anything a member sends from a session shows it is online: the
+        // only sign of it from members who never accepted the group's
+        // contact request (their server sends the group no presence).
+        if ctx.from_res.is_some() {
+            self.member_available(now, ctx, name, Heard::Inferred, out);
+        }
         let body = stanza::body(el);
-        if let Some(b) = &body {
-            if b.trim_start().starts_with("//") {
-                self.on_command(now, ctx, name, b.trim(), out);
-                self.answer_receipt(ctx, name, el, out);
-                return;
-            }
+        if let Some(cmd) = body.as_deref().and_then(command::command_text) {
+            self.on_command(now, ctx, name, cmd, out);
+            self.answer_receipt(ctx, name, el, out);
+            return;
         }
         let Some(g) = self.groups.get(name) else {
             return;
@@ -161,14 +171,16 @@ impl Core {
         }
         // Which of the sender's own messages do they mean?
         let own = |id: &str| {
-            self.groups.get(name).is_some_and(|g| {
+            self.groups.get(name).and_then(|g| {
                 g.history
                     .iter()
                     .rev()
-                    .any(|h| h.sender == ctx.from_bare && h.origin_id.as_deref() == Some(id))
+                    .find(|h| h.sender == ctx.from_bare && h.origin_id.as_deref() == Some(id))
+                    .map(|h| h.id)
             })
         };
-        if retract_of.is_some_and(|id| !own(id)) {
+        let retracts = retract_of.map(own);
+        if retracts == Some(None) {
             self.say(
                 &gjid,
                 &ctx.from,
@@ -178,11 +190,19 @@ impl Core {
             return;
         }
         // A correction of a message we do not know is relayed as a new one.
-        let drop_replace = replace_of.is_some_and(|id| !own(id));
+        let corrects = replace_of.map(own);
+        let change = match (retracts, corrects) {
+            (Some(Some(row)), _) => Change::Retract(row),
+            (_, Some(Some(row))) => Change::Correct(row),
+            (_, Some(None)) => Change::New { drop_replace: true },
+            _ => Change::New {
+                drop_replace: false,
+            },
+        };
         if !self.flood_ok(now, name, &ctx.from_bare, &gjid, &ctx.from, out) {
             return;
         }
-        self.relay(now, ctx, name, el, &text, drop_replace, out);
+        self.relay(now, ctx, name, el, &text, change, out);
         self.answer_receipt(ctx, name, el, out);
     }
 
@@ -259,9 +279,10 @@ impl Core {
         name: &str,
         el: &Element,
         text: &str,
-        drop_replace: bool,
+        change: Change,
         out: &mut Vec<Output>,
     ) {
+        let drop_replace = change == Change::New { drop_replace: true };
         let offline_mode = self.cfg.offline;
         let Some(g) = self.groups.get(name) else {
             return;
@@ -274,7 +295,10 @@ impl Core {
             || stanza::child(el, "retract", stanza::NS_RETRACT_0).is_some();
         let has_body = stanza::body(el).is_some();
         let origin_id = el.attr("id").map(str::to_string);
-        let seq = if has_body && !is_retraction {
+        // A correction or retraction changes the row it refers to instead
+        // of adding one: `//history` and catch-up show each message once.
+        let is_new = matches!(change, Change::New { .. });
+        let seq = if has_body && !is_retraction && is_new {
             self.last_history_id += 1;
             Some(self.last_history_id)
         } else {
@@ -360,6 +384,30 @@ impl Core {
             sent += 1;
         }
         self.relayed += sent;
+        match change {
+            Change::Correct(row) => {
+                if self.has_send_routes(name) {
+                    // Routes have no corrections: the far side gets the
+                    // corrected text as a message of its own.
+                    let msg = RouteMessage {
+                        id: webhook::edit_id(&self.instance_id, row, now),
+                        origin: g.jid.clone(),
+                        nick: nick.clone(),
+                        body: text.to_string(),
+                        sent_at: now,
+                        trail: vec![self.instance_id.clone()],
+                    };
+                    self.forward(now, name, &msg, None, out);
+                }
+                self.edit_history(name, row, Some(text), now, out);
+                return;
+            }
+            Change::Retract(row) => {
+                self.edit_history(name, row, None, now, out);
+                return;
+            }
+            Change::New { .. } => {}
+        }
         if let Some(seq) = seq {
             if self.has_send_routes(name) {
                 let msg = RouteMessage {
@@ -380,9 +428,45 @@ impl Core {
                 text: text.to_string(),
                 at: now,
                 origin_id,
+                edited_at: None,
+                removed: false,
             };
             self.push_history(name, rec, out);
         }
+    }
+
+    /// Corrects (`text`) or removes (`None`) history row `row`, in memory
+    /// and in the store.
+    fn edit_history(
+        &mut self,
+        name: &str,
+        row: i64,
+        text: Option<&str>,
+        now: Millis,
+        out: &mut Vec<Output>,
+    ) {
+        if let Some(h) = (self.groups.get_mut(name))
+            .and_then(|g| g.history.iter_mut().rev().find(|h| h.id == row))
+        {
+            match text {
+                Some(t) => {
+                    h.text = t.to_string();
+                    h.edited_at = Some(now);
+                }
+                None => {
+                    h.text.clear();
+                    h.removed = true;
+                }
+            }
+        }
+        out.push(Output::Store(match text {
+            Some(t) => StoreOp::EditHistory {
+                id: row,
+                text: t.to_string(),
+                at: now,
+            },
+            None => StoreOp::RemoveHistory { id: row },
+        }));
     }
 
     /// Sends `jid` what was said in the group since history id `since`
@@ -416,6 +500,7 @@ impl Core {
             .iter()
             .filter(|h| {
                 h.id > since
+                    && !h.removed
                     && h.sender != jid
                     && !m.blocks.contains(&h.sender)
                     && h.at >= stop_until
@@ -455,8 +540,8 @@ impl Core {
         }
     }
 
-    /// Messages to the bare service domain: service commands from service
-    /// admins; for everyone else, the groups one can join.
+    /// Messages to the bare service domain: commands (service commands for
+    /// service admins); for anything else, the groups one can join.
     pub(crate) fn on_service_message(
         &mut self,
         now: Millis,
@@ -467,29 +552,45 @@ impl Core {
         let Some(body) = stanza::body(el) else {
             return;
         };
-        let domain = self.cfg.domain.clone();
-        if self.is_service_admin(&ctx.from_bare) && body.trim_start().starts_with("//") {
-            self.on_service_command(now, ctx, body.trim(), out);
+        if let Some(cmd) = command::command_text(&body) {
+            self.on_service_command(now, ctx, cmd, out);
             return;
         }
+        let domain = self.cfg.domain.clone();
         if !self.is_service_admin(&ctx.from_bare)
             && !self.may_answer_stranger(now, &domain, &ctx.from_bare)
         {
             return;
         }
-        let list = self.joinable_groups();
-        let text = if list.is_empty() {
-            "No groups are open to join here.".to_string()
-        } else {
-            format!("Groups you can join (add one as a contact):\n{list}")
-        };
+        let text = self.groups_for(&ctx.from_bare);
         self.say(&domain, &ctx.from, &text, out);
     }
 
-    pub(crate) fn joinable_groups(&self) -> String {
-        self.groups
-            .values()
-            .filter(|g| g.join != super::model::JoinPolicy::Invite)
+    /// The groups `jid` is in, waits for, and can join (open and approve
+    /// groups they are not in; invite-only groups stay unlisted).
+    pub(crate) fn groups_for(&self, jid: &str) -> String {
+        let state = |g: &Group| g.members.get(jid).map(|m| m.rec.state);
+        let line = |g: &Group| format!("{} — {}", g.jid, g.title);
+        let mut sections = Vec::new();
+        let mine: Vec<String> = (self.groups.values())
+            .filter(|g| state(g) == Some(MemberState::Member))
+            .map(line)
+            .collect();
+        if !mine.is_empty() {
+            sections.push(format!("Your groups:\n{}", mine.join("\n")));
+        }
+        let waiting: Vec<String> = (self.groups.values())
+            .filter(|g| state(g) == Some(MemberState::Pending))
+            .map(line)
+            .collect();
+        if !waiting.is_empty() {
+            sections.push(format!(
+                "Waiting for an admin's approval:\n{}",
+                waiting.join("\n")
+            ));
+        }
+        let joinable: Vec<String> = (self.groups.values())
+            .filter(|g| g.join != super::model::JoinPolicy::Invite && state(g).is_none())
             .map(|g| {
                 format!(
                     "{} — {} ({}, {} members)",
@@ -499,9 +600,29 @@ impl Core {
                     g.member_count()
                 )
             })
-            .collect::<Vec<_>>()
-            .join("\n")
+            .collect();
+        if joinable.is_empty() {
+            sections.push("No other groups are open to join here.".to_string());
+        } else {
+            sections.push(format!(
+                "Groups you can join (add one as a contact):\n{}",
+                joinable.join("\n")
+            ));
+        }
+        sections.join("\n\n")
     }
+}
+
+/// What a member's message does to the history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// A new message (a row of its own). `drop_replace`: it claims to
+    /// correct a message that is unknown here, so it goes out as new.
+    New { drop_replace: bool },
+    /// Corrects the sender's own row.
+    Correct(i64),
+    /// Retracts the sender's own row.
+    Retract(i64),
 }
 
 /// Whether a payload references a message by id (and so reads differently

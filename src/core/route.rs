@@ -347,6 +347,8 @@ impl Core {
             text: msg.body.clone(),
             at: now,
             origin_id: None,
+            edited_at: None,
+            removed: false,
         };
         self.push_history(name, rec, out);
         let id = msg.id.clone();

@@ -48,6 +48,7 @@ pub const NS_DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";
 pub const NS_VERSION: &str = "jabber:iq:version";
 pub const NS_PING: &str = "urn:xmpp:ping";
 pub const NS_VCARD: &str = "vcard-temp";
+pub const NS_VCARD_UPDATE: &str = "vcard-temp:x:update";
 
 /// Error `type` attribute values (RFC 6120 §8.3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -370,6 +371,17 @@ pub fn error_reply(
         b = b.a("id", id);
     }
     b.append(err.build()).build()
+}
+
+/// An XEP-0199 ping.
+pub fn ping(from: &str, to: &str, id: &str) -> Element {
+    Element::builder("iq", NS_COMPONENT)
+        .a("type", "get")
+        .a("from", from)
+        .a("to", to)
+        .a("id", id)
+        .append(Element::builder("ping", NS_PING).build())
+        .build()
 }
 
 /// `<iq type='result'/>` answering `iq`, with an optional payload.

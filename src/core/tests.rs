@@ -378,13 +378,15 @@ fn connected_sends_presence_and_probe_to_members() {
         .find(|e| e.attr("to") == Some(B) && e.attr("type").is_none())
         .and_then(|e| e.get_child("status", NS_COMPONENT).map(|s| s.text()))
         .unwrap();
-    assert_eq!(status, "Lobby — 0 of 3 online");
+    // The counts from before the connection: the best guess until the
+    // probe answers come in.
+    assert_eq!(status, "Lobby — 3 of 3 online");
 }
 
 #[test]
 fn status_line_is_refreshed_for_online_members_when_counts_change() {
     let mut t = three();
-    t.input(Input::Connected); // everyone unknown again: "0 of 3"
+    t.input(Input::Connected); // everyone unknown again, shown "3 of 3"
     t.pres("alice@localhost/r", G, None);
     t.pres("bob@localhost/r", G, None);
     t.later(1000).input(Input::Tick);
@@ -697,10 +699,20 @@ fn strangers_get_one_text_reply_a_minute_but_errors_always() {
     let mut t = three();
     t.msg("eve@localhost/r", G, "hi");
     assert_eq!(t.sent().len(), 1);
-    for body in ["again", "//help", "//online"] {
+    for body in ["again", "and again"] {
         t.later(1000).msg("eve@localhost/r", G, body);
         assert!(t.sent().is_empty(), "{body}: {:?}", t.sent());
     }
+    // Commands are requests: answered up to the relay's allowance (10 in
+    // 10 s by default), then silence until the window moves on.
+    for i in 0..10 {
+        t.msg("eve@localhost/r", G, "//online");
+        assert!(t.one_body("eve@localhost").contains("not a member"), "{i}");
+    }
+    t.msg("eve@localhost/r", G, "/help");
+    assert!(t.sent().is_empty(), "{:?}", t.sent());
+    t.later(10_000).msg("eve@localhost/r", G, "/help");
+    assert!(t.one_body("eve@localhost").contains("not a member"));
     // Another group and the service domain count separately.
     t.msg("eve@localhost/r", D, "hello service");
     assert_eq!(t.sent().len(), 1);
@@ -1602,3 +1614,6 @@ mod routes;
 
 #[path = "tests_props.rs"]
 mod props;
+
+#[path = "tests_clients.rs"]
+mod clients;

@@ -85,6 +85,13 @@ pub fn message_id(instance: &str, seq: i64) -> String {
     )
 }
 
+/// The id under which a correction (at `at`) of history row `seq` goes
+/// out on send routes: stable across retries, distinct from the
+/// original's and from other corrections'.
+pub fn edit_id(instance: &str, seq: i64, at: i64) -> String {
+    message_id(&format!("{instance}:edit:{at}"), seq)
+}
+
 fn hmac(key: &[u8]) -> HmacSha256 {
     // HMAC takes keys of any length; this cannot fail.
     <HmacSha256 as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!())
