@@ -93,6 +93,7 @@ fn config() -> CoreConfig {
         route_max_age_ms: 86_400_000,
         groups: Vec::new(),
         shared_copy_ids: false,
+        multicast: None,
     }
 }
 

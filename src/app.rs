@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::core::model::{Millis, StoreOp};
 use crate::core::route::{Delivery, PostReply};
 use crate::core::stanza::{self, Attr, ErrorType};
-use crate::core::{Core, CoreConfig, Input, Output, RING};
+use crate::core::{Core, CoreConfig, Input, Notice, Output, RING};
 use crate::http::{self, HttpState, Metrics, PostRequest};
 use crate::sender::Sender;
 use crate::store::{Durability, Store, Writer};
@@ -137,14 +137,6 @@ async fn main_loop(
 
     let core_cfg = CoreConfig::from_config(&cfg);
     let mut link = Link {
-        multicast: cfg
-            .component
-            .multicast
-            .clone()
-            .map(|service| (service, cfg.component.multicast_batch)),
-        multicast_seen: false,
-        multicast_compact: false,
-        domain: cfg.component.jid.clone(),
         store,
         ob_tx,
         sender,
@@ -261,20 +253,7 @@ struct Link {
     /// HTTP posts waiting for the core's answer, by token.
     replies: HashMap<u64, oneshot::Sender<PostReply>>,
     next_token: u64,
-    /// `component.multicast` and `multicast_batch`.
-    multicast: Option<(String, usize)>,
-    /// Whether the first multicast was logged.
-    multicast_seen: bool,
-    /// Whether the service takes the recipients as one text
-    /// (`stanza::NS_BCC`, contrib/prosody's does), as its disco#info said
-    /// after the last connect; XEP-0033 addresses until it has answered.
-    multicast_compact: bool,
-    /// The component's domain (`component.jid`).
-    domain: String,
 }
-
-/// The id of the disco#info request to the multicast service.
-const MULTICAST_DISCO_ID: &str = "tg-multicast-disco";
 
 impl Link {
     fn on_event(&mut self, core: &mut Core, now: Millis, ev: Event, out: &mut Vec<Output>) {
@@ -290,17 +269,6 @@ impl Link {
         };
         match ev {
             XmppEvent::Stanza(el) => {
-                if self.multicast_disco_answer(&el) {
-                    return;
-                }
-                if self
-                    .multicast
-                    .as_ref()
-                    .is_some_and(|(service, _)| el.attr("from") == Some(service.as_str()))
-                    && el.attr("type") == Some("error")
-                {
-                    self.multicast_refused(&el, out);
-                }
                 if let Some(h) = answerable_header(&el) {
                     self.batch.push(h);
                 }
@@ -310,16 +278,6 @@ impl Link {
                 tracing::info!("connected to the server");
                 self.connected = true;
                 self.connects += 1;
-                if let Some((service, _)) = &self.multicast {
-                    // The service may have changed while we were away:
-                    // XEP-0033 until it answers again.
-                    self.multicast_compact = false;
-                    out.push(Output::Send(stanza::disco_info_request(
-                        &self.domain,
-                        service,
-                        MULTICAST_DISCO_ID,
-                    )));
-                }
                 core.handle(now, Input::Connected, out);
             }
             XmppEvent::Disconnected => {
@@ -329,79 +287,6 @@ impl Link {
                 self.connected = false;
             }
         }
-    }
-
-    /// Takes the multicast service's answer to our disco#info (true: it
-    /// was that, and is not for the core).
-    fn multicast_disco_answer(&mut self, el: &Element) -> bool {
-        let Some((service, _)) = &self.multicast else {
-            return false;
-        };
-        if el.name() != "iq"
-            || el.attr("id") != Some(MULTICAST_DISCO_ID)
-            || el.attr("from") != Some(service.as_str())
-            || !matches!(el.attr("type"), Some("result" | "error"))
-        {
-            return false;
-        }
-        self.multicast_compact = stanza::offers_feature(el, stanza::NS_BCC);
-        tracing::info!(
-            %service,
-            compact = self.multicast_compact,
-            "multicast service discovered: recipients go {}",
-            if self.multicast_compact {
-                "as one compact list (urn:talkgroups:bcc:0)"
-            } else {
-                "as XEP-0033 addresses"
-            }
-        );
-        true
-    }
-
-    /// The multicast service refused a relayed message: its recipients get
-    /// it one by one (the error carries the whole stanza on ejabberd), and
-    /// the batch shrinks when there were too many addresses, or multicast
-    /// stops until restart for any other refusal.
-    fn multicast_refused(&mut self, err: &Element, out: &mut Vec<Output>) {
-        let Some((service, batch)) = &mut self.multicast else {
-            return;
-        };
-        let refused = stanza::refused_multicast(err);
-        let n = refused.copies.len();
-        match refused.condition.as_deref() {
-            // Chunks of one message refused together all halve to the
-            // same size: lower once.
-            Some("not-acceptable") if n > 1 && (n / 2).max(1) < *batch => {
-                let smaller = (n / 2).max(1);
-                tracing::warn!(
-                    service = %service,
-                    recipients = n,
-                    multicast_batch = smaller,
-                    "the multicast service refused that many recipients in one stanza: \
-                     sent them one by one, and from now on at most multicast_batch per \
-                     stanza (raise mod_multicast's limits, remote: message, and set \
-                     component.multicast_batch to match)"
-                );
-                *batch = smaller;
-            }
-            Some("not-acceptable") if n > 1 => {
-                tracing::debug!(recipients = n, "refused multicast resent one by one");
-            }
-            condition => {
-                tracing::error!(
-                    service = %service,
-                    condition = condition.unwrap_or("none"),
-                    resent = n,
-                    "the multicast service refused a relayed message; relaying one stanza \
-                     per member until restart (check component.multicast)"
-                );
-                self.multicast = None;
-            }
-        }
-        if n == 0 {
-            tracing::error!("the refusal did not return the addresses: those copies are lost");
-        }
-        out.extend(refused.copies.into_iter().map(Output::Send));
     }
 
     /// Commits the store writes in `out`, then sends its stanzas. If the
@@ -420,27 +305,8 @@ impl Link {
             match o {
                 Output::Store(op) => ops.push(op),
                 Output::Send(el) => stanzas.push(OutStanza::One(el)),
-                Output::Fanout(f) => {
-                    let compact = self.multicast_compact;
-                    let multicast = self.multicast.as_ref().and_then(|(service, batch)| {
-                        Some((service, f.multicast(service, *batch, compact)?))
-                    });
-                    match multicast {
-                        Some((service, els)) => {
-                            if !self.multicast_seen {
-                                self.multicast_seen = true;
-                                tracing::info!(
-                                    %service,
-                                    copies = f.copies.len(),
-                                    stanzas = els.len(),
-                                    "relaying through the XEP-0033 multicast service"
-                                );
-                            }
-                            stanzas.extend(els.into_iter().map(OutStanza::One));
-                        }
-                        None => stanzas.push(OutStanza::Many(f)),
-                    }
-                }
+                Output::Fanout(f) => stanzas.push(OutStanza::Many(f)),
+                Output::Notice(n) => log_notice(&n),
                 Output::Http(h) => http.push(h),
                 Output::Reply(r) => replies.push(r),
             }
@@ -590,4 +456,60 @@ fn answerable_header(el: &Element) -> Option<Element> {
         }
     }
     Some(h.build())
+}
+
+/// Logs what the core tells the operator.
+fn log_notice(n: &Notice) {
+    match n {
+        Notice::MulticastDiscovered { service, compact } => tracing::info!(
+            %service,
+            compact,
+            "multicast service discovered: recipients go {}",
+            if *compact {
+                "as one compact list (urn:talkgroups:bcc:0)"
+            } else {
+                "as XEP-0033 addresses"
+            }
+        ),
+        Notice::MulticastInUse {
+            service,
+            copies,
+            stanzas,
+        } => tracing::info!(
+            %service,
+            copies,
+            stanzas,
+            "relaying through the XEP-0033 multicast service"
+        ),
+        Notice::MulticastBatchLowered {
+            service,
+            recipients,
+            batch,
+        } => tracing::warn!(
+            service = %service,
+            recipients,
+            multicast_batch = batch,
+            "the multicast service refused that many recipients in one stanza: \
+             sent them one by one, and from now on at most multicast_batch per \
+             stanza (raise mod_multicast's limits, remote: message, and set \
+             component.multicast_batch to match)"
+        ),
+        Notice::MulticastResent { recipients } => {
+            tracing::debug!(recipients, "refused multicast resent one by one")
+        }
+        Notice::MulticastOff {
+            service,
+            condition,
+            resent,
+        } => tracing::error!(
+            service = %service,
+            condition = %condition,
+            resent,
+            "the multicast service refused a relayed message; relaying one stanza \
+             per member until restart (check component.multicast)"
+        ),
+        Notice::MulticastCopiesLost => {
+            tracing::error!("the refusal did not return the addresses: those copies are lost")
+        }
+    }
 }

@@ -157,7 +157,7 @@ struct RawGroup {
     avatar: Option<PathBuf>,
 }
 
-/// What to do with messages for members who are offline (SPEC §4).
+/// What to do with messages for members who are offline (`relay.offline`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OfflineMode {
     Catchup,

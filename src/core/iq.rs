@@ -1,4 +1,4 @@
-//! IQs (SPEC §7): service discovery, software version, ping and vCard on
+//! IQs: service discovery, software version, ping and vCard on
 //! every JID the component owns; `service-unavailable` for anything else.
 
 use minidom::Element;

@@ -9,13 +9,16 @@
 //!
 //! Modules: `model` (rows shared with the store), `names` (validation),
 //! `stanza` (element helpers), `presence` (joining, leaving, online
-//! tracking), `relay` (rebroadcast rules), `command` (`//` commands),
-//! `iq` (disco, version, ping, vCard).
+//! tracking, the group's own presence), `relay` (rebroadcast rules,
+//! history edits, catch-up), `command` (`//` commands), `iq` (disco,
+//! version, ping, vCard), `avatar` (the group's picture), `route` (HTTP
+//! routes: commands, posts in, the outbox), `webhook` (route wire formats).
 
 pub mod avatar;
 pub mod command;
 pub mod iq;
 pub mod model;
+pub mod multicast;
 pub mod names;
 pub mod presence;
 pub mod relay;
@@ -72,6 +75,8 @@ pub struct CoreConfig {
     /// instead of one per recipient: needed when the server fans messages
     /// out (XEP-0033 multicast, `component.multicast`).
     pub shared_copy_ids: bool,
+    /// The server's XEP-0033 service and the most recipients per stanza.
+    pub multicast: Option<(String, usize)>,
 }
 
 impl CoreConfig {
@@ -92,6 +97,7 @@ impl CoreConfig {
             route_max_age_ms: i64::from(c.routes_max_age_hours) * 3_600_000,
             groups: c.groups.clone(),
             shared_copy_ids: c.component.multicast.is_some(),
+            multicast: (c.component.multicast.clone()).map(|s| (s, c.component.multicast_batch)),
         }
     }
 }
@@ -124,6 +130,38 @@ pub enum Output {
     Http(HttpSend),
     /// The answer to an `Input::RoutePost`.
     Reply(PostReply),
+    /// Something the operator should know: the app logs it.
+    Notice(Notice),
+}
+
+/// What the core tells the operator (through the log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// The multicast service answered disco#info.
+    MulticastDiscovered { service: String, compact: bool },
+    /// The first relay through the multicast service.
+    MulticastInUse {
+        service: String,
+        copies: usize,
+        stanzas: usize,
+    },
+    /// The service refused `recipients` addresses in one stanza: at most
+    /// `batch` from now on.
+    MulticastBatchLowered {
+        service: String,
+        recipients: usize,
+        batch: usize,
+    },
+    /// Another chunk refused at a size already lowered: resent one by one.
+    MulticastResent { recipients: usize },
+    /// A refusal the component cannot adapt to: no multicast until restart.
+    MulticastOff {
+        service: String,
+        condition: String,
+        resent: usize,
+    },
+    /// A refusal that did not carry the stanza: those copies are lost.
+    MulticastCopiesLost,
 }
 
 /// A member (or pending / invited JID) of a group.
@@ -470,6 +508,8 @@ pub struct Core {
     /// Since the last `take_acknowledged`: something was confirmed to
     /// someone (see there).
     acknowledged: bool,
+    /// The XEP-0033 service policy, with `component.multicast`.
+    pub(crate) multicast: Option<multicast::Multicast>,
 }
 
 impl Core {
@@ -493,6 +533,7 @@ impl Core {
             askers: HashMap::new(),
             unconfirmed: Default::default(),
             acknowledged: true,
+            multicast: (cfg.multicast.clone()).map(|(s, b)| multicast::Multicast::new(s, b)),
             cfg,
         };
         for g in snap.groups {
@@ -586,13 +627,30 @@ impl Core {
 
     /// Handles one input, appending outputs.
     pub fn handle(&mut self, now: Millis, input: Input, out: &mut Vec<Output>) {
+        let from = out.len();
         match input {
-            Input::Connected => self.on_connected(now, out),
-            Input::Stanza(el) => self.on_stanza(now, el, out),
+            Input::Connected => {
+                if let Some(m) = &mut self.multicast {
+                    m.connected(&self.cfg.domain, out);
+                }
+                self.on_connected(now, out)
+            }
+            Input::Stanza(el) => {
+                if let Some(m) = &mut self.multicast {
+                    if m.on_stanza(&el, out) {
+                        return;
+                    }
+                }
+                self.on_stanza(now, el, out)
+            }
             Input::Tick => self.on_tick(now, out),
             Input::Shutdown => self.on_shutdown(out),
             Input::RoutePost(p) => self.on_route_post(now, p, out),
             Input::Delivery(d) => self.on_delivery(now, d, out),
+        }
+        // Relays through the server's multicast service where it can.
+        if let Some(m) = &mut self.multicast {
+            m.route(out, from);
         }
     }
 
@@ -607,6 +665,7 @@ impl Core {
         self.strangers = old.strangers.clone();
         self.askers = old.askers.clone();
         self.unconfirmed = old.unconfirmed.clone();
+        self.multicast = old.multicast.clone();
         self.sys_counter = old.sys_counter;
         self.boot = old.boot;
         self.last_prune = old.last_prune;
@@ -735,7 +794,7 @@ impl Core {
     /// someone — a command's reply, a welcome, a route post's 200, a
     /// delivery queued on a send route — and so must survive power loss
     /// before they go out. Relays, presence and online marks alone need
-    /// only survive the process being killed (SPEC §8); the app commits
+    /// only survive the process being killed; the app commits
     /// those without an fsync, which is what keeps relay latency low.
     pub fn take_acknowledged(&mut self) -> bool {
         std::mem::take(&mut self.acknowledged)

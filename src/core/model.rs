@@ -7,7 +7,7 @@ use std::sync::Arc;
 /// Milliseconds since the Unix epoch. All time in the core is this, passed in.
 pub type Millis = i64;
 
-/// How a group admits new members (SPEC §3).
+/// How a group admits new members (`open`, `approve`, `invite`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinPolicy {
     Open,
@@ -191,7 +191,7 @@ pub enum StoreOp {
     },
 }
 
-/// How a send route encodes what it posts (SPEC §6).
+/// How a send route encodes what it posts (its FORMAT).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteFormat {
     /// Native: signed JSON to another talkgroups instance.

@@ -3,7 +3,7 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-/// `[a-z0-9][a-z0-9._-]{0,63}` (SPEC §1).
+/// `[a-z0-9][a-z0-9._-]{0,63}`.
 pub fn is_valid_group_name(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()

@@ -1,4 +1,4 @@
-//! Presence: the subscription handshake that makes members (SPEC §3),
+//! Presence: the subscription handshake that makes members,
 //! leaving, and which members are online per resource.
 
 use minidom::Element;

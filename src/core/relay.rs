@@ -1,4 +1,4 @@
-//! Relaying (SPEC §4): who gets a member's message, how it reads, flood
+//! Relaying: who gets a member's message, how it reads, flood
 //! control, offline catch-up, and rewriting message references so each
 //! recipient sees the ids it knows.
 

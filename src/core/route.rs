@@ -1,4 +1,4 @@
-//! HTTP routes (SPEC §6) in the core: the route commands, posts arriving on
+//! HTTP routes in the core: posts arriving on
 //! receive routes, forwarding what is said to send routes, and the outbox
 //! schedule — one delivery in flight per route, in order, retried with
 //! backoff, given up after `routes.max_age_hours`. The HTTP server and
@@ -149,7 +149,7 @@ fn refusal(token: u64, r: Refusal) -> Output {
 
 /// The URL as `//routes` shows it: in full for formats with a password,
 /// only scheme and host for webhook formats, whose URL is the secret.
-fn shown_url(url: &str, format: RouteFormat) -> String {
+pub(crate) fn shown_url(url: &str, format: RouteFormat) -> String {
     match format {
         RouteFormat::Talkgroups | RouteFormat::Matterbridge => url.to_string(),
         _ => match url::Url::parse(url) {
@@ -160,7 +160,7 @@ fn shown_url(url: &str, format: RouteFormat) -> String {
 }
 
 /// Checks a send route's URL: absolute http(s) with a host.
-fn valid_url(s: &str) -> bool {
+pub(crate) fn valid_url(s: &str) -> bool {
     url::Url::parse(s).is_ok_and(|u| {
         matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
     })
@@ -570,215 +570,6 @@ impl Core {
     }
 
     // ---- commands --------------------------------------------------------
-
-    /// `//addroutesend NAME PASSWORD URL [FORMAT]`
-    pub(crate) fn cmd_addroutesend(
-        &mut self,
-        now: Millis,
-        group: &str,
-        words: &[&str],
-        usage: String,
-        out: &mut Vec<Output>,
-    ) -> String {
-        let (name, password, url, format) = match words {
-            [n, p, u] => (*n, *p, *u, RouteFormat::Talkgroups),
-            [n, p, u, f] => match RouteFormat::parse(f) {
-                Some(f) => (*n, *p, *u, f),
-                None => {
-                    let all: Vec<&str> = RouteFormat::ALL.iter().map(|f| f.as_str()).collect();
-                    return format!("Unknown format {f}: use one of {}.", all.join(", "));
-                }
-            },
-            _ => return usage,
-        };
-        let name = name.to_lowercase();
-        if let Err(e) = self.check_new_route(group, &name) {
-            return e;
-        }
-        let password = match password {
-            "-" if format == RouteFormat::Talkgroups => {
-                return "talkgroups routes are signed: give a password of at least 8 characters."
-                    .into()
-            }
-            "-" => None,
-            p if p.chars().count() < 8 => {
-                return "Passwords have at least 8 characters.".into();
-            }
-            p => Some(p.to_string()),
-        };
-        if !valid_url(url) {
-            return format!("Not a valid http:// or https:// URL: {url}");
-        }
-        let note = match (format, &password) {
-            (RouteFormat::Slack | RouteFormat::Discord | RouteFormat::Wecom, Some(_)) => {
-                " (this format does not use the password)"
-            }
-            _ => "",
-        };
-        let shown = shown_url(url, format);
-        let rec = RouteRecord {
-            group: group.to_string(),
-            name: name.clone(),
-            kind: RouteKind::Send {
-                url: url.to_string(),
-                format,
-            },
-            password,
-            created_at: now,
-            last_ok: None,
-            last_error: None,
-        };
-        self.insert_route(rec, out);
-        format!(
-            "OK, route {name} sends every message said here to {shown} ({}){note}.",
-            format.as_str()
-        )
-    }
-
-    /// `//addrouterecv NAME PASSWORD [NOLOOP]`
-    pub(crate) fn cmd_addrouterecv(
-        &mut self,
-        now: Millis,
-        group: &str,
-        words: &[&str],
-        usage: String,
-        out: &mut Vec<Output>,
-    ) -> String {
-        let (name, password, noloop) = match words {
-            [n, p] => (*n, *p, None),
-            [n, p, l] => (*n, *p, Some(l.to_lowercase())),
-            _ => return usage,
-        };
-        let name = name.to_lowercase();
-        if let Err(e) = self.check_new_route(group, &name) {
-            return e;
-        }
-        if password.chars().count() < 8 {
-            return "Passwords have at least 8 characters.".into();
-        }
-        if let Some(l) = &noloop {
-            if !names::is_valid_group_name(l) {
-                return format!("{l} is not a route name.\n{usage}");
-            }
-        }
-        let rec = RouteRecord {
-            group: group.to_string(),
-            name: name.clone(),
-            kind: RouteKind::Recv {
-                noloop: noloop.clone(),
-            },
-            password: Some(password.to_string()),
-            created_at: now,
-            last_ok: None,
-            last_error: None,
-        };
-        self.insert_route(rec, out);
-        let noloop = match noloop {
-            Some(l) => format!(" Messages from it are not sent out on route {l}."),
-            None => String::new(),
-        };
-        format!("OK, route {name} receives at POST /routes/{group}/{name}.{noloop}")
-    }
-
-    fn check_new_route(&self, group: &str, name: &str) -> Result<(), String> {
-        if !names::is_valid_group_name(name) {
-            return Err(format!(
-                "Route names are 1–64 of a-z 0-9 . _ - (starting with a letter or digit): {name}"
-            ));
-        }
-        if self
-            .groups
-            .get(group)
-            .is_some_and(|g| g.routes.contains_key(name))
-        {
-            return Err(format!(
-                "A route named {name} exists: //delroute {name} first."
-            ));
-        }
-        Ok(())
-    }
-
-    fn insert_route(&mut self, rec: RouteRecord, out: &mut Vec<Output>) {
-        out.push(Output::Store(StoreOp::UpsertRoute(rec.clone())));
-        if let Some(g) = self.groups.get_mut(&rec.group) {
-            g.routes.insert(rec.name.clone(), Route::new(rec));
-        }
-    }
-
-    /// `//delroute NAME`
-    pub(crate) fn cmd_delroute(
-        &mut self,
-        group: &str,
-        words: &[&str],
-        usage: String,
-        out: &mut Vec<Output>,
-    ) -> String {
-        let [name] = words else {
-            return usage;
-        };
-        let name = name.to_lowercase();
-        let Some(r) = self
-            .groups
-            .get_mut(group)
-            .and_then(|g| g.routes.remove(&name))
-        else {
-            return format!("No route named {name}. //routes lists them.");
-        };
-        out.push(Output::Store(StoreOp::DeleteRoute {
-            group: group.to_string(),
-            name: name.clone(),
-        }));
-        match r.queue.len() {
-            0 => format!("OK, route {name} deleted."),
-            n => format!("OK, route {name} deleted; {n} undelivered messages dropped."),
-        }
-    }
-
-    /// `//routes`
-    pub(crate) fn cmd_routes(&self, group: &str) -> String {
-        let Some(g) = self.groups.get(group) else {
-            return String::new();
-        };
-        if g.routes.is_empty() {
-            return "No routes. //addroutesend and //addrouterecv create them.".into();
-        }
-        let when = |t: Option<Millis>| t.map_or("never".to_string(), stanza::human_time);
-        let mut s = format!("Routes of {}:", g.title);
-        for r in g.routes.values() {
-            match &r.rec.kind {
-                RouteKind::Send { url, format } => {
-                    let err = match &r.rec.last_error {
-                        Some((at, e)) => format!("{} ({e})", stanza::human_time(*at)),
-                        None => "never".into(),
-                    };
-                    s.push_str(&format!(
-                        "\nsend {} → {} ({}): last success {}, last error {}, {} queued",
-                        r.rec.name,
-                        shown_url(url, *format),
-                        format.as_str(),
-                        when(r.rec.last_ok),
-                        err,
-                        r.queue.len()
-                    ));
-                }
-                RouteKind::Recv { noloop } => {
-                    let noloop = noloop
-                        .as_ref()
-                        .map(|l| format!(", not sent back on {l}"))
-                        .unwrap_or_default();
-                    s.push_str(&format!(
-                        "\nrecv {} ← POST /routes/{}/{}{}: last message {}",
-                        r.rec.name,
-                        g.name,
-                        r.rec.name,
-                        noloop,
-                        when(r.last_received)
-                    ));
-                }
-            }
-        }
-        s
-    }
 }
 
 /// What to do with a post that passed the checks.

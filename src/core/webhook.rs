@@ -1,4 +1,4 @@
-//! The wire formats of HTTP routes (SPEC §6), as pure functions: building
+//! The wire formats of HTTP routes, as pure functions: building
 //! the request a send route posts, judging the far side's answer, signing
 //! and verifying, and parsing what receive routes accept. No I/O here; the
 //! HTTP adapters (`crate::http`, `crate::sender`) move the bytes.

@@ -16,6 +16,7 @@
 //! When a test panics while a [`Prosody`] is alive, its log tail is printed.
 #![allow(dead_code)]
 
+pub mod console;
 pub mod sink;
 
 use std::collections::VecDeque;

@@ -1,0 +1,699 @@
+//! `//` commands. One registry ([`COMMANDS`]) drives parsing, rights and
+//! `//help`: each entry parses its arguments into a [`Command`], and
+//! [`Core::run`] matches every variant, so a registry entry without a
+//! handler does not compile. Replies go to the sender only; every state
+//! change is emitted as a store write before its `OK`.
+//!
+//! Where things are: the registry, parsing and dispatch here; the
+//! handlers by who may run them — `user` (every member), `admin` (group
+//! admins), `service` (the bare domain, service admins), `route` (a
+//! group's HTTP routes). A new command is one registry entry, one
+//! variant, one handler in the file for its level.
+
+mod admin;
+mod route;
+mod service;
+mod user;
+
+use super::model::{JoinPolicy, Millis, RouteFormat};
+use super::names;
+use super::{Core, Ctx, Output};
+
+/// Who may run a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    User,
+    Admin,
+    Service,
+}
+
+/// One registry entry.
+pub struct Spec {
+    pub name: &'static str,
+    pub args: &'static str,
+    pub help: &'static str,
+    pub level: Level,
+    /// A complete invocation, shown by `//help NAME` (and run by the tests).
+    pub example: &'static str,
+    /// Parses the arguments: the words, and the text after the name.
+    parse: fn(&[&str], &str) -> Parsed,
+}
+
+/// What parsing the arguments gave.
+pub type Parsed = Result<Command, Refusal>;
+
+/// Why a command's arguments were refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The shape is wrong: the reply is the usage line.
+    Usage,
+    /// The reply says what is wrong.
+    Say(String),
+}
+
+/// A command with its arguments, as parsed from the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    // Every member.
+    Help(Option<String>),
+    Online,
+    Nick(String),
+    SetId(String),
+    Block(String),
+    Unblock(String),
+    Msg {
+        fid: String,
+        text: String,
+    },
+    ShowInfo(String),
+    /// Seconds; `None` ends a pause.
+    Stop(Option<i64>),
+    History(usize),
+    Leave,
+    // Group admins.
+    Whois(String),
+    Add(String),
+    AllOk,
+    ListUser,
+    Kick(String),
+    Blacklist(String),
+    Pass(String),
+    Admin(String),
+    Unadmin(String),
+    Mute(String),
+    Unmute(String),
+    AddRouteSend(route::SendRoute),
+    AddRouteRecv(route::RecvRoute),
+    DelRoute(String),
+    Routes,
+    // Service admins, on the bare domain.
+    NewGroup {
+        name: String,
+        join: JoinPolicy,
+    },
+    DelGroup(String),
+    Groups,
+}
+
+/// A reply to the sender; `None` when the command answers otherwise
+/// (`//leave` says goodbye itself).
+pub type Reply = Option<String>;
+
+const fn spec(
+    name: &'static str,
+    args: &'static str,
+    help: &'static str,
+    level: Level,
+    example: &'static str,
+    parse: fn(&[&str], &str) -> Parsed,
+) -> Spec {
+    Spec {
+        name,
+        args,
+        help,
+        level,
+        example,
+        parse,
+    }
+}
+
+/// Every command, in the order `//help` lists them.
+pub const COMMANDS: &[Spec] = &[
+    spec(
+        "help",
+        "[COMMAND]",
+        "list commands, or show one command's usage",
+        Level::User,
+        "//help nick",
+        |w, _| match w {
+            [] => Ok(Command::Help(None)),
+            [c] => Ok(Command::Help(Some(
+                c.trim_start_matches('/').to_lowercase(),
+            ))),
+            _ => Err(Refusal::Usage),
+        },
+    ),
+    spec(
+        "online",
+        "",
+        "who is online: nick and id",
+        Level::User,
+        "//online",
+        |_, _| Ok(Command::Online),
+    ),
+    spec(
+        "nick",
+        "NAME",
+        "set your nickname",
+        Level::User,
+        "//nick Bobby",
+        |_, rest| match rest {
+            "" => Err(Refusal::Usage),
+            n => Ok(Command::Nick(n.to_string())),
+        },
+    ),
+    spec(
+        "setid",
+        "ID",
+        "choose your id (once)",
+        Level::User,
+        "//setid bobby",
+        |w, _| match w {
+            [fid] if names::is_valid_fid(fid) => Ok(Command::SetId(fid.to_string())),
+            [_] => Err(Refusal::Say(
+                "Id refused: use 1–32 of A-Z a-z 0-9 _ . -".into(),
+            )),
+            _ => Err(Refusal::Usage),
+        },
+    ),
+    spec(
+        "block",
+        "ID",
+        "stop receiving that member's messages",
+        Level::User,
+        "//block carol",
+        |w, _| one(w).map(Command::Block),
+    ),
+    spec(
+        "unblock",
+        "ID",
+        "receive that member's messages again",
+        Level::User,
+        "//unblock carol",
+        |w, _| one(w).map(Command::Unblock),
+    ),
+    spec(
+        "m",
+        "ID TEXT",
+        "private message to that member",
+        Level::User,
+        "//m carol see you at five",
+        |_, rest| {
+            let mut it = rest.splitn(2, char::is_whitespace);
+            match (it.next(), it.next().map(str::trim)) {
+                (Some(fid), Some(text)) if !fid.is_empty() && !text.is_empty() => {
+                    Ok(Command::Msg {
+                        fid: fid.to_string(),
+                        text: text.to_string(),
+                    })
+                }
+                _ => Err(Refusal::Usage),
+            }
+        },
+    ),
+    spec(
+        "showinfo",
+        "ID",
+        "nick, id, admin, online, joined date of a member",
+        Level::User,
+        "//showinfo carol",
+        |w, _| one(w).map(Command::ShowInfo),
+    ),
+    spec(
+        "stop",
+        "SECONDS",
+        "receive nothing for SECONDS (-1 ends it); missed messages are never delivered",
+        Level::User,
+        "//stop 3600",
+        |w, _| match w {
+            [s] => match s.parse::<i64>() {
+                Ok(s) if s > 0 => Ok(Command::Stop(Some(s))),
+                Ok(-1 | 0) => Ok(Command::Stop(None)),
+                _ => Err(Refusal::Usage),
+            },
+            _ => Err(Refusal::Usage),
+        },
+    ),
+    spec(
+        "continue",
+        "",
+        "end //stop",
+        Level::User,
+        "//continue",
+        |w, _| none(w, Command::Stop(None)),
+    ),
+    spec(
+        "history",
+        "[N]",
+        "the last N messages (default 20, max 200)",
+        Level::User,
+        "//history 50",
+        |w, _| match w {
+            [] => Ok(Command::History(20)),
+            [n] => match n.parse::<usize>() {
+                Ok(n) if n >= 1 => Ok(Command::History(n.min(200))),
+                _ => Err(Refusal::Usage),
+            },
+            _ => Err(Refusal::Usage),
+        },
+    ),
+    spec(
+        "leave",
+        "",
+        "leave the group",
+        Level::User,
+        "//leave",
+        |_, _| Ok(Command::Leave),
+    ),
+    spec(
+        "whois",
+        "ID",
+        "that member's JID",
+        Level::Admin,
+        "//whois carol",
+        |w, _| one(w).map(Command::Whois),
+    ),
+    spec(
+        "add",
+        "JID",
+        "approve or invite JID; for a member, reset their profile",
+        Level::Admin,
+        "//add dave@example.org",
+        |w, _| one_jid(w).map(Command::Add),
+    ),
+    spec(
+        "allok",
+        "",
+        "approve every pending request",
+        Level::Admin,
+        "//allok",
+        |w, _| none(w, Command::AllOk),
+    ),
+    spec(
+        "listuser",
+        "",
+        "every member and pending JID",
+        Level::Admin,
+        "//listuser",
+        |_, _| Ok(Command::ListUser),
+    ),
+    spec(
+        "kick",
+        "JID",
+        "remove JID without blacklisting",
+        Level::Admin,
+        "//kick carol@localhost",
+        |w, _| one_jid(w).map(Command::Kick),
+    ),
+    spec(
+        "blacklist",
+        "JID",
+        "ban JID and remove them",
+        Level::Admin,
+        "//blacklist eve@example.org",
+        |w, _| one_jid(w).map(Command::Blacklist),
+    ),
+    spec(
+        "pass",
+        "JID",
+        "lift JID's ban",
+        Level::Admin,
+        "//pass eve@example.org",
+        |w, _| one_jid(w).map(Command::Pass),
+    ),
+    spec(
+        "admin",
+        "JID",
+        "make JID an admin",
+        Level::Admin,
+        "//admin carol@localhost",
+        |w, _| one_jid(w).map(Command::Admin),
+    ),
+    spec(
+        "unadmin",
+        "JID",
+        "revoke JID's admin rights",
+        Level::Admin,
+        "//unadmin carol@localhost",
+        |w, _| one_jid(w).map(Command::Unadmin),
+    ),
+    spec(
+        "mute",
+        "ID",
+        "that member's messages are not relayed",
+        Level::Admin,
+        "//mute carol",
+        |w, _| one(w).map(Command::Mute),
+    ),
+    spec(
+        "unmute",
+        "ID",
+        "relay that member's messages again",
+        Level::Admin,
+        "//unmute carol",
+        |w, _| one(w).map(Command::Unmute),
+    ),
+    spec(
+        "addroutesend",
+        "NAME PASSWORD URL [FORMAT]",
+        "post every message said here to URL; FORMAT talkgroups (default), slack, discord, wecom, feishu or matterbridge; PASSWORD - for none",
+        Level::Admin,
+        "//addroutesend paris s3cret-pw https://paris.example.org/routes/lobby/lyon",
+        route::parse_send,
+    ),
+    spec(
+        "addrouterecv",
+        "NAME PASSWORD [NOLOOP]",
+        "accept messages posted to /routes/GROUP/NAME; they are not sent out again on send route NOLOOP",
+        Level::Admin,
+        "//addrouterecv paris s3cret-pw",
+        route::parse_recv,
+    ),
+    spec(
+        "delroute",
+        "NAME",
+        "delete a route and its undelivered messages",
+        Level::Admin,
+        "//delroute paris",
+        |w, _| one(w).map(|n| Command::DelRoute(n.to_lowercase())),
+    ),
+    spec(
+        "routes",
+        "",
+        "this group's routes with their delivery status",
+        Level::Admin,
+        "//routes",
+        |w, _| none(w, Command::Routes),
+    ),
+    spec(
+        "newgroup",
+        "NAME [open|approve|invite]",
+        "create a group",
+        Level::Service,
+        "//newgroup cafe open",
+        service::parse_newgroup,
+    ),
+    spec(
+        "delgroup",
+        "NAME",
+        "delete a group and all its data",
+        Level::Service,
+        "//delgroup cafe",
+        |w, _| one(w).map(Command::DelGroup),
+    ),
+    spec(
+        "groups",
+        "",
+        "list all groups",
+        Level::Service,
+        "//groups",
+        |_, _| Ok(Command::Groups),
+    ),
+];
+
+/// No arguments: `cmd`.
+fn none(words: &[&str], cmd: Command) -> Parsed {
+    if words.is_empty() {
+        Ok(cmd)
+    } else {
+        Err(Refusal::Usage)
+    }
+}
+
+/// Exactly one argument.
+fn one(words: &[&str]) -> Result<String, Refusal> {
+    match words {
+        [w] => Ok(w.to_string()),
+        _ => Err(Refusal::Usage),
+    }
+}
+
+/// Exactly one bare JID, normalized.
+fn one_jid(words: &[&str]) -> Result<String, Refusal> {
+    match words {
+        [j] => names::normalize_bare_jid(j).ok_or(Refusal::Usage),
+        _ => Err(Refusal::Usage),
+    }
+}
+
+pub fn find(name: &str) -> Option<&'static Spec> {
+    COMMANDS.iter().find(|s| s.name == name)
+}
+
+pub fn usage(s: &Spec) -> String {
+    if s.args.is_empty() {
+        format!("usage: //{} — {}", s.name, s.help)
+    } else {
+        format!("usage: //{} {} — {}", s.name, s.args, s.help)
+    }
+}
+
+/// Whether a message body is a command; if so, the body trimmed.
+///
+/// `//NAME …` always is (an unknown NAME gets a reply naming `//help`).
+/// `/NAME …` is too when NAME is a known command, in any case: profanity,
+/// Gajim, poezio and mcabber take a leading `/` as their own command prefix
+/// and `//` as the escape for a literal one, so what their users type as
+/// `//help` arrives as `/help`. Any other `/word` (`/me waves`, a path, a
+/// smiley) is ordinary text.
+pub fn command_text(body: &str) -> Option<&str> {
+    let b = body.trim();
+    if b.starts_with("//") {
+        return Some(b);
+    }
+    let rest = b.strip_prefix('/')?;
+    let name = rest.split(char::is_whitespace).next().unwrap_or_default();
+    let known = COMMANDS.iter().any(|s| s.name.eq_ignore_ascii_case(name));
+    known.then_some(b)
+}
+
+/// Splits `//name rest` into the lowercased name and the trimmed rest.
+pub fn split(body: &str) -> (String, &str) {
+    let b = body.trim_start().trim_start_matches('/');
+    let (name, rest) = match b.find(char::is_whitespace) {
+        Some(i) => (&b[..i], b[i..].trim()),
+        None => (b, ""),
+    };
+    (name.to_lowercase(), rest)
+}
+
+/// Parses the arguments of `s`.
+pub fn parse(s: &Spec, rest: &str) -> Parsed {
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    (s.parse)(&words, rest)
+}
+
+/// The help text for someone with `level` rights.
+fn help_text(level: Level, service: bool) -> String {
+    let mut s = String::from("Commands:");
+    for c in COMMANDS {
+        let visible = if service {
+            c.level == Level::Service || c.name == "help"
+        } else {
+            c.level != Level::Service && c.level <= level
+        };
+        if visible {
+            let args = if c.args.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", c.args)
+            };
+            s.push_str(&format!("\n//{}{} — {}", c.name, args, c.help));
+        }
+    }
+    s
+}
+
+/// `//help NAME` for someone with `level` rights.
+fn help_one(level: Level, service: bool, name: &str) -> String {
+    match find(name) {
+        Some(s)
+            if (service && s.level == Level::Service)
+                || (s.level <= level && s.level != Level::Service) =>
+        {
+            format!("{}\ne.g. {}", usage(s), s.example)
+        }
+        _ => format!("No command //{name}. Send //help for the list."),
+    }
+}
+
+impl Core {
+    /// A command sent to group `name`.
+    pub(crate) fn on_command(
+        &mut self,
+        now: Millis,
+        ctx: &Ctx,
+        name: &str,
+        body: &str,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(g) = self.groups.get(name) else {
+            return;
+        };
+        let gjid = g.jid.clone();
+        let is_member = g.members.get(&ctx.from_bare).is_some_and(|m| m.is_member());
+        let admin = self.is_admin(g, &ctx.from_bare);
+        let level = if admin { Level::Admin } else { Level::User };
+        if !is_member && !admin && !self.may_answer_command(now, name, &ctx.from_bare) {
+            return;
+        }
+        let (cmd, rest) = split(body);
+        let reply = match find(&cmd) {
+            None => format!("Unknown command //{cmd}. Send //help for the list."),
+            Some(s) if s.level == Level::Service => format!(
+                "//{} is a service command: send it to {}.",
+                s.name, self.cfg.domain
+            ),
+            Some(s) if s.level == Level::Admin && !admin => {
+                format!("//{} is for group admins.", s.name)
+            }
+            Some(_) if !is_member && !admin => {
+                let title = self.groups.get(name).map(|g| g.title.clone());
+                format!(
+                    "You are not a member of {}. To join, add {gjid} to your contacts.",
+                    title.unwrap_or_default()
+                )
+            }
+            Some(s) => match parse(s, rest) {
+                Err(Refusal::Usage) => usage(s),
+                Err(Refusal::Say(text)) => format!("{text}\n{}", usage(s)),
+                Ok(command) => {
+                    // The reply goes out before the command's other effects
+                    // (announcements, notices), so the sender reads "OK"
+                    // first.
+                    let mut effects = Vec::new();
+                    let reply = self.run(now, ctx, name, level, command, &mut effects);
+                    if let Some(reply) = reply {
+                        self.say(&gjid, &ctx.from, &reply, out);
+                    }
+                    out.append(&mut effects);
+                    return;
+                }
+            },
+        };
+        self.say(&gjid, &ctx.from, &reply, out);
+    }
+
+    /// Runs a parsed group command for a sender whose rights were checked.
+    fn run(
+        &mut self,
+        now: Millis,
+        ctx: &Ctx,
+        group: &str,
+        level: Level,
+        cmd: Command,
+        out: &mut Vec<Output>,
+    ) -> Reply {
+        let me = ctx.from_bare.as_str();
+        match cmd {
+            Command::Help(None) => Some(help_text(level, false)),
+            Command::Help(Some(c)) => Some(help_one(level, false, &c)),
+            Command::Online => self.cmd_online(group),
+            Command::Nick(n) => self.cmd_nick(now, group, me, &n, out),
+            Command::SetId(fid) => self.cmd_setid(group, me, &fid, out),
+            Command::Block(fid) => self.cmd_block(group, me, &fid, true, out),
+            Command::Unblock(fid) => self.cmd_block(group, me, &fid, false, out),
+            Command::Msg { fid, text } => self.cmd_msg(now, group, me, &fid, &text, out),
+            Command::ShowInfo(fid) => self.cmd_showinfo(group, &fid),
+            Command::Stop(secs) => self.cmd_stop(now, group, me, secs, out),
+            Command::History(n) => self.cmd_history(group, me, n),
+            Command::Leave => self.cmd_leave(now, group, me, out),
+            Command::Whois(fid) => self.cmd_whois(group, &fid),
+            Command::Add(jid) => self.cmd_add(now, group, &jid, out),
+            Command::AllOk => self.cmd_allok(now, group, out),
+            Command::ListUser => self.cmd_listuser(group),
+            Command::Kick(jid) => self.cmd_kick(now, group, me, &jid, out),
+            Command::Blacklist(jid) => self.cmd_blacklist(now, group, me, &jid, out),
+            Command::Pass(jid) => self.cmd_pass(group, &jid, out),
+            Command::Admin(jid) => self.cmd_admin(group, me, &jid, true, out),
+            Command::Unadmin(jid) => self.cmd_admin(group, me, &jid, false, out),
+            Command::Mute(fid) => self.cmd_mute(group, me, &fid, true, out),
+            Command::Unmute(fid) => self.cmd_mute(group, me, &fid, false, out),
+            Command::AddRouteSend(r) => self.cmd_addroutesend(now, group, r, out),
+            Command::AddRouteRecv(r) => self.cmd_addrouterecv(now, group, r, out),
+            Command::DelRoute(n) => self.cmd_delroute(group, &n, out),
+            Command::Routes => self.cmd_routes(group),
+            // The level check keeps these out of groups; should one get
+            // here, it gets the same answer.
+            Command::NewGroup { .. } | Command::DelGroup(_) | Command::Groups => Some(format!(
+                "This is a service command: send it to {}.",
+                self.cfg.domain
+            )),
+        }
+    }
+
+    /// Changes a member's record and emits the store write. `f` returns
+    /// `None` to change nothing.
+    pub(crate) fn update_member<T>(
+        &mut self,
+        name: &str,
+        jid: &str,
+        out: &mut Vec<Output>,
+        f: impl FnOnce(&mut super::model::MemberRecord) -> Option<T>,
+    ) -> Option<T> {
+        let m = self.groups.get_mut(name)?.members.get_mut(jid)?;
+        let r = f(&mut m.rec)?;
+        m.nick_changed();
+        out.push(Output::Store(super::model::StoreOp::UpsertMember(
+            m.rec.clone(),
+        )));
+        Some(r)
+    }
+}
+
+/// The send-route formats' names, for a refusal.
+fn format_names() -> String {
+    let all: Vec<&str> = RouteFormat::ALL.iter().map(|f| f.as_str()).collect();
+    all.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registry_entry_is_known_by_name_and_its_example_parses() {
+        for s in COMMANDS {
+            assert_eq!(find(s.name).map(|f| f.name), Some(s.name));
+            let (name, rest) = split(s.example);
+            assert_eq!(name, s.name, "the example of //{} runs //{name}", s.name);
+            assert!(
+                parse(s, rest).is_ok(),
+                "//{}'s example does not parse: {}",
+                s.name,
+                s.example
+            );
+            assert!(command_text(&format!("/{}", s.name.to_uppercase())).is_some());
+        }
+    }
+
+    #[test]
+    fn arguments_of_the_wrong_shape_get_the_usage_line() {
+        for (body, refusal) in [
+            ("//continue now", Refusal::Usage),
+            ("//nick", Refusal::Usage),
+            ("//stop soon", Refusal::Usage),
+            ("//stop -2", Refusal::Usage),
+            ("//history 0", Refusal::Usage),
+            ("//m carol", Refusal::Usage),
+            ("//add not a jid", Refusal::Usage),
+            ("//add @@", Refusal::Usage),
+            ("//newgroup cafe sometimes", Refusal::Usage),
+        ] {
+            let (name, rest) = split(body);
+            let s = find(&name).unwrap();
+            assert_eq!(parse(s, rest), Err(refusal), "{body}");
+        }
+        let (name, rest) = split("//setid no/slashes");
+        assert!(matches!(
+            parse(find(&name).unwrap(), rest),
+            Err(Refusal::Say(_))
+        ));
+        assert_eq!(
+            parse(find("history").unwrap(), "999"),
+            Ok(Command::History(200))
+        );
+        assert_eq!(parse(find("stop").unwrap(), "-1"), Ok(Command::Stop(None)));
+        assert_eq!(
+            parse(find("m").unwrap(), "carol  see you  "),
+            Ok(Command::Msg {
+                fid: "carol".into(),
+                text: "see you".into()
+            })
+        );
+        assert_eq!(
+            parse(find("nick").unwrap(), "Bobby the Builder"),
+            Ok(Command::Nick("Bobby the Builder".into()))
+        );
+    }
+}
