@@ -126,6 +126,7 @@ if [ ! -s "$CERT" ] || [ ! -s "$KEY" ] \
     chmod 644 "$CERT"
 fi
 CERT_SHA256=$(openssl x509 -in "$CERT" -noout -fingerprint -sha256 | sed 's/^[^=]*=//')
+CERT_SHA1=$(openssl x509 -in "$CERT" -noout -fingerprint -sha1 | sed 's/^[^=]*=//')
 
 # Quote a string for Lua and TOML basic strings (both accept \\ and \").
 q() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
@@ -267,6 +268,9 @@ cat >&2 <<EOF
   trust it, check it is this one and accept:
       $CERT
       SHA-256 $CERT_SHA256
+      SHA-1   $CERT_SHA1   (profanity shows this one, without colons)
+  Dino has no "trust anyway" button: add the certificate to the system's
+  trust store (docs/clients.md).
   TLS is optional here, and plain passwords are allowed without it
   (profanity: /connect alice@localhost server 127.0.0.1 port $C2S_PORT tls disable).
 
