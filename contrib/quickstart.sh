@@ -11,11 +11,18 @@
 # Environment:
 #   TALKGROUPS_QS_DIR  directory for configs, data and logs (default ./quickstart)
 #   TALKGROUPS_BIN     a built talkgroups binary to run instead of `cargo run --release`
+#   TALKGROUPS_QS_DEBUG=1  also log every stanza of the client sessions, in
+#                      full, to prosody-debug.log
+#                      (contrib/prosody/mod_talkgroups_stanza_log.lua; holds
+#                      message bodies; for looking at what clients send)
 #
 # Needs Prosody. If `prosody` is not installed, the script installs it with
 # apt-get (Debian/Ubuntu), which needs root (it uses sudo when not root).
-# Nothing outside the directory is touched apart from that package install.
-# This setup has no TLS and allows plain passwords: loopback use only.
+# It also needs openssl, installed the same way when missing, to make a
+# self-signed certificate for "localhost" (kept in the directory's certs/).
+# Nothing outside the directory is touched apart from those package installs.
+# Prosody offers STARTTLS with that certificate but does not require it, and
+# allows plain passwords without TLS: loopback use only.
 set -euo pipefail
 
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,24 +32,35 @@ COMPONENT_JID="groups.localhost"
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'quickstart: %s\n' "$*" >&2; exit 1; }
 
-# --- Prosody -----------------------------------------------------------------
-if ! command -v prosody >/dev/null 2>&1 || ! command -v prosodyctl >/dev/null 2>&1; then
+# --- Packages: Prosody and openssl ---------------------------------------------
+# apt_install PACKAGE WHY: install one Debian package, as root or with sudo.
+apt_install() {
+    local pkg=$1 why=$2
     command -v apt-get >/dev/null 2>&1 \
-        || die "Prosody is not installed and apt-get is not available: install Prosody (0.12 or later) yourself, then run this again."
+        || die "$why is not installed and apt-get is not available: install it yourself, then run this again."
     if [ "$(id -u)" -eq 0 ]; then
         SUDO=()
     elif command -v sudo >/dev/null 2>&1; then
         SUDO=(sudo)
-        say "Prosody is not installed; installing it with apt-get needs root, so sudo will ask for your password."
+        say "$why is not installed; installing it with apt-get needs root, so sudo will ask for your password."
     else
-        die "Prosody is not installed. Installing it needs root: run 'apt-get install prosody' as root (or run this script as root)."
+        die "$why is not installed. Installing it needs root: run 'apt-get install $pkg' as root (or run this script as root)."
     fi
-    say "Installing Prosody (apt-get install prosody)"
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prosody >/dev/null
+    say "Installing $why (apt-get install $pkg)"
+    if [ -z "${APT_UPDATED:-}" ]; then
+        "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        APT_UPDATED=1
+    fi
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null
+}
+
+if ! command -v prosody >/dev/null 2>&1 || ! command -v prosodyctl >/dev/null 2>&1; then
+    apt_install prosody "Prosody (0.12 or later)"
     say "Note: the Debian package may also have enabled the system-wide Prosody service;"
     say "this script does not use it ('systemctl disable --now prosody' if you do not want it)."
 fi
+# openssl makes the self-signed certificate Prosody offers with STARTTLS.
+command -v openssl >/dev/null 2>&1 || apt_install openssl "openssl"
 
 mkdir -p "$QS_DIR"
 QS_DIR="$(cd "$QS_DIR" && pwd)"
@@ -74,6 +92,7 @@ C2S_PORT=$(pick_port 5222)
 COMPONENT_PORT=$(pick_port 5347)
 [ "$C2S_PORT" != "$COMPONENT_PORT" ] || COMPONENT_PORT=$(pick_port $((C2S_PORT + 1)))
 HTTP_PORT=$(pick_port 8470)
+HTTPS_PORT=$(pick_port 5281)
 
 # --- Secrets (kept across runs, so the database and accounts stay usable) ----
 rand() { LC_ALL=C tr -dc 'a-zA-Z0-9' </dev/urandom | head -c "$1" || true; }
@@ -88,6 +107,27 @@ fi
 # shellcheck disable=SC1090
 . "$SECRETS"
 
+# --- TLS certificate (kept across runs, so a client trusts it only once) ------
+# Self-signed, for "localhost". Prosody offers it with STARTTLS on the client
+# port; TLS stays optional, so clients with TLS disabled still log in.
+CERT="$QS_DIR/certs/localhost.crt"
+KEY="$QS_DIR/certs/localhost.key"
+if [ ! -s "$CERT" ] || [ ! -s "$KEY" ] \
+    || ! openssl x509 -in "$CERT" -noout -checkend 86400 >/dev/null 2>&1; then
+    say "Generating a self-signed certificate for localhost ($CERT)"
+    (umask 077; openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \
+        -subj "/CN=localhost" \
+        -addext "subjectAltName=DNS:localhost" \
+        -addext "basicConstraints=critical,CA:FALSE" \
+        -addext "keyUsage=critical,digitalSignature,keyEncipherment" \
+        -addext "extendedKeyUsage=serverAuth" \
+        -keyout "$KEY" -out "$CERT" >/dev/null 2>&1) \
+        || die "openssl could not generate a certificate in $QS_DIR/certs"
+    chmod 644 "$CERT"
+fi
+CERT_SHA256=$(openssl x509 -in "$CERT" -noout -fingerprint -sha256 | sed 's/^[^=]*=//')
+CERT_SHA1=$(openssl x509 -in "$CERT" -noout -fingerprint -sha1 | sed 's/^[^=]*=//')
+
 # Quote a string for Lua and TOML basic strings (both accept \\ and \").
 q() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
 
@@ -101,7 +141,8 @@ data_path = $(q "$QS_DIR/prosody-data")
 pidfile = $(q "$QS_DIR/prosody.pid")
 admin_socket = $(q "$QS_DIR/prosody.sock")
 certificates = $(q "$QS_DIR/certs")
-log = { info = $(q "$QS_DIR/prosody.log") }
+ssl = { certificate = $(q "$CERT"), key = $(q "$KEY") }
+log = { info = $(q "$QS_DIR/prosody.log")$( [ -z "${TALKGROUPS_QS_DEBUG:-}" ] || printf '; debug = %s' "$(q "$QS_DIR/prosody-debug.log")") }
 
 interfaces = { "127.0.0.1" }
 c2s_ports = { $C2S_PORT }
@@ -111,18 +152,21 @@ c2s_direct_tls_ports = { }
 legacy_ssl_ports = { }
 s2s_ports = { }
 http_ports = { }
-https_ports = { }
+https_ports = { $HTTPS_PORT }
+https_interfaces = { "127.0.0.1" }
+https_ssl = { certificate = $(q "$CERT"), key = $(q "$KEY") }
 modules_disabled = { "s2s" }
 -- The XEP-0033 service that ships with talkgroups (contrib/prosody/).
 plugin_paths = { $(q "$REPO_DIR/contrib/prosody") }
 
 modules_enabled = {
-    "roster"; "saslauth"; "disco"; "ping"; "version"; "time"; "uptime";
+    "roster"; "saslauth"; "tls"; "disco"; "ping"; "version"; "time"; "uptime";
     "carbons"; "pep"; "private"; "vcard_legacy"; "blocklist"; "smacks";
-    "csi_simple"; "mam";
+    "csi_simple"; "mam";$( [ -z "${TALKGROUPS_QS_DEBUG:-}" ] || printf ' "talkgroups_stanza_log";')
 }
 
--- Loopback only: no TLS, plain passwords allowed.
+-- Loopback only: STARTTLS is offered (self-signed certificate) but not
+-- required, and plain passwords are allowed without it.
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 authentication = "internal_hashed"
@@ -131,6 +175,13 @@ VirtualHost "localhost"
 
 Component "$COMPONENT_JID"
     component_secret = $(q "$COMPONENT_SECRET")
+
+-- HTTP file upload (XEP-0363), so clients offer file sharing. Clients fetch
+-- https://localhost:$HTTPS_PORT/..., which the same certificate covers.
+Component "upload.localhost" "http_file_share"
+    http_host = "localhost"
+    http_external_url = "https://localhost:$HTTPS_PORT/"
+    http_file_share_size_limit = 10 * 1024 * 1024
 
 -- One stanza per relayed message instead of one per member (README,
 -- "Registering the component").
@@ -200,6 +251,11 @@ for _ in $(seq 1 100); do
 done
 port_in_use "$COMPONENT_PORT" || die "Prosody did not open port $COMPONENT_PORT; see $QS_DIR/prosody.log"
 
+PORT_NOTE=
+[ "$C2S_PORT" = 5222 ] || PORT_NOTE="  Port 5222 was taken, so the client port is $C2S_PORT: clients with no port
+  setting (Dino) cannot reach this server.
+
+"
 cat >&2 <<EOF
 
   Prosody is running on 127.0.0.1 (client port $C2S_PORT, component port $COMPONENT_PORT).
@@ -207,14 +263,23 @@ cat >&2 <<EOF
   In any XMPP client, log in as
       alice@localhost   password $ALICE_PASSWORD
       bob@localhost     password $BOB_PASSWORD
-  on server 127.0.0.1 port $C2S_PORT, with plain (unencrypted) connections and
-  plain authentication allowed: there is no TLS on this private server.
-  (profanity: /connect alice@localhost server 127.0.0.1 port $C2S_PORT tls disable)
+  on server 127.0.0.1 port $C2S_PORT. The server offers STARTTLS with a
+  self-signed certificate for "localhost"; when a client asks whether to
+  trust it, check it is this one and accept:
+      $CERT
+      SHA-256 $CERT_SHA256
+      SHA-1   $CERT_SHA1   (profanity shows this one, without colons)
+  Dino has no "trust anyway" button: add the certificate to the system's
+  trust store (docs/clients.md).
+  TLS is optional here, and plain passwords are allowed without it
+  (profanity: /connect alice@localhost server 127.0.0.1 port $C2S_PORT tls disable).
 
-  Then add lobby@$COMPONENT_JID as a contact and chat; send //help to it.
+${PORT_NOTE}  Then add lobby@$COMPONENT_JID as a contact and chat; send //help to it.
   alice is an admin of the group and of the service ($COMPONENT_JID).
 
-  HTTP (routes, /healthz, /metrics): http://127.0.0.1:$HTTP_PORT/healthz
+  File sharing: upload.localhost (HTTP upload on https://localhost:$HTTPS_PORT/,
+  same certificate). talkgroups HTTP (routes, /healthz, /metrics):
+  http://127.0.0.1:$HTTP_PORT/healthz
 
   Files: $QS_DIR (talkgroups.toml, prosody.cfg.lua, logs, database).
   Ctrl-C stops talkgroups and Prosody.
