@@ -117,7 +117,7 @@ fn snapshot(members: usize) -> Snapshot {
         snap.members.push(MemberRecord {
             id: i as i64 + 1,
             group: "lobby".into(),
-            jid,
+            jid: jid.into(),
             state: MemberState::Member,
             admin: i == 0,
             nick: handle.clone(),

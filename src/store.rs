@@ -886,7 +886,7 @@ fn member_from_row(row: &Row<'_>) -> Result<MemberRecord, StoreError> {
         last_seen: row.get(11)?,
         offline_seq: row.get(12)?,
         group: group.into(),
-        jid,
+        jid: jid.into(),
     })
 }
 

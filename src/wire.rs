@@ -156,7 +156,7 @@ impl Template {
                     Slot::To => escape_attr(&c.to, out),
                     Slot::Id => {
                         escape_attr(&self.prefix, out);
-                        out.extend_from_slice(itoa(c.n).as_bytes());
+                        write_int(c.n, out);
                     }
                 }
                 pos = at + len;
@@ -274,8 +274,23 @@ fn find(hay: &[u8], needle: &str) -> Option<usize> {
     hay.windows(n.len()).position(|w| w == n)
 }
 
-fn itoa(n: i64) -> String {
-    n.to_string()
+/// Writes `n` in decimal, without an allocation (one per copy added up).
+fn write_int(n: i64, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// XML 1.0 characters only (a stored JID is, but check rather than break
@@ -411,7 +426,7 @@ mod tests {
     fn outgoing_writes_big_fanouts_a_chunk_at_a_time_in_order() {
         let mut big = Fanout::new(msg(), Some("tgm-1-".into()));
         for i in 0..5_000 {
-            big.push(&format!("u{i}@x"), i);
+            big.push(format!("u{i}@x"), i);
         }
         let mut o = Outgoing::default();
         o.push(OutStanza::One(stanza::chat("g@x", "first@x", "a", "1")));

@@ -443,7 +443,7 @@ impl Group {
         self.members
             .values()
             .filter(|m| m.rec.state == MemberState::Pending)
-            .map(|m| m.rec.jid.as_str())
+            .map(|m| &*m.rec.jid)
     }
 
     /// The member whose FID is `fid` (case-insensitive).
@@ -528,7 +528,7 @@ impl Core {
                 continue;
             };
             m.group = g.name.clone();
-            let entry = (m.jid.clone(), Member::new(m));
+            let entry = (m.jid.to_string(), Member::new(m));
             by_group.entry(g.name.clone()).or_default().push(entry);
         }
         for (name, members) in by_group {

@@ -81,7 +81,9 @@ pub struct MemberRecord {
     /// Shared by the members of a group in the core (one allocation).
     pub group: Arc<str>,
     /// Bare JID, lowercase local part and domain.
-    pub jid: String,
+    /// Shared with the fan-outs that address the member (no copy per
+    /// relayed message).
+    pub jid: std::sync::Arc<str>,
     pub state: MemberState,
     pub admin: bool,
     pub nick: String,

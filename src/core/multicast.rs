@@ -167,7 +167,7 @@ mod tests {
         let msg = stanza::chat_template("lobby@groups.localhost", "[alice] hi");
         let mut f = Fanout::new(msg, Some("tgm-7-".into()));
         for i in 0..n {
-            f.push(&format!("u{i}@localhost"), 0);
+            f.push(format!("u{i}@localhost"), 0);
         }
         f
     }

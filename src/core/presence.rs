@@ -34,8 +34,8 @@ impl Core {
             let mut probe = Fanout::new(stanza::presence_template(&g.jid, Some("probe")), None);
             let shown = shown_counts(counts);
             for m in g.members.values_mut().filter(|m| m.is_member()) {
-                presence.push(&m.rec.jid, 0);
-                probe.push(&m.rec.jid, 0);
+                presence.push(m.rec.jid.clone(), 0);
+                probe.push(m.rec.jid.clone(), 0);
                 m.shown = shown;
             }
             if !presence.copies.is_empty() {
@@ -72,7 +72,7 @@ impl Core {
             let shown = shown_counts(counts);
             for m in g.members.values_mut() {
                 if m.is_member() && m.online() && m.shown != shown {
-                    presence.push(&m.rec.jid, 0);
+                    presence.push(m.rec.jid.clone(), 0);
                     m.shown = shown;
                 }
             }
@@ -89,7 +89,7 @@ impl Core {
                 None,
             );
             for m in g.members.values().filter(|m| m.is_member()) {
-                gone.push(&m.rec.jid, 0);
+                gone.push(m.rec.jid.clone(), 0);
             }
             if !gone.copies.is_empty() {
                 out.push(Output::Fanout(gone));
@@ -233,7 +233,7 @@ impl Core {
                 if res.is_empty() || !m.resources.infer(res, now) {
                     return;
                 }
-                let key = (name.to_string(), m.rec.jid.clone());
+                let key = (name.to_string(), m.rec.jid.to_string());
                 self.unconfirmed.insert(key);
             }
         }
@@ -538,7 +538,7 @@ impl Core {
         MemberRecord {
             id: self.last_member_id,
             group,
-            jid: jid.to_string(),
+            jid: jid.into(),
             state,
             admin,
             nick,
@@ -641,7 +641,7 @@ impl Core {
             .filter(|m| {
                 m.is_member() && m.online() && (m.rec.admin || self.is_service_admin(&m.rec.jid))
             })
-            .map(|m| m.rec.jid.clone())
+            .map(|m| m.rec.jid.to_string())
             .collect()
     }
 
@@ -663,10 +663,10 @@ impl Core {
         };
         let mut f = Fanout::new(stanza::chat_template(&g.jid, text), Some(format!("{id}-")));
         let to = g.members.values().filter(|m| {
-            m.is_member() && m.online() && !m.stopped(now) && Some(m.rec.jid.as_str()) != except
+            m.is_member() && m.online() && !m.stopped(now) && Some(&*m.rec.jid) != except
         });
         for (n, m) in to.enumerate() {
-            f.push(&m.rec.jid, n as i64);
+            f.push(m.rec.jid.clone(), n as i64);
         }
         if f.copies.is_empty() {
             return;
@@ -812,7 +812,7 @@ pub(crate) fn default_names(g: &Group, jid: &str) -> (String, String) {
     let taken = |candidate: &str| {
         let hash = names::nick_key(candidate).hash();
         g.members.values().any(|m| {
-            m.rec.jid != jid
+            *m.rec.jid != *jid
                 && (m.nick_hash().clashes(&hash) || m.rec.fid.eq_ignore_ascii_case(candidate))
         })
     };

@@ -55,7 +55,7 @@ pub(crate) fn parse_copy_id(id: &str) -> Option<i64> {
 /// stopped, and online (or the server stores for offline members).
 pub(crate) fn receives(m: &Member, sender: &str, now: Millis, mode: OfflineMode) -> bool {
     m.is_member()
-        && m.rec.jid != sender
+        && *m.rec.jid != *sender
         && !m.blocks.contains(sender)
         && !m.stopped(now)
         && (m.online() || mode == OfflineMode::Server)
@@ -115,6 +115,7 @@ impl Core {
             // Chat states, receipts, markers, empty bodies: nothing to say.
             return;
         }
+        let has_body = body.is_some();
         let text = body.unwrap_or_default();
         // Checks that refuse.
         let Some(m) = g.members.get(&ctx.from_bare) else {
@@ -143,9 +144,9 @@ impl Core {
         // Corrections and retractions: only of one's own messages.
         let replace_of =
             stanza::child(el, "replace", stanza::NS_CORRECT).and_then(|r| r.attr("id"));
-        let retract_of = stanza::child(el, "retract", stanza::NS_RETRACT)
-            .or_else(|| stanza::child(el, "retract", stanza::NS_RETRACT_0))
-            .and_then(|r| r.attr("id"));
+        let retract = stanza::child(el, "retract", stanza::NS_RETRACT)
+            .or_else(|| stanza::child(el, "retract", stanza::NS_RETRACT_0));
+        let retract_of = retract.and_then(|r| r.attr("id"));
         for target in [replace_of, retract_of].into_iter().flatten() {
             if parse_copy_id(target).is_some() {
                 self.say(
@@ -190,7 +191,11 @@ impl Core {
         if !self.flood_ok(now, name, &ctx.from_bare, &gjid, &ctx.from, out) {
             return;
         }
-        self.relay(now, ctx, name, el, &text, change, out);
+        let shape = Shape {
+            has_body,
+            is_retraction: retract.is_some(),
+        };
+        self.relay(now, ctx, name, el, &text, shape, change, out);
         self.answer_receipt(ctx, name, el, out);
     }
 
@@ -267,9 +272,14 @@ impl Core {
         name: &str,
         el: &Element,
         text: &str,
+        shape: Shape,
         change: Change,
         out: &mut Vec<Output>,
     ) {
+        let Shape {
+            has_body,
+            is_retraction,
+        } = shape;
         let drop_replace = change == Change::New { drop_replace: true };
         let offline_mode = self.cfg.offline;
         let Some(g) = self.groups.get(name) else {
@@ -279,9 +289,6 @@ impl Core {
             return;
         };
         let nick = sender.rec.nick.clone();
-        let is_retraction = stanza::child(el, "retract", stanza::NS_RETRACT).is_some()
-            || stanza::child(el, "retract", stanza::NS_RETRACT_0).is_some();
-        let has_body = stanza::body(el).is_some();
         let origin_id = el.attr("id").map(str::to_string);
         // A correction or retraction changes the row it refers to instead
         // of adding one: `//history` and catch-up show each message once.
@@ -331,7 +338,7 @@ impl Core {
             let mut f = Fanout::new(b.build(), Some(id_prefix.clone()));
             for m in g.members.values() {
                 if receives(m, &ctx.from_bare, now, offline_mode) {
-                    f.push(&m.rec.jid, copy_n(shared, m));
+                    f.push(m.rec.jid.clone(), copy_n(shared, m));
                 }
             }
             sent = f.copies.len() as u64;
@@ -348,7 +355,7 @@ impl Core {
             let mut b = Element::builder("message", NS_COMPONENT)
                 .a("type", "chat")
                 .a("from", g.jid.as_str())
-                .a("to", m.rec.jid.as_str())
+                .a("to", &*m.rec.jid)
                 .a("id", id);
             if has_body {
                 let shown = if shares_file { text } else { line.as_str() };
@@ -599,6 +606,14 @@ impl Core {
         }
         sections.join("\n\n")
     }
+}
+
+/// What the message carries, as `on_group_message` found it (not looked
+/// up again on the relay's path).
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    has_body: bool,
+    is_retraction: bool,
 }
 
 /// What a member's message does to the history.

@@ -323,7 +323,7 @@ impl Core {
         let mut f = Fanout::new(e.build(), Some(copy_id_prefix(seq)));
         for m in g.members.values() {
             if super::relay::receives(m, &sender, now, offline_mode) {
-                f.push(&m.rec.jid, super::relay::copy_n(shared, m));
+                f.push(m.rec.jid.clone(), super::relay::copy_n(shared, m));
             }
         }
         self.relayed += f.copies.len() as u64;

@@ -103,7 +103,7 @@ pub struct Fanout {
 /// One recipient of a [`Fanout`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Copy {
-    pub to: String,
+    pub to: std::sync::Arc<str>,
     /// Appended to `id_prefix` (unused without one).
     pub n: i64,
 }
@@ -117,11 +117,9 @@ impl Fanout {
         }
     }
 
-    pub fn push(&mut self, to: &str, n: i64) {
-        self.copies.push(Copy {
-            to: to.to_string(),
-            n,
-        });
+    /// Adds a recipient; a member's JID is shared, not copied.
+    pub fn push(&mut self, to: impl Into<std::sync::Arc<str>>, n: i64) {
+        self.copies.push(Copy { to: to.into(), n });
     }
 
     /// The `id` of copy `c`.
@@ -133,7 +131,7 @@ impl Fanout {
     pub fn expand(&self) -> impl Iterator<Item = Element> + '_ {
         self.copies.iter().map(|c| {
             let mut e = self.stanza.clone();
-            set_attr(&mut e, "to", c.to.as_str());
+            set_attr(&mut e, "to", &*c.to);
             if let Some(id) = self.id_of(c) {
                 set_attr(&mut e, "id", id);
             }
@@ -172,7 +170,7 @@ impl Fanout {
                     set_attr(&mut e, "id", id.as_str());
                 }
                 if let [one] = chunk {
-                    set_attr(&mut e, "to", one.to.as_str());
+                    set_attr(&mut e, "to", &*one.to);
                     return e;
                 }
                 set_attr(&mut e, "to", service);
@@ -192,7 +190,7 @@ impl Fanout {
                     addresses = addresses.append(
                         Element::builder("address", NS_ADDRESS)
                             .a("type", "bcc")
-                            .a("jid", c.to.as_str())
+                            .a("jid", &*c.to)
                             .build(),
                     );
                 }
@@ -586,7 +584,7 @@ mod tests {
     fn big_multicasts_stay_under_the_servers_stanza_limit() {
         let mut f = Fanout::new(relayed_hi(), Some("tgm-7-".into()));
         for i in 0..10_000 {
-            f.push(&format!("member-number-{i:05}@example.org"), 0);
+            f.push(format!("member-number-{i:05}@example.org"), 0);
         }
         for compact in [false, true] {
             let out = f.multicast("multicast.x", 10_000, compact).unwrap();

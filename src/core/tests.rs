@@ -210,7 +210,7 @@ fn open_join_handshake_welcome_and_announcement() {
     assert!(t.one_body(B).contains("Welcome to Lobby"));
     assert_eq!(t.one_body(A), "*** bob joined");
     assert!(t.stores().iter().any(
-        |s| matches!(s, StoreOp::UpsertMember(r) if r.jid == B && r.state == MemberState::Member)
+        |s| matches!(s, StoreOp::UpsertMember(r) if *r.jid == *B && r.state == MemberState::Member)
     ));
 }
 
@@ -748,7 +748,7 @@ fn when_the_last_admin_leaves_the_longest_standing_member_takes_over() {
     assert!(t
         .stores()
         .iter()
-        .any(|s| matches!(s, StoreOp::UpsertMember(m) if m.jid == B && m.admin)));
+        .any(|s| matches!(s, StoreOp::UpsertMember(m) if *m.jid == *B && m.admin)));
     // Nobody can take the last admin's flag away, not even a service admin.
     assert_eq!(
         t.cmd("root", "//unadmin bob@localhost"),

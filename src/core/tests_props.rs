@@ -109,7 +109,7 @@ type MemberRecordView = (String, &'static str, bool, String, String, bool);
 
 fn view(m: &MemberRecord) -> MemberRecordView {
     (
-        m.jid.clone(),
+        m.jid.to_string(),
         m.state.as_str(),
         m.admin,
         m.nick.clone(),
@@ -212,7 +212,7 @@ fn run(policy: &str, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let live_blocks: BTreeSet<(String, String)> = g
         .members
         .values()
-        .flat_map(|m| m.blocks.iter().map(|b| (m.rec.jid.clone(), b.clone())))
+        .flat_map(|m| m.blocks.iter().map(|b| (m.rec.jid.to_string(), b.clone())))
         .collect();
     prop_assert_eq!(stored_blocks, live_blocks);
     Ok(())

@@ -215,7 +215,7 @@ impl Core {
             let others = g
                 .members
                 .values()
-                .filter(|m| m.is_member() && m.rec.admin && m.rec.jid != jid)
+                .filter(|m| m.is_member() && m.rec.admin && *m.rec.jid != *jid)
                 .count();
             if others == 0 && jid == me {
                 return Some("You are the last admin: make someone else admin first.".into());
@@ -253,7 +253,7 @@ impl Core {
         out: &mut Vec<Output>,
     ) -> Reply {
         let g = self.groups.get(group)?;
-        let Some(jid) = g.by_fid(fid).map(|m| m.rec.jid.clone()) else {
+        let Some(jid) = g.by_fid(fid).map(|m| m.rec.jid.to_string()) else {
             return Some(format!("No member has the id {fid}."));
         };
         let gjid = g.jid.clone();

@@ -44,7 +44,7 @@ impl Core {
         let key = names::nick_key(&nick);
         let hash = key.hash();
         if g.members.values().any(|m| {
-            m.rec.jid != me
+            *m.rec.jid != *me
                 && m.nick_hash().clashes(&hash)
                 && names::nick_key(&m.rec.nick).clashes(&key)
         }) {
@@ -83,7 +83,7 @@ impl Core {
         }
         if g.members
             .values()
-            .any(|o| o.rec.jid != me && o.rec.fid.eq_ignore_ascii_case(fid))
+            .any(|o| *o.rec.jid != *me && o.rec.fid.eq_ignore_ascii_case(fid))
         {
             return Some(format!("The id {fid} is taken."));
         }
@@ -105,7 +105,7 @@ impl Core {
         out: &mut Vec<Output>,
     ) -> Reply {
         let g = self.groups.get(group)?;
-        let Some(target) = g.by_fid(fid).map(|m| m.rec.jid.clone()) else {
+        let Some(target) = g.by_fid(fid).map(|m| m.rec.jid.to_string()) else {
             return Some(format!("No member has the id {fid}."));
         };
         if target == me {
@@ -140,7 +140,7 @@ impl Core {
         let Some(t) = g.by_fid(fid) else {
             return Some(format!("No member has the id {fid}."));
         };
-        if t.rec.jid == me {
+        if *t.rec.jid == *me {
             return Some("That is you.".into());
         }
         let sender = g.members.get(me)?;
