@@ -51,6 +51,9 @@ pub const RING: usize = 1000;
 /// How often old history, received route ids and rate-limit state are pruned.
 const PRUNE_EVERY_MS: Millis = 3_600_000;
 
+/// How long a group's status waits for a change to settle.
+pub(crate) const STATUS_SETTLE_MS: Millis = 500;
+
 /// The least time between two status pushes of a group.
 pub(crate) const STATUS_GAP_MS: Millis = 3_000;
 
@@ -415,6 +418,17 @@ impl Group {
         self.title = title.to_string();
         if *self.avatar != avatar {
             self.avatar = Arc::new(avatar);
+        }
+    }
+
+    /// The counts may have changed at `now`: check the status line again,
+    /// once what came with the change has settled (a join brings the
+    /// member's presence a moment later; answering a reconnect's probes
+    /// takes a moment), so members see one new line, not two.
+    pub(crate) fn status_touch(&mut self, now: Millis) {
+        if !self.status_dirty {
+            self.status_dirty = true;
+            self.status_next = self.status_next.max(now + STATUS_SETTLE_MS);
         }
     }
 
@@ -853,7 +867,7 @@ impl Core {
         // message: see `on_command` and `member_available`.)
         if let (Target::Group(name), "presence") = (&target, el.name()) {
             if let Some(g) = self.groups.get_mut(name) {
-                g.status_dirty = true;
+                g.status_touch(now);
             }
         }
         match el.name() {

@@ -28,7 +28,7 @@ impl Core {
             g.status_shown = counts;
             g.status_at = now;
             g.status_mixed = false;
-            g.status_dirty = true;
+            g.status_touch(now);
             // Two stanzas per member, each serialized once per group.
             let mut presence = Fanout::new(group_presence_template(g, counts), None);
             let mut probe = Fanout::new(stanza::presence_template(&g.jid, Some("probe")), None);
@@ -53,6 +53,9 @@ impl Core {
     /// next login.
     pub(crate) fn refresh_status(&mut self, now: Millis, out: &mut Vec<Output>) {
         for g in self.groups.values_mut().filter(|g| g.status_dirty) {
+            if now < g.status_next {
+                continue; // Still settling.
+            }
             let online = g.online_count();
             let counts = (online, g.member_count());
             if counts == g.status_shown && !g.status_mixed {
@@ -240,7 +243,9 @@ impl Core {
         let Some(g) = self.groups.get_mut(name) else {
             return;
         };
-        g.status_dirty |= came_online;
+        if came_online {
+            g.status_touch(now);
+        }
         let Some(m) = g.members.get_mut(&ctx.from_bare) else {
             return;
         };

@@ -224,10 +224,9 @@ fn a_joining_member_is_counted_online_and_an_unchanged_status_is_not_sent_again(
     );
     // Her presence arrives, then her server's probe for the session.
     t.pres("alice@localhost/r", G, None);
-    // The core wants a tick to check the status line, at most 3 s after
-    // the last push.
-    let at = t.core.groups["lobby"].status_at;
-    assert_eq!(t.core.next_deadline(), at + 3_000);
+    // The core wants a tick to check the status line once the change has
+    // settled (half a second), and at most every 3 s.
+    assert_eq!(t.core.next_deadline(), t.now + 500);
     t.later(5_000).input(Input::Tick);
     assert_eq!(
         t.core.next_deadline(),
@@ -348,9 +347,11 @@ fn sessions_known_only_from_a_probe_or_a_message_are_pinged_until_they_go() {
     assert_eq!(t.core.counts(), (2, 2), "his message shows his session");
     t.pres("bob@localhost/phone", G, Some("probe"));
     assert_eq!(t.core.counts(), (2, 2));
-    // The core wants a tick for the status line now, then for the pings.
-    t.input(Input::Tick);
-    assert_eq!(t.core.next_deadline(), t.now + 120_000);
+    // The core wants a tick for the status line (once settled), then for
+    // the pings.
+    assert_eq!(t.core.next_deadline(), t.now + 500);
+    t.later(500).input(Input::Tick);
+    assert_eq!(t.core.next_deadline(), t.now - 500 + 120_000);
     t.later(60_000).input(Input::Tick);
     assert!(t.sent().iter().all(|e| e.name() != "iq"), "not due yet");
     t.later(60_000).input(Input::Tick);
@@ -439,4 +440,26 @@ fn a_member_back_online_gets_the_status_once_probe_or_not() {
         [(FULL.to_string(), "Lobby — 3 of 3 online".to_string())]
     );
     assert_eq!(available_to(&t, A).len(), 1, "2 of 3, then 3 of 3 again");
+}
+
+#[test]
+fn a_join_shows_the_others_one_new_status_line() {
+    let mut t = open_group("");
+    t.join("alice");
+    t.later(5_000).input(Input::Tick);
+    t.later(5_000);
+    // Bob joins; his presence follows a moment later. The core waits for
+    // it before refreshing, so alice sees 2 of 2 at once, not 1 of 2 first.
+    t.pres(B, G, Some("subscribe"));
+    assert_eq!(t.core.next_deadline(), t.now + 500);
+    t.later(100).input(Input::Tick);
+    assert!(available_to(&t, A).is_empty(), "still settling");
+    t.later(20).pres("bob@localhost/r", G, None);
+    t.later(400).input(Input::Tick);
+    assert_eq!(
+        available_to(&t, A),
+        [(FULL.to_string(), "Lobby — 2 of 2 online".to_string())]
+    );
+    t.later(5_000).input(Input::Tick);
+    assert!(t.sent().is_empty());
 }

@@ -520,7 +520,7 @@ impl Core {
         // Commands add, remove and approve members: the status line is
         // checked again.
         if let Some(g) = self.groups.get_mut(name) {
-            g.status_dirty = true;
+            g.status_touch(now);
         }
         let Some(g) = self.groups.get(name) else {
             return;
