@@ -6,7 +6,7 @@ use minidom::Element;
 use super::model::{JoinPolicy, MemberRecord, MemberState, Millis, StoreOp};
 use super::names;
 use super::stanza::{self, ErrorType, Fanout};
-use super::{Core, Ctx, Group, Member, Output, Target, STATUS_GAP_MS, UNSHOWN};
+use super::{Core, Ctx, Group, Output, Target, STATUS_GAP_MS, UNSHOWN};
 
 impl Core {
     /// At start and after every reconnect: the group's presence and a probe
@@ -210,7 +210,7 @@ impl Core {
         let Some(g) = self.groups.get_mut(name) else {
             return;
         };
-        let Some(m) = g.members.get_mut(&ctx.from_bare) else {
+        let Some(m) = g.member_mut(&ctx.from_bare) else {
             return;
         };
         if !m.is_member() {
@@ -323,7 +323,7 @@ impl Core {
         } else if let Some(m) = self
             .groups
             .get_mut(name)
-            .and_then(|g| g.members.get_mut(&ctx.from_bare))
+            .and_then(|g| g.member_mut(&ctx.from_bare))
         {
             m.resources.infer(res, now);
         }
@@ -362,7 +362,7 @@ impl Core {
         let Some(g) = self.groups.get_mut(name) else {
             return;
         };
-        let Some(m) = g.members.get_mut(jid) else {
+        let Some(m) = g.member_mut(jid) else {
             return;
         };
         if !m.online() {
@@ -437,7 +437,7 @@ impl Core {
                     let Some(g) = self.groups.get_mut(name) else {
                         return;
                     };
-                    g.members.insert(jid.to_string(), Member::new(rec));
+                    g.put_member(rec);
                     self.say(
                         &gjid,
                         jid,
@@ -495,12 +495,7 @@ impl Core {
         };
         let nick = rec.nick.clone();
         let fid = rec.fid.clone();
-        match g.members.get_mut(jid) {
-            Some(m) => m.set_record(rec),
-            None => {
-                g.members.insert(jid.to_string(), Member::new(rec));
-            }
-        }
+        g.put_member(rec);
         let gjid = g.jid.clone();
         let title = g.title.clone();
         let count = g.member_count();
@@ -531,7 +526,7 @@ impl Core {
         self.last_member_id += 1;
         let (nick, fid, group) = match self.groups.get(group) {
             Some(g) => {
-                let (nick, fid) = default_names(g, jid);
+                let (nick, fid) = g.default_names(jid);
                 (nick, fid, g.name.clone())
             }
             None => (
@@ -570,7 +565,7 @@ impl Core {
         let Some(g) = self.groups.get_mut(name) else {
             return;
         };
-        let Some(m) = g.members.remove(jid) else {
+        let Some(m) = g.take_member(jid) else {
             return;
         };
         // Membership changes are durable on power loss, told or not.
@@ -738,7 +733,7 @@ fn shown_counts((online, members): (usize, usize)) -> (u32, u32) {
 
 /// Records that `jid` was sent the status with `counts`.
 fn note_shown(g: &mut Group, jid: &str, counts: (usize, usize)) {
-    if let Some(m) = g.members.get_mut(jid) {
+    if let Some(m) = g.member_mut(jid) {
         m.shown = shown_counts(counts);
     }
     if counts != g.status_shown {
@@ -806,31 +801,5 @@ impl Core {
         }
         out.push(Output::Send(group_presence(g, jid, counts)));
         note_shown(g, jid, counts);
-    }
-}
-
-/// Default nick and FID for `jid` in `g`: the local part, with a number
-/// appended on a clash (`alice2`).
-pub(crate) fn default_names(g: &Group, jid: &str) -> (String, String) {
-    let base = names::default_handle(jid);
-    // By hash: a collision only skips a free name.
-    let taken = |candidate: &str| {
-        let hash = names::nick_key(candidate).hash();
-        g.members.values().any(|m| {
-            *m.rec.jid != *jid
-                && (m.nick_hash().clashes(&hash) || m.rec.fid.eq_ignore_ascii_case(candidate))
-        })
-    };
-    let mut n = 1;
-    loop {
-        let candidate = if n == 1 {
-            base.clone()
-        } else {
-            format!("{base}{n}")
-        };
-        if !taken(&candidate) {
-            return (candidate.clone(), candidate);
-        }
-        n += 1;
     }
 }

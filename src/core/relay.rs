@@ -210,11 +210,7 @@ impl Core {
         out: &mut Vec<Output>,
     ) -> bool {
         let (burst, window) = (self.cfg.burst, self.cfg.window_ms);
-        let Some(m) = self
-            .groups
-            .get_mut(name)
-            .and_then(|g| g.members.get_mut(jid))
-        else {
+        let Some(m) = self.groups.get_mut(name).and_then(|g| g.member_mut(jid)) else {
             return false;
         };
         let f = m.flood.get_or_insert_default();

@@ -3,8 +3,8 @@
 
 use super::Reply;
 use crate::core::model::{MemberState, Millis, StoreOp};
-use crate::core::presence::{default_names, send_presence, subscribe_with_title, Leave};
-use crate::core::{Core, Member, Output};
+use crate::core::presence::{send_presence, subscribe_with_title, Leave};
+use crate::core::{Core, Output};
 
 impl Core {
     /// `//whois ID`
@@ -38,7 +38,7 @@ impl Core {
             Some(MemberState::Member) => {
                 // default_names leaves `jid`'s own names out of the check
                 // (no copy of the group needed).
-                let (nick, fid) = default_names(g, jid);
+                let (nick, fid) = g.default_names(jid);
                 self.update_member(group, jid, out, |m| {
                     m.nick = nick.clone();
                     m.fid = fid.clone();
@@ -47,7 +47,7 @@ impl Core {
                     m.stop_until = None;
                     Some(())
                 });
-                let m = self.groups.get_mut(group)?.members.get_mut(jid)?;
+                let m = self.groups.get_mut(group)?.member_mut(jid)?;
                 for b in m.blocks.drain() {
                     out.push(Output::Store(StoreOp::SetBlock {
                         group: group.to_string(),
@@ -66,7 +66,7 @@ impl Core {
                 let rec = self.new_member_record(now, group, jid, MemberState::Invited, false);
                 out.push(Output::Store(StoreOp::UpsertMember(rec.clone())));
                 let g = self.groups.get_mut(group)?;
-                g.members.insert(jid.to_string(), Member::new(rec));
+                g.put_member(rec);
                 out.push(Output::Send(subscribe_with_title(&gjid, jid, &g.title)));
                 format!(
                     "OK, {jid} is invited: they join when they accept the group's contact request."
@@ -161,10 +161,7 @@ impl Core {
         }
         let gjid = g.jid.clone();
         let present = g.members.contains_key(jid);
-        self.groups
-            .get_mut(group)?
-            .blacklist
-            .insert(jid.to_string());
+        self.groups.get_mut(group)?.ban(jid);
         out.push(Output::Store(StoreOp::SetBlacklisted {
             group: group.to_string(),
             jid: jid.to_string(),
@@ -181,7 +178,7 @@ impl Core {
     /// `//pass JID`
     pub(super) fn cmd_pass(&mut self, group: &str, jid: &str, out: &mut Vec<Output>) -> Reply {
         let g = self.groups.get_mut(group)?;
-        if !g.blacklist.remove(jid) {
+        if !g.unban(jid) {
             return Some(format!("{jid} is not blacklisted."));
         }
         out.push(Output::Store(StoreOp::SetBlacklisted {

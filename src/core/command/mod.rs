@@ -626,7 +626,7 @@ impl Core {
         out: &mut Vec<Output>,
         f: impl FnOnce(&mut super::model::MemberRecord) -> Option<T>,
     ) -> Option<T> {
-        let m = self.groups.get_mut(name)?.members.get_mut(jid)?;
+        let m = self.groups.get_mut(name)?.member_mut(jid)?;
         let r = f(&mut m.rec)?;
         m.nick_changed();
         out.push(Output::Store(super::model::StoreOp::UpsertMember(

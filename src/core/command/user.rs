@@ -41,13 +41,7 @@ impl Core {
             Ok(n) => n,
             Err(e) => return Some(format!("Nick refused: {e}.")),
         };
-        let key = names::nick_key(&nick);
-        let hash = key.hash();
-        if g.members.values().any(|m| {
-            *m.rec.jid != *me
-                && m.nick_hash().clashes(&hash)
-                && names::nick_key(&m.rec.nick).clashes(&key)
-        }) {
+        if g.nick_taken(&nick, me) {
             return Some(format!("The nick {nick} is taken."));
         }
         let old = self.update_member(group, me, out, |m| {
@@ -81,10 +75,7 @@ impl Core {
                 m.rec.fid
             ));
         }
-        if g.members
-            .values()
-            .any(|o| *o.rec.jid != *me && o.rec.fid.eq_ignore_ascii_case(fid))
-        {
+        if g.fid_taken(fid, me) {
             return Some(format!("The id {fid} is taken."));
         }
         self.update_member(group, me, out, |m| {
@@ -111,7 +102,7 @@ impl Core {
         if target == me {
             return Some("You cannot block yourself.".into());
         }
-        let m = self.groups.get_mut(group)?.members.get_mut(me)?;
+        let m = self.groups.get_mut(group)?.member_mut(me)?;
         if on {
             m.blocks.insert(target.clone());
         } else {
