@@ -1921,6 +1921,12 @@ mod tests {
                 seen = now;
             }
         };
+        // The checkpointer thread may not be scheduled at once on a busy
+        // machine: wait for its first checkpoint (at most 10 s).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while writer.checkpoints() == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let at_start = settle(&writer);
         assert!(at_start >= 1, "one checkpoint at start");
         // Idle: no checkpoint at all (it used to run every period).

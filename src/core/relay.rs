@@ -380,14 +380,8 @@ impl Core {
                 if self.has_send_routes(name) {
                     // Routes have no corrections: the far side gets the
                     // corrected text as a message of its own.
-                    let msg = RouteMessage {
-                        id: text::edit_id(&self.instance_id, row, now),
-                        origin: g.jid.clone(),
-                        nick: nick.clone(),
-                        body: text.to_string(),
-                        sent_at: now,
-                        trail: vec![self.instance_id.clone()],
-                    };
+                    let id = text::edit_id(&self.instance_id, row, now);
+                    let msg = self.route_message(id, &g.jid, &nick, text, now);
                     self.forward(now, name, &msg, None, out);
                 }
                 self.edit_history(name, row, Some(text), now, out);
@@ -401,14 +395,8 @@ impl Core {
         }
         if let Some(seq) = seq {
             if self.has_send_routes(name) {
-                let msg = RouteMessage {
-                    id: text::message_id(&self.instance_id, seq),
-                    origin: g.jid.clone(),
-                    nick: nick.clone(),
-                    body: text.to_string(),
-                    sent_at: now,
-                    trail: vec![self.instance_id.clone()],
-                };
+                let id = text::message_id(&self.instance_id, seq);
+                let msg = self.route_message(id, &g.jid, &nick, text, now);
                 self.forward(now, name, &msg, None, out);
             }
             let rec = HistoryRecord {
@@ -423,6 +411,26 @@ impl Core {
                 removed: false,
             };
             self.push_history(name, rec, out);
+        }
+    }
+
+    /// What a member said, as send routes carry it (this instance first
+    /// on its trail).
+    fn route_message(
+        &self,
+        id: String,
+        origin: &str,
+        nick: &str,
+        body: &str,
+        now: Millis,
+    ) -> RouteMessage {
+        RouteMessage {
+            id,
+            origin: origin.to_string(),
+            nick: nick.to_string(),
+            body: body.to_string(),
+            sent_at: now,
+            trail: vec![self.instance_id.clone()],
         }
     }
 
