@@ -163,7 +163,12 @@ fn open_store(cfg: &Config) -> anyhow::Result<(Store, crate::core::model::Snapsh
 /// was 0.60–2.11 ms with two workers (5 runs of 15 over 1 ms) and
 /// 0.58–0.87 ms with one (21 runs), at the same throughput
 /// (BENCHMARKS.md, "one runtime worker").
+///
+/// The database's lock (`DB.lock`, see `store::lock_database`) is taken
+/// first and held until this returns: a second process on the same
+/// database stops here.
 pub fn run(mut cfg: Config, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    let _lock = crate::store::lock_database(&cfg.storage.database)?;
     apply_fd_budget(&mut cfg)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
