@@ -163,11 +163,17 @@ pub enum StoreError {
         lock: PathBuf,
         pid: Option<u32>,
     },
-    #[error("cannot lock database {} with {}: {source}", path.display(), lock.display())]
+    #[error(
+        "cannot lock database {}: {}: {error}: talkgroups must be able to create and write it",
+        path.display(),
+        lock.display()
+    )]
     Lock {
         path: PathBuf,
         lock: PathBuf,
-        source: std::io::Error,
+        // Not `source`: the message says it already, and the error
+        // printer would repeat a source.
+        error: std::io::Error,
     },
 }
 
@@ -197,10 +203,10 @@ pub fn lock_database(db: &Path) -> Result<DbLock, StoreError> {
     use std::io::{Read, Seek, Write};
     use std::os::unix::io::AsRawFd;
     let lock = lock_path(db);
-    let failed = |source| StoreError::Lock {
+    let failed = |error| StoreError::Lock {
         path: db.to_owned(),
         lock: lock.clone(),
-        source,
+        error,
     };
     // Not truncated on open: the holder's pid stays readable.
     let mut file = std::fs::OpenOptions::new()
@@ -209,7 +215,16 @@ pub fn lock_database(db: &Path) -> Result<DbLock, StoreError> {
         .create(true)
         .truncate(false)
         .open(&lock)
-        .map_err(failed)?;
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::EROFS) {
+                // SQLite could not write there either: say that.
+                StoreError::ReadOnly {
+                    path: db.to_owned(),
+                }
+            } else {
+                failed(e)
+            }
+        })?;
     // SAFETY: flock on a descriptor we own; LOCK_NB never blocks.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         let e = std::io::Error::last_os_error();
@@ -244,10 +259,10 @@ pub fn lock_database(db: &Path) -> Result<DbLock, StoreError> {
         .create(true)
         .truncate(false)
         .open(&lock)
-        .map_err(|source| StoreError::Lock {
+        .map_err(|error| StoreError::Lock {
             path: db.to_owned(),
             lock: lock.clone(),
-            source,
+            error,
         })?;
     Ok(DbLock {
         _file: file,
