@@ -651,9 +651,14 @@ impl Link {
         if stanzas.is_empty() {
             return;
         }
+        let count: usize = stanzas.iter().map(OutStanza::count).sum();
         if self.ob_tx.send(Outbound::Stanzas(stanzas)).await.is_err() {
             tracing::error!("XMPP task has stopped");
+            return;
         }
+        self.metrics
+            .sent_stanzas
+            .fetch_add(count as u64, Ordering::Relaxed);
     }
 
     /// After a failed commit the core's memory is ahead of the database:

@@ -51,6 +51,8 @@ pub struct Metrics {
     pub outbox_depth: AtomicU64,
     pub reconnects: AtomicU64,
     pub connected: AtomicBool,
+    /// Stanzas handed to the XMPP connection (a fanout counts its copies).
+    pub sent_stanzas: AtomicU64,
     /// HTTP connections open now.
     pub http_open: AtomicU64,
     /// The cap on open HTTP connections in force (after the descriptor
@@ -132,6 +134,12 @@ impl Metrics {
             "gauge",
             "1 while the XMPP server connection is up.",
             &[("", u64::from(self.connected.load(Ordering::Relaxed)))],
+        );
+        metric(
+            "talkgroups_sent_stanzas_total",
+            "counter",
+            "Stanzas handed to the XMPP connection (a fanout counts its copies).",
+            &[("", g(&self.sent_stanzas))],
         );
         metric(
             "talkgroups_http_connections",
