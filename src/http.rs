@@ -296,6 +296,10 @@ fn is_connection_error(e: &std::io::Error) -> bool {
     )
 }
 
+/// How long a connection may take to finish its request once shutdown
+/// has begun (the app waits 2 s for the whole listener).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
 /// Resolves once `shutdown` turns true (or its sender is gone).
 async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     // The guard `wait_for` returns is not Send: drop it here.
@@ -369,7 +373,12 @@ pub async fn serve(
                 r = conn.as_mut() => r,
                 _ = stopped(&mut stop) => {
                     conn.as_mut().graceful_shutdown();
-                    conn.await
+                    // hyper waits for a head that has begun to arrive;
+                    // one that never ends must not hold up the exit.
+                    match tokio::time::timeout(SHUTDOWN_GRACE, conn).await {
+                        Ok(r) => r,
+                        Err(_) => Ok(()),
+                    }
                 }
             };
             if let Err(e) = result {

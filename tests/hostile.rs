@@ -274,7 +274,7 @@ async fn http_caps_and_timeouts_hold_under_a_flood_of_idle_and_half_open_connect
     let begun = Instant::now();
     let p = Server::start(Kind::Prosody, &[(support::COMPONENT, SECRET)]);
     let http = free_port();
-    let tg = Talkgroups::start(&p, &config(http));
+    let mut tg = Talkgroups::start(&p, &config(http));
     let pid = pid_of(&tg.config_path);
     let addr: SocketAddr = ([127, 0, 0, 1], http).into();
     let mut alice = join(&p, "alice", LOBBY).await;
@@ -513,6 +513,28 @@ async fn http_caps_and_timeouts_hold_under_a_flood_of_idle_and_half_open_connect
     );
     let log = tg.log();
     assert!(!log.contains("accept error"), "{log}");
+
+    // 4. Heads that never end do not hold up SIGTERM.
+    let mut partial = Vec::new();
+    for _ in 0..5 {
+        let mut s = connect_from(Ipv4Addr::new(127, 0, 0, 2), addr)
+            .await
+            .expect("connect");
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .await
+            .expect("write");
+        partial.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let t = Instant::now();
+    assert_eq!(tg.stop(), Some(0));
+    assert!(
+        t.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        t.elapsed()
+    );
+    let log = tg.log();
+    assert!(!log.contains("did not stop in time"), "{log}");
 }
 
 /// A second talkgroups on a database that one already runs on refuses
