@@ -209,6 +209,7 @@ async fn main_loop(
                 max_connections_per_ip = limits.max_connections_per_ip,
                 header_timeout_secs = limits.header_timeout.as_secs(),
                 body_timeout_secs = limits.body_timeout.as_secs(),
+                max_connection_secs = limits.max_connection.as_secs(),
                 "HTTP listening (routes, /healthz, /metrics)"
             );
             let router = http::router(HttpState {

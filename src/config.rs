@@ -100,6 +100,12 @@ struct RawHttp {
     header_timeout_secs: u64,
     #[serde(default = "default_http_timeout")]
     body_timeout_secs: u64,
+    #[serde(default = "default_max_connection_secs")]
+    max_connection_secs: u64,
+}
+
+fn default_max_connection_secs() -> u64 {
+    300
 }
 
 fn default_max_connections() -> u64 {
@@ -231,6 +237,10 @@ pub struct HttpConfig {
     pub header_timeout: Duration,
     /// How long reading a request's body may take.
     pub body_timeout: Duration,
+    /// How long one connection may stay open at most, whatever it does
+    /// (a client that sends requests and never reads the answers blocks
+    /// hyper's writes, where no other timer runs).
+    pub max_connection: Duration,
 }
 
 impl Default for HttpConfig {
@@ -240,6 +250,7 @@ impl Default for HttpConfig {
             max_connections_per_ip: default_max_connections_per_ip() as usize,
             header_timeout: Duration::from_secs(default_http_timeout()),
             body_timeout: Duration::from_secs(default_http_timeout()),
+            max_connection: Duration::from_secs(default_max_connection_secs()),
         }
     }
 }
@@ -341,6 +352,10 @@ impl Config {
                 out.push_str(&format!(
                     "http.body_timeout_secs = {}\n",
                     h.body_timeout.as_secs()
+                ));
+                out.push_str(&format!(
+                    "http.max_connection_secs = {}\n",
+                    h.max_connection.as_secs()
                 ));
             }
             None => out.push_str("http = (disabled)\n"),
@@ -568,6 +583,8 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
 const MAX_CONNECTIONS_LIMIT: u64 = 1_000_000;
 /// The longest `http.*_timeout_secs` may be.
 const HTTP_TIMEOUT_LIMIT: u64 = 3600;
+/// The longest `http.max_connection_secs` may be (a day).
+const MAX_CONNECTION_LIMIT: u64 = 86_400;
 
 fn validate_http(h: &RawHttp) -> Result<HttpConfig, ConfigError> {
     if !(1..=MAX_CONNECTIONS_LIMIT).contains(&h.max_connections) {
@@ -592,11 +609,18 @@ fn validate_http(h: &RawHttp) -> Result<HttpConfig, ConfigError> {
             )));
         }
     }
+    if !(1..=MAX_CONNECTION_LIMIT).contains(&h.max_connection_secs) {
+        return Err(err(format!(
+            "http.max_connection_secs = {} must be 1 to {MAX_CONNECTION_LIMIT} seconds (default 300)",
+            h.max_connection_secs
+        )));
+    }
     Ok(HttpConfig {
         max_connections: h.max_connections as usize,
         max_connections_per_ip: h.max_connections_per_ip as usize,
         header_timeout: Duration::from_secs(h.header_timeout_secs),
         body_timeout: Duration::from_secs(h.body_timeout_secs),
+        max_connection: Duration::from_secs(h.max_connection_secs),
     })
 }
 
@@ -699,8 +723,9 @@ secret = "changeme"
         assert_eq!(c.http.max_connections_per_ip, 64);
         assert_eq!(c.http.header_timeout, Duration::from_secs(10));
         assert_eq!(c.http.body_timeout, Duration::from_secs(10));
+        assert_eq!(c.http.max_connection, Duration::from_secs(300));
         let c = Config::parse(&format!(
-            "{MINIMAL}[http]\nlisten = \"127.0.0.1:8470\"\nmax_connections = 200\nmax_connections_per_ip = 50\nheader_timeout_secs = 2\nbody_timeout_secs = 3\n"
+            "{MINIMAL}[http]\nlisten = \"127.0.0.1:8470\"\nmax_connections = 200\nmax_connections_per_ip = 50\nheader_timeout_secs = 2\nbody_timeout_secs = 3\nmax_connection_secs = 60\n"
         ))
         .unwrap();
         assert_eq!(
@@ -710,6 +735,7 @@ secret = "changeme"
                 max_connections_per_ip: 50,
                 header_timeout: Duration::from_secs(2),
                 body_timeout: Duration::from_secs(3),
+                max_connection: Duration::from_secs(60),
             }
         );
         assert!(c.describe().contains("http.max_connections_per_ip = 50\n"));
@@ -723,6 +749,8 @@ secret = "changeme"
             ),
             ("header_timeout_secs = 0", "http.header_timeout_secs"),
             ("body_timeout_secs = 4000", "http.body_timeout_secs"),
+            ("max_connection_secs = 0", "http.max_connection_secs"),
+            ("max_connection_secs = 100000", "http.max_connection_secs"),
         ] {
             let e = Config::parse(&format!(
                 "{MINIMAL}[http]\nlisten = \"127.0.0.1:8470\"\n{bad}\n"

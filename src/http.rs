@@ -7,7 +7,9 @@
 //! `[http]` limits: a cap on open connections, in all and per client
 //! address (past either, a new connection is closed at once and counted),
 //! hyper's header read timeout (which also ends idle keep-alive
-//! connections) and a timeout on reading a post's body.
+//! connections), a timeout on reading a post's body, and a longest life
+//! for any connection (a client that never reads its answers blocks
+//! hyper's writes, where no other timer runs).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -297,7 +299,8 @@ fn is_connection_error(e: &std::io::Error) -> bool {
 }
 
 /// How long a connection may take to finish its request once shutdown
-/// has begun (the app waits 2 s for the whole listener).
+/// has begun or it reached `http.max_connection_secs` (the app waits 2 s
+/// for the whole listener at shutdown).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 /// Resolves once `shutdown` turns true (or its sender is gone).
@@ -365,20 +368,28 @@ pub async fn serve(
         );
         let mut stop = shutdown.clone();
         let open = open_tx.clone();
+        let max_connection = limits.max_connection;
         tokio::spawn(async move {
             let _slot = slot;
             let _open = open;
             let mut conn = std::pin::pin!(conn);
-            let result = tokio::select! {
-                r = conn.as_mut() => r,
-                _ = stopped(&mut stop) => {
+            let ended = tokio::select! {
+                r = conn.as_mut() => Some(r),
+                _ = stopped(&mut stop) => None,
+                _ = tokio::time::sleep(max_connection) => None,
+            };
+            let result = match ended {
+                Some(r) => r,
+                None => {
+                    // Let the request in progress finish, for a while:
+                    // hyper waits for a head that has begun to arrive,
+                    // and for the client to take its answer; one that
+                    // does neither must not hold the connection (or the
+                    // exit) any longer.
                     conn.as_mut().graceful_shutdown();
-                    // hyper waits for a head that has begun to arrive;
-                    // one that never ends must not hold up the exit.
-                    match tokio::time::timeout(SHUTDOWN_GRACE, conn).await {
-                        Ok(r) => r,
-                        Err(_) => Ok(()),
-                    }
+                    tokio::time::timeout(SHUTDOWN_GRACE, conn)
+                        .await
+                        .unwrap_or(Ok(()))
                 }
             };
             if let Err(e) = result {

@@ -27,6 +27,7 @@ const MAX: usize = 200;
 const PER_IP: usize = 50;
 const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 const BODY_TIMEOUT: Duration = Duration::from_secs(2);
+const MAX_CONNECTION: Duration = Duration::from_secs(4);
 /// Connections the flood from 127.0.0.2 opens, and how fast.
 const FLOOD: usize = 20_000;
 const FLOOD_PER_SEC: usize = 2_000;
@@ -36,9 +37,10 @@ const HOOK_PASSWORD: &str = "hook-password";
 
 fn config(http: u16) -> String {
     format!(
-        "[http]\nlisten = \"127.0.0.1:{http}\"\nmax_connections = {MAX}\nmax_connections_per_ip = {PER_IP}\nheader_timeout_secs = {}\nbody_timeout_secs = {}\n\n[relay]\nburst = 1000\n\n[[group]]\nname = \"lobby\"\ntitle = \"Lobby\"\njoin = \"open\"\nadmins = [\"alice@localhost\"]\n",
+        "[http]\nlisten = \"127.0.0.1:{http}\"\nmax_connections = {MAX}\nmax_connections_per_ip = {PER_IP}\nheader_timeout_secs = {}\nbody_timeout_secs = {}\nmax_connection_secs = {}\n\n[relay]\nburst = 1000\n\n[[group]]\nname = \"lobby\"\ntitle = \"Lobby\"\njoin = \"open\"\nadmins = [\"alice@localhost\"]\n",
         HEADER_TIMEOUT.as_secs(),
-        BODY_TIMEOUT.as_secs()
+        BODY_TIMEOUT.as_secs(),
+        MAX_CONNECTION.as_secs()
     )
 }
 
@@ -355,6 +357,27 @@ async fn http_caps_and_timeouts_hold_under_a_flood_of_idle_and_half_open_connect
         let _ = tokio::time::timeout(T, s.read_to_end(&mut answer)).await;
         (t.elapsed(), String::from_utf8_lossy(&answer).into_owned())
     });
+    // A client that pipelines requests and never reads the answers: hyper
+    // blocks writing to it, where no header or body timer runs; the
+    // longest connection life ends it.
+    let slow_reader = tokio::spawn(async move {
+        let s = TcpStream::connect(addr).await.expect("connect");
+        let req: &[u8] = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+        let buf = req.repeat(1000);
+        let (t, mut at) = (Instant::now(), 0);
+        let deadline = t + MAX_CONNECTION + Duration::from_secs(4);
+        while Instant::now() < deadline {
+            match s.try_write(&buf[at..]) {
+                Ok(n) => at = (at + n) % buf.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                // Reset: the server dropped it with requests unread.
+                Err(_) => return Some(t.elapsed()),
+            }
+        }
+        None
+    });
     let flooded = Instant::now();
     let hostile = tokio::spawn(flood(
         Ipv4Addr::new(127, 0, 0, 2),
@@ -375,6 +398,12 @@ async fn http_caps_and_timeouts_hold_under_a_flood_of_idle_and_half_open_connect
     stop.store(true, Ordering::Relaxed);
     legit.await.expect("legitimate client");
     let (slow_took, slow_answer) = slow_body.await.expect("slow body");
+    let reader_life = slow_reader.await.expect("slow reader");
+    assert!(
+        reader_life.is_some_and(|l| l >= MAX_CONNECTION - Duration::from_millis(100)
+            && l < MAX_CONNECTION + Duration::from_millis(2500)),
+        "a client that never reads was closed after {reader_life:?} (longest life {MAX_CONNECTION:?})"
+    );
 
     let seen = seen.lock().unwrap().clone();
     assert!(seen.len() >= 30, "only {} legitimate requests", seen.len());
