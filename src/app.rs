@@ -199,8 +199,7 @@ async fn main_loop(
     let (sd_tx, sd_rx) = watch::channel(false);
     let http_task = match cfg.http_listen {
         Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
+            let listener = http::bind(addr)
                 .with_context(|| format!("cannot listen on http.listen = {addr}"))?;
             let limits = cfg.http.clone();
             tracing::info!(

@@ -298,6 +298,29 @@ fn is_connection_error(e: &std::io::Error) -> bool {
     )
 }
 
+/// The listen backlog: connections the kernel completes before the
+/// accept loop takes them. When it is full the kernel drops new SYNs and
+/// every client, legitimate or not, waits a second for its retransmit; a
+/// flood outrunning the accept loop for a moment (a busy machine) must not
+/// do that. 4096 is the kernel's usual cap (net.core.somaxconn); they cost
+/// no descriptor until accepted.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the HTTP listener with [`LISTEN_BACKLOG`].
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std's and tokio's own bind do: a restart may take the port back
+    // while the old connections sit in TIME_WAIT.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// How long a connection may take to finish its request once shutdown
 /// has begun or it reached `http.max_connection_secs` (the app waits 2 s
 /// for the whole listener at shutdown).
