@@ -12,7 +12,7 @@ use anyhow::Context;
 use minidom::Element;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::config::Config;
+use crate::config::{Config, HttpConfig};
 use crate::core::model::{Millis, StoreOp};
 use crate::core::route::{Delivery, PostReply};
 use crate::core::stanza::{self, Attr, ErrorType};
@@ -36,6 +36,103 @@ pub fn now_ms() -> Millis {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as Millis)
         .unwrap_or(0)
+}
+
+/// File descriptors kept out of the HTTP listener's reach, so that HTTP
+/// clients can never take the ones the rest needs: the standard streams
+/// and the log, the runtime's own (epoll, wakers), the listener, the XMPP
+/// connection and the one opened while reconnecting, SQLite (the
+/// database, its WAL and shared-memory files, the checkpointer's second
+/// connection, temporary files), the lock file, the avatars and DNS
+/// look-ups, and the outbox's outbound connections (one delivery in
+/// flight per send route, each keeping at most a pooled connection or
+/// two): 256 leaves room for well over a hundred send routes.
+pub const FD_RESERVE: u64 = 256;
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit and returns the limit
+/// in force (and the soft limit found, if it was raised).
+#[cfg(unix)]
+#[allow(clippy::unnecessary_cast)] // rlim_t is u64 on Linux, not everywhere
+fn raise_fd_limit() -> std::io::Result<(u64, Option<u64>)> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let soft = lim.rlim_cur as u64;
+    if lim.rlim_cur == lim.rlim_max {
+        return Ok((soft, None));
+    }
+    let wanted = libc::rlimit {
+        rlim_cur: lim.rlim_max,
+        rlim_max: lim.rlim_max,
+    };
+    // SAFETY: setrlimit reads the struct we own.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) } != 0 {
+        // macOS refuses more than OPEN_MAX; keep the soft limit then.
+        return Ok((soft, None));
+    }
+    Ok((lim.rlim_max as u64, Some(soft)))
+}
+
+#[cfg(not(unix))]
+fn raise_fd_limit() -> std::io::Result<(u64, Option<u64>)> {
+    Ok((u64::MAX, None))
+}
+
+/// What is left for HTTP connections out of a descriptor limit.
+pub fn fd_budget(limit: u64) -> u64 {
+    limit.saturating_sub(FD_RESERVE)
+}
+
+/// Lowers `http.max_connections` (and the per-address cap with it) to
+/// what descriptor limit `limit` leaves beside [`FD_RESERVE`]; returns
+/// the configured figure if it was lowered.
+fn fit_http_to_fd_limit(h: &mut HttpConfig, limit: u64) -> anyhow::Result<Option<usize>> {
+    let budget = fd_budget(limit);
+    if budget == 0 {
+        anyhow::bail!(
+            "the file-descriptor limit is {limit}, and talkgroups keeps {FD_RESERVE} for itself: \
+             raise it (ulimit -n, systemd LimitNOFILE=) or remove the [http] table"
+        );
+    }
+    if (h.max_connections as u64) <= budget {
+        return Ok(None);
+    }
+    let configured = h.max_connections;
+    h.max_connections = budget as usize;
+    h.max_connections_per_ip = h.max_connections_per_ip.min(h.max_connections);
+    Ok(Some(configured))
+}
+
+/// Raises the descriptor limit, logs it and fits the HTTP caps to it.
+fn apply_fd_budget(cfg: &mut Config) -> anyhow::Result<()> {
+    let (limit, raised_from) = raise_fd_limit().context("cannot read RLIMIT_NOFILE")?;
+    match raised_from {
+        Some(from) => tracing::info!(
+            limit,
+            raised_from = from,
+            reserve = FD_RESERVE,
+            "file-descriptor limit raised to the hard limit"
+        ),
+        None => tracing::info!(limit, reserve = FD_RESERVE, "file-descriptor limit"),
+    }
+    if cfg.http_listen.is_none() {
+        return Ok(());
+    }
+    if let Some(configured) = fit_http_to_fd_limit(&mut cfg.http, limit)? {
+        tracing::warn!(
+            configured,
+            effective = cfg.http.max_connections,
+            limit,
+            reserve = FD_RESERVE,
+            "http.max_connections lowered to fit the file-descriptor limit"
+        );
+    }
+    Ok(())
 }
 
 /// Opens and migrates the database and loads the core's snapshot.
@@ -66,7 +163,13 @@ fn open_store(cfg: &Config) -> anyhow::Result<(Store, crate::core::model::Snapsh
 /// was 0.60–2.11 ms with two workers (5 runs of 15 over 1 ms) and
 /// 0.58–0.87 ms with one (21 runs), at the same throughput
 /// (BENCHMARKS.md, "one runtime worker").
-pub fn run(cfg: Config, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+///
+/// The database's lock (`DB.lock`, see `store::lock_database`) is taken
+/// first and held until this returns: a second process on the same
+/// database stops here.
+pub fn run(mut cfg: Config, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    let _lock = crate::store::lock_database(&cfg.storage.database)?;
+    apply_fd_budget(&mut cfg)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -96,26 +199,30 @@ async fn main_loop(
     let (sd_tx, sd_rx) = watch::channel(false);
     let http_task = match cfg.http_listen {
         Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
+            let listener = http::bind(addr)
                 .with_context(|| format!("cannot listen on http.listen = {addr}"))?;
-            tracing::info!(%addr, "HTTP listening (routes, /healthz, /metrics)");
+            let limits = cfg.http.clone();
+            tracing::info!(
+                %addr,
+                max_connections = limits.max_connections,
+                max_connections_per_ip = limits.max_connections_per_ip,
+                header_timeout_secs = limits.header_timeout.as_secs(),
+                body_timeout_secs = limits.body_timeout.as_secs(),
+                max_connection_secs = limits.max_connection.as_secs(),
+                "HTTP listening (routes, /healthz, /metrics)"
+            );
             let router = http::router(HttpState {
                 posts: post_tx.clone(),
                 metrics: metrics.clone(),
+                body_timeout: limits.body_timeout,
             });
-            let mut sd = sd_rx.clone();
-            Some(tokio::spawn(async move {
-                let stop = async move {
-                    let _ = sd.wait_for(|stop| *stop).await;
-                };
-                if let Err(e) = axum::serve(listener, router)
-                    .with_graceful_shutdown(stop)
-                    .await
-                {
-                    tracing::error!(error = %e, "HTTP server failed");
-                }
-            }))
+            Some(tokio::spawn(http::serve(
+                listener,
+                router,
+                limits,
+                metrics.clone(),
+                sd_rx.clone(),
+            )))
         }
         None => None,
     };
@@ -422,9 +529,14 @@ impl Link {
         if stanzas.is_empty() {
             return;
         }
+        let count: usize = stanzas.iter().map(OutStanza::count).sum();
         if self.ob_tx.send(Outbound::Stanzas(stanzas)).await.is_err() {
             tracing::error!("XMPP task has stopped");
+            return;
         }
+        self.metrics
+            .sent_stanzas
+            .fetch_add(count as u64, Ordering::Relaxed);
     }
 
     /// After a failed commit the core's memory is ahead of the database:
@@ -539,5 +651,39 @@ async fn at(t: Option<tokio::time::Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod fd_tests {
+    use super::*;
+
+    #[test]
+    fn http_gets_what_the_reserve_leaves() {
+        assert_eq!(fd_budget(20_000), 20_000 - FD_RESERVE);
+        assert_eq!(fd_budget(1024), 1024 - FD_RESERVE);
+        assert_eq!(fd_budget(FD_RESERVE), 0);
+        assert_eq!(fd_budget(10), 0);
+    }
+
+    #[test]
+    fn caps_are_lowered_to_fit_the_limit_and_said_so() {
+        let mut h = HttpConfig::default();
+        assert_eq!(fit_http_to_fd_limit(&mut h, 20_000).unwrap(), None);
+        assert_eq!(h, HttpConfig::default());
+        assert_eq!(fit_http_to_fd_limit(&mut h, 1024).unwrap(), Some(1024));
+        assert_eq!(h.max_connections as u64, 1024 - FD_RESERVE);
+        assert_eq!(h.max_connections_per_ip, 64);
+        let mut h = HttpConfig::default();
+        assert_eq!(
+            fit_http_to_fd_limit(&mut h, FD_RESERVE + 10).unwrap(),
+            Some(1024)
+        );
+        assert_eq!((h.max_connections, h.max_connections_per_ip), (10, 10));
+        let e = fit_http_to_fd_limit(&mut h, FD_RESERVE).unwrap_err();
+        assert!(
+            e.to_string().contains("file-descriptor limit is 256"),
+            "{e}"
+        );
     }
 }

@@ -93,6 +93,30 @@ impl Default for RawStorage {
 #[serde(deny_unknown_fields)]
 struct RawHttp {
     listen: Option<String>,
+    #[serde(default = "default_max_connections")]
+    max_connections: u64,
+    #[serde(default = "default_max_connections_per_ip")]
+    max_connections_per_ip: u64,
+    #[serde(default = "default_http_timeout")]
+    header_timeout_secs: u64,
+    #[serde(default = "default_http_timeout")]
+    body_timeout_secs: u64,
+    #[serde(default = "default_max_connection_secs")]
+    max_connection_secs: u64,
+}
+
+fn default_max_connection_secs() -> u64 {
+    300
+}
+
+fn default_max_connections() -> u64 {
+    1024
+}
+fn default_max_connections_per_ip() -> u64 {
+    64
+}
+fn default_http_timeout() -> u64 {
+    10
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,6 +203,41 @@ pub struct StorageConfig {
     pub history_max: u32,
 }
 
+/// The HTTP listener's limits (`[http]`); the defaults apply without the
+/// table too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// Open connections at most; past it new ones are closed at once. The
+    /// process may lower it to fit its file-descriptor limit
+    /// (`app::FD_RESERVE`).
+    pub max_connections: usize,
+    /// Open connections at most from one client address (IPv6: one /64).
+    pub max_connections_per_ip: usize,
+    /// How long a connection may take to send a request's head, counted
+    /// from when the server starts waiting for it: on a new connection and
+    /// between keep-alive requests alike, so it is also the idle keep-alive
+    /// timeout.
+    pub header_timeout: Duration,
+    /// How long reading a request's body may take.
+    pub body_timeout: Duration,
+    /// How long one connection may stay open at most, whatever it does
+    /// (a client that sends requests and never reads the answers blocks
+    /// hyper's writes, where no other timer runs).
+    pub max_connection: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_connections: default_max_connections() as usize,
+            max_connections_per_ip: default_max_connections_per_ip() as usize,
+            header_timeout: Duration::from_secs(default_http_timeout()),
+            body_timeout: Duration::from_secs(default_http_timeout()),
+            max_connection: Duration::from_secs(default_max_connection_secs()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
     pub offline: OfflineMode,
@@ -195,6 +254,8 @@ pub struct Config {
     pub component: ComponentConfig,
     pub storage: StorageConfig,
     pub http_listen: Option<SocketAddr>,
+    /// The listener's limits (used only with `http_listen`).
+    pub http: HttpConfig,
     pub service_admins: Vec<String>,
     pub service_name: String,
     pub relay: RelayConfig,
@@ -273,7 +334,27 @@ impl Config {
         out.push_str(&format!("storage.history_days = {}\n", s.history_days));
         out.push_str(&format!("storage.history_max = {}\n", s.history_max));
         match self.http_listen {
-            Some(a) => out.push_str(&format!("http.listen = \"{a}\"\n")),
+            Some(a) => {
+                let h = &self.http;
+                out.push_str(&format!("http.listen = \"{a}\"\n"));
+                out.push_str(&format!("http.max_connections = {}\n", h.max_connections));
+                out.push_str(&format!(
+                    "http.max_connections_per_ip = {}\n",
+                    h.max_connections_per_ip
+                ));
+                out.push_str(&format!(
+                    "http.header_timeout_secs = {}\n",
+                    h.header_timeout.as_secs()
+                ));
+                out.push_str(&format!(
+                    "http.body_timeout_secs = {}\n",
+                    h.body_timeout.as_secs()
+                ));
+                out.push_str(&format!(
+                    "http.max_connection_secs = {}\n",
+                    h.max_connection.as_secs()
+                ));
+            }
             None => out.push_str("http = (disabled)\n"),
         }
         out.push_str(&format!("service.admins = {:?}\n", self.service_admins));
@@ -375,17 +456,18 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         return Err(err("storage.history_max must be at least 1"));
     }
 
-    let http_listen = match raw.http {
-        None => None,
+    let (http_listen, http) = match raw.http {
+        None => (None, HttpConfig::default()),
         Some(h) => {
-            let l = h.listen.ok_or_else(|| {
+            let l = h.listen.as_deref().ok_or_else(|| {
                 err("http.listen is missing: set it (e.g. \"127.0.0.1:8470\") or remove the [http] table")
             })?;
-            Some(l.parse::<SocketAddr>().map_err(|_| {
+            let addr = l.parse::<SocketAddr>().map_err(|_| {
                 err(format!(
                     "http.listen {l:?} is not an address: use IP:PORT, e.g. \"127.0.0.1:8470\""
                 ))
-            })?)
+            })?;
+            (Some(addr), validate_http(&h)?)
         }
     };
 
@@ -477,6 +559,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             history_max: raw.storage.history_max,
         },
         http_listen,
+        http,
         service_admins,
         service_name: raw.service.name,
         relay: RelayConfig {
@@ -489,6 +572,52 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         },
         routes_max_age_hours: raw.routes.max_age_hours,
         groups,
+    })
+}
+
+/// The most `http.max_connections` may say: far more than one process's
+/// descriptors allow anyway.
+const MAX_CONNECTIONS_LIMIT: u64 = 1_000_000;
+/// The longest `http.*_timeout_secs` may be.
+const HTTP_TIMEOUT_LIMIT: u64 = 3600;
+/// The longest `http.max_connection_secs` may be (a day).
+const MAX_CONNECTION_LIMIT: u64 = 86_400;
+
+fn validate_http(h: &RawHttp) -> Result<HttpConfig, ConfigError> {
+    if !(1..=MAX_CONNECTIONS_LIMIT).contains(&h.max_connections) {
+        return Err(err(format!(
+            "http.max_connections = {} must be 1 to {MAX_CONNECTIONS_LIMIT} (default 1024)",
+            h.max_connections
+        )));
+    }
+    if !(1..=h.max_connections).contains(&h.max_connections_per_ip) {
+        return Err(err(format!(
+            "http.max_connections_per_ip = {} must be 1 to http.max_connections ({}); default 64",
+            h.max_connections_per_ip, h.max_connections
+        )));
+    }
+    for (key, v) in [
+        ("header_timeout_secs", h.header_timeout_secs),
+        ("body_timeout_secs", h.body_timeout_secs),
+    ] {
+        if !(1..=HTTP_TIMEOUT_LIMIT).contains(&v) {
+            return Err(err(format!(
+                "http.{key} = {v} must be 1 to {HTTP_TIMEOUT_LIMIT} seconds (default 10)"
+            )));
+        }
+    }
+    if !(1..=MAX_CONNECTION_LIMIT).contains(&h.max_connection_secs) {
+        return Err(err(format!(
+            "http.max_connection_secs = {} must be 1 to {MAX_CONNECTION_LIMIT} seconds (default 300)",
+            h.max_connection_secs
+        )));
+    }
+    Ok(HttpConfig {
+        max_connections: h.max_connections as usize,
+        max_connections_per_ip: h.max_connections_per_ip as usize,
+        header_timeout: Duration::from_secs(h.header_timeout_secs),
+        body_timeout: Duration::from_secs(h.body_timeout_secs),
+        max_connection: Duration::from_secs(h.max_connection_secs),
     })
 }
 
@@ -581,6 +710,53 @@ secret = "changeme"
         ))
         .unwrap_err();
         assert!(e.0.contains("storage.database"), "{}", e.0);
+    }
+
+    #[test]
+    fn http_limits_have_defaults_and_are_checked() {
+        let c = Config::parse(&format!("{MINIMAL}[http]\nlisten = \"127.0.0.1:8470\"\n")).unwrap();
+        assert_eq!(c.http, HttpConfig::default());
+        assert_eq!(c.http.max_connections, 1024);
+        assert_eq!(c.http.max_connections_per_ip, 64);
+        assert_eq!(c.http.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.http.body_timeout, Duration::from_secs(10));
+        assert_eq!(c.http.max_connection, Duration::from_secs(300));
+        let c = Config::parse(&format!(
+            "{MINIMAL}[http]\nlisten = \"127.0.0.1:8470\"\nmax_connections = 200\nmax_connections_per_ip = 50\nheader_timeout_secs = 2\nbody_timeout_secs = 3\nmax_connection_secs = 60\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.http,
+            HttpConfig {
+                max_connections: 200,
+                max_connections_per_ip: 50,
+                header_timeout: Duration::from_secs(2),
+                body_timeout: Duration::from_secs(3),
+                max_connection: Duration::from_secs(60),
+            }
+        );
+        assert!(c.describe().contains("http.max_connections_per_ip = 50\n"));
+        for (bad, key) in [
+            ("max_connections = 0", "http.max_connections"),
+            ("max_connections = 2000000", "http.max_connections"),
+            ("max_connections_per_ip = 0", "http.max_connections_per_ip"),
+            (
+                "max_connections = 10\nmax_connections_per_ip = 11",
+                "http.max_connections_per_ip",
+            ),
+            ("header_timeout_secs = 0", "http.header_timeout_secs"),
+            ("body_timeout_secs = 4000", "http.body_timeout_secs"),
+            ("max_connection_secs = 0", "http.max_connection_secs"),
+            ("max_connection_secs = 100000", "http.max_connection_secs"),
+        ] {
+            let e = Config::parse(&format!(
+                "{MINIMAL}[http]\nlisten = \"127.0.0.1:8470\"\n{bad}\n"
+            ))
+            .unwrap_err();
+            assert!(e.0.starts_with(key), "{bad}: {}", e.0);
+        }
+        let e = Config::parse(&format!("{MINIMAL}[http]\nmax_connection = 5\n")).unwrap_err();
+        assert!(e.0.contains("max_connection"), "{}", e.0);
     }
 
     #[test]

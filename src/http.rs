@@ -2,9 +2,20 @@
 //! routes, `GET /healthz` and Prometheus `GET /metrics`. A thin adapter:
 //! it checks size and content type, hands the post to the core's task and
 //! waits for its answer, which comes only after the effects are committed.
+//!
+//! [`serve`] runs the listener with hyper's HTTP/1.1 server under the
+//! `[http]` limits: a cap on open connections, in all and per client
+//! address (past either, a new connection is closed at once and counted),
+//! hyper's header read timeout (which also ends idle keep-alive
+//! connections), a timeout on reading a post's body, and a longest life
+//! for any connection (a client that never reads its answers blocks
+//! hyper's writes, where no other timer runs).
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -12,8 +23,12 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use tokio::sync::{mpsc, oneshot};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::config::HttpConfig;
 use crate::core::route::{PostReply, RoutePost};
 use crate::core::webhook::{MAX_BODY, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
@@ -38,6 +53,18 @@ pub struct Metrics {
     pub outbox_depth: AtomicU64,
     pub reconnects: AtomicU64,
     pub connected: AtomicBool,
+    /// Stanzas handed to the XMPP connection (a fanout counts its copies).
+    pub sent_stanzas: AtomicU64,
+    /// HTTP connections open now.
+    pub http_open: AtomicU64,
+    /// The cap on open HTTP connections in force (after the descriptor
+    /// budget).
+    pub http_max: AtomicU64,
+    /// HTTP connections closed at once because `http_max` were open.
+    pub http_refused_total_cap: AtomicU64,
+    /// HTTP connections closed at once because their address had
+    /// `http.max_connections_per_ip` open.
+    pub http_refused_per_ip: AtomicU64,
 }
 
 impl Metrics {
@@ -110,14 +137,301 @@ impl Metrics {
             "1 while the XMPP server connection is up.",
             &[("", u64::from(self.connected.load(Ordering::Relaxed)))],
         );
+        metric(
+            "talkgroups_sent_stanzas_total",
+            "counter",
+            "Stanzas handed to the XMPP connection (a fanout counts its copies).",
+            &[("", g(&self.sent_stanzas))],
+        );
+        metric(
+            "talkgroups_http_connections",
+            "gauge",
+            "HTTP connections open.",
+            &[("", g(&self.http_open))],
+        );
+        metric(
+            "talkgroups_http_max_connections",
+            "gauge",
+            "The cap on open HTTP connections in force.",
+            &[("", g(&self.http_max))],
+        );
+        metric(
+            "talkgroups_http_refused_connections_total",
+            "counter",
+            "HTTP connections closed on accept, by the cap that was reached.",
+            &[
+                ("{reason=\"total_cap\"}", g(&self.http_refused_total_cap)),
+                ("{reason=\"per_ip_cap\"}", g(&self.http_refused_per_ip)),
+            ],
+        );
         s
     }
+}
+
+/// Open connections, in all and by client address; the only place that
+/// admits one.
+struct Caps {
+    max: usize,
+    per_ip: usize,
+    open: Mutex<Open>,
+    metrics: Arc<Metrics>,
+}
+
+#[derive(Default)]
+struct Open {
+    total: usize,
+    by_ip: HashMap<IpAddr, usize>,
+    /// The most open at once since the heap was last trimmed.
+    peak: usize,
+}
+
+/// After this many connections at once, the heap is given back to the
+/// system once they are down to a sixteenth of that peak (see
+/// [`trim_heap`]): not at every close, and not only at zero, which steady
+/// traffic may never reach.
+const TRIM_AFTER: usize = 64;
+
+/// Hands freed heap pages back to the system. Each connection's buffers
+/// and task are small allocations spread over the heap; once a burst of
+/// them is freed, glibc keeps most of those pages (it only trims the top
+/// of the heap), so a process that once held a thousand connections would
+/// keep their memory for good.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim_heap() {
+    // SAFETY: malloc_trim only releases free memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim_heap() {}
+
+/// One admitted connection: gives its place back when dropped.
+struct Slot {
+    caps: Arc<Caps>,
+    ip: IpAddr,
+}
+
+/// The address a client is counted under: IPv4 (also IPv4-mapped IPv6) as
+/// it is, IPv6 by its /64, which is what one host is usually given.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+        v4 => v4,
+    }
+}
+
+impl Caps {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
+        // Counting cannot panic halfway; a poisoned lock still holds
+        // consistent numbers.
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A slot for a connection from `ip`, or `None` (counted) when a cap
+    /// is reached.
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+        let ip = client_key(ip);
+        let mut open = self.lock();
+        if open.total >= self.max {
+            self.metrics
+                .http_refused_total_cap
+                .fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let n = open.by_ip.entry(ip).or_insert(0);
+        if *n >= self.per_ip {
+            self.metrics
+                .http_refused_per_ip
+                .fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        *n += 1;
+        open.total += 1;
+        open.peak = open.peak.max(open.total);
+        self.metrics
+            .http_open
+            .store(open.total as u64, Ordering::Relaxed);
+        Some(Slot {
+            caps: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.caps.lock();
+        if let Some(n) = open.by_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.by_ip.remove(&self.ip);
+            }
+        }
+        open.total = open.total.saturating_sub(1);
+        self.caps
+            .metrics
+            .http_open
+            .store(open.total as u64, Ordering::Relaxed);
+        let trim = open.peak >= TRIM_AFTER && open.total <= open.peak / 16;
+        if trim {
+            open.peak = open.total;
+        }
+        drop(open);
+        if trim {
+            trim_heap();
+        }
+    }
+}
+
+/// Accept errors that concern one connection only (it went away before
+/// it was accepted): take the next one at once.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    )
+}
+
+/// The listen backlog: connections the kernel completes before the
+/// accept loop takes them. When it is full the kernel drops new SYNs and
+/// every client, legitimate or not, waits a second for its retransmit; a
+/// flood outrunning the accept loop for a moment (a busy machine) must not
+/// do that. 4096 is the kernel's usual cap (net.core.somaxconn); they cost
+/// no descriptor until accepted.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the HTTP listener with [`LISTEN_BACKLOG`].
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std's and tokio's own bind do: a restart may take the port back
+    // while the old connections sit in TIME_WAIT.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// How long a connection may take to finish its request once shutdown
+/// has begun or it reached `http.max_connection_secs` (the app waits 2 s
+/// for the whole listener at shutdown).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// Resolves once `shutdown` turns true (or its sender is gone).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not Send: drop it here.
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Serves `router` on `listener` under `limits` until `shutdown` turns
+/// true; then lets requests in progress finish, closes idle connections
+/// and returns when every connection is closed.
+///
+/// `limits.max_connections` must already fit the descriptor budget
+/// (`app::run` lowers it). Each connection is one task running hyper's
+/// HTTP/1.1 server: its header read timeout runs whenever hyper waits for
+/// a request head, so it closes a connection that sends a partial head and
+/// one that sits idle, new or kept alive, alike.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: HttpConfig,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    metrics
+        .http_max
+        .store(limits.max_connections as u64, Ordering::Relaxed);
+    let caps = Arc::new(Caps {
+        max: limits.max_connections,
+        per_ip: limits.max_connections_per_ip,
+        open: Mutex::default(),
+        metrics,
+    });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    // Every connection task holds a clone; `recv` returns None once all
+    // are gone.
+    let (open_tx, mut all_closed) = mpsc::channel::<()>(1);
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) if is_connection_error(&e) => continue,
+                Err(e) => {
+                    // Out of descriptors or memory: the budget should
+                    // prevent it; back off rather than spin.
+                    tracing::warn!(error = %e, "HTTP accept error; pausing 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+            _ = stopped(&mut shutdown) => break,
+        };
+        let Some(slot) = caps.admit(peer.ip()) else {
+            // Closed now, not queued: a full server answers at once.
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = http.serve_connection(
+            TokioIo::new(stream),
+            TowerToHyperService::new(router.clone()),
+        );
+        let mut stop = shutdown.clone();
+        let open = open_tx.clone();
+        let max_connection = limits.max_connection;
+        tokio::spawn(async move {
+            let _slot = slot;
+            let _open = open;
+            let mut conn = std::pin::pin!(conn);
+            let ended = tokio::select! {
+                r = conn.as_mut() => Some(r),
+                _ = stopped(&mut stop) => None,
+                _ = tokio::time::sleep(max_connection) => None,
+            };
+            let result = match ended {
+                Some(r) => r,
+                None => {
+                    // Let the request in progress finish, for a while:
+                    // hyper waits for a head that has begun to arrive,
+                    // and for the client to take its answer; one that
+                    // does neither must not hold the connection (or the
+                    // exit) any longer.
+                    conn.as_mut().graceful_shutdown();
+                    tokio::time::timeout(SHUTDOWN_GRACE, conn)
+                        .await
+                        .unwrap_or(Ok(()))
+                }
+            };
+            if let Err(e) = result {
+                // Timeouts and clients that went away: nothing to act on.
+                tracing::debug!(%peer, error = %e, "HTTP connection ended");
+            }
+        });
+    }
+    drop(listener);
+    drop(open_tx);
+    let _ = all_closed.recv().await;
 }
 
 #[derive(Clone)]
 pub struct HttpState {
     pub posts: mpsc::Sender<PostRequest>,
     pub metrics: Arc<Metrics>,
+    /// How long reading a post's body may take (`http.body_timeout_secs`).
+    pub body_timeout: Duration,
 }
 
 pub fn router(state: HttpState) -> Router {
@@ -175,9 +489,15 @@ async fn post_route(
             )
         }
     };
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(e) => {
+    let read = tokio::time::timeout(st.body_timeout, axum::body::to_bytes(body, MAX_BODY));
+    let body = match read.await {
+        Err(_) => {
+            // The connection is not reused after this answer: hyper
+            // closes it, as the body was not read to its end.
+            return error(StatusCode::REQUEST_TIMEOUT, "the body took too long");
+        }
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
             let too_big = std::error::Error::source(&e)
                 .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
             return if too_big {
@@ -290,6 +610,7 @@ mod tests {
             router(HttpState {
                 posts,
                 metrics: metrics.clone(),
+                body_timeout: Duration::from_secs(10),
             }),
             metrics,
         )
@@ -409,6 +730,48 @@ mod tests {
             .body(Body::empty())
             .unwrap();
         assert_eq!(call(&r, req).await.0, StatusCode::METHOD_NOT_ALLOWED);
+    }
+
+    #[test]
+    fn caps_refuse_past_either_limit_and_slots_give_their_place_back() {
+        let metrics = Arc::new(Metrics::default());
+        let caps = Arc::new(Caps {
+            max: 3,
+            per_ip: 2,
+            open: Mutex::default(),
+            metrics: metrics.clone(),
+        });
+        let a: IpAddr = "127.0.0.2".parse().unwrap();
+        let b: IpAddr = "::ffff:127.0.0.3".parse().unwrap();
+        let a1 = caps.admit(a).unwrap();
+        let a2 = caps.admit(a).unwrap();
+        assert!(caps.admit(a).is_none());
+        assert_eq!(metrics.http_refused_per_ip.load(Ordering::Relaxed), 1);
+        let b1 = caps.admit(b).unwrap();
+        assert_eq!(metrics.http_open.load(Ordering::Relaxed), 3);
+        // Full: the total cap comes first, whoever asks.
+        assert!(caps.admit("127.0.0.4".parse().unwrap()).is_none());
+        assert_eq!(metrics.http_refused_total_cap.load(Ordering::Relaxed), 1);
+        drop(a1);
+        assert_eq!(metrics.http_open.load(Ordering::Relaxed), 2);
+        let a3 = caps.admit(a).unwrap();
+        drop((a2, a3, b1));
+        assert_eq!(metrics.http_open.load(Ordering::Relaxed), 0);
+        assert!(caps.lock().by_ip.is_empty());
+        let text = metrics.render();
+        assert!(
+            text.contains("talkgroups_http_refused_connections_total{reason=\"per_ip_cap\"} 1\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn clients_are_counted_by_ipv4_address_or_ipv6_64() {
+        let k = |s: &str| client_key(s.parse().unwrap());
+        assert_eq!(k("::ffff:10.0.0.1"), k("10.0.0.1"));
+        assert_ne!(k("10.0.0.1"), k("10.0.0.2"));
+        assert_eq!(k("2001:db8:1:2::1"), k("2001:db8:1:2:ffff::9"));
+        assert_ne!(k("2001:db8:1:2::1"), k("2001:db8:1:3::1"));
     }
 
     #[tokio::test]

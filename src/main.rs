@@ -132,7 +132,24 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
+/// Checks the config and the database. A database that a running
+/// talkgroups holds is not opened (a migration would race it); that is
+/// said, and the config is still checked.
 fn check(cfg: &config::Config) -> anyhow::Result<()> {
+    let _lock = match store::lock_database(&cfg.storage.database) {
+        Ok(l) => l,
+        Err(store::StoreError::InUse { pid, lock, .. }) => {
+            print!("{}", cfg.describe());
+            println!(
+                "database: in use by a running talkgroups ({}holding {}): not opened",
+                pid.map(|p| format!("pid {p}, ")).unwrap_or_default(),
+                lock.display()
+            );
+            println!("config ok");
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut store = store::Store::open(&cfg.storage.database)?;
     let snap = store.load(1)?;
     let instance = store.instance_id()?;
