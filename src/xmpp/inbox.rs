@@ -144,7 +144,7 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(2)).await;
         assert!(
             !writer.is_finished(),
-            "the component read everything while the app did not: the inbox is unbounded"
+            "the component read everything while the app did not: reading did not pause at inbox_max"
         );
         for i in 0..N {
             let el = tokio::time::timeout(WAIT, h.events.recv())

@@ -18,12 +18,13 @@
 //!   under the XML stream;
 //! - `session.rs`: one connected session — reading and writing
 //!   *concurrently* on one task (a server that bounces errors while we
-//!   flood it must never deadlock us), batching writes as `feed`… then one
-//!   `flush`; the keepalive ping (`keepalive_ping`) and dead-connection
+//!   flood it must never deadlock us), each batch from `outbound`
+//!   serialized a chunk at a time and written to the socket as it takes
+//!   it; the keepalive ping (`keepalive_ping`) and dead-connection
 //!   detection; a graceful close (queued stanzas, then the stream footer)
 //!   on shutdown;
 //! - `inbox.rs`: inbound events on their way to the app, and the
-//!   backpressure: past `inbox_max` waiting stanzas the session stops
+//!   backpressure: once `inbox_max` stanzas wait, the session stops
 //!   reading the socket until the app catches up;
 //! - `backoff.rs`: the capped, jittered exponential reconnect delay. Its
 //!   own file rather than part of `open.rs` or `session.rs`: it is neither
@@ -223,9 +224,12 @@ impl fmt::Display for StreamErrorInfo {
 /// its presence, and delivery of messages is at-most-once anyway.
 ///
 /// Events are never awaited while connected: if the app is slow, inbound
-/// stanzas wait in an unbounded local backlog rather than stop this task
-/// from writing (that cycle — app blocked on `outbound`, us on `events` —
-/// would deadlock both).
+/// stanzas wait in a local backlog rather than stop this task from writing
+/// (that cycle — app blocked on `outbound`, us on `events` — would deadlock
+/// both). The backlog is bounded: once `inbox_max` stanzas wait in it, this
+/// task stops reading the socket (TCP backpressure: the server holds the
+/// rest) but goes on writing and delivering, and reads again once the app
+/// has caught up.
 pub async fn run(
     cfg: XmppConfig,
     events: mpsc::Sender<XmppEvent>,
