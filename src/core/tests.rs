@@ -80,22 +80,11 @@ impl T {
     }
 
     fn msg(&mut self, from: &str, to: &str, body: &str) -> &mut Self {
-        use super::stanza::Attr;
-        let el = Element::builder("message", NS_COMPONENT)
-            .a("from", from)
-            .a("to", to)
-            .a("type", "chat")
-            .a("id", "m1")
-            .append(Element::builder("body", NS_COMPONENT).append(body).build())
-            .build();
-        self.input(Input::Stanza(el))
+        self.stanza(message_el(from, to, Some("m1"), vec![body_el(body)]))
     }
 
     fn pres(&mut self, from: &str, to: &str, ptype: Option<&str>) -> &mut Self {
-        let t = ptype.map(|t| format!(" type='{t}'")).unwrap_or_default();
-        self.xml(&format!(
-            "<presence xmlns='jabber:component:accept' from='{from}' to='{to}'{t}/>"
-        ))
+        self.stanza(presence_el(from, to, ptype))
     }
 
     /// Subscribe + come online with resource `r`.
@@ -178,12 +167,173 @@ impl T {
         self
     }
 
+    /// Feeds a built stanza.
+    fn stanza(&mut self, el: Element) -> &mut Self {
+        self.input(Input::Stanza(el))
+    }
+
+    /// A chat message from `user` (see [`full`]) to the group, with these
+    /// children in this order.
+    fn message(&mut self, user: &str, id: &str, children: Vec<Element>) -> &mut Self {
+        self.stanza(message_el(&full(user), G, Some(id), children))
+    }
+
+    /// `<message id=id><body>body</body></message>` from `user` to the group.
+    fn chat_from(&mut self, user: &str, id: &str, body: &str) -> &mut Self {
+        self.message(user, id, vec![body_el(body)])
+    }
+
+    /// A correction (XEP-0308) of message `of`.
+    fn correct(&mut self, user: &str, id: &str, body: &str, of: &str) -> &mut Self {
+        self.message(user, id, vec![body_el(body), replace_el(of)])
+    }
+
+    /// A body-less retraction (XEP-0424) of message `of`.
+    fn retract(&mut self, user: &str, id: &str, of: &str) -> &mut Self {
+        self.message(user, id, vec![retract_el(of)])
+    }
+
+    /// A reply (XEP-0461) to message `to_id`.
+    fn reply(&mut self, user: &str, id: &str, body: &str, to_id: &str) -> &mut Self {
+        self.message(user, id, vec![body_el(body), reply_el(to_id)])
+    }
+
+    /// A reaction (XEP-0444) to message `of`.
+    fn react(&mut self, user: &str, id: &str, of: &str, reaction: &str) -> &mut Self {
+        self.message(user, id, vec![reactions_el(of, reaction)])
+    }
+
+    /// `<iq type='get' id='q'>payload</iq>` from `user` to `to`.
+    fn iq_get(&mut self, user: &str, to: &str, payload: &str) -> &mut Self {
+        let from = full(user);
+        self.xml(&format!(
+            "<iq xmlns='jabber:component:accept' type='get' id='q' from='{from}' to='{to}'>{payload}</iq>"
+        ))
+    }
+
+    /// `<iq type='result' id=id/>` from `user` to `to`.
+    fn iq_result(&mut self, user: &str, to: &str, id: &str) -> &mut Self {
+        let from = full(user);
+        self.xml(&format!(
+            "<iq xmlns='jabber:component:accept' from='{from}' to='{to}' type='result' id='{id}'/>"
+        ))
+    }
+
+    /// A service-unavailable `<iq type='error' id=id/>` from `user` to `to`.
+    fn iq_error(&mut self, user: &str, to: &str, id: &str) -> &mut Self {
+        let from = full(user);
+        self.xml(&format!(
+            "<iq xmlns='jabber:component:accept' from='{from}' to='{to}' type='error' id='{id}'>\
+             <error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+        ))
+    }
+
+    /// The first stanza sent to exactly `to` (a bare JID is not a prefix
+    /// of a full one here).
+    fn first_to(&self, to: &str) -> Element {
+        self.sent()
+            .into_iter()
+            .find(|e| e.attr("to") == Some(to))
+            .unwrap_or_else(|| panic!("nothing sent to {to}: {:#?}", self.sent()))
+            .clone()
+    }
+
+    /// The id of the last message sent to exactly `to`: what `to`'s client
+    /// knows that message by.
+    fn id_to(&self, to: &str) -> String {
+        self.sent()
+            .into_iter()
+            .rev()
+            .find(|e| e.name() == "message" && e.attr("to") == Some(to))
+            .and_then(|e| e.attr("id"))
+            .unwrap_or_else(|| panic!("no message with an id to {to}: {:#?}", self.sent()))
+            .to_string()
+    }
+
     fn member_state(&self, user: &str) -> Option<MemberState> {
         self.core.groups["lobby"]
             .members
             .get(&format!("{user}@localhost"))
             .map(|m| m.rec.state)
     }
+}
+
+/// `alice` → `alice@localhost/r`; a JID (with `@`) stays as it is.
+fn full(user: &str) -> String {
+    if user.contains('@') {
+        user.to_string()
+    } else {
+        format!("{user}@localhost/r")
+    }
+}
+
+/// `<message type='chat'>` with these children, in this order.
+fn message_el(from: &str, to: &str, id: Option<&str>, children: Vec<Element>) -> Element {
+    use super::stanza::Attr;
+    let mut b = Element::builder("message", NS_COMPONENT)
+        .a("from", from)
+        .a("to", to)
+        .a("type", "chat");
+    if let Some(id) = id {
+        b = b.a("id", id);
+    }
+    b.append_all(children).build()
+}
+
+fn presence_el(from: &str, to: &str, ptype: Option<&str>) -> Element {
+    let t = ptype.map(|t| format!(" type='{t}'")).unwrap_or_default();
+    format!("<presence xmlns='jabber:component:accept' from='{from}' to='{to}'{t}/>")
+        .parse()
+        .unwrap()
+}
+
+fn body_el(text: &str) -> Element {
+    Element::builder("body", NS_COMPONENT).append(text).build()
+}
+
+fn ns_el(name: &str, ns: &str, attrs: &[(&'static str, &str)]) -> Element {
+    use super::stanza::Attr;
+    attrs
+        .iter()
+        .fold(Element::builder(name, ns), |b, (k, v)| b.a(k, *v))
+        .build()
+}
+
+fn replace_el(of: &str) -> Element {
+    ns_el("replace", super::stanza::NS_CORRECT, &[("id", of)])
+}
+
+fn retract_el(of: &str) -> Element {
+    ns_el("retract", super::stanza::NS_RETRACT, &[("id", of)])
+}
+
+fn reply_el(to_id: &str) -> Element {
+    ns_el(
+        "reply",
+        super::stanza::NS_REPLY,
+        &[("id", to_id), ("to", G)],
+    )
+}
+
+fn reactions_el(of: &str, reaction: &str) -> Element {
+    let r = super::stanza::NS_REACTIONS;
+    let mut el = ns_el("reactions", r, &[("id", of)]);
+    el.append_child(Element::builder("reaction", r).append(reaction).build());
+    el
+}
+
+fn fallback_el(for_ns: &str) -> Element {
+    ns_el("fallback", "urn:xmpp:fallback:0", &[("for", for_ns)])
+}
+
+fn oob_el(url: &str) -> Element {
+    let mut el = ns_el("x", super::stanza::NS_OOB, &[]);
+    el.append_child(
+        Element::builder("url", super::stanza::NS_OOB)
+            .append(url)
+            .build(),
+    );
+    el
 }
 
 const A: &str = "alice@localhost";
@@ -503,12 +653,7 @@ fn relay_to_everyone_else_with_nick_and_no_echo() {
     assert_eq!(t.one_body(B), "[alice] hello");
     assert_eq!(t.one_body(C), "[alice] hello");
     assert!(t.bodies(A).is_empty());
-    let e = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(B))
-        .unwrap()
-        .clone();
+    let e = t.first_to(B);
     assert_eq!(e.attr("from"), Some(G));
     assert_eq!(e.attr("type"), Some("chat"));
     assert_eq!(
@@ -540,11 +685,7 @@ fn plain_messages_fan_out_as_one_stanza_references_per_copy() {
     assert_eq!(ids.len(), 2);
     assert_ne!(ids[0], ids[1]);
     // A reply references a message: its id differs per recipient.
-    t.xml(&format!(
-        "<message xmlns='jabber:component:accept' from='bob@localhost/r' to='{G}' type='chat' id='r1'>\
-         <body>re</body><reply xmlns='urn:xmpp:reply:0' id='{}' to='{G}'/></message>",
-        ids[0]
-    ));
+    t.reply("bob", "r1", "re", &ids[0]);
     assert_eq!(t.fanouts, 0);
     assert_eq!(t.bodies(A), ["[bob] re"]);
 }
@@ -572,11 +713,7 @@ fn with_multicast_every_copy_shares_one_id_and_references_follow() {
     let ids = [through[0].attr("id").unwrap().to_string()];
     // A reply from bob names that id; carol and alice get it under the
     // same id, the one they know.
-    t.xml(&format!(
-        "<message xmlns='jabber:component:accept' from='bob@localhost/r' to='{G}' type='chat' id='r1'>\
-         <body>re</body><reply xmlns='urn:xmpp:reply:0' id='{}' to='{G}'/></message>",
-        ids[0]
-    ));
+    t.reply("bob", "r1", "re", &ids[0]);
     let refs: Vec<String> = t
         .sent()
         .iter()
@@ -615,25 +752,22 @@ fn me_becomes_action() {
 #[test]
 fn chat_states_and_receipts_are_not_fanned_out() {
     let mut t = three();
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='x1'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>");
+    const CHATSTATES: &str = "http://jabber.org/protocol/chatstates";
+    t.message("alice", "x1", vec![ns_el("composing", CHATSTATES, &[])]);
     assert!(t.sent().is_empty());
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='x2'><body>hi</body><request xmlns='urn:xmpp:receipts'/><active xmlns='http://jabber.org/protocol/chatstates'/></message>");
-    let to_b = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(B))
-        .unwrap()
-        .clone();
+    t.message(
+        "alice",
+        "x2",
+        vec![
+            body_el("hi"),
+            ns_el("request", "urn:xmpp:receipts", &[]),
+            ns_el("active", CHATSTATES, &[]),
+        ],
+    );
+    let to_b = t.first_to(B);
     assert!(to_b.get_child("request", "urn:xmpp:receipts").is_none());
-    assert!(to_b
-        .get_child("active", "http://jabber.org/protocol/chatstates")
-        .is_none());
-    let receipt = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some("alice@localhost/r"))
-        .unwrap()
-        .clone();
+    assert!(to_b.get_child("active", CHATSTATES).is_none());
+    let receipt = t.first_to("alice@localhost/r");
     assert_eq!(
         receipt
             .get_child("received", "urn:xmpp:receipts")
@@ -844,12 +978,7 @@ fn catchup_sends_missed_messages_with_delay_when_back() {
     let b = t.bodies(B);
     assert_eq!(b[..2], ["[alice] m2".to_string(), "[alice] m3".to_string()]);
     assert!(b[2].contains("2 earlier messages"), "{b:?}");
-    let first = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(B))
-        .unwrap()
-        .clone();
+    let first = t.first_to(B);
     assert!(first
         .get_child("delay", super::stanza::NS_DELAY)
         .unwrap()
@@ -892,22 +1021,10 @@ fn offline_modes_server_and_drop() {
 #[test]
 fn corrections_are_rewritten_per_recipient_and_only_own() {
     let mut t = three();
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='orig'><body>helo</body></message>");
-    let copy_b = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(B))
-        .unwrap()
-        .attr("id")
-        .unwrap()
-        .to_string();
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='fix'><body>hello</body><replace xmlns='urn:xmpp:message-correct:0' id='orig'/></message>");
-    let to_b = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(B))
-        .unwrap()
-        .clone();
+    t.chat_from("alice", "orig", "helo");
+    let copy_b = t.id_to(B);
+    t.correct("alice", "fix", "hello", "orig");
+    let to_b = t.first_to(B);
     assert_eq!(
         to_b.get_child("replace", super::stanza::NS_CORRECT)
             .unwrap()
@@ -915,7 +1032,7 @@ fn corrections_are_rewritten_per_recipient_and_only_own() {
         Some(copy_b.as_str())
     );
     // Bob tries to correct alice's message by its copy id: refused.
-    t.xml(&format!("<message xmlns='jabber:component:accept' from='bob@localhost/r' to='lobby@groups.localhost' type='chat' id='evil'><body>pwned</body><replace xmlns='urn:xmpp:message-correct:0' id='{copy_b}'/></message>"));
+    t.correct("bob", "evil", "pwned", &copy_b);
     assert!(t.bodies(A).is_empty());
     assert!(t.one_body(B).contains("only correct or retract your own"));
 }
@@ -923,18 +1040,17 @@ fn corrections_are_rewritten_per_recipient_and_only_own() {
 #[test]
 fn unknown_references_correction_becomes_new_retraction_refused() {
     let mut t = three();
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='fix'><body>hello</body><replace xmlns='urn:xmpp:message-correct:0' id='never-seen'/></message>");
-    let to_b = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(B))
-        .unwrap()
-        .clone();
+    t.correct("alice", "fix", "hello", "never-seen");
+    let to_b = t.first_to(B);
     assert!(to_b
         .get_child("replace", super::stanza::NS_CORRECT)
         .is_none());
     assert_eq!(super::stanza::body(&to_b).as_deref(), Some("[alice] hello"));
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='rt'><retract xmlns='urn:xmpp:message-retract:1' id='never-seen'/><body>retracted</body></message>");
+    t.message(
+        "alice",
+        "rt",
+        vec![retract_el("never-seen"), body_el("retracted")],
+    );
     assert!(t.bodies(B).is_empty());
     assert!(t.one_body(A).contains("cannot be retracted"));
 }
@@ -942,22 +1058,10 @@ fn unknown_references_correction_becomes_new_retraction_refused() {
 #[test]
 fn own_retraction_is_relayed_with_each_recipients_id() {
     let mut t = three();
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='oops'><body>oops</body></message>");
-    let copy_b = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(B))
-        .unwrap()
-        .attr("id")
-        .unwrap()
-        .to_string();
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='rt'><retract xmlns='urn:xmpp:message-retract:1' id='oops'/></message>");
-    let to_b = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(B))
-        .unwrap()
-        .clone();
+    t.chat_from("alice", "oops", "oops");
+    let copy_b = t.id_to(B);
+    t.retract("alice", "rt", "oops");
+    let to_b = t.first_to(B);
     assert_eq!(
         to_b.get_child("retract", super::stanza::NS_RETRACT)
             .unwrap()
@@ -966,60 +1070,27 @@ fn own_retraction_is_relayed_with_each_recipients_id() {
     );
     assert_ne!(to_b.attr("id"), Some(copy_b.as_str()));
     // Two body-less relays in a row still get distinct ids.
-    let id_to_c = |t: &T| {
-        t.sent()
-            .into_iter()
-            .find(|e| e.attr("to") == Some(C))
-            .unwrap()
-            .attr("id")
-            .unwrap()
-            .to_string()
-    };
-    t.xml(&format!("<message xmlns='jabber:component:accept' from='bob@localhost/r' to='lobby@groups.localhost' type='chat' id='re'><reactions xmlns='urn:xmpp:reactions:0' id='{copy_b}'><reaction>x</reaction></reactions></message>"));
-    let first = id_to_c(&t);
-    t.xml(&format!("<message xmlns='jabber:component:accept' from='bob@localhost/r' to='lobby@groups.localhost' type='chat' id='re2'><reactions xmlns='urn:xmpp:reactions:0' id='{copy_b}'><reaction>y</reaction></reactions></message>"));
-    assert_ne!(first, id_to_c(&t));
+    t.react("bob", "re", &copy_b, "x");
+    let first = t.id_to(C);
+    t.react("bob", "re2", &copy_b, "y");
+    assert_ne!(first, t.id_to(C));
 }
 
 #[test]
 fn replies_and_reactions_point_at_each_recipients_id() {
     let mut t = three();
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='orig'><body>question</body></message>");
-    let copy_b = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(B))
-        .unwrap()
-        .attr("id")
-        .unwrap()
-        .to_string();
-    let copy_c = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(C))
-        .unwrap()
-        .attr("id")
-        .unwrap()
-        .to_string();
-    t.xml(&format!("<message xmlns='jabber:component:accept' from='bob@localhost/r' to='lobby@groups.localhost' type='chat' id='r1'><reactions xmlns='urn:xmpp:reactions:0' id='{copy_b}'><reaction>👍</reaction></reactions></message>"));
-    let to_a = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(A))
-        .unwrap()
-        .clone();
+    t.chat_from("alice", "orig", "question");
+    let copy_b = t.id_to(B);
+    let copy_c = t.id_to(C);
+    t.react("bob", "r1", &copy_b, "👍");
+    let to_a = t.first_to(A);
     assert_eq!(
         to_a.get_child("reactions", super::stanza::NS_REACTIONS)
             .unwrap()
             .attr("id"),
         Some("orig")
     );
-    let to_c = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(C))
-        .unwrap()
-        .clone();
+    let to_c = t.first_to(C);
     assert_eq!(
         to_c.get_child("reactions", super::stanza::NS_REACTIONS)
             .unwrap()
@@ -1031,7 +1102,8 @@ fn replies_and_reactions_point_at_each_recipients_id() {
 #[test]
 fn shared_file_keeps_exact_url_body() {
     let mut t = three();
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='f'><body>https://up.example/cat.jpg</body><x xmlns='jabber:x:oob'><url>https://up.example/cat.jpg</url></x></message>");
+    let url = "https://up.example/cat.jpg";
+    t.message("alice", "f", vec![body_el(url), oob_el(url)]);
     let b = t.bodies(B);
     assert_eq!(
         b,
@@ -1258,13 +1330,11 @@ fn service_admin_is_admin_everywhere() {
 #[test]
 fn iqs() {
     let mut t = three();
-    let iq = |to: &str, payload: &str| {
-        format!("<iq xmlns='jabber:component:accept' type='get' id='q' from='bob@localhost/r' to='{to}'>{payload}</iq>")
-    };
-    t.xml(&iq(
+    t.iq_get(
+        "bob",
         D,
         "<query xmlns='http://jabber.org/protocol/disco#info'/>",
-    ));
+    );
     let r = t.sent()[0].clone();
     let q = r.get_child("query", super::stanza::NS_DISCO_INFO).unwrap();
     let id = q
@@ -1275,10 +1345,11 @@ fn iqs() {
         (Some("component"), Some("generic"))
     );
 
-    t.xml(&iq(
+    t.iq_get(
+        "bob",
         G,
         "<query xmlns='http://jabber.org/protocol/disco#info'/>",
-    ));
+    );
     let r = t.sent()[0].clone();
     let id = r
         .get_child("query", super::stanza::NS_DISCO_INFO)
@@ -1291,10 +1362,11 @@ fn iqs() {
     );
 
     t.msg("root@localhost/r", D, "//newgroup secret invite");
-    t.xml(&iq(
+    t.iq_get(
+        "bob",
         D,
         "<query xmlns='http://jabber.org/protocol/disco#items'/>",
-    ));
+    );
     let items: Vec<_> = t.sent()[0]
         .get_child("query", super::stanza::NS_DISCO_ITEMS)
         .unwrap()
@@ -1304,9 +1376,9 @@ fn iqs() {
     assert_eq!(items, vec![G.to_string()]);
 
     for to in [D, G] {
-        t.xml(&iq(to, "<ping xmlns='urn:xmpp:ping'/>"));
+        t.iq_get("bob", to, "<ping xmlns='urn:xmpp:ping'/>");
         assert_eq!(t.sent()[0].attr("type"), Some("result"));
-        t.xml(&iq(to, "<query xmlns='jabber:iq:version'/>"));
+        t.iq_get("bob", to, "<query xmlns='jabber:iq:version'/>");
         assert_eq!(
             t.sent()[0]
                 .get_child("query", "jabber:iq:version")
@@ -1317,7 +1389,7 @@ fn iqs() {
             "talkgroups"
         );
     }
-    t.xml(&iq(G, "<vCard xmlns='vcard-temp'/>"));
+    t.iq_get("bob", G, "<vCard xmlns='vcard-temp'/>");
     assert_eq!(
         t.sent()[0]
             .get_child("vCard", "vcard-temp")
@@ -1327,31 +1399,33 @@ fn iqs() {
             .text(),
         "Lobby"
     );
-    t.xml(&iq(
+    t.iq_get(
+        "bob",
         G,
         "<query xmlns='http://jabber.org/protocol/disco#info' node='x#y'/>",
-    ));
+    );
     assert!(t.sent()[0]
         .get_child("error", NS_COMPONENT)
         .unwrap()
         .get_child("item-not-found", super::stanza::NS_STANZAS)
         .is_some());
-    t.xml(&iq(G, "<query xmlns='urn:example:unknown'/>"));
+    t.iq_get("bob", G, "<query xmlns='urn:example:unknown'/>");
     assert!(t.sent()[0]
         .get_child("error", NS_COMPONENT)
         .unwrap()
         .get_child("service-unavailable", super::stanza::NS_STANZAS)
         .is_some());
-    t.xml(&iq(
+    t.iq_get(
+        "bob",
         "nope@groups.localhost",
         "<ping xmlns='urn:xmpp:ping'/>",
-    ));
+    );
     assert!(t.sent()[0]
         .get_child("error", NS_COMPONENT)
         .unwrap()
         .get_child("item-not-found", super::stanza::NS_STANZAS)
         .is_some());
-    t.xml("<iq xmlns='jabber:component:accept' type='result' id='q' from='bob@localhost/r' to='groups.localhost'/>");
+    t.iq_result("bob", D, "q");
     assert!(t.sent().is_empty());
 }
 
@@ -1372,14 +1446,9 @@ fn snapshot_round_trip_rebuilds_the_same_core() {
         (B, G, "subscribe"),
         (C, G, "subscribe"),
     ] {
-        let el: Element = format!(
-            "<presence xmlns='jabber:component:accept' from='{from}' to='{to}' type='{ty}'/>"
-        )
-        .parse()
-        .unwrap();
-        core.handle(0, Input::Stanza(el), &mut all);
+        core.handle(0, Input::Stanza(presence_el(from, to, Some(ty))), &mut all);
     }
-    let el: Element = "<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat'><body>kept</body></message>".parse().unwrap();
+    let el = message_el(&full("alice"), G, None, vec![body_el("kept")]);
     core.handle(0, Input::Stanza(el), &mut all);
     let ops: Vec<StoreOp> = all
         .into_iter()
