@@ -90,6 +90,11 @@ impl T {
         self.stanza(presence_el(from, to, ptype))
     }
 
+    /// `user` (see [`full`]) says `body` in the group (`msg` with id `m1`).
+    fn say(&mut self, user: &str, body: &str) -> &mut Self {
+        self.msg(&full(user), G, body)
+    }
+
     /// Subscribe + come online with resource `r`.
     fn join(&mut self, user: &str) -> &mut Self {
         self.pres(&format!("{user}@localhost"), G, Some("subscribe"));
@@ -158,7 +163,7 @@ impl T {
     }
 
     fn cmd(&mut self, user: &str, body: &str) -> String {
-        self.msg(&format!("{user}@localhost/r"), G, body);
+        self.say(user, body);
         // The reply is the first message to the sender (an admin may also
         // get the announcement their command caused, after it).
         let b = self.bodies(&format!("{user}@localhost"));

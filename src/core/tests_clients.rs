@@ -54,7 +54,7 @@ fn a_typed_double_slash_arrives_as_one_slash_and_is_still_a_command() {
         ("/shrug", "[Bobby] /shrug"),
         ("/", "[Bobby] /"),
     ] {
-        t.msg("bob@localhost/r", G, body);
+        t.say("bob", body);
         assert_eq!(t.bodies(A), [relayed], "{body:?}");
     }
     // `//` is always a command, known or not.
@@ -400,11 +400,11 @@ fn a_muted_member_is_told_at_once() {
 #[test]
 fn a_quote_keeps_its_marker_at_the_start_of_a_line() {
     let mut t = three();
-    t.msg("bob@localhost/r", G, "> [alice] hello\nhi to you");
+    t.say("bob", "> [alice] hello\nhi to you");
     assert_eq!(t.bodies(A), ["[bob]\n> [alice] hello\nhi to you"]);
-    t.msg("bob@localhost/r", G, "```\ncode\n```");
+    t.say("bob", "```\ncode\n```");
     assert_eq!(t.bodies(A), ["[bob]\n```\ncode\n```"]);
-    t.msg("bob@localhost/r", G, "a > b");
+    t.say("bob", "a > b");
     assert_eq!(t.bodies(A), ["[bob] a > b"]);
 }
 

@@ -60,7 +60,7 @@ fn nick_rules() {
         t.cmd("carol", "//nick"),
         "usage: //nick NAME — set your nickname"
     );
-    t.msg("bob@localhost/r", G, "hi");
+    t.say("bob", "hi");
     assert_eq!(t.one_body(A), "[Bobby] hi");
 }
 
@@ -98,7 +98,7 @@ fn setid_once_and_unique() {
 #[test]
 fn private_message() {
     let mut t = three();
-    t.msg("alice@localhost/r", G, "//m bob  psst,  there");
+    t.say("alice", "//m bob  psst,  there");
     assert_eq!(t.one_body(A), "OK");
     assert_eq!(t.one_body(B), "[alice → you] psst,  there");
     assert!(t.bodies(C).is_empty());
@@ -140,7 +140,7 @@ fn history_command() {
     let mut t = three();
     assert_eq!(t.cmd("bob", "//history"), "No messages yet.");
     for i in 0..25 {
-        t.later(2000).msg("alice@localhost/r", G, &format!("n{i}"));
+        t.later(2000).say("alice", &format!("n{i}"));
     }
     let h = t.cmd("bob", "//history");
     assert_eq!(h.lines().count(), 21);
@@ -349,10 +349,10 @@ fn non_members_and_pending_cannot_run_commands() {
     let mut t =
         T::new("[[group]]\nname = \"lobby\"\njoin = \"approve\"\nadmins = [\"alice@localhost\"]\n");
     t.join("alice");
-    t.msg("eve@localhost/r", G, "//nick evil");
+    t.say("eve", "//nick evil");
     assert!(t.one_body("eve@localhost").contains("not a member"));
     t.pres(B, G, Some("subscribe"));
-    t.msg("bob@localhost/r", G, "//online");
+    t.say("bob", "//online");
     assert!(t.one_body(B).contains("not a member"));
     assert!(t.stores().is_empty());
 }

@@ -39,7 +39,7 @@ fn approve_policy_queues_and_notifies_online_admins() {
         "bob@localhost asks to join — //add bob@localhost or //allok"
     );
     // A pending user's message is not relayed.
-    t.msg("bob@localhost/r", G, "hi");
+    t.say("bob", "hi");
     assert!(t.one_body(B).contains("waits for an admin"));
     assert!(t.bodies(A).is_empty());
     // Approve.
@@ -148,7 +148,7 @@ fn unsubscribe_leaves_and_announces() {
 #[test]
 fn leave_command() {
     let mut t = three();
-    t.msg("bob@localhost/r", G, "//leave");
+    t.say("bob", "//leave");
     assert_eq!(t.one_body(B), "You left Lobby.");
     assert_eq!(t.member_state("bob"), None);
     assert_eq!(t.one_body(A), "*** bob left");

@@ -102,11 +102,11 @@ fn a_probe_from_a_full_jid_counts_as_a_login() {
     // Bob subscribed but his client never accepted the group's request: the
     // group only ever sees probes from his sessions.
     t.pres(B, G, Some("subscribe"));
-    t.msg("alice@localhost/r", G, "before bob logs in");
+    t.say("alice", "before bob logs in");
     assert!(t.bodies(B).is_empty());
     t.pres("bob@localhost/laptop", G, Some("probe"));
     assert_eq!(t.bodies(B), vec!["[alice] before bob logs in".to_string()]);
-    t.msg("alice@localhost/r", G, "live");
+    t.say("alice", "live");
     assert_eq!(t.one_body(B), "[alice] live");
     // A probe from the bare JID says nothing about sessions.
     t.pres("alice@localhost/r", G, Some("unavailable"));
@@ -120,10 +120,10 @@ fn resources_are_tracked_separately() {
     let mut t = three();
     t.pres("bob@localhost/phone", G, None);
     t.pres("bob@localhost/r", G, Some("unavailable"));
-    t.msg("alice@localhost/r", G, "still there?");
+    t.say("alice", "still there?");
     assert_eq!(t.one_body(B), "[alice] still there?");
     t.pres("bob@localhost/phone", G, Some("unavailable"));
-    t.msg("alice@localhost/r", G, "gone?");
+    t.say("alice", "gone?");
     assert!(t.bodies(B).is_empty());
 }
 

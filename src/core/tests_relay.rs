@@ -9,7 +9,7 @@ use super::*;
 #[test]
 fn relay_to_everyone_else_with_nick_and_no_echo() {
     let mut t = three();
-    t.msg("alice@localhost/r", G, "hello");
+    t.say("alice", "hello");
     assert_eq!(t.one_body(B), "[alice] hello");
     assert_eq!(t.one_body(C), "[alice] hello");
     assert!(t.bodies(A).is_empty());
@@ -38,7 +38,7 @@ fn relay_to_everyone_else_with_nick_and_no_echo() {
 #[test]
 fn plain_messages_fan_out_as_one_stanza_references_per_copy() {
     let mut t = three();
-    t.msg("alice@localhost/r", G, "one stanza");
+    t.say("alice", "one stanza");
     assert_eq!(t.fanouts, 1);
     assert_eq!(t.bodies(B), ["[alice] one stanza"]);
     assert_eq!(t.bodies(C), ["[alice] one stanza"]);
@@ -59,7 +59,7 @@ fn with_multicast_every_copy_shares_one_id_and_references_follow() {
     cfg.component.multicast = Some("multicast.localhost".into());
     let mut t = T::from_cfg(cfg);
     t.join("alice").join("bob").join("carol");
-    t.msg("alice@localhost/r", G, "to all");
+    t.say("alice", "to all");
     // The core hands the relay to the service as one stanza (the policy
     // is in core::multicast), whose copies all carry its id.
     assert_eq!(t.fanouts, 0);
@@ -91,7 +91,7 @@ fn with_multicast_every_copy_shares_one_id_and_references_follow() {
 #[test]
 fn me_becomes_action() {
     let mut t = three();
-    t.msg("alice@localhost/r", G, "/me waves");
+    t.say("alice", "/me waves");
     assert_eq!(t.one_body(B), "* alice waves");
 }
 
@@ -126,7 +126,7 @@ fn chat_states_and_receipts_are_not_fanned_out() {
 #[test]
 fn blank_bodies_are_not_relayed() {
     let mut t = three();
-    t.msg("alice@localhost/r", G, "  \n ");
+    t.say("alice", "  \n ");
     assert!(t.out.is_empty());
 }
 
@@ -155,7 +155,7 @@ fn unknown_group_gets_item_not_found() {
 #[test]
 fn non_member_gets_one_reply() {
     let mut t = three();
-    t.msg("eve@localhost/r", G, "hi");
+    t.say("eve", "hi");
     assert!(t.one_body("eve@localhost").contains("not a member"));
     assert_eq!(t.sent().len(), 1);
 }
@@ -163,21 +163,21 @@ fn non_member_gets_one_reply() {
 #[test]
 fn strangers_get_one_text_reply_a_minute_but_errors_always() {
     let mut t = three();
-    t.msg("eve@localhost/r", G, "hi");
+    t.say("eve", "hi");
     assert_eq!(t.sent().len(), 1);
     for body in ["again", "and again"] {
-        t.later(1000).msg("eve@localhost/r", G, body);
+        t.later(1000).say("eve", body);
         assert!(t.sent().is_empty(), "{body}: {:?}", t.sent());
     }
     // Commands are requests: answered up to the relay's allowance (10 in
     // 10 s by default), then silence until the window moves on.
     for i in 0..10 {
-        t.msg("eve@localhost/r", G, "//online");
+        t.say("eve", "//online");
         assert!(t.one_body("eve@localhost").contains("not a member"), "{i}");
     }
-    t.msg("eve@localhost/r", G, "/help");
+    t.say("eve", "/help");
     assert!(t.sent().is_empty(), "{:?}", t.sent());
-    t.later(10_000).msg("eve@localhost/r", G, "/help");
+    t.later(10_000).say("eve", "/help");
     assert!(t.one_body("eve@localhost").contains("not a member"));
     // Another group and the service domain count separately.
     t.msg("eve@localhost/r", D, "hello service");
@@ -189,7 +189,7 @@ fn strangers_get_one_text_reply_a_minute_but_errors_always() {
         t.msg("eve@localhost/r", "nosuch@groups.localhost", "x");
         assert_eq!(t.sent().len(), 1);
     }
-    t.later(60_000).msg("eve@localhost/r", G, "a minute later");
+    t.later(60_000).say("eve", "a minute later");
     assert!(t.one_body("eve@localhost").contains("not a member"));
     // Members are never limited.
     for i in 0..5 {
@@ -201,26 +201,26 @@ fn strangers_get_one_text_reply_a_minute_but_errors_always() {
 fn stopped_blocked_offline_and_muted() {
     let mut t = three();
     assert!(t.cmd("bob", "//stop 60").starts_with("OK"));
-    t.msg("alice@localhost/r", G, "one");
+    t.say("alice", "one");
     assert!(t.bodies(B).is_empty());
     assert_eq!(
         t.cmd("bob", "//continue"),
         "OK, you receive the group's messages again."
     );
-    t.msg("alice@localhost/r", G, "two");
+    t.say("alice", "two");
     assert_eq!(t.one_body(B), "[alice] two");
     // block by FID
     assert_eq!(t.cmd("carol", "//block alice"), "OK");
-    t.msg("alice@localhost/r", G, "three");
+    t.say("alice", "three");
     assert!(t.bodies(C).is_empty());
     assert_eq!(t.cmd("carol", "//unblock alice"), "OK");
     // mute
     assert_eq!(t.cmd("alice", "//mute bob"), "OK");
-    t.msg("bob@localhost/r", G, "muted words");
+    t.say("bob", "muted words");
     assert!(t.bodies(A).is_empty() && t.bodies(C).is_empty());
     assert!(t.one_body(B).contains("muted"));
     assert_eq!(t.cmd("alice", "//unmute bob"), "OK");
-    t.msg("bob@localhost/r", G, "free");
+    t.say("bob", "free");
     assert_eq!(t.one_body(A), "[bob] free");
 }
 
@@ -229,11 +229,11 @@ fn stop_expires_by_time_and_minus_one_ends_it() {
     let mut t = three();
     t.cmd("bob", "//stop 10");
     t.later(11_000);
-    t.msg("alice@localhost/r", G, "after");
+    t.say("alice", "after");
     assert_eq!(t.one_body(B), "[alice] after");
     t.cmd("bob", "//stop 100");
     assert!(t.cmd("bob", "//stop -1").starts_with("OK"));
-    t.msg("alice@localhost/r", G, "x");
+    t.say("alice", "x");
     assert_eq!(t.one_body(B), "[alice] x");
     assert!(t.cmd("bob", "//stop soon").starts_with("usage: //stop"));
 }
@@ -243,16 +243,16 @@ fn flood_control_one_warning_per_window() {
     let mut t = open_group("burst = 3\nwindow_secs = 10");
     t.join("alice").join("bob");
     for i in 0..3 {
-        t.msg("alice@localhost/r", G, &format!("m{i}"));
+        t.say("alice", &format!("m{i}"));
         assert_eq!(t.bodies(B).len(), 1);
     }
-    t.msg("alice@localhost/r", G, "over1");
+    t.say("alice", "over1");
     assert!(t.bodies(B).is_empty());
     assert!(t.one_body(A).contains("Slow down"));
-    t.msg("alice@localhost/r", G, "over2");
+    t.say("alice", "over2");
     assert!(t.sent().is_empty(), "one warning per window");
     t.later(10_001);
-    t.msg("alice@localhost/r", G, "ok again");
+    t.say("alice", "ok again");
     assert_eq!(t.one_body(B), "[alice] ok again");
 }
 
@@ -260,10 +260,10 @@ fn flood_control_one_warning_per_window() {
 fn body_limit() {
     let mut t = open_group("max_body = 5");
     t.join("alice").join("bob");
-    t.msg("alice@localhost/r", G, "123456");
+    t.say("alice", "123456");
     assert!(t.bodies(B).is_empty());
     assert!(t.one_body(A).contains("limit is 5"));
-    t.msg("alice@localhost/r", G, "12345");
+    t.say("alice", "12345");
     assert_eq!(t.one_body(B), "[alice] 12345");
 }
 
@@ -273,7 +273,7 @@ fn catchup_sends_missed_messages_with_delay_when_back() {
     t.join("alice").join("bob");
     t.pres("bob@localhost/r", G, Some("unavailable"));
     for i in 0..4 {
-        t.later(1000).msg("alice@localhost/r", G, &format!("m{i}"));
+        t.later(1000).say("alice", &format!("m{i}"));
         assert!(t.bodies(B).is_empty());
     }
     t.later(1000).pres("bob@localhost/r", G, None);
@@ -297,8 +297,8 @@ fn catchup_skips_what_was_said_while_stopped() {
     let mut t = three();
     t.cmd("bob", "//stop 100");
     t.pres("bob@localhost/r", G, Some("unavailable"));
-    t.later(1000).msg("alice@localhost/r", G, "while stopped");
-    t.later(200_000).msg("alice@localhost/r", G, "after stop");
+    t.later(1000).say("alice", "while stopped");
+    t.later(200_000).say("alice", "after stop");
     t.pres("bob@localhost/r", G, None);
     assert_eq!(t.bodies(B), vec!["[alice] after stop".to_string()]);
 }
@@ -308,13 +308,13 @@ fn offline_modes_server_and_drop() {
     let mut t = open_group("offline = \"server\"");
     t.join("alice").join("bob");
     t.pres("bob@localhost/r", G, Some("unavailable"));
-    t.msg("alice@localhost/r", G, "stored by server");
+    t.say("alice", "stored by server");
     assert_eq!(t.one_body(B), "[alice] stored by server");
 
     let mut t = open_group("offline = \"drop\"");
     t.join("alice").join("bob");
     t.pres("bob@localhost/r", G, Some("unavailable"));
-    t.msg("alice@localhost/r", G, "lost");
+    t.say("alice", "lost");
     assert!(t.bodies(B).is_empty());
     t.pres("bob@localhost/r", G, None);
     assert!(t.bodies(B).is_empty());

@@ -193,7 +193,7 @@ fn said_messages_go_out_in_order_one_at_a_time() {
         "alice",
         "//addroutesend toa password1 http://a/routes/lobby/fromb",
     );
-    t.later(1000).msg("bob@localhost/r", G, "first");
+    t.later(1000).say("bob", "first");
     let enq = t
         .stores()
         .into_iter()
@@ -222,7 +222,7 @@ fn said_messages_go_out_in_order_one_at_a_time() {
     assert_eq!(m.origin, G);
     assert_eq!(m.trail, vec![INSTANCE.to_string()]);
     // A second message waits for the first.
-    t.later(10).msg("carol@localhost/r", G, "second");
+    t.later(10).say("carol", "second");
     assert!(t.https().is_empty());
     t.ok(&h1);
     assert!(t
@@ -250,7 +250,7 @@ fn said_messages_go_out_in_order_one_at_a_time() {
 fn failures_back_off_then_resume_with_the_same_message() {
     let mut t = routed();
     t.cmd("alice", "//addroutesend toa password1 http://a/x");
-    t.later(1000).msg("bob@localhost/r", G, "one");
+    t.later(1000).say("bob", "one");
     let h = t.https()[0].clone();
     t.deliver(&h, Outcome::Failed("cannot connect".into()));
     assert!(t.https().is_empty());
@@ -297,10 +297,10 @@ fn failures_back_off_then_resume_with_the_same_message() {
 fn refused_messages_are_dropped_and_old_ones_given_up() {
     let mut t = routed();
     t.cmd("alice", "//addroutesend toa password1 http://a/x");
-    t.later(1000).msg("bob@localhost/r", G, "one");
+    t.later(1000).say("bob", "one");
     let h = t.https()[0].clone();
-    t.later(10).msg("bob@localhost/r", G, "two");
-    t.later(10).msg("bob@localhost/r", G, "three");
+    t.later(10).say("bob", "two");
+    t.later(10).say("bob", "three");
     t.deliver(
         &h,
         Outcome::Response {
@@ -331,9 +331,9 @@ fn refused_messages_are_dropped_and_old_ones_given_up() {
 fn deleting_a_route_mid_delivery_drops_its_queue() {
     let mut t = routed();
     t.cmd("alice", "//addroutesend toa password1 http://a/x");
-    t.later(1000).msg("bob@localhost/r", G, "one");
+    t.later(1000).say("bob", "one");
     let h = t.https()[0].clone();
-    t.msg("bob@localhost/r", G, "two");
+    t.say("bob", "two");
     assert_eq!(
         t.cmd("alice", "//delroute toa"),
         "OK, route toa deleted; 2 undelivered messages dropped."
@@ -346,7 +346,7 @@ fn deleting_a_route_mid_delivery_drops_its_queue() {
 fn outbox_resumes_from_the_snapshot() {
     let mut t = routed();
     t.cmd("alice", "//addroutesend toa password1 http://a/x");
-    t.later(1000).msg("bob@localhost/r", G, "kept");
+    t.later(1000).say("bob", "kept");
     let stored: Vec<StoreOp> = t.stores().into_iter().cloned().collect();
     let route = t.core.groups["lobby"].routes["toa"].rec.clone();
     let outbox: Vec<_> = stored
@@ -620,7 +620,7 @@ fn the_next_deadline_is_a_failed_deliverys_retry() {
         t.now - 500 + 3_600_000,
         "only the pruning"
     );
-    t.msg("alice@localhost/r", G, "one");
+    t.say("alice", "one");
     let h = t.https()[0].clone();
     t.deliver(&h, Outcome::Failed("down".into()));
     // Backoff: the first retry a second later; the core wants a tick then.

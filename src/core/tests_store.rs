@@ -8,7 +8,7 @@ use super::*;
 fn only_acknowledging_batches_need_power_loss_durability() {
     let mut t = three();
     t.core.take_acknowledged();
-    t.msg("alice@localhost/r", G, "a relay");
+    t.say("alice", "a relay");
     assert!(!t.core.take_acknowledged(), "relays need only crash safety");
     t.pres("bob@localhost/r", G, Some("unavailable"));
     assert!(!t.core.take_acknowledged(), "online marks too");
@@ -24,7 +24,7 @@ fn only_acknowledging_batches_need_power_loss_durability() {
 fn snapshot_round_trip_rebuilds_the_same_core() {
     let mut t = three();
     t.cmd("bob", "//block carol");
-    t.msg("alice@localhost/r", G, "kept");
+    t.say("alice", "kept");
     // Collect every store op since start into an in-memory store.
     let mut store = crate::store::Store::open_in_memory().unwrap();
     let mut all = Vec::new();
@@ -83,6 +83,6 @@ fn a_rebuilt_core_keeps_who_is_online_without_probing() {
     fresh.adopt_volatile(&t.core);
     assert_eq!(fresh.counts(), (3, 3));
     t.core = fresh;
-    t.msg("alice@localhost/r", G, "after the rebuild");
+    t.say("alice", "after the rebuild");
     assert_eq!(t.bodies(B), ["[alice] after the rebuild"]);
 }
