@@ -1,5 +1,8 @@
 //! Scenario tables for the core: stanzas in, stanzas and store writes out,
 //! with an explicit `now` (no sleeps, no sockets).
+//!
+//! This file is the harness (`T`, the group set-ups and the stanza
+//! builders); the scenarios are in the submodules below, by feature.
 
 use minidom::Element;
 
@@ -80,22 +83,16 @@ impl T {
     }
 
     fn msg(&mut self, from: &str, to: &str, body: &str) -> &mut Self {
-        use super::stanza::Attr;
-        let el = Element::builder("message", NS_COMPONENT)
-            .a("from", from)
-            .a("to", to)
-            .a("type", "chat")
-            .a("id", "m1")
-            .append(Element::builder("body", NS_COMPONENT).append(body).build())
-            .build();
-        self.input(Input::Stanza(el))
+        self.stanza(message_el(from, to, Some("m1"), vec![body_el(body)]))
     }
 
     fn pres(&mut self, from: &str, to: &str, ptype: Option<&str>) -> &mut Self {
-        let t = ptype.map(|t| format!(" type='{t}'")).unwrap_or_default();
-        self.xml(&format!(
-            "<presence xmlns='jabber:component:accept' from='{from}' to='{to}'{t}/>"
-        ))
+        self.stanza(presence_el(from, to, ptype))
+    }
+
+    /// `user` (see [`full`]) says `body` in the group (`msg` with id `m1`).
+    fn say(&mut self, user: &str, body: &str) -> &mut Self {
+        self.msg(&full(user), G, body)
     }
 
     /// Subscribe + come online with resource `r`.
@@ -166,7 +163,7 @@ impl T {
     }
 
     fn cmd(&mut self, user: &str, body: &str) -> String {
-        self.msg(&format!("{user}@localhost/r"), G, body);
+        self.say(user, body);
         // The reply is the first message to the sender (an admin may also
         // get the announcement their command caused, after it).
         let b = self.bodies(&format!("{user}@localhost"));
@@ -178,12 +175,173 @@ impl T {
         self
     }
 
+    /// Feeds a built stanza.
+    fn stanza(&mut self, el: Element) -> &mut Self {
+        self.input(Input::Stanza(el))
+    }
+
+    /// A chat message from `user` (see [`full`]) to the group, with these
+    /// children in this order.
+    fn message(&mut self, user: &str, id: &str, children: Vec<Element>) -> &mut Self {
+        self.stanza(message_el(&full(user), G, Some(id), children))
+    }
+
+    /// `<message id=id><body>body</body></message>` from `user` to the group.
+    fn chat_from(&mut self, user: &str, id: &str, body: &str) -> &mut Self {
+        self.message(user, id, vec![body_el(body)])
+    }
+
+    /// A correction (XEP-0308) of message `of`.
+    fn correct(&mut self, user: &str, id: &str, body: &str, of: &str) -> &mut Self {
+        self.message(user, id, vec![body_el(body), replace_el(of)])
+    }
+
+    /// A body-less retraction (XEP-0424) of message `of`.
+    fn retract(&mut self, user: &str, id: &str, of: &str) -> &mut Self {
+        self.message(user, id, vec![retract_el(of)])
+    }
+
+    /// A reply (XEP-0461) to message `to_id`.
+    fn reply(&mut self, user: &str, id: &str, body: &str, to_id: &str) -> &mut Self {
+        self.message(user, id, vec![body_el(body), reply_el(to_id)])
+    }
+
+    /// A reaction (XEP-0444) to message `of`.
+    fn react(&mut self, user: &str, id: &str, of: &str, reaction: &str) -> &mut Self {
+        self.message(user, id, vec![reactions_el(of, reaction)])
+    }
+
+    /// `<iq type='get' id='q'>payload</iq>` from `user` to `to`.
+    fn iq_get(&mut self, user: &str, to: &str, payload: &str) -> &mut Self {
+        let from = full(user);
+        self.xml(&format!(
+            "<iq xmlns='jabber:component:accept' type='get' id='q' from='{from}' to='{to}'>{payload}</iq>"
+        ))
+    }
+
+    /// `<iq type='result' id=id/>` from `user` to `to`.
+    fn iq_result(&mut self, user: &str, to: &str, id: &str) -> &mut Self {
+        let from = full(user);
+        self.xml(&format!(
+            "<iq xmlns='jabber:component:accept' from='{from}' to='{to}' type='result' id='{id}'/>"
+        ))
+    }
+
+    /// A service-unavailable `<iq type='error' id=id/>` from `user` to `to`.
+    fn iq_error(&mut self, user: &str, to: &str, id: &str) -> &mut Self {
+        let from = full(user);
+        self.xml(&format!(
+            "<iq xmlns='jabber:component:accept' from='{from}' to='{to}' type='error' id='{id}'>\
+             <error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+        ))
+    }
+
+    /// The first stanza sent to exactly `to` (a bare JID is not a prefix
+    /// of a full one here).
+    fn first_to(&self, to: &str) -> Element {
+        self.sent()
+            .into_iter()
+            .find(|e| e.attr("to") == Some(to))
+            .unwrap_or_else(|| panic!("nothing sent to {to}: {:#?}", self.sent()))
+            .clone()
+    }
+
+    /// The id of the last message sent to exactly `to`: what `to`'s client
+    /// knows that message by.
+    fn id_to(&self, to: &str) -> String {
+        self.sent()
+            .into_iter()
+            .rev()
+            .find(|e| e.name() == "message" && e.attr("to") == Some(to))
+            .and_then(|e| e.attr("id"))
+            .unwrap_or_else(|| panic!("no message with an id to {to}: {:#?}", self.sent()))
+            .to_string()
+    }
+
     fn member_state(&self, user: &str) -> Option<MemberState> {
         self.core.groups["lobby"]
             .members
             .get(&format!("{user}@localhost"))
             .map(|m| m.rec.state)
     }
+}
+
+/// `alice` → `alice@localhost/r`; a JID (with `@`) stays as it is.
+fn full(user: &str) -> String {
+    if user.contains('@') {
+        user.to_string()
+    } else {
+        format!("{user}@localhost/r")
+    }
+}
+
+/// `<message type='chat'>` with these children, in this order.
+fn message_el(from: &str, to: &str, id: Option<&str>, children: Vec<Element>) -> Element {
+    use super::stanza::Attr;
+    let mut b = Element::builder("message", NS_COMPONENT)
+        .a("from", from)
+        .a("to", to)
+        .a("type", "chat");
+    if let Some(id) = id {
+        b = b.a("id", id);
+    }
+    b.append_all(children).build()
+}
+
+fn presence_el(from: &str, to: &str, ptype: Option<&str>) -> Element {
+    let t = ptype.map(|t| format!(" type='{t}'")).unwrap_or_default();
+    format!("<presence xmlns='jabber:component:accept' from='{from}' to='{to}'{t}/>")
+        .parse()
+        .unwrap()
+}
+
+fn body_el(text: &str) -> Element {
+    Element::builder("body", NS_COMPONENT).append(text).build()
+}
+
+fn ns_el(name: &str, ns: &str, attrs: &[(&'static str, &str)]) -> Element {
+    use super::stanza::Attr;
+    attrs
+        .iter()
+        .fold(Element::builder(name, ns), |b, (k, v)| b.a(k, *v))
+        .build()
+}
+
+fn replace_el(of: &str) -> Element {
+    ns_el("replace", super::stanza::NS_CORRECT, &[("id", of)])
+}
+
+fn retract_el(of: &str) -> Element {
+    ns_el("retract", super::stanza::NS_RETRACT, &[("id", of)])
+}
+
+fn reply_el(to_id: &str) -> Element {
+    ns_el(
+        "reply",
+        super::stanza::NS_REPLY,
+        &[("id", to_id), ("to", G)],
+    )
+}
+
+fn reactions_el(of: &str, reaction: &str) -> Element {
+    let r = super::stanza::NS_REACTIONS;
+    let mut el = ns_el("reactions", r, &[("id", of)]);
+    el.append_child(Element::builder("reaction", r).append(reaction).build());
+    el
+}
+
+fn fallback_el(for_ns: &str) -> Element {
+    ns_el("fallback", "urn:xmpp:fallback:0", &[("for", for_ns)])
+}
+
+fn oob_el(url: &str) -> Element {
+    let mut el = ns_el("x", super::stanza::NS_OOB, &[]);
+    el.append_child(
+        Element::builder("url", super::stanza::NS_OOB)
+            .append(url)
+            .build(),
+    );
+    el
 }
 
 const A: &str = "alice@localhost";
@@ -196,1447 +354,26 @@ fn three() -> T {
     t
 }
 
-// ---------- joining and leaving ----------
+#[path = "tests_joining.rs"]
+mod joining;
 
-#[test]
-fn open_join_handshake_welcome_and_announcement() {
-    let mut t = open_group("");
-    t.join("alice");
-    t.pres("bob@localhost", G, Some("subscribe"));
-    assert_eq!(
-        t.presences(B),
-        vec![Some("subscribed".into()), Some("subscribe".into()), None]
-    );
-    assert!(t.one_body(B).contains("Welcome to Lobby"));
-    assert_eq!(t.one_body(A), "*** bob joined");
-    assert!(t.stores().iter().any(
-        |s| matches!(s, StoreOp::UpsertMember(r) if *r.jid == *B && r.state == MemberState::Member)
-    ));
-}
+#[path = "tests_presence.rs"]
+mod presence;
 
-#[test]
-fn approve_policy_queues_and_notifies_online_admins() {
-    let mut t =
-        T::new("[[group]]\nname = \"lobby\"\njoin = \"approve\"\nadmins = [\"alice@localhost\"]\n");
-    t.join("alice");
-    assert_eq!(
-        t.member_state("alice"),
-        Some(MemberState::Member),
-        "config admin accepted at once"
-    );
-    t.pres(B, G, Some("subscribe"));
-    assert_eq!(t.member_state("bob"), Some(MemberState::Pending));
-    assert!(t.presences(B).is_empty(), "no subscribed yet");
-    assert!(t.one_body(B).contains("waits for an admin"));
-    assert_eq!(
-        t.one_body(A),
-        "bob@localhost asks to join — //add bob@localhost or //allok"
-    );
-    // A pending user's message is not relayed.
-    t.msg("bob@localhost/r", G, "hi");
-    assert!(t.one_body(B).contains("waits for an admin"));
-    assert!(t.bodies(A).is_empty());
-    // Approve.
-    let r = t.cmd("alice", "//add bob@localhost");
-    assert!(r.contains("now a member"), "{r}");
-    assert_eq!(t.member_state("bob"), Some(MemberState::Member));
-    assert_eq!(
-        t.presences(B)[..2],
-        [Some("subscribed".into()), Some("subscribe".into())]
-    );
-}
+#[path = "tests_relay.rs"]
+mod relay;
 
-#[test]
-fn admins_coming_online_hear_about_waiting_requests() {
-    let mut t =
-        T::new("[[group]]\nname = \"lobby\"\njoin = \"approve\"\nadmins = [\"alice@localhost\"]\n");
-    t.join("alice");
-    t.pres("alice@localhost/r", G, Some("unavailable"));
-    t.pres(B, G, Some("subscribe"));
-    assert!(t.bodies(A).is_empty(), "alice is offline");
-    t.pres("alice@localhost/r", G, None);
-    assert_eq!(
-        t.one_body(A),
-        "1 waiting to join lobby: bob@localhost — //add JID or //allok"
-    );
-}
+#[path = "tests_commands.rs"]
+mod commands;
 
-#[test]
-fn allok_approves_everyone_pending() {
-    let mut t =
-        T::new("[[group]]\nname = \"lobby\"\njoin = \"approve\"\nadmins = [\"alice@localhost\"]\n");
-    t.join("alice");
-    t.pres(B, G, Some("subscribe"));
-    t.pres(C, G, Some("subscribe"));
-    let r = t.cmd("alice", "//allok");
-    assert!(r.contains("approved 2"), "{r}");
-    assert_eq!(t.member_state("bob"), Some(MemberState::Member));
-    assert_eq!(t.member_state("carol"), Some(MemberState::Member));
-    assert_eq!(t.cmd("alice", "//allok"), "No pending requests.");
-}
+#[path = "tests_store.rs"]
+mod store;
 
-#[test]
-fn invite_policy_refuses_unless_invited() {
-    let mut t =
-        T::new("[[group]]\nname = \"lobby\"\njoin = \"invite\"\nadmins = [\"alice@localhost\"]\n");
-    t.join("alice");
-    t.pres(B, G, Some("subscribe"));
-    assert_eq!(t.presences(B), vec![Some("unsubscribed".into())]);
-    assert_eq!(t.member_state("bob"), None);
-    // Invite: the group asks bob; bob accepts -> member.
-    let r = t.cmd("alice", "//add bob@localhost");
-    assert!(r.contains("invited"), "{r}");
-    assert_eq!(t.presences(B), vec![Some("subscribe".into())]);
-    assert_eq!(t.member_state("bob"), Some(MemberState::Invited));
-    t.pres(B, G, Some("subscribed"));
-    assert_eq!(t.member_state("bob"), Some(MemberState::Member));
-    assert!(t.one_body(B).contains("Welcome"));
-}
-
-#[test]
-fn invited_user_who_subscribes_is_accepted() {
-    let mut t =
-        T::new("[[group]]\nname = \"lobby\"\njoin = \"invite\"\nadmins = [\"alice@localhost\"]\n");
-    t.join("alice");
-    t.cmd("alice", "//add bob@localhost");
-    t.pres(B, G, Some("subscribe"));
-    assert_eq!(t.member_state("bob"), Some(MemberState::Member));
-}
-
-#[test]
-fn blacklisted_cannot_rejoin_and_nothing_is_stored() {
-    let mut t = three();
-    assert_eq!(
-        t.cmd("alice", "//blacklist bob@localhost"),
-        "OK, bob@localhost is blacklisted."
-    );
-    assert_eq!(t.member_state("bob"), None);
-    assert!(t.presences(B).contains(&Some("unsubscribed".into())));
-    t.pres(B, G, Some("subscribe"));
-    assert_eq!(t.presences(B), vec![Some("unsubscribed".into())]);
-    assert!(t.stores().is_empty());
-    // //add refuses; //pass lifts it.
-    assert!(t.cmd("alice", "//add bob@localhost").contains("//pass"));
-    assert_eq!(
-        t.cmd("alice", "//pass bob@localhost"),
-        "OK, bob@localhost may join again."
-    );
-    t.pres(B, G, Some("subscribe"));
-    assert_eq!(t.member_state("bob"), Some(MemberState::Member));
-}
-
-#[test]
-fn unsubscribe_leaves_and_announces() {
-    let mut t = three();
-    t.pres(B, G, Some("unsubscribe"));
-    assert_eq!(t.member_state("bob"), None);
-    assert_eq!(t.one_body(A), "*** bob left");
-    assert!(t.stores().contains(&&StoreOp::DeleteMember {
-        group: "lobby".into(),
-        jid: B.into()
-    }));
-    t.pres(C, G, Some("unsubscribed"));
-    assert_eq!(t.member_state("carol"), None);
-}
-
-#[test]
-fn leave_command() {
-    let mut t = three();
-    t.msg("bob@localhost/r", G, "//leave");
-    assert_eq!(t.one_body(B), "You left Lobby.");
-    assert_eq!(t.member_state("bob"), None);
-    assert_eq!(t.one_body(A), "*** bob left");
-}
-
-#[test]
-fn default_names_get_numbers_on_clash() {
-    let mut t = open_group("");
-    t.join("alice");
-    t.pres("alice@other.example", G, Some("subscribe"));
-    let m = &t.core.groups["lobby"].members["alice@other.example"];
-    assert_eq!(
-        (m.rec.nick.as_str(), m.rec.fid.as_str()),
-        ("alice2", "alice2")
-    );
-}
-
-// ---------- presence ----------
-
-#[test]
-fn connected_sends_presence_and_probe_to_members() {
-    let mut t = three();
-    t.input(Input::Connected);
-    assert_eq!(t.presences(B), vec![None, Some("probe".into())]);
-    let status = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(B) && e.attr("type").is_none())
-        .and_then(|e| e.get_child("status", NS_COMPONENT).map(|s| s.text()))
-        .unwrap();
-    // The counts from before the connection: the best guess until the
-    // probe answers come in.
-    assert_eq!(status, "Lobby — 3 of 3 online");
-}
-
-#[test]
-fn status_line_is_refreshed_for_online_members_when_counts_change() {
-    let mut t = three();
-    t.input(Input::Connected); // everyone unknown again, shown "3 of 3"
-    t.pres("alice@localhost/r", G, None);
-    t.pres("bob@localhost/r", G, None);
-    t.later(1000).input(Input::Tick);
-    assert!(
-        t.presences(A).is_empty(),
-        "rate-limited right after connecting"
-    );
-    t.later(3000).input(Input::Tick);
-    let status: Vec<String> = t
-        .sent()
-        .into_iter()
-        .filter(|e| e.name() == "presence")
-        .map(|e| {
-            format!(
-                "{} {}",
-                e.attr("to").unwrap(),
-                e.get_child("status", NS_COMPONENT).unwrap().text()
-            )
-        })
-        .collect();
-    assert_eq!(
-        status,
-        vec![
-            "alice@localhost Lobby — 2 of 3 online".to_string(),
-            "bob@localhost Lobby — 2 of 3 online".to_string()
-        ]
-    );
-    t.later(10_000).input(Input::Tick);
-    assert!(t.sent().is_empty(), "nothing changed, nothing sent");
-}
-
-#[test]
-fn probe_is_answered_with_online_count_and_shutdown_says_unavailable() {
-    let mut t = three();
-    t.pres("bob@localhost/r", G, Some("probe"));
-    let p = t.sent()[0].clone();
-    assert_eq!(p.attr("to"), Some("bob@localhost/r"));
-    assert_eq!(
-        p.get_child("status", NS_COMPONENT).unwrap().text(),
-        "Lobby — 3 of 3 online"
-    );
-    t.pres("eve@localhost/r", G, Some("probe"));
-    assert_eq!(
-        t.presences("eve@localhost"),
-        vec![Some("unsubscribed".into())]
-    );
-    t.input(Input::Shutdown);
-    assert_eq!(t.presences(A), vec![Some("unavailable".into())]);
-}
-
-#[test]
-fn probe_answers_recount_the_group_at_most_once_a_second() {
-    let mut t = three();
-    let status = |t: &mut T| {
-        t.sent()
-            .into_iter()
-            .find(|e| e.name() == "presence" && e.attr("type").is_none())
-            .and_then(|e| e.get_child("status", NS_COMPONENT).map(|s| s.text()))
-            .unwrap()
-    };
-    t.pres("bob@localhost/r", G, Some("probe"));
-    assert_eq!(status(&mut t), "Lobby — 3 of 3 online");
-    t.pres("alice@localhost/r", G, Some("unavailable"));
-    t.sent();
-    // Within the second: the counts of the last answer.
-    t.pres("carol@localhost/r", G, Some("probe"));
-    assert_eq!(status(&mut t), "Lobby — 3 of 3 online");
-    t.later(1000).pres("carol@localhost/r", G, Some("probe"));
-    assert_eq!(status(&mut t), "Lobby — 2 of 3 online");
-}
-
-#[test]
-fn a_probe_from_a_full_jid_counts_as_a_login() {
-    let mut t = open_group("");
-    t.join("alice");
-    // Bob subscribed but his client never accepted the group's request: the
-    // group only ever sees probes from his sessions.
-    t.pres(B, G, Some("subscribe"));
-    t.msg("alice@localhost/r", G, "before bob logs in");
-    assert!(t.bodies(B).is_empty());
-    t.pres("bob@localhost/laptop", G, Some("probe"));
-    assert_eq!(t.bodies(B), vec!["[alice] before bob logs in".to_string()]);
-    t.msg("alice@localhost/r", G, "live");
-    assert_eq!(t.one_body(B), "[alice] live");
-    // A probe from the bare JID says nothing about sessions.
-    t.pres("alice@localhost/r", G, Some("unavailable"));
-    t.pres(A, G, Some("probe"));
-    t.msg("bob@localhost/laptop", G, "hi");
-    assert!(t.bodies(A).is_empty());
-}
-
-#[test]
-fn resources_are_tracked_separately() {
-    let mut t = three();
-    t.pres("bob@localhost/phone", G, None);
-    t.pres("bob@localhost/r", G, Some("unavailable"));
-    t.msg("alice@localhost/r", G, "still there?");
-    assert_eq!(t.one_body(B), "[alice] still there?");
-    t.pres("bob@localhost/phone", G, Some("unavailable"));
-    t.msg("alice@localhost/r", G, "gone?");
-    assert!(t.bodies(B).is_empty());
-}
-
-#[test]
-fn malformed_presence_is_ignored_or_refused_never_fatal() {
-    let mut t = three();
-    t.xml("<presence xmlns='jabber:component:accept' from='bob@localhost/r' to='lobby@groups.localhost'><show>bogus</show><priority>300</priority></presence>");
-    assert!(t.sent().is_empty());
-    t.xml("<presence xmlns='jabber:component:accept' from='bob@localhost/r' to='lobby@groups.localhost' type='bogus'/>");
-    assert_eq!(t.sent()[0].attr("type"), Some("error"));
-}
-
-// ---------- relaying ----------
-
-#[test]
-fn relay_to_everyone_else_with_nick_and_no_echo() {
-    let mut t = three();
-    t.msg("alice@localhost/r", G, "hello");
-    assert_eq!(t.one_body(B), "[alice] hello");
-    assert_eq!(t.one_body(C), "[alice] hello");
-    assert!(t.bodies(A).is_empty());
-    let e = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(B))
-        .unwrap()
-        .clone();
-    assert_eq!(e.attr("from"), Some(G));
-    assert_eq!(e.attr("type"), Some("chat"));
-    assert_eq!(
-        e.get_child("nick", super::stanza::NS_NICK).unwrap().text(),
-        "alice"
-    );
-    assert!(t
-        .stores()
-        .iter()
-        .any(|s| matches!(s, StoreOp::AppendHistory(h) if h.text == "hello")));
-    // Fresh ids per copy.
-    let ids: Vec<_> = t
-        .sent()
-        .iter()
-        .map(|e| e.attr("id").unwrap().to_string())
-        .collect();
-    assert_ne!(ids[0], ids[1]);
-}
-
-#[test]
-fn plain_messages_fan_out_as_one_stanza_references_per_copy() {
-    let mut t = three();
-    t.msg("alice@localhost/r", G, "one stanza");
-    assert_eq!(t.fanouts, 1);
-    assert_eq!(t.bodies(B), ["[alice] one stanza"]);
-    assert_eq!(t.bodies(C), ["[alice] one stanza"]);
-    // Each copy still has its own id.
-    let ids = t.message_ids();
-    assert_eq!(ids.len(), 2);
-    assert_ne!(ids[0], ids[1]);
-    // A reply references a message: its id differs per recipient.
-    t.xml(&format!(
-        "<message xmlns='jabber:component:accept' from='bob@localhost/r' to='{G}' type='chat' id='r1'>\
-         <body>re</body><reply xmlns='urn:xmpp:reply:0' id='{}' to='{G}'/></message>",
-        ids[0]
-    ));
-    assert_eq!(t.fanouts, 0);
-    assert_eq!(t.bodies(A), ["[bob] re"]);
-}
-
-#[test]
-fn with_multicast_every_copy_shares_one_id_and_references_follow() {
-    let mut cfg =
-        config("[[group]]\nname = \"lobby\"\njoin = \"open\"\nadmins = [\"alice@localhost\"]\n");
-    cfg.component.multicast = Some("multicast.localhost".into());
-    let mut t = T::from_cfg(cfg);
-    t.join("alice").join("bob").join("carol");
-    t.msg("alice@localhost/r", G, "to all");
-    // The core hands the relay to the service as one stanza (the policy
-    // is in core::multicast), whose copies all carry its id.
-    assert_eq!(t.fanouts, 0);
-    let through: Vec<&Element> = (t.sent().into_iter())
-        .filter(|e| e.attr("to") == Some("multicast.localhost"))
-        .collect();
-    assert_eq!(through.len(), 1, "{:?}", t.sent());
-    let addresses: Vec<&str> = through[0]
-        .get_child("addresses", super::stanza::NS_ADDRESS)
-        .map(|a| a.children().filter_map(|c| c.attr("jid")).collect())
-        .unwrap_or_default();
-    assert_eq!(addresses, [B, C]);
-    let ids = [through[0].attr("id").unwrap().to_string()];
-    // A reply from bob names that id; carol and alice get it under the
-    // same id, the one they know.
-    t.xml(&format!(
-        "<message xmlns='jabber:component:accept' from='bob@localhost/r' to='{G}' type='chat' id='r1'>\
-         <body>re</body><reply xmlns='urn:xmpp:reply:0' id='{}' to='{G}'/></message>",
-        ids[0]
-    ));
-    let refs: Vec<String> = t
-        .sent()
-        .iter()
-        .filter_map(|e| e.children().find(|c| c.name() == "reply"))
-        .filter_map(|r| r.attr("id").map(str::to_string))
-        .collect();
-    // Alice wrote it: she gets her own id back; carol the shared one.
-    assert_eq!(refs.len(), 2);
-    assert!(refs.contains(&"m1".to_string()), "{refs:?}");
-    assert!(refs.contains(&ids[0]), "{refs:?}");
-}
-
-#[test]
-fn only_acknowledging_batches_need_power_loss_durability() {
-    let mut t = three();
-    t.core.take_acknowledged();
-    t.msg("alice@localhost/r", G, "a relay");
-    assert!(!t.core.take_acknowledged(), "relays need only crash safety");
-    t.pres("bob@localhost/r", G, Some("unavailable"));
-    assert!(!t.core.take_acknowledged(), "online marks too");
-    t.cmd("bob", "//nick Bobby");
-    assert!(t.core.take_acknowledged(), "an OK must survive power loss");
-    t.pres("dave@localhost", G, Some("subscribe"));
-    assert!(t.core.take_acknowledged(), "joining");
-    t.pres(C, G, Some("unsubscribe"));
-    assert!(t.core.take_acknowledged(), "leaving");
-}
-
-#[test]
-fn me_becomes_action() {
-    let mut t = three();
-    t.msg("alice@localhost/r", G, "/me waves");
-    assert_eq!(t.one_body(B), "* alice waves");
-}
-
-#[test]
-fn chat_states_and_receipts_are_not_fanned_out() {
-    let mut t = three();
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='x1'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>");
-    assert!(t.sent().is_empty());
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='x2'><body>hi</body><request xmlns='urn:xmpp:receipts'/><active xmlns='http://jabber.org/protocol/chatstates'/></message>");
-    let to_b = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(B))
-        .unwrap()
-        .clone();
-    assert!(to_b.get_child("request", "urn:xmpp:receipts").is_none());
-    assert!(to_b
-        .get_child("active", "http://jabber.org/protocol/chatstates")
-        .is_none());
-    let receipt = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some("alice@localhost/r"))
-        .unwrap()
-        .clone();
-    assert_eq!(
-        receipt
-            .get_child("received", "urn:xmpp:receipts")
-            .unwrap()
-            .attr("id"),
-        Some("x2")
-    );
-}
-
-#[test]
-fn blank_bodies_are_not_relayed() {
-    let mut t = three();
-    t.msg("alice@localhost/r", G, "  \n ");
-    assert!(t.out.is_empty());
-}
-
-#[test]
-fn errors_are_never_answered_or_relayed() {
-    let mut t = three();
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='error'><body>x</body><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>");
-    assert!(t.out.is_empty());
-    t.xml("<message xmlns='jabber:component:accept' from='x@localhost' to='nope@groups.localhost' type='error'/>");
-    assert!(t.out.is_empty());
-}
-
-#[test]
-fn unknown_group_gets_item_not_found() {
-    let mut t = three();
-    t.msg("alice@localhost/r", "nope@groups.localhost", "hi");
-    let e = t.sent()[0].clone();
-    assert_eq!(e.attr("type"), Some("error"));
-    let err = e.get_child("error", NS_COMPONENT).unwrap();
-    assert_eq!(err.attr("type"), Some("cancel"));
-    assert!(err
-        .get_child("item-not-found", super::stanza::NS_STANZAS)
-        .is_some());
-}
-
-#[test]
-fn non_member_gets_one_reply() {
-    let mut t = three();
-    t.msg("eve@localhost/r", G, "hi");
-    assert!(t.one_body("eve@localhost").contains("not a member"));
-    assert_eq!(t.sent().len(), 1);
-}
-
-#[test]
-fn nicks_cannot_imitate_another_member() {
-    let mut t = three();
-    for fake in [
-        "\u{430}lice",
-        "ALICE",
-        "AIice",
-        "al\u{200B}ice",
-        "alice\u{202E}",
-        "[alice]",
-    ] {
-        let r = t.cmd("bob", &format!("//nick {fake}"));
-        assert!(!r.starts_with("OK"), "{fake:?} → {r}");
-        assert!(t.stores().is_empty());
-    }
-    assert!(t.cmd("bob", "//nick alicia").starts_with("OK"));
-}
-
-#[test]
-fn strangers_get_one_text_reply_a_minute_but_errors_always() {
-    let mut t = three();
-    t.msg("eve@localhost/r", G, "hi");
-    assert_eq!(t.sent().len(), 1);
-    for body in ["again", "and again"] {
-        t.later(1000).msg("eve@localhost/r", G, body);
-        assert!(t.sent().is_empty(), "{body}: {:?}", t.sent());
-    }
-    // Commands are requests: answered up to the relay's allowance (10 in
-    // 10 s by default), then silence until the window moves on.
-    for i in 0..10 {
-        t.msg("eve@localhost/r", G, "//online");
-        assert!(t.one_body("eve@localhost").contains("not a member"), "{i}");
-    }
-    t.msg("eve@localhost/r", G, "/help");
-    assert!(t.sent().is_empty(), "{:?}", t.sent());
-    t.later(10_000).msg("eve@localhost/r", G, "/help");
-    assert!(t.one_body("eve@localhost").contains("not a member"));
-    // Another group and the service domain count separately.
-    t.msg("eve@localhost/r", D, "hello service");
-    assert_eq!(t.sent().len(), 1);
-    t.msg("eve@localhost/r", D, "hello again");
-    assert!(t.sent().is_empty());
-    // Protocol errors are never rate-limited.
-    for _ in 0..3 {
-        t.msg("eve@localhost/r", "nosuch@groups.localhost", "x");
-        assert_eq!(t.sent().len(), 1);
-    }
-    t.later(60_000).msg("eve@localhost/r", G, "a minute later");
-    assert!(t.one_body("eve@localhost").contains("not a member"));
-    // Members are never limited.
-    for i in 0..5 {
-        assert!(t.cmd("bob", &format!("//nick b{i}")).starts_with("OK"));
-    }
-}
-
-#[test]
-fn when_the_last_admin_leaves_the_longest_standing_member_takes_over() {
-    let mut t = three();
-    t.later(10);
-    assert!(t.core.groups["lobby"].members[A].rec.admin);
-    t.pres(A, G, Some("unsubscribe"));
-    assert!(t.core.groups["lobby"].members[B].rec.admin);
-    assert!(!t.core.groups["lobby"].members[C].rec.admin);
-    assert_eq!(t.bodies(B)[0], "*** alice left");
-    assert!(t.bodies(B)[1].contains("you are its admin now"));
-    assert!(t
-        .stores()
-        .iter()
-        .any(|s| matches!(s, StoreOp::UpsertMember(m) if *m.jid == *B && m.admin)));
-    // Nobody can take the last admin's flag away, not even a service admin.
-    assert_eq!(
-        t.cmd("root", "//unadmin bob@localhost"),
-        "bob@localhost is the last admin: make someone else admin first."
-    );
-    // Not while another admin remains.
-    t.cmd("bob", "//admin carol@localhost");
-    t.cmd("bob", "//leave");
-    assert!(t.core.groups["lobby"].members[C].rec.admin);
-    assert!(t.bodies(C).iter().all(|b| !b.contains("admin now")));
-}
-
-#[test]
-fn stopped_blocked_offline_and_muted() {
-    let mut t = three();
-    assert!(t.cmd("bob", "//stop 60").starts_with("OK"));
-    t.msg("alice@localhost/r", G, "one");
-    assert!(t.bodies(B).is_empty());
-    assert_eq!(
-        t.cmd("bob", "//continue"),
-        "OK, you receive the group's messages again."
-    );
-    t.msg("alice@localhost/r", G, "two");
-    assert_eq!(t.one_body(B), "[alice] two");
-    // block by FID
-    assert_eq!(t.cmd("carol", "//block alice"), "OK");
-    t.msg("alice@localhost/r", G, "three");
-    assert!(t.bodies(C).is_empty());
-    assert_eq!(t.cmd("carol", "//unblock alice"), "OK");
-    // mute
-    assert_eq!(t.cmd("alice", "//mute bob"), "OK");
-    t.msg("bob@localhost/r", G, "muted words");
-    assert!(t.bodies(A).is_empty() && t.bodies(C).is_empty());
-    assert!(t.one_body(B).contains("muted"));
-    assert_eq!(t.cmd("alice", "//unmute bob"), "OK");
-    t.msg("bob@localhost/r", G, "free");
-    assert_eq!(t.one_body(A), "[bob] free");
-}
-
-#[test]
-fn stop_expires_by_time_and_minus_one_ends_it() {
-    let mut t = three();
-    t.cmd("bob", "//stop 10");
-    t.later(11_000);
-    t.msg("alice@localhost/r", G, "after");
-    assert_eq!(t.one_body(B), "[alice] after");
-    t.cmd("bob", "//stop 100");
-    assert!(t.cmd("bob", "//stop -1").starts_with("OK"));
-    t.msg("alice@localhost/r", G, "x");
-    assert_eq!(t.one_body(B), "[alice] x");
-    assert!(t.cmd("bob", "//stop soon").starts_with("usage: //stop"));
-}
-
-#[test]
-fn flood_control_one_warning_per_window() {
-    let mut t = open_group("burst = 3\nwindow_secs = 10");
-    t.join("alice").join("bob");
-    for i in 0..3 {
-        t.msg("alice@localhost/r", G, &format!("m{i}"));
-        assert_eq!(t.bodies(B).len(), 1);
-    }
-    t.msg("alice@localhost/r", G, "over1");
-    assert!(t.bodies(B).is_empty());
-    assert!(t.one_body(A).contains("Slow down"));
-    t.msg("alice@localhost/r", G, "over2");
-    assert!(t.sent().is_empty(), "one warning per window");
-    t.later(10_001);
-    t.msg("alice@localhost/r", G, "ok again");
-    assert_eq!(t.one_body(B), "[alice] ok again");
-}
-
-#[test]
-fn body_limit() {
-    let mut t = open_group("max_body = 5");
-    t.join("alice").join("bob");
-    t.msg("alice@localhost/r", G, "123456");
-    assert!(t.bodies(B).is_empty());
-    assert!(t.one_body(A).contains("limit is 5"));
-    t.msg("alice@localhost/r", G, "12345");
-    assert_eq!(t.one_body(B), "[alice] 12345");
-}
-
-#[test]
-fn catchup_sends_missed_messages_with_delay_when_back() {
-    let mut t = open_group("catchup_max = 2");
-    t.join("alice").join("bob");
-    t.pres("bob@localhost/r", G, Some("unavailable"));
-    for i in 0..4 {
-        t.later(1000).msg("alice@localhost/r", G, &format!("m{i}"));
-        assert!(t.bodies(B).is_empty());
-    }
-    t.later(1000).pres("bob@localhost/r", G, None);
-    let b = t.bodies(B);
-    assert_eq!(b[..2], ["[alice] m2".to_string(), "[alice] m3".to_string()]);
-    assert!(b[2].contains("2 earlier messages"), "{b:?}");
-    let first = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(B))
-        .unwrap()
-        .clone();
-    assert!(first
-        .get_child("delay", super::stanza::NS_DELAY)
-        .unwrap()
-        .attr("stamp")
-        .is_some());
-    // Nothing twice.
-    t.pres("bob@localhost/r", G, Some("unavailable"));
-    t.pres("bob@localhost/r", G, None);
-    assert!(t.bodies(B).is_empty());
-}
-
-#[test]
-fn catchup_skips_what_was_said_while_stopped() {
-    let mut t = three();
-    t.cmd("bob", "//stop 100");
-    t.pres("bob@localhost/r", G, Some("unavailable"));
-    t.later(1000).msg("alice@localhost/r", G, "while stopped");
-    t.later(200_000).msg("alice@localhost/r", G, "after stop");
-    t.pres("bob@localhost/r", G, None);
-    assert_eq!(t.bodies(B), vec!["[alice] after stop".to_string()]);
-}
-
-#[test]
-fn offline_modes_server_and_drop() {
-    let mut t = open_group("offline = \"server\"");
-    t.join("alice").join("bob");
-    t.pres("bob@localhost/r", G, Some("unavailable"));
-    t.msg("alice@localhost/r", G, "stored by server");
-    assert_eq!(t.one_body(B), "[alice] stored by server");
-
-    let mut t = open_group("offline = \"drop\"");
-    t.join("alice").join("bob");
-    t.pres("bob@localhost/r", G, Some("unavailable"));
-    t.msg("alice@localhost/r", G, "lost");
-    assert!(t.bodies(B).is_empty());
-    t.pres("bob@localhost/r", G, None);
-    assert!(t.bodies(B).is_empty());
-}
-
-#[test]
-fn corrections_are_rewritten_per_recipient_and_only_own() {
-    let mut t = three();
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='orig'><body>helo</body></message>");
-    let copy_b = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(B))
-        .unwrap()
-        .attr("id")
-        .unwrap()
-        .to_string();
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='fix'><body>hello</body><replace xmlns='urn:xmpp:message-correct:0' id='orig'/></message>");
-    let to_b = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(B))
-        .unwrap()
-        .clone();
-    assert_eq!(
-        to_b.get_child("replace", super::stanza::NS_CORRECT)
-            .unwrap()
-            .attr("id"),
-        Some(copy_b.as_str())
-    );
-    // Bob tries to correct alice's message by its copy id: refused.
-    t.xml(&format!("<message xmlns='jabber:component:accept' from='bob@localhost/r' to='lobby@groups.localhost' type='chat' id='evil'><body>pwned</body><replace xmlns='urn:xmpp:message-correct:0' id='{copy_b}'/></message>"));
-    assert!(t.bodies(A).is_empty());
-    assert!(t.one_body(B).contains("only correct or retract your own"));
-}
-
-#[test]
-fn unknown_references_correction_becomes_new_retraction_refused() {
-    let mut t = three();
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='fix'><body>hello</body><replace xmlns='urn:xmpp:message-correct:0' id='never-seen'/></message>");
-    let to_b = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(B))
-        .unwrap()
-        .clone();
-    assert!(to_b
-        .get_child("replace", super::stanza::NS_CORRECT)
-        .is_none());
-    assert_eq!(super::stanza::body(&to_b).as_deref(), Some("[alice] hello"));
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='rt'><retract xmlns='urn:xmpp:message-retract:1' id='never-seen'/><body>retracted</body></message>");
-    assert!(t.bodies(B).is_empty());
-    assert!(t.one_body(A).contains("cannot be retracted"));
-}
-
-#[test]
-fn own_retraction_is_relayed_with_each_recipients_id() {
-    let mut t = three();
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='oops'><body>oops</body></message>");
-    let copy_b = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(B))
-        .unwrap()
-        .attr("id")
-        .unwrap()
-        .to_string();
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='rt'><retract xmlns='urn:xmpp:message-retract:1' id='oops'/></message>");
-    let to_b = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(B))
-        .unwrap()
-        .clone();
-    assert_eq!(
-        to_b.get_child("retract", super::stanza::NS_RETRACT)
-            .unwrap()
-            .attr("id"),
-        Some(copy_b.as_str())
-    );
-    assert_ne!(to_b.attr("id"), Some(copy_b.as_str()));
-    // Two body-less relays in a row still get distinct ids.
-    let id_to_c = |t: &T| {
-        t.sent()
-            .into_iter()
-            .find(|e| e.attr("to") == Some(C))
-            .unwrap()
-            .attr("id")
-            .unwrap()
-            .to_string()
-    };
-    t.xml(&format!("<message xmlns='jabber:component:accept' from='bob@localhost/r' to='lobby@groups.localhost' type='chat' id='re'><reactions xmlns='urn:xmpp:reactions:0' id='{copy_b}'><reaction>x</reaction></reactions></message>"));
-    let first = id_to_c(&t);
-    t.xml(&format!("<message xmlns='jabber:component:accept' from='bob@localhost/r' to='lobby@groups.localhost' type='chat' id='re2'><reactions xmlns='urn:xmpp:reactions:0' id='{copy_b}'><reaction>y</reaction></reactions></message>"));
-    assert_ne!(first, id_to_c(&t));
-}
-
-#[test]
-fn replies_and_reactions_point_at_each_recipients_id() {
-    let mut t = three();
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='orig'><body>question</body></message>");
-    let copy_b = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(B))
-        .unwrap()
-        .attr("id")
-        .unwrap()
-        .to_string();
-    let copy_c = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(C))
-        .unwrap()
-        .attr("id")
-        .unwrap()
-        .to_string();
-    t.xml(&format!("<message xmlns='jabber:component:accept' from='bob@localhost/r' to='lobby@groups.localhost' type='chat' id='r1'><reactions xmlns='urn:xmpp:reactions:0' id='{copy_b}'><reaction>👍</reaction></reactions></message>"));
-    let to_a = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(A))
-        .unwrap()
-        .clone();
-    assert_eq!(
-        to_a.get_child("reactions", super::stanza::NS_REACTIONS)
-            .unwrap()
-            .attr("id"),
-        Some("orig")
-    );
-    let to_c = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some(C))
-        .unwrap()
-        .clone();
-    assert_eq!(
-        to_c.get_child("reactions", super::stanza::NS_REACTIONS)
-            .unwrap()
-            .attr("id"),
-        Some(copy_c.as_str())
-    );
-}
-
-#[test]
-fn shared_file_keeps_exact_url_body() {
-    let mut t = three();
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='f'><body>https://up.example/cat.jpg</body><x xmlns='jabber:x:oob'><url>https://up.example/cat.jpg</url></x></message>");
-    let b = t.bodies(B);
-    assert_eq!(
-        b,
-        vec![
-            "[alice] shared a file:".to_string(),
-            "https://up.example/cat.jpg".to_string()
-        ]
-    );
-}
-
-// ---------- commands ----------
-
-#[test]
-fn help_is_filtered_by_rights() {
-    let mut t = three();
-    let user = t.cmd("bob", "//help");
-    assert!(user.contains("//nick") && !user.contains("//kick") && !user.contains("//newgroup"));
-    let admin = t.cmd("alice", "//HELP");
-    assert!(admin.contains("//kick") && admin.contains("//nick") && !admin.contains("//newgroup"));
-    assert_eq!(
-        t.cmd("bob", "//help nick"),
-        "usage: //nick NAME — set your nickname\ne.g. //nick Bobby"
-    );
-    assert!(t.cmd("bob", "//help kick").starts_with("No command"));
-    assert_eq!(
-        t.cmd("bob", "//frobnicate"),
-        "Unknown command //frobnicate. Send //help for the list."
-    );
-    assert_eq!(
-        t.cmd("bob", "//kick carol@localhost"),
-        "//kick is for group admins."
-    );
-}
-
-#[test]
-fn nick_rules() {
-    let mut t = three();
-    assert_eq!(t.cmd("bob", "//nick Bobby"), "OK, you are now Bobby.");
-    assert_eq!(t.one_body(A), "*** bob is now Bobby");
-    assert_eq!(t.cmd("carol", "//nick bobby"), "The nick bobby is taken.");
-    assert!(t
-        .cmd("carol", "//nick evil\u{202E}")
-        .starts_with("Nick refused"));
-    assert!(t
-        .cmd("carol", &format!("//nick {}", "x".repeat(33)))
-        .starts_with("Nick refused"));
-    assert_eq!(
-        t.cmd("carol", "//nick"),
-        "usage: //nick NAME — set your nickname"
-    );
-    t.msg("bob@localhost/r", G, "hi");
-    assert_eq!(t.one_body(A), "[Bobby] hi");
-}
-
-#[test]
-fn a_changed_nick_is_taken_and_the_old_one_free() {
-    // Nick checks compare cached hashes of every member's nick key: the
-    // first check fills them, a change must refresh bob's.
-    let mut t = three();
-    assert_eq!(t.cmd("carol", "//nick BOB"), "The nick BOB is taken.");
-    assert_eq!(t.cmd("bob", "//nick robert"), "OK, you are now robert.");
-    t.sent();
-    assert_eq!(t.cmd("carol", "//nick Robert"), "The nick Robert is taken.");
-    assert_eq!(t.cmd("carol", "//nick bob"), "OK, you are now bob.");
-    // Default names of a newcomer avoid the new nicks too.
-    t.sent();
-    t.pres("robert@localhost", G, Some("subscribe"));
-    assert!(
-        t.one_body(A).starts_with("*** robert2 joined"),
-        "{:?}",
-        t.sent()
-    );
-}
-
-#[test]
-fn setid_once_and_unique() {
-    let mut t = three();
-    assert_eq!(t.cmd("bob", "//setid bob.x"), "OK, your id is now bob.x.");
-    assert!(t.cmd("bob", "//setid other").contains("only once"));
-    assert_eq!(t.cmd("carol", "//setid BOB.X"), "The id BOB.X is taken.");
-    assert!(t.cmd("carol", "//setid bad id").starts_with("usage"));
-    assert!(t.cmd("carol", "//setid b@d").starts_with("Id refused"));
-    assert!(t.cmd("alice", "//whois bob.x").ends_with("bob@localhost"));
-}
-
-#[test]
-fn private_message() {
-    let mut t = three();
-    t.msg("alice@localhost/r", G, "//m bob  psst,  there");
-    assert_eq!(t.one_body(A), "OK");
-    assert_eq!(t.one_body(B), "[alice → you] psst,  there");
-    assert!(t.bodies(C).is_empty());
-    assert!(t.cmd("alice", "//m nobody hi").starts_with("No member"));
-    assert!(t.cmd("alice", "//m bob").starts_with("usage: //m"));
-}
-
-#[test]
-fn online_showinfo_whois_listuser() {
-    let mut t = three();
-    t.pres("carol@localhost/r", G, Some("unavailable"));
-    assert_eq!(
-        t.cmd("bob", "//online"),
-        "Online (2 of 3): alice (alice), bob (bob)"
-    );
-    let info = t.cmd("bob", "//showinfo alice");
-    assert!(
-        info.contains("admin") && info.contains("online") && info.contains("joined 1970-01-01"),
-        "{info}"
-    );
-    assert!(!info.contains("@"), "showinfo must not reveal the JID");
-    assert_eq!(
-        t.cmd("bob", "//whois alice"),
-        "//whois is for group admins."
-    );
-    assert_eq!(
-        t.cmd("alice", "//whois carol"),
-        "carol (carol) is carol@localhost"
-    );
-    let list = t.cmd("alice", "//listuser");
-    assert!(
-        list.contains("bob@localhost — member, nick bob, id bob"),
-        "{list}"
-    );
-}
-
-#[test]
-fn history_command() {
-    let mut t = three();
-    assert_eq!(t.cmd("bob", "//history"), "No messages yet.");
-    for i in 0..25 {
-        t.later(2000).msg("alice@localhost/r", G, &format!("n{i}"));
-    }
-    let h = t.cmd("bob", "//history");
-    assert_eq!(h.lines().count(), 21);
-    assert!(h.lines().last().unwrap().ends_with("[alice] n24"));
-    assert_eq!(t.cmd("bob", "//history 2").lines().count(), 3);
-    assert_eq!(t.cmd("bob", "//history 999").lines().count(), 26);
-    assert!(t.cmd("bob", "//history x").starts_with("usage"));
-}
-
-#[test]
-fn admin_management_and_last_admin() {
-    let mut t = three();
-    assert_eq!(
-        t.cmd("alice", "//unadmin alice@localhost"),
-        "You are the last admin: make someone else admin first."
-    );
-    assert_eq!(t.cmd("alice", "//admin bob@localhost"), "OK");
-    assert!(t.one_body(B).contains("now an admin"));
-    assert_eq!(t.cmd("alice", "//unadmin alice@localhost"), "OK");
-    assert_eq!(
-        t.cmd("alice", "//kick carol@localhost"),
-        "//kick is for group admins."
-    );
-    assert_eq!(
-        t.cmd("bob", "//kick carol@localhost"),
-        "OK, carol@localhost was removed."
-    );
-    assert_eq!(t.member_state("carol"), None);
-    assert!(t
-        .cmd("bob", "//admin zed@localhost")
-        .contains("not a member"));
-    assert!(t.cmd("bob", "//kick notajid").starts_with("usage"));
-}
-
-#[test]
-fn add_resets_a_members_profile() {
-    let mut t = three();
-    t.cmd("bob", "//nick Robert");
-    t.cmd("bob", "//setid rob");
-    t.cmd("bob", "//block carol");
-    let r = t.cmd("alice", "//add bob@localhost");
-    assert!(r.contains("reset"), "{r}");
-    let m = &t.core.groups["lobby"].members[B];
-    assert_eq!(
-        (m.rec.nick.as_str(), m.rec.fid.as_str(), m.rec.fid_changed),
-        ("bob", "bob", false)
-    );
-    assert!(m.blocks.is_empty());
-}
-
-#[test]
-fn service_commands() {
-    let mut t = open_group("");
-    t.msg("root@localhost/r", D, "//newgroup dev open");
-    assert!(t
-        .one_body("root@localhost")
-        .starts_with("OK, created dev@groups.localhost"));
-    assert!(t
-        .stores()
-        .iter()
-        .any(|s| matches!(s, StoreOp::UpsertGroup(g) if g.name == "dev")));
-    t.msg("root@localhost/r", D, "//newgroup dev");
-    assert!(t.one_body("root@localhost").contains("already exists"));
-    t.msg("root@localhost/r", D, "//newgroup Bad!");
-    assert!(t.one_body("root@localhost").contains("refused"));
-    t.msg("root@localhost/r", D, "//newgroup x maybe");
-    assert!(t.one_body("root@localhost").starts_with("usage"));
-    t.msg("root@localhost/r", D, "//groups");
-    let g = t.one_body("root@localhost");
-    assert!(g.contains("dev@groups.localhost") && g.contains("lobby@groups.localhost"));
-    // Everyone else gets the joinable list, whatever they send.
-    t.msg("eve@localhost/r", D, "//newgroup evil");
-    assert!(t.one_body("eve@localhost").contains("Groups you can join"));
-    assert!(!t.core.groups.contains_key("evil"));
-    t.pres("bob@localhost", "dev@groups.localhost", Some("subscribe"));
-    t.msg("root@localhost/r", D, "//delgroup dev");
-    assert!(t.one_body("root@localhost").starts_with("OK, deleted"));
-    assert!(t.stores().contains(&&StoreOp::DeleteGroup {
-        group: "dev".into()
-    }));
-    assert!(t.bodies(B)[0].contains("was deleted"));
-}
-
-#[test]
-fn service_admin_is_admin_everywhere() {
-    let mut t = three();
-    t.join("root");
-    assert!(t.cmd("root", "//listuser").contains("entries"));
-}
-
-// ---------- IQs ----------
-
-#[test]
-fn iqs() {
-    let mut t = three();
-    let iq = |to: &str, payload: &str| {
-        format!("<iq xmlns='jabber:component:accept' type='get' id='q' from='bob@localhost/r' to='{to}'>{payload}</iq>")
-    };
-    t.xml(&iq(
-        D,
-        "<query xmlns='http://jabber.org/protocol/disco#info'/>",
-    ));
-    let r = t.sent()[0].clone();
-    let q = r.get_child("query", super::stanza::NS_DISCO_INFO).unwrap();
-    let id = q
-        .get_child("identity", super::stanza::NS_DISCO_INFO)
-        .unwrap();
-    assert_eq!(
-        (id.attr("category"), id.attr("type")),
-        (Some("component"), Some("generic"))
-    );
-
-    t.xml(&iq(
-        G,
-        "<query xmlns='http://jabber.org/protocol/disco#info'/>",
-    ));
-    let r = t.sent()[0].clone();
-    let id = r
-        .get_child("query", super::stanza::NS_DISCO_INFO)
-        .unwrap()
-        .get_child("identity", super::stanza::NS_DISCO_INFO)
-        .unwrap();
-    assert_eq!(
-        (id.attr("category"), id.attr("type"), id.attr("name")),
-        (Some("client"), Some("bot"), Some("Lobby"))
-    );
-
-    t.msg("root@localhost/r", D, "//newgroup secret invite");
-    t.xml(&iq(
-        D,
-        "<query xmlns='http://jabber.org/protocol/disco#items'/>",
-    ));
-    let items: Vec<_> = t.sent()[0]
-        .get_child("query", super::stanza::NS_DISCO_ITEMS)
-        .unwrap()
-        .children()
-        .map(|i| i.attr("jid").unwrap().to_string())
-        .collect();
-    assert_eq!(items, vec![G.to_string()]);
-
-    for to in [D, G] {
-        t.xml(&iq(to, "<ping xmlns='urn:xmpp:ping'/>"));
-        assert_eq!(t.sent()[0].attr("type"), Some("result"));
-        t.xml(&iq(to, "<query xmlns='jabber:iq:version'/>"));
-        assert_eq!(
-            t.sent()[0]
-                .get_child("query", "jabber:iq:version")
-                .unwrap()
-                .get_child("name", "jabber:iq:version")
-                .unwrap()
-                .text(),
-            "talkgroups"
-        );
-    }
-    t.xml(&iq(G, "<vCard xmlns='vcard-temp'/>"));
-    assert_eq!(
-        t.sent()[0]
-            .get_child("vCard", "vcard-temp")
-            .unwrap()
-            .get_child("FN", "vcard-temp")
-            .unwrap()
-            .text(),
-        "Lobby"
-    );
-    t.xml(&iq(
-        G,
-        "<query xmlns='http://jabber.org/protocol/disco#info' node='x#y'/>",
-    ));
-    assert!(t.sent()[0]
-        .get_child("error", NS_COMPONENT)
-        .unwrap()
-        .get_child("item-not-found", super::stanza::NS_STANZAS)
-        .is_some());
-    t.xml(&iq(G, "<query xmlns='urn:example:unknown'/>"));
-    assert!(t.sent()[0]
-        .get_child("error", NS_COMPONENT)
-        .unwrap()
-        .get_child("service-unavailable", super::stanza::NS_STANZAS)
-        .is_some());
-    t.xml(&iq(
-        "nope@groups.localhost",
-        "<ping xmlns='urn:xmpp:ping'/>",
-    ));
-    assert!(t.sent()[0]
-        .get_child("error", NS_COMPONENT)
-        .unwrap()
-        .get_child("item-not-found", super::stanza::NS_STANZAS)
-        .is_some());
-    t.xml("<iq xmlns='jabber:component:accept' type='result' id='q' from='bob@localhost/r' to='groups.localhost'/>");
-    assert!(t.sent().is_empty());
-}
-
-// ---------- persistence shape ----------
-
-#[test]
-fn snapshot_round_trip_rebuilds_the_same_core() {
-    let mut t = three();
-    t.cmd("bob", "//block carol");
-    t.msg("alice@localhost/r", G, "kept");
-    // Collect every store op since start into an in-memory store.
-    let mut store = crate::store::Store::open_in_memory().unwrap();
-    let mut all = Vec::new();
-    let cfg = config("[[group]]\nname = \"lobby\"\ntitle = \"Lobby\"\njoin = \"open\"\nadmins = [\"alice@localhost\"]\n");
-    let mut core = Core::new(cfg.core(), Snapshot::default(), 0, &mut all);
-    for (from, to, ty) in [
-        (A, G, "subscribe"),
-        (B, G, "subscribe"),
-        (C, G, "subscribe"),
-    ] {
-        let el: Element = format!(
-            "<presence xmlns='jabber:component:accept' from='{from}' to='{to}' type='{ty}'/>"
-        )
-        .parse()
-        .unwrap();
-        core.handle(0, Input::Stanza(el), &mut all);
-    }
-    let el: Element = "<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat'><body>kept</body></message>".parse().unwrap();
-    core.handle(0, Input::Stanza(el), &mut all);
-    let ops: Vec<StoreOp> = all
-        .into_iter()
-        .filter_map(|o| match o {
-            Output::Store(s) => Some(s),
-            _ => None,
-        })
-        .collect();
-    store.apply(&ops).unwrap();
-    let snap = store.load(super::RING).unwrap();
-    assert_eq!(snap.members.len(), 3);
-    assert_eq!(snap.history.len(), 1);
-    let mut out = Vec::new();
-    let again = Core::new(cfg.core(), snap, 0, &mut out);
-    assert_eq!(again.groups["lobby"].member_count(), 3);
-    assert_eq!(again.groups["lobby"].history.len(), 1);
-}
-
-/// Every refusal path of the group commands: (user, command, expected reply prefix).
-#[test]
-fn command_refusals() {
-    let mut t = three();
-    t.cmd("bob", "//stop 100");
-    let table: &[(&str, &str, &str)] = &[
-        ("carol", "//showinfo nobody", "No member has the id nobody."),
-        ("carol", "//showinfo", "usage: //showinfo ID"),
-        ("carol", "//block carol", "You cannot block yourself."),
-        ("carol", "//block nobody", "No member has the id nobody."),
-        ("carol", "//unblock", "usage: //unblock ID"),
-        ("carol", "//m carol hi", "That is you."),
-        ("carol", "//m bob hi", "bob has paused the group"),
-        ("carol", "//online now", "Online"),
-        ("carol", "//continue please", "usage: //continue"),
-        ("carol", "//history 0", "usage: //history [N]"),
-        ("carol", "//history 1 2", "usage: //history [N]"),
-        ("carol", "//stop -5", "usage: //stop SECONDS"),
-        ("carol", "//help a b", "usage: //help [COMMAND]"),
-        (
-            "carol",
-            "//newgroup x",
-            "//newgroup is a service command: send it to groups.localhost.",
-        ),
-        (
-            "carol",
-            "//add dave@localhost",
-            "//add is for group admins.",
-        ),
-        ("carol", "//mute bob", "//mute is for group admins."),
-        ("carol", "//allok", "//allok is for group admins."),
-        ("carol", "//listuser", "//listuser is for group admins."),
-        (
-            "carol",
-            "//blacklist bob@localhost",
-            "//blacklist is for group admins.",
-        ),
-        (
-            "carol",
-            "//pass bob@localhost",
-            "//pass is for group admins.",
-        ),
-        (
-            "carol",
-            "//admin carol@localhost",
-            "//admin is for group admins.",
-        ),
-        (
-            "carol",
-            "//unadmin alice@localhost",
-            "//unadmin is for group admins.",
-        ),
-        ("carol", "//whois bob", "//whois is for group admins."),
-        ("alice", "//add", "usage: //add JID"),
-        ("alice", "//add not-a-jid", "usage: //add JID"),
-        ("alice", "//whois nobody", "No member has the id nobody."),
-        ("alice", "//kick alice@localhost", "Use //leave to leave."),
-        (
-            "alice",
-            "//kick dave@localhost",
-            "dave@localhost is not in this group.",
-        ),
-        (
-            "alice",
-            "//kick root@localhost",
-            "root@localhost is not in this group.",
-        ),
-        (
-            "alice",
-            "//blacklist alice@localhost",
-            "You cannot blacklist yourself.",
-        ),
-        (
-            "alice",
-            "//blacklist root@localhost",
-            "A service admin cannot be blacklisted.",
-        ),
-        (
-            "alice",
-            "//pass dave@localhost",
-            "dave@localhost is not blacklisted.",
-        ),
-        (
-            "alice",
-            "//admin dave@localhost",
-            "dave@localhost is not a member.",
-        ),
-        (
-            "alice",
-            "//admin alice@localhost",
-            "alice@localhost is already an admin.",
-        ),
-        (
-            "alice",
-            "//unadmin bob@localhost",
-            "bob@localhost is not an admin.",
-        ),
-        ("alice", "//mute nobody", "No member has the id nobody."),
-        ("alice", "//mute", "usage: //mute ID"),
-        ("alice", "//allok now", "usage: //allok"),
-    ];
-    for (user, cmd, want) in table {
-        let got = t.cmd(user, cmd);
-        assert!(
-            got.starts_with(want),
-            "{user}: {cmd}\n  want: {want}\n  got:  {got}"
-        );
-    }
-    // Nothing was changed by any of them.
-    assert_eq!(t.core.groups["lobby"].member_count(), 3);
-    assert!(t.core.groups["lobby"].blacklist.is_empty());
-}
-
-#[test]
-fn non_members_and_pending_cannot_run_commands() {
-    let mut t =
-        T::new("[[group]]\nname = \"lobby\"\njoin = \"approve\"\nadmins = [\"alice@localhost\"]\n");
-    t.join("alice");
-    t.msg("eve@localhost/r", G, "//nick evil");
-    assert!(t.one_body("eve@localhost").contains("not a member"));
-    t.pres(B, G, Some("subscribe"));
-    t.msg("bob@localhost/r", G, "//online");
-    assert!(t.one_body(B).contains("not a member"));
-    assert!(t.stores().is_empty());
-}
-
-#[test]
-fn service_refusals() {
-    let mut t = open_group("");
-    for (cmd, want) in [
-        ("//delgroup", "usage: //delgroup NAME"),
-        ("//delgroup nope", "No group nope."),
-        ("//newgroup", "usage: //newgroup NAME"),
-        ("//nick x", "//nick works in a group"),
-        ("//bogus", "Unknown command //bogus."),
-    ] {
-        t.msg("root@localhost/r", D, cmd);
-        let got = t.one_body("root@localhost");
-        assert!(got.starts_with(want), "{cmd}: {got}");
-    }
-    t.msg("root@localhost/r", D, "//help");
-    let h = t.one_body("root@localhost");
-    assert!(h.contains("//newgroup") && !h.contains("//kick"), "{h}");
-}
-
-#[test]
-fn every_registry_entry_runs_its_example() {
-    use super::command::{Level, COMMANDS};
-    for c in COMMANDS {
-        let mut t = three();
-        let (from, to) = match c.level {
-            Level::User => ("bob", G),
-            Level::Admin => ("alice", G),
-            Level::Service => ("root", D),
-        };
-        t.msg(&format!("{from}@localhost/r"), to, c.example);
-        let reply = t.bodies(&format!("{from}@localhost"));
-        let first = reply.first().map(String::as_str).unwrap_or_default();
-        assert!(
-            !first.is_empty()
-                && !first.starts_with("Unknown command")
-                && (c.name == "help" || !first.starts_with("usage:"))
-                && !first.contains("is for group admins"),
-            "{}: {reply:?}",
-            c.example
-        );
-    }
-}
-
-#[test]
-fn every_admin_and_service_command_is_refused_to_those_without_the_right() {
-    use super::command::{Level, COMMANDS};
-    let mut t = three();
-    for c in COMMANDS {
-        let body = format!("//{} x y z", c.name);
-        match c.level {
-            Level::User => {}
-            Level::Admin => {
-                let r = t.cmd("bob", &body);
-                assert_eq!(r, format!("//{} is for group admins.", c.name));
-                assert!(t.stores().is_empty(), "{body} stored something");
-                assert_eq!(t.sent().len(), 1, "{body} did more than refuse");
-            }
-            Level::Service => {
-                // To the domain from a member or a group admin: the list of
-                // groups, never the command.
-                for who in ["bob", "alice"] {
-                    t.msg(&format!("{who}@localhost/r"), D, &body);
-                    assert!(t.stores().is_empty(), "{who}: {body} stored something");
-                    let replies = t.bodies(&format!("{who}@localhost"));
-                    assert!(
-                        replies.iter().all(|r| !r.starts_with("OK")),
-                        "{who}: {body} → {replies:?}"
-                    );
-                    t.later(STRANGER_GAP);
-                }
-            }
-        }
-    }
-}
-
-const STRANGER_GAP: i64 = super::STRANGER_GAP_MS;
-
-#[test]
-fn a_rebuilt_core_keeps_who_is_online_without_probing() {
-    let mut t = three();
-    let snap = {
-        // What the database would hold: the members, none online.
-        let mut store = crate::store::Store::open_in_memory().unwrap();
-        let ops: Vec<StoreOp> = t
-            .core
-            .groups
-            .values()
-            .flat_map(|g| {
-                std::iter::once(StoreOp::UpsertGroup(g.record())).chain(
-                    g.members
-                        .values()
-                        .map(|m| StoreOp::UpsertMember(m.rec.clone())),
-                )
-            })
-            .collect();
-        store.apply(&ops).unwrap();
-        store.load(super::RING).unwrap()
-    };
-    let mut out = Vec::new();
-    let mut fresh = Core::new(t.core.cfg.clone(), snap, t.now, &mut out);
-    assert_eq!(fresh.counts(), (3, 0));
-    fresh.adopt_volatile(&t.core);
-    assert_eq!(fresh.counts(), (3, 3));
-    t.core = fresh;
-    t.msg("alice@localhost/r", G, "after the rebuild");
-    assert_eq!(t.bodies(B), ["[alice] after the rebuild"]);
-}
+#[path = "tests_clients.rs"]
+mod clients;
 
 #[path = "tests_routes.rs"]
 mod routes;
 
 #[path = "tests_props.rs"]
 mod props;
-
-#[path = "tests_clients.rs"]
-mod clients;

@@ -54,7 +54,7 @@ fn a_typed_double_slash_arrives_as_one_slash_and_is_still_a_command() {
         ("/shrug", "[Bobby] /shrug"),
         ("/", "[Bobby] /"),
     ] {
-        t.msg("bob@localhost/r", G, body);
+        t.say("bob", body);
         assert_eq!(t.bodies(A), [relayed], "{body:?}");
     }
     // `//` is always a command, known or not.
@@ -160,12 +160,7 @@ fn the_groups_presences_come_from_one_full_jid_and_carry_the_avatar_hash() {
     );
     // So does the invitation an admin sends with //add.
     t.cmd("alice", "//add dave@localhost");
-    let inv = t
-        .sent()
-        .into_iter()
-        .find(|e| e.attr("to") == Some("dave@localhost"))
-        .cloned()
-        .unwrap();
+    let inv = t.first_to("dave@localhost");
     assert_eq!(inv.attr("type"), Some("subscribe"));
     assert_eq!(
         inv.get_child("nick", NS_NICK).map(|n| n.text()).as_deref(),
@@ -178,7 +173,7 @@ fn the_vcard_carries_the_picture_whose_hash_presence_advertises() {
     use base64::Engine as _;
     use sha1::Digest as _;
     let mut t = three();
-    t.xml("<iq xmlns='jabber:component:accept' from='bob@localhost/r' to='lobby@groups.localhost' type='get' id='v1'><vCard xmlns='vcard-temp'/></iq>");
+    t.iq_get("bob", G, "<vCard xmlns='vcard-temp'/>");
     let v = t.sent()[0].get_child("vCard", NS_VCARD).unwrap().clone();
     assert_eq!(v.get_child("FN", NS_VCARD).unwrap().text(), "Lobby");
     let photo = v.get_child("PHOTO", NS_VCARD).unwrap();
@@ -192,7 +187,7 @@ fn the_vcard_carries_the_picture_whose_hash_presence_advertises() {
     let hash = hex::encode(sha1::Sha1::digest(&data));
     assert_eq!(hash, t.core.groups["lobby"].avatar.hash);
     // The service domain has a vCard without a picture.
-    t.xml("<iq xmlns='jabber:component:accept' from='bob@localhost/r' to='groups.localhost' type='get' id='v2'><vCard xmlns='vcard-temp'/></iq>");
+    t.iq_get("bob", D, "<vCard xmlns='vcard-temp'/>");
     let v = t.sent()[0].get_child("vCard", NS_VCARD).unwrap().clone();
     assert!(v.get_child("PHOTO", NS_VCARD).is_none());
 }
@@ -269,9 +264,9 @@ fn a_joining_member_is_counted_online_and_an_unchanged_status_is_not_sent_again(
 fn corrections_and_retractions_change_the_history_row_they_refer_to() {
     let mut t = three();
     t.pres("carol@localhost/r", G, Some("unavailable"));
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='a1'><body>helo wrld</body></message>");
+    t.chat_from("alice", "a1", "helo wrld");
     let first = t.message_ids()[0].clone();
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='a2'><body>hello world</body><replace xmlns='urn:xmpp:message-correct:0' id='a1'/></message>");
+    t.correct("alice", "a2", "hello world", "a1");
     let fix = t.sent()[0].clone();
     assert_eq!(
         crate::core::stanza::body(&fix).as_deref(),
@@ -287,9 +282,17 @@ fn corrections_and_retractions_change_the_history_row_they_refer_to() {
         "{edits:?}"
     );
     // A second correction still names the original (XEP-0308).
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='a3'><body>hello, world</body><replace xmlns='urn:xmpp:message-correct:0' id='a1'/></message>");
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='a4'><body>my password is hunter2</body></message>");
-    t.xml("<message xmlns='jabber:component:accept' from='alice@localhost/r' to='lobby@groups.localhost' type='chat' id='a5'><retract xmlns='urn:xmpp:message-retract:1' id='a4'/><fallback xmlns='urn:xmpp:fallback:0' for='urn:xmpp:message-retract:1'/><body>/me retracted a message</body></message>");
+    t.correct("alice", "a3", "hello, world", "a1");
+    t.chat_from("alice", "a4", "my password is hunter2");
+    t.message(
+        "alice",
+        "a5",
+        vec![
+            retract_el("a4"),
+            fallback_el(crate::core::stanza::NS_RETRACT),
+            body_el("/me retracted a message"),
+        ],
+    );
     assert!(
         t.stores()
             .iter()
@@ -362,8 +365,8 @@ fn sessions_known_only_from_a_probe_or_a_message_are_pinged_until_they_go() {
     let to: Vec<&str> = pings.iter().map(|(to, _)| to.as_str()).collect();
     assert_eq!(to, ["bob@localhost/laptop", "bob@localhost/phone"]);
     // The laptop answers; the phone is gone (its server says so).
-    t.xml(&format!("<iq xmlns='jabber:component:accept' from='bob@localhost/laptop' to='{G}' type='result' id='{}'/>", pings[0].1));
-    t.xml(&format!("<iq xmlns='jabber:component:accept' from='bob@localhost/phone' to='{G}' type='error' id='{}'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>", pings[1].1));
+    t.iq_result("bob@localhost/laptop", G, &pings[0].1);
+    t.iq_error("bob@localhost/phone", G, &pings[1].1);
     assert_eq!(t.core.counts(), (2, 2));
     t.later(120_000).input(Input::Tick);
     let ping = t
@@ -373,7 +376,7 @@ fn sessions_known_only_from_a_probe_or_a_message_are_pinged_until_they_go() {
         .unwrap()
         .clone();
     assert_eq!(ping.attr("to"), Some("bob@localhost/laptop"));
-    t.xml(&format!("<iq xmlns='jabber:component:accept' from='bob@localhost/laptop' to='{G}' type='error' id='{}'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>", ping.attr("id").unwrap()));
+    t.iq_error("bob@localhost/laptop", G, ping.attr("id").unwrap());
     assert_eq!(
         t.core.counts(),
         (2, 1),
@@ -397,11 +400,11 @@ fn a_muted_member_is_told_at_once() {
 #[test]
 fn a_quote_keeps_its_marker_at_the_start_of_a_line() {
     let mut t = three();
-    t.msg("bob@localhost/r", G, "> [alice] hello\nhi to you");
+    t.say("bob", "> [alice] hello\nhi to you");
     assert_eq!(t.bodies(A), ["[bob]\n> [alice] hello\nhi to you"]);
-    t.msg("bob@localhost/r", G, "```\ncode\n```");
+    t.say("bob", "```\ncode\n```");
     assert_eq!(t.bodies(A), ["[bob]\n```\ncode\n```"]);
-    t.msg("bob@localhost/r", G, "a > b");
+    t.say("bob", "a > b");
     assert_eq!(t.bodies(A), ["[bob] a > b"]);
 }
 

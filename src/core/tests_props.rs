@@ -185,7 +185,7 @@ fn run(policy: &str, ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Unsubscribe(u) => t.pres(&user_jid(*u), G, Some("unsubscribe")),
             Op::Say(u) => t.msg(&format!("{}/r", user_jid(*u)), G, "hello"),
             Op::Cmd(u, c) => t.msg(&format!("{}/r", user_jid(*u)), G, c),
-            Op::Root(c) => t.msg("root@localhost/r", G, c),
+            Op::Root(c) => t.say("root", c),
         };
         apply(&t.out)?;
         check_invariants(&t, &mut had_admin)?;

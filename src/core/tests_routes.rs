@@ -39,7 +39,7 @@ impl T {
             .collect()
     }
 
-    fn reply(&self) -> &PostReply {
+    fn post_reply(&self) -> &PostReply {
         let r: Vec<&PostReply> = self
             .out
             .iter()
@@ -99,8 +99,8 @@ impl T {
     }
 
     fn status(&self) -> u16 {
-        assert_eq!(self.reply().token, 7);
-        self.reply().status
+        assert_eq!(self.post_reply().token, 7);
+        self.post_reply().status
     }
 }
 
@@ -193,7 +193,7 @@ fn said_messages_go_out_in_order_one_at_a_time() {
         "alice",
         "//addroutesend toa password1 http://a/routes/lobby/fromb",
     );
-    t.later(1000).msg("bob@localhost/r", G, "first");
+    t.later(1000).say("bob", "first");
     let enq = t
         .stores()
         .into_iter()
@@ -222,7 +222,7 @@ fn said_messages_go_out_in_order_one_at_a_time() {
     assert_eq!(m.origin, G);
     assert_eq!(m.trail, vec![INSTANCE.to_string()]);
     // A second message waits for the first.
-    t.later(10).msg("carol@localhost/r", G, "second");
+    t.later(10).say("carol", "second");
     assert!(t.https().is_empty());
     t.ok(&h1);
     assert!(t
@@ -250,7 +250,7 @@ fn said_messages_go_out_in_order_one_at_a_time() {
 fn failures_back_off_then_resume_with_the_same_message() {
     let mut t = routed();
     t.cmd("alice", "//addroutesend toa password1 http://a/x");
-    t.later(1000).msg("bob@localhost/r", G, "one");
+    t.later(1000).say("bob", "one");
     let h = t.https()[0].clone();
     t.deliver(&h, Outcome::Failed("cannot connect".into()));
     assert!(t.https().is_empty());
@@ -297,10 +297,10 @@ fn failures_back_off_then_resume_with_the_same_message() {
 fn refused_messages_are_dropped_and_old_ones_given_up() {
     let mut t = routed();
     t.cmd("alice", "//addroutesend toa password1 http://a/x");
-    t.later(1000).msg("bob@localhost/r", G, "one");
+    t.later(1000).say("bob", "one");
     let h = t.https()[0].clone();
-    t.later(10).msg("bob@localhost/r", G, "two");
-    t.later(10).msg("bob@localhost/r", G, "three");
+    t.later(10).say("bob", "two");
+    t.later(10).say("bob", "three");
     t.deliver(
         &h,
         Outcome::Response {
@@ -331,9 +331,9 @@ fn refused_messages_are_dropped_and_old_ones_given_up() {
 fn deleting_a_route_mid_delivery_drops_its_queue() {
     let mut t = routed();
     t.cmd("alice", "//addroutesend toa password1 http://a/x");
-    t.later(1000).msg("bob@localhost/r", G, "one");
+    t.later(1000).say("bob", "one");
     let h = t.https()[0].clone();
-    t.msg("bob@localhost/r", G, "two");
+    t.say("bob", "two");
     assert_eq!(
         t.cmd("alice", "//delroute toa"),
         "OK, route toa deleted; 2 undelivered messages dropped."
@@ -346,7 +346,7 @@ fn deleting_a_route_mid_delivery_drops_its_queue() {
 fn outbox_resumes_from_the_snapshot() {
     let mut t = routed();
     t.cmd("alice", "//addroutesend toa password1 http://a/x");
-    t.later(1000).msg("bob@localhost/r", G, "kept");
+    t.later(1000).say("bob", "kept");
     let stored: Vec<StoreOp> = t.stores().into_iter().cloned().collect();
     let route = t.core.groups["lobby"].routes["toa"].rec.clone();
     let outbox: Vec<_> = stored
@@ -392,8 +392,8 @@ fn signed_posts_are_relayed_once_and_forwarded_except_noloop() {
     t.cmd("alice", "//addrouterecv froma password2 toa");
     let body = native("id-1", "dave", "hi from A", &["inst-a"]);
     t.later(1000).post("froma", &body, "password2");
-    assert_eq!(t.status(), 200, "{:?}", t.reply());
-    assert!(t.reply().body.contains("\"ok\""));
+    assert_eq!(t.status(), 200, "{:?}", t.post_reply());
+    assert!(t.post_reply().body.contains("\"ok\""));
     for to in [A, B, C] {
         assert_eq!(t.one_body(to), "[dave@froma] hi from A");
     }
@@ -421,7 +421,7 @@ fn signed_posts_are_relayed_once_and_forwarded_except_noloop() {
     // The same id again: 200, not relayed, not forwarded.
     t.later(10).post("froma", &body, "password2");
     assert_eq!(t.status(), 200);
-    assert!(t.reply().body.contains("duplicate"));
+    assert!(t.post_reply().body.contains("duplicate"));
     assert!(t.sent().is_empty() && t.https().is_empty() && t.stores().is_empty());
     // History shows it.
     assert!(t.cmd("bob", "//history 1").contains("dave@froma"));
@@ -437,13 +437,13 @@ fn loops_and_long_trails_are_dropped() {
         "password2",
     );
     assert_eq!(t.status(), 200);
-    assert!(t.reply().body.contains("loop"));
+    assert!(t.post_reply().body.contains("loop"));
     assert!(t.sent().is_empty());
     let nine: Vec<String> = (0..9).map(|i| format!("i{i}")).collect();
     let nine: Vec<&str> = nine.iter().map(String::as_str).collect();
     t.post("froma", &native("x2", "d", "far", &nine), "password2");
     assert_eq!(t.status(), 200);
-    assert!(t.reply().body.contains("trail"));
+    assert!(t.post_reply().body.contains("trail"));
     assert!(t.sent().is_empty());
     let eight: Vec<String> = (0..8).map(|i| format!("i{i}")).collect();
     let eight: Vec<&str> = eight.iter().map(String::as_str).collect();
@@ -535,8 +535,13 @@ fn post_errors_have_their_status() {
     ];
     for (group, route, body, ts, s, want) in cases {
         t.raw_post(group, route, &body, ts, s, false);
-        assert_eq!(t.status(), want, "{group}/{route} {body}: {:?}", t.reply());
-        assert!(t.reply().body.contains("\"error\""));
+        assert_eq!(
+            t.status(),
+            want,
+            "{group}/{route} {body}: {:?}",
+            t.post_reply()
+        );
+        assert!(t.post_reply().body.contains("\"error\""));
         assert!(t.sent().is_empty() && t.stores().is_empty() && t.https().is_empty());
     }
     // Clock skew: more than 5 minutes either way is 409; 5 minutes is fine.
@@ -569,7 +574,7 @@ fn outgoing_webhook_posts_are_authenticated_by_token_and_deduplicated() {
     assert_eq!(fwd.trail, vec![INSTANCE.to_string()]);
     assert_eq!(fwd.origin, G);
     t.raw_post("lobby", "mm", body, None, None, false);
-    assert!(t.reply().body.contains("duplicate"));
+    assert!(t.post_reply().body.contains("duplicate"));
     let bad = r#"{"token":"wrongpass","user_name":"erin","text":"x"}"#;
     t.raw_post("lobby", "mm", bad, None, None, false);
     assert_eq!(t.status(), 401);
@@ -579,7 +584,7 @@ fn outgoing_webhook_posts_are_authenticated_by_token_and_deduplicated() {
     assert_eq!(t.one_body(B), "[fay@mm] form post");
     let bot = r#"{"token":"password2","user_name":"bot","text":"echo","bot":{"i":"1"}}"#;
     t.raw_post("lobby", "mm", bot, None, None, false);
-    assert!(t.reply().body.contains("bot"));
+    assert!(t.post_reply().body.contains("bot"));
     assert!(t.sent().is_empty());
 }
 
@@ -615,7 +620,7 @@ fn the_next_deadline_is_a_failed_deliverys_retry() {
         t.now - 500 + 3_600_000,
         "only the pruning"
     );
-    t.msg("alice@localhost/r", G, "one");
+    t.say("alice", "one");
     let h = t.https()[0].clone();
     t.deliver(&h, Outcome::Failed("down".into()));
     // Backoff: the first retry a second later; the core wants a tick then.
