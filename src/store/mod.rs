@@ -182,7 +182,8 @@ impl Store {
     /// created on first call and kept in `meta`.
     ///
     /// The bytes come from SQLite's `randomblob()`, whose generator the unix
-    /// VFS seeds from /dev/urandom (falling back to time and pid).
+    /// VFS seeds from the kernel's random source (falling back to time and
+    /// pid).
     pub fn instance_id(&mut self) -> Result<String, StoreError> {
         self.conn
             .prepare_cached(
