@@ -11,7 +11,8 @@
 //! and reads every copy on every connection.
 //!
 //! Set-up shortcuts, so 200 accounts take no time: accounts are written as
-//! Prosody `internal_plain` account files, each user's roster already holds
+//! Prosody `internal_plain` account files (the launchers are the testkit's,
+//! testkit/, shared with the integration tests), each user's roster already holds
 //! `lobby@groups.localhost` with subscription `both`, and the talkgroups
 //! database already holds the members (as in benches/fanout.rs). Logging
 //! in then sends each user's presence to the group, as a real login does.
@@ -34,8 +35,8 @@
 //!
 //! `--server ejabberd` runs the same against a private ejabberd (own config
 //! dir, spool, logs and Erlang distribution port; started through
-//! `ejabberdctl foreground` and stopped through `ejabberdctl stop` on that
-//! node only). There the accounts are registered in-band and each client
+//! `ejabberdctl foreground`, stopped by signalling that VM only). There the
+//! accounts are registered through `mod_http_api` and each client
 //! joins the talkgroups group as a user does (presence `subscribe`, then
 //! approving the group's `subscribe`); lines are `e2e_ejabberd…`.
 //!
@@ -72,9 +73,9 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::ops::RangeInclusive;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -82,7 +83,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{cpu_secs, find, parse_num, read_until, talkgroups_bin, Guard, Rng};
+use talkgroups_testkit::{wire, Kind, Options, Server, XmppServer};
 
+const COMPONENT: &str = "groups.localhost";
+const RAW_COMPONENT: &str = "raw.localhost";
 const GROUP: &str = "lobby@groups.localhost";
 const ROOM: &str = "lobby@conference.localhost";
 const SECRET: &str = "bench-e2e-secret";
@@ -147,370 +151,31 @@ fn main() {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
-}
-
-fn prosody_bin() -> PathBuf {
-    std::env::var_os("PROSODY_BIN").map_or_else(|| PathBuf::from("prosody"), PathBuf::from)
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    Prosody,
-    Ejabberd,
-}
-
-/// A private XMPP server we started; stopped when dropped (also on panic).
-struct Server {
-    kind: Kind,
-    child: Guard,
-    c2s_port: u16,
-    /// The talkgroups component's port.
-    component_port: u16,
-    /// The raw reference component's port (the same listener on Prosody;
-    /// ejabberd routes every host of a listener to every connection on it,
-    /// so it gets a listener of its own there).
-    raw_port: u16,
-    dir: PathBuf,
-}
-
-impl Server {
-    /// The PID whose CPU time is the server's (ejabberd: the beam.smp
-    /// below the `su` that ejabberdctl runs as root).
-    fn cpu_pid(&self) -> u32 {
-        match self.kind {
-            Kind::Prosody => self.child.id(),
-            Kind::Ejabberd => descendants(self.child.id())
-                .into_iter()
-                .find(|p| {
-                    std::fs::read_to_string(format!("/proc/{p}/comm"))
-                        .is_ok_and(|c| c.trim() == "beam.smp")
-                })
-                .unwrap_or(self.child.id()),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.kind == Kind::Ejabberd {
-            // Stop our node (and only it) through its own control config.
-            let beam = self.cpu_pid();
-            let _ = Command::new(ejabberdctl())
-                .args(ejabberd_args(&self.dir))
-                .arg("stop")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while Instant::now() < deadline {
-                if self.child.exited() {
-                    return;
-                }
-                thread::sleep(Duration::from_millis(50));
-            }
-            if beam != self.child.id() {
-                let _ = Command::new("kill").arg(beam.to_string()).status();
-            }
-        }
-        self.child.stop();
-    }
-}
-
-/// Every process below `pid` (from /proc).
-fn descendants(pid: u32) -> Vec<u32> {
-    let mut all: Vec<(u32, u32)> = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        let ppid = stat
-            .rsplit(')')
-            .next()
-            .and_then(|r| r.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        all.push((p, ppid));
-    }
-    let mut out = vec![pid];
-    let mut i = 0;
-    while i < out.len() {
-        let parent = out[i];
-        out.extend(all.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
-        i += 1;
-    }
-    out.remove(0);
-    out
-}
-
-fn ejabberdctl() -> PathBuf {
-    std::env::var_os("EJABBERDCTL_BIN").map_or_else(|| PathBuf::from("ejabberdctl"), PathBuf::from)
-}
-
-fn ejabberd_args(dir: &Path) -> Vec<String> {
-    let d = dir.display();
-    vec![
-        "--config-dir".into(),
-        format!("{d}"),
-        "--config".into(),
-        format!("{d}/ejabberd.yml"),
-        "--ctl-config".into(),
-        format!("{d}/ejabberdctl.cfg"),
-        "--spool".into(),
-        format!("{d}/data"),
-        "--logs".into(),
-        format!("{d}/logs"),
-    ]
-}
-
-/// A private ejabberd: loopback only, its own config dir, spool and logs
-/// (owned by the `ejabberd` user it switches to when started as root), its
-/// own Erlang distribution port (no shared epmd), no shapers, in-band
-/// registration open (accounts are made over c2s), MUC without history.
-fn start_ejabberd(dir: &Path) -> Server {
-    let c2s_port = free_port();
-    let component_port = free_port();
-    let raw_port = free_port();
-    let dist_port = free_port();
-    let d = dir.join("ejabberd");
-    std::fs::create_dir_all(d.join("data")).unwrap();
-    std::fs::create_dir_all(d.join("logs")).unwrap();
-    std::fs::write(d.join("inetrc"), "").unwrap();
-    std::fs::write(
-        d.join("ejabberdctl.cfg"),
-        format!(
-            "ERL_DIST_PORT={dist_port}\nINET_DIST_INTERFACE=127.0.0.1\n\
-             ERLANG_NODE=tgbench{}@localhost\nEJABBERD_BYPASS_WARNINGS=true\n",
-            std::process::id()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("ejabberd.yml"),
-        format!(
-            r#"# Written by benches/e2e.rs
-hosts: [localhost]
-loglevel: warning
-log_rotate_count: 0
-listen:
-  - port: {c2s_port}
-    ip: "127.0.0.1"
-    module: ejabberd_c2s
-    starttls_required: false
-    shaper: c2s_shaper
-    access: c2s
-  - port: {component_port}
-    ip: "127.0.0.1"
-    module: ejabberd_service
-    shaper: fast
-    hosts:
-      groups.localhost:
-        password: "{SECRET}"
-  - port: {raw_port}
-    ip: "127.0.0.1"
-    module: ejabberd_service
-    shaper: fast
-    hosts:
-      raw.localhost:
-        password: "{SECRET}"
-auth_method: internal
-auth_password_format: plain
-access_rules:
-  c2s:
-    allow: all
-  register:
-    allow: all
-shaper:
-  fast: 1000000000
-shaper_rules:
-  c2s_shaper: fast
-  max_user_offline_messages: 100000
-  max_user_sessions: 10
-registration_timeout: infinity
-modules:
-  mod_disco: {{}}
-  mod_ping: {{}}
-  mod_roster: {{}}
-  mod_register:
-    ip_access: all
-    access: register
-  mod_offline:
-    access_max_user_messages: max_user_offline_messages
-  mod_multicast:
-    host: multicast.localhost
-    limits:
-      remote:
-        message: infinite
-  mod_muc:
-    host: conference.localhost
-    access: all
-    access_create: all
-    access_persistent: all
-    history_size: 0
-    default_room_options:
-      mam: false
-"#
-        ),
-    )
-    .unwrap();
-    // ejabberdctl switches to the ejabberd user when run as root.
-    let _ = Command::new("chown")
-        .arg("-R")
-        .arg("ejabberd:ejabberd")
-        .arg(&d)
-        .status();
-    for p in [dir, d.as_path()] {
-        let _ = Command::new("chmod").arg("755").arg(p).status();
-    }
-    let out = std::fs::File::create(dir.join("ejabberd.stdout")).unwrap();
-    let child = Command::new(ejabberdctl())
-        .args(ejabberd_args(&d))
-        .arg("foreground")
-        .current_dir(&d)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .expect("start ejabberd (apt-get install -y ejabberd)");
-    let child = Guard::new(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while [c2s_port, component_port, raw_port]
-        .iter()
-        .any(|p| TcpStream::connect(("127.0.0.1", *p)).is_err())
-    {
-        assert!(Instant::now() < deadline, "ejabberd did not start");
-        thread::sleep(Duration::from_millis(50));
-    }
-    Server {
-        kind: Kind::Ejabberd,
-        child,
-        c2s_port,
-        component_port,
-        raw_port,
-        dir: d,
-    }
-}
-
-/// A private Prosody: loopback only, its own data dir, pidfile and admin
-/// socket, no TLS, no s2s, no rate limits (mod_limits is not loaded).
-fn start_prosody(dir: &Path, members: usize) -> Server {
-    let c2s_port = free_port();
-    let component_port = free_port();
-    let http_port = free_port();
-    let q = |p: &str| format!("{:?}", dir.join(p).display().to_string());
-    let cfg = format!(
-        r#"-- Written by benches/e2e.rs
-run_as_root = true
-daemonize = false
-data_path = {data}
-pidfile = {pid}
-admin_socket = {sock}
-certificates = {certs}
-plugin_paths = {{ {plugins:?} }}
-interfaces = {{ "127.0.0.1" }}
-local_interfaces = {{ "127.0.0.1" }}
-c2s_ports = {{ {c2s_port} }}
-c2s_interfaces = {{ "127.0.0.1" }}
-component_ports = {{ {component_port} }}
-component_interface = "127.0.0.1"
-component_interfaces = {{ "127.0.0.1" }}
-http_ports = {{ {http_port} }}
-http_interfaces = {{ "127.0.0.1" }}
-c2s_direct_tls_ports = {{ }}
-legacy_ssl_ports = {{ }}
-https_ports = {{ }}
-s2s_ports = {{ }}
-s2s_direct_tls_ports = {{ }}
-proxy65_ports = {{ }}
-modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping" }}
-modules_disabled = {{ "s2s"; "s2s_auth_certs" }}
-c2s_require_encryption = false
-s2s_require_encryption = false
-allow_unencrypted_plain_auth = true
-authentication = "internal_plain"
-storage = "internal"
-allow_registration = false
-network_settings = {{ shutdown_deadline = 1 }}
-log = {{ {{ levels = {{ min = "warn" }}; to = "file"; filename = {log} }} }}
-
-VirtualHost "localhost"
-
-Component "groups.localhost"
-    component_secret = "{SECRET}"
-
-Component "raw.localhost"
-    component_secret = "{SECRET}"
-
--- XEP-0033 for component.multicast (contrib/prosody), as ejabberd's
--- mod_multicast is configured below: any number of addresses per stanza.
-Component "multicast.localhost" "talkgroups_multicast"
-    multicast_senders = {{ "groups.localhost"; "raw.localhost" }}
-    multicast_max_addresses = 100000
-
-Component "conference.localhost" "muc"
-    muc_room_locking = false
-    restrict_room_creation = false
-"#,
-        data = q("data"),
-        pid = q("prosody.pid"),
-        sock = q("prosody.sock"),
-        certs = q("certs"),
-        log = q("prosody.log"),
-        plugins = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/prosody"),
-    );
-    let config = dir.join("prosody.cfg.lua");
-    std::fs::write(&config, cfg).unwrap();
-    // Accounts and rosters, in Prosody's internal storage format.
-    let host = dir.join("data").join("localhost");
-    std::fs::create_dir_all(host.join("accounts")).unwrap();
-    std::fs::create_dir_all(host.join("roster")).unwrap();
+/// The run's private server, from the testkit (own temp dir, free loopback
+/// ports): c2s, the talkgroups component `groups.localhost` and the raw
+/// reference component `raw.localhost` (one listener on Prosody; ejabberd
+/// routes every host of a listener to every connection on it, so one each
+/// there), a MUC on `conference.localhost`, XEP-0033 on
+/// `multicast.localhost` without an address limit, no rate limits or
+/// shapers ([`Options::bench`]). The `members` accounts `u1`… are written
+/// as Prosody account files with the group already on their rosters, or
+/// registered through ejabberd's HTTP API.
+fn start_server(kind: Kind, members: usize) -> Server {
+    let options = Options::bench(&[(COMPONENT, SECRET), (RAW_COMPONENT, SECRET)])
+        .with_muc("conference.localhost")
+        .with_startup_timeout(Duration::from_secs(120));
+    let server = Server::start_with(kind, &options);
     for i in 1..=members {
-        std::fs::write(
-            host.join("accounts").join(format!("u{i}.dat")),
-            format!("return {{\n\t[\"password\"] = \"{PASSWORD}\";\n}};\n"),
-        )
-        .unwrap();
-        std::fs::write(
-            host.join("roster").join(format!("u{i}.dat")),
-            format!(
-                "return {{\n\t[false] = {{ [\"version\"] = 1; }};\n\
-                 \t[\"{GROUP}\"] = {{ [\"subscription\"] = \"both\"; [\"groups\"] = {{}}; }};\n}};\n"
-            ),
-        )
-        .unwrap();
+        let user = format!("u{i}");
+        match &server {
+            Server::Prosody(p) => {
+                p.write_account(&user, PASSWORD);
+                p.write_roster(&user, &[GROUP]);
+            }
+            Server::Ejabberd(e) => e.register(&user, PASSWORD),
+        }
     }
-    let out = std::fs::File::create(dir.join("prosody.stdout")).unwrap();
-    let child = Command::new(prosody_bin())
-        .arg("-F")
-        .arg("--config")
-        .arg(&config)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .expect("start prosody (apt-get install -y prosody)");
-    let child = Guard::new(child);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while TcpStream::connect(("127.0.0.1", c2s_port)).is_err()
-        || TcpStream::connect(("127.0.0.1", component_port)).is_err()
-    {
-        assert!(Instant::now() < deadline, "Prosody did not start");
-        thread::sleep(Duration::from_millis(20));
-    }
-    Server {
-        kind: Kind::Prosody,
-        child,
-        c2s_port,
-        component_port,
-        raw_port: component_port,
-        dir: dir.to_owned(),
-    }
+    server
 }
 
 fn start_talkgroups(bin: &Path, dir: &Path, p: &Server, members: usize, multicast: bool) -> Guard {
@@ -521,7 +186,7 @@ fn start_talkgroups(bin: &Path, dir: &Path, p: &Server, members: usize, multicas
         format!(
             r#"# Written by benches/e2e.rs.
 [component]
-jid = "groups.localhost"
+jid = "{COMPONENT}"
 secret = "{SECRET}"
 server = "127.0.0.1:{port}"
 {multicast}
@@ -538,7 +203,7 @@ name = "lobby"
 title = "Lobby"
 join = "open"
 "#,
-            port = p.component_port,
+            port = p.component_port_for(COMPONENT),
             db = db.display(),
             // The bench's servers let a component name any number of
             // recipients (ejabberd: mod_multicast limits: remote: message:
@@ -583,72 +248,12 @@ join = "open"
     child
 }
 
-fn base64(input: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-const STREAM_HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
-     xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
-
 /// Logs `u{i}@localhost/bench` in, sends initial presence and joins the MUC
 /// room; returns the socket once the room confirmed the join. On ejabberd
-/// it first registers the account in-band, and joins the talkgroups group
-/// the way a user does: presence `subscribe`, then approving the group's
-/// own `subscribe`.
+/// it joins the talkgroups group the way a user does: presence
+/// `subscribe`, then approving the group's own `subscribe`.
 fn login(kind: Kind, port: u16, i: usize) -> TcpStream {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("c2s connect");
-    s.set_nodelay(true).unwrap();
-    let mut buf = Vec::new();
-    let mut step = |s: &mut TcpStream, send: &str, until: &[u8]| {
-        s.write_all(send.as_bytes()).unwrap();
-        let end = read_until(s, &mut buf, |b| find(b, until).map(|p| p + until.len()));
-        let got = String::from_utf8_lossy(&buf[..end]).into_owned();
-        buf.drain(..end);
-        got
-    };
-    step(&mut s, STREAM_HEADER, b"</stream:features>");
-    if kind == Kind::Ejabberd {
-        let r = step(
-            &mut s,
-            &format!(
-                "<iq type='set' id='reg1'><query xmlns='jabber:iq:register'>\
-                 <username>u{i}</username><password>{PASSWORD}</password></query></iq>"
-            ),
-            b"id='reg1'",
-        );
-        assert!(!r.contains("type='error'"), "registration of u{i}: {r}");
-    }
-    let auth = base64(format!("\0u{i}\0{PASSWORD}").as_bytes());
-    let r = step(
-        &mut s,
-        &format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{auth}</auth>"),
-        b"xmpp-sasl",
-    );
-    assert!(!r.contains("failure"), "login of u{i} failed: {r}");
-    step(&mut s, STREAM_HEADER, b"</stream:features>");
-    step(
-        &mut s,
-        "<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>\
-         <resource>bench</resource></bind></iq>",
-        b"</jid>",
-    );
+    let (mut s, mut buf) = wire::login(port, "localhost", &format!("u{i}"), PASSWORD, "bench");
     // Initial presence (goes to the talkgroups group, a roster contact),
     // then the MUC join without history; wait for our own occupant presence.
     s.write_all(b"<presence/>").unwrap();
@@ -1184,10 +789,7 @@ fn e2e(bin: &Path, kind: Kind, plan: Plan) {
         .prefix("talkgroups-e2e-")
         .tempdir()
         .expect("temp dir");
-    let server = match kind {
-        Kind::Prosody => start_prosody(dir.path(), members),
-        Kind::Ejabberd => start_ejabberd(dir.path()),
-    };
+    let server = start_server(kind, members);
     // On ejabberd the clients join the group over XMPP; on Prosody they are
     // written into the database (and the rosters) beforehand.
     let preset = if kind == Kind::Prosody { members } else { 0 };
@@ -1212,7 +814,7 @@ fn e2e(bin: &Path, kind: Kind, plan: Plan) {
     let mut readers = Vec::new();
     let login_t = Instant::now();
     for i in 1..=members {
-        let s = login(kind, server.c2s_port, i);
+        let s = login(kind, server.c2s_port(), i);
         writers.push(s.try_clone().unwrap());
         let tracks = tracks.clone();
         readers.push(thread::spawn(move || reader(s, tracks)));
@@ -1244,11 +846,11 @@ fn e2e(bin: &Path, kind: Kind, plan: Plan) {
     settle(&tracks);
     let pace = rate.map_or(Pace::Window((WINDOW_COPIES / members).max(2)), Pace::Rate);
     let procs = [
-        (name, server.cpu_pid()),
+        (name, server.pid().expect("the server runs")),
         ("talkgroups", tg_proc.id()),
         ("bench clients", std::process::id()),
     ];
-    let mut raw = raw_component(server.raw_port);
+    let mut raw = raw_component(server.component_port_for(RAW_COMPONENT));
     let mut run = |track: &Track, system, seqs| {
         phase(&mut writers, &mut raw, track, system, seqs, pace, &procs)
     };

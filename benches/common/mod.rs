@@ -1,12 +1,15 @@
-//! Helpers shared by the benchmarks (not a bench target itself).
+//! Helpers shared by the benchmarks (not a bench target itself). The
+//! servers, process guards and the byte-level c2s helpers come from the
+//! dev-only `talkgroups-testkit` crate (testkit/), shared with the tests.
 #![allow(dead_code)]
 
-use std::io::Read;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
+
+#[allow(unused_imports)]
+pub use talkgroups_testkit::wire::{find, read_until};
+#[allow(unused_imports)]
+pub use talkgroups_testkit::Guard;
 
 /// Whether `cargo bench` started us (it passes `--bench`). `cargo test
 /// --all-targets` (which CI runs) also builds and runs bench targets, in
@@ -79,65 +82,6 @@ pub fn prepare_database(bin: &Path, config: &Path, db: &Path, members: usize) {
     drop(conn);
 }
 
-/// A process we started, stopped when the guard is dropped — also when a
-/// run panics, so a failed benchmark leaves nothing running.
-pub struct Guard {
-    child: Child,
-    stopped: bool,
-}
-
-impl Guard {
-    pub fn new(child: Child) -> Guard {
-        Guard {
-            child,
-            stopped: false,
-        }
-    }
-
-    pub fn id(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Whether the process has exited (and is reaped: from then on its PID
-    /// may be another process's, so `stop` must not signal it).
-    pub fn exited(&mut self) -> bool {
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
-            self.stopped = true;
-        }
-        self.stopped
-    }
-
-    pub fn stop(&mut self) {
-        if !self.stopped {
-            self.stopped = true;
-            stop(&mut self.child);
-        }
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Stops the process we started: SIGTERM by PID, then SIGKILL if it lingers.
-pub fn stop(child: &mut Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
 /// User and system CPU seconds of a process (from /proc/PID/stat).
 pub fn cpu_secs(pid: u32) -> (f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -168,31 +112,6 @@ fn status_kib(pid: u32, field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
-}
-
-/// Reads into `buf` until `done` finds what it wants (30 s at most);
-/// returns what `done` returned.
-pub fn read_until(
-    sock: &mut TcpStream,
-    buf: &mut Vec<u8>,
-    done: impl Fn(&[u8]) -> Option<usize>,
-) -> usize {
-    sock.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    loop {
-        if let Some(n) = done(buf) {
-            sock.set_read_timeout(None).unwrap();
-            return n;
-        }
-        let mut chunk = [0u8; 4096];
-        let n = sock.read(&mut chunk).expect("read from the peer");
-        assert!(n > 0, "peer closed: {}", String::from_utf8_lossy(buf));
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 pub fn parse_num(b: &[u8]) -> u64 {

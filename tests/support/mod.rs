@@ -1,29 +1,32 @@
 //! Integration-test support: a private Prosody or ejabberd per test, and a
 //! raw c2s client.
 //!
-//! Use from a test file with `mod support;`. Every [`Prosody`] and every
-//! [`Ejabberd`] is a separate server process with its own ports and data
-//! directory, so tests may run in parallel. Nothing here mocks the XMPP
-//! server. [`Server`] is either of them, for tests written once and run
-//! against both ([`for_each_server!`]); the client and the talkgroups runner
-//! take anything that implements [`XmppServer`].
+//! Use from a test file with `mod support;`. The servers come from the
+//! dev-only `talkgroups-testkit` crate (testkit/, shared with the benches)
+//! and are re-exported here: every [`Prosody`] and every [`Ejabberd`] is a
+//! separate server process with its own ports and data directory, so tests
+//! may run in parallel. Nothing here mocks the XMPP server. [`Server`] is
+//! either of them, for tests written once and run against both
+//! ([`for_each_server!`]); the client and the talkgroups runner take anything
+//! that implements [`XmppServer`].
 //!
-//! Environment knobs (ejabberd's are in `ejabberd.rs`):
-//! - `PROSODY_BIN` / `PROSODYCTL_BIN`: override the binaries (default: `$PATH`).
-//! - `PROSODY_LOG_LEVEL=debug`: log every stanza in Prosody's log (default
-//!   `info`; debug logging slows Prosody down noticeably on bursts).
+//! What stays here: the async [`TestClient`] (on tokio-xmpp's XML stream,
+//! which the testkit must not depend on), the element helpers, and
+//! [`Talkgroups`] (it runs `CARGO_BIN_EXE_talkgroups`).
 //!
-//! When a test panics while a [`Prosody`] is alive, its log tail is printed.
+//! Environment knobs: see the testkit (`PROSODY_BIN`, `PROSODYCTL_BIN`,
+//! `PROSODY_LOG_LEVEL`, `EJABBERDCTL_BIN`, `EJABBERD_LOG_LEVEL`,
+//! `TALKGROUPS_EJABBERD_PARALLEL`).
+//!
+//! When a test panics while a [`Prosody`] or [`Ejabberd`] is alive, its log
+//! tail is printed.
 #![allow(dead_code)]
 
 pub mod console;
 pub mod sink;
 
 use std::collections::VecDeque;
-use std::fmt::Write as _;
 use std::fs;
-use std::io::{Read as _, Seek as _, SeekFrom};
-use std::net::{TcpListener, TcpStream as StdTcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,8 +39,11 @@ use tokio::io::BufStream;
 use tokio::net::TcpStream;
 use tokio_xmpp::xmlstream::{self, ReadError, StreamHeader, Timeouts, XmlStream};
 
-mod ejabberd;
-pub use ejabberd::Ejabberd;
+#[allow(unused_imports)]
+pub use talkgroups_testkit::{
+    base64, free_port, log_tail, port_accepts, read_from, Ejabberd, Kind, Options, Prosody, Server,
+    XmppServer,
+};
 
 /// Namespaces used by the helpers.
 pub mod ns {
@@ -52,183 +58,8 @@ pub mod ns {
     pub const DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";
 }
 
-/// How long [`Prosody::start`] waits for the ports to accept connections.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 /// Default timeout for protocol steps done by the client itself (login, iq).
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
-
-// ---------------------------------------------------------------------------
-// Prosody launcher
-// ---------------------------------------------------------------------------
-
-/// A private Prosody server listening on 127.0.0.1, killed on drop.
-pub struct Prosody {
-    pub c2s_port: u16,
-    pub component_port: u16,
-    /// The one VirtualHost, always `"localhost"`.
-    pub domain: String,
-    http_port: u16,
-    components: Vec<(String, String)>,
-    child: Option<Child>,
-    config_path: PathBuf,
-    log_path: PathBuf,
-    stdout_path: PathBuf,
-    // Last so that it is removed after the child is gone (see Drop).
-    dir: tempfile::TempDir,
-}
-
-// ---------------------------------------------------------------------------
-// Either server
-// ---------------------------------------------------------------------------
-
-/// What the client and the talkgroups runner need from a server.
-pub trait XmppServer {
-    /// The virtual host users live on (`"localhost"`).
-    fn domain(&self) -> &str;
-    fn c2s_port(&self) -> u16;
-    /// `"127.0.0.1:<port>"` of the listener `component` must connect to.
-    fn component_addr_for(&self, component: &str) -> String;
-    /// Creates `user@domain` with `pass` (or resets the password).
-    fn register(&self, user: &str, pass: &str);
-}
-
-impl XmppServer for Prosody {
-    fn domain(&self) -> &str {
-        &self.domain
-    }
-    fn c2s_port(&self) -> u16 {
-        self.c2s_port
-    }
-    fn component_addr_for(&self, _component: &str) -> String {
-        self.component_addr()
-    }
-    fn register(&self, user: &str, pass: &str) {
-        Prosody::register(self, user, pass)
-    }
-}
-
-impl XmppServer for Ejabberd {
-    fn domain(&self) -> &str {
-        &self.domain
-    }
-    fn c2s_port(&self) -> u16 {
-        self.c2s_port
-    }
-    fn component_addr_for(&self, component: &str) -> String {
-        Ejabberd::component_addr_for(self, component)
-    }
-    fn register(&self, user: &str, pass: &str) {
-        Ejabberd::register(self, user, pass)
-    }
-}
-
-/// Which server a test runs against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Prosody,
-    Ejabberd,
-}
-
-/// A private Prosody or ejabberd (see [`Prosody`], [`Ejabberd`]).
-pub enum Server {
-    Prosody(Prosody),
-    Ejabberd(Ejabberd),
-}
-
-impl Server {
-    /// Starts a server of `kind` with the given components
-    /// (`(domain, secret)`); see [`Prosody::start`] and [`Ejabberd::start`].
-    pub fn start(kind: Kind, components: &[(&str, &str)]) -> Server {
-        match kind {
-            Kind::Prosody => Server::Prosody(Prosody::start(components)),
-            Kind::Ejabberd => Server::Ejabberd(Ejabberd::start(components)),
-        }
-    }
-
-    pub fn kind(&self) -> Kind {
-        match self {
-            Server::Prosody(_) => Kind::Prosody,
-            Server::Ejabberd(_) => Kind::Ejabberd,
-        }
-    }
-
-    pub fn is_ejabberd(&self) -> bool {
-        self.kind() == Kind::Ejabberd
-    }
-
-    pub fn register(&self, user: &str, pass: &str) {
-        XmppServer::register(self, user, pass)
-    }
-
-    /// Stops the server, keeping ports and data for [`Server::start_again`].
-    pub fn stop(&mut self) {
-        match self {
-            Server::Prosody(p) => p.stop(),
-            Server::Ejabberd(e) => e.stop(),
-        }
-    }
-
-    /// Starts the server again on the same ports, config and data.
-    pub fn start_again(&mut self) {
-        match self {
-            Server::Prosody(p) => p.start_again(),
-            Server::Ejabberd(e) => e.start_again(),
-        }
-    }
-
-    pub fn is_running(&mut self) -> bool {
-        match self {
-            Server::Prosody(p) => p.is_running(),
-            Server::Ejabberd(e) => e.is_running(),
-        }
-    }
-
-    pub fn c2s_addr(&self) -> String {
-        format!("127.0.0.1:{}", self.c2s_port())
-    }
-
-    /// The (first) component listener's port.
-    pub fn component_port(&self) -> u16 {
-        match self {
-            Server::Prosody(p) => p.component_port,
-            Server::Ejabberd(e) => e.component_port(),
-        }
-    }
-
-    pub fn log_tail(&self, n: usize) -> String {
-        match self {
-            Server::Prosody(p) => p.log_tail(n),
-            Server::Ejabberd(e) => e.log_tail(n),
-        }
-    }
-}
-
-impl XmppServer for Server {
-    fn domain(&self) -> &str {
-        match self {
-            Server::Prosody(p) => XmppServer::domain(p),
-            Server::Ejabberd(e) => XmppServer::domain(e),
-        }
-    }
-    fn c2s_port(&self) -> u16 {
-        match self {
-            Server::Prosody(p) => p.c2s_port,
-            Server::Ejabberd(e) => e.c2s_port,
-        }
-    }
-    fn component_addr_for(&self, component: &str) -> String {
-        match self {
-            Server::Prosody(p) => XmppServer::component_addr_for(p, component),
-            Server::Ejabberd(e) => e.component_addr_for(component),
-        }
-    }
-    fn register(&self, user: &str, pass: &str) {
-        match self {
-            Server::Prosody(p) => p.register(user, pass),
-            Server::Ejabberd(e) => e.register(user, pass),
-        }
-    }
-}
 
 /// Generates, for each `async fn NAME(kind: Kind)` listed, the tests
 /// `prosody::NAME` and `ejabberd::NAME` (filter with `cargo test ejabberd::`).
@@ -255,431 +86,6 @@ macro_rules! for_each_server {
 }
 #[allow(unused_imports)]
 pub(crate) use for_each_server;
-
-fn find_binary(env: &str, name: &str) -> PathBuf {
-    if let Some(p) = std::env::var_os(env) {
-        return PathBuf::from(p);
-    }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
-    for dir in std::env::split_paths(&path) {
-        let candidate = dir.join(name);
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    panic!(
-        "`{name}` not found in PATH: Prosody is needed for the integration tests. \
-         Install it with `apt-get install -y prosody` (or set {env})."
-    );
-}
-
-/// The last `n` lines of a server's log file, with a header line.
-pub(crate) fn log_tail(path: &Path, n: usize) -> String {
-    let log = fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = log.lines().collect();
-    let start = lines.len().saturating_sub(n);
-    format!(
-        "--- last {} lines of {} ---\n{}",
-        lines.len() - start,
-        path.display(),
-        lines[start..].join("\n")
-    )
-}
-
-/// A port that was free a moment ago (bind 127.0.0.1:0, read it, release it).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
-}
-
-fn lua_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-enum StartError {
-    /// Another process took one of our ports between probing and binding.
-    PortInUse(String),
-}
-
-impl Prosody {
-    /// Starts a private Prosody on 127.0.0.1 with free ports, its own temp
-    /// data dir, pidfile and admin socket, with the given components
-    /// (`(domain, secret)`, e.g. `("groups.localhost", "secret")`).
-    ///
-    /// Returns once the c2s port (and the component port, if any component
-    /// is configured) accept TCP connections. Panics after 20 s with the log
-    /// tail. Panics with an install hint if `prosody` is not installed.
-    pub fn start(components: &[(&str, &str)]) -> Prosody {
-        let prosody_bin = find_binary("PROSODY_BIN", "prosody");
-        let _ = find_binary("PROSODYCTL_BIN", "prosodyctl");
-        let dir = tempfile::Builder::new()
-            .prefix("tg-prosody-")
-            .tempdir()
-            .expect("create temp dir for Prosody");
-        let mut p = Prosody {
-            c2s_port: 0,
-            component_port: 0,
-            domain: "localhost".to_string(),
-            http_port: 0,
-            components: components
-                .iter()
-                .map(|(d, s)| (d.to_string(), s.to_string()))
-                .collect(),
-            child: None,
-            config_path: dir.path().join("prosody.cfg.lua"),
-            log_path: dir.path().join("prosody.log"),
-            stdout_path: dir.path().join("prosody.stdout"),
-            dir,
-        };
-        for dir in ["data", "certs"] {
-            fs::create_dir_all(p.dir.path().join(dir)).expect("create Prosody dirs");
-        }
-        // Ports are probed then released, so another process may grab one
-        // before Prosody binds it: retry with fresh ports in that case.
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            p.c2s_port = free_port();
-            p.component_port = free_port();
-            p.http_port = free_port();
-            if p.c2s_port == p.component_port
-                || p.c2s_port == p.http_port
-                || p.component_port == p.http_port
-            {
-                continue;
-            }
-            p.write_config();
-            match p.spawn_and_wait(&prosody_bin) {
-                Ok(()) => return p,
-                Err(StartError::PortInUse(line)) if attempt < 5 => {
-                    eprintln!("Prosody could not bind a port ({line}); retrying with new ports");
-                    p.kill_child(Duration::from_millis(500));
-                }
-                Err(StartError::PortInUse(line)) => {
-                    p.kill_child(Duration::from_millis(500));
-                    panic!(
-                        "Prosody could not bind its ports after {attempt} attempts: {line}\n{}",
-                        p.log_tail(40)
-                    );
-                }
-            }
-        }
-    }
-
-    fn write_config(&self) {
-        let d = self.dir.path();
-        let path = |name: &str| lua_str(&d.join(name).to_string_lossy());
-        let level = match std::env::var("PROSODY_LOG_LEVEL").as_deref() {
-            Ok("debug") => "debug",
-            _ => "info", // needed at least: readiness is detected from info lines
-        };
-        let mut cfg = String::new();
-        let _ = write!(
-            cfg,
-            r#"-- Generated by tests/support/mod.rs
-run_as_root = true
-daemonize = false
-data_path = {data}
-pidfile = {pidfile}
-admin_socket = {admin_socket}
-certificates = {certs}
--- contrib/prosody: mod_talkgroups_multicast (XEP-0033, component.multicast)
-plugin_paths = {{ {plugins} }}
-
-interfaces = {{ "127.0.0.1" }}
-local_interfaces = {{ "127.0.0.1" }}
-c2s_ports = {{ {c2s} }}
-c2s_interfaces = {{ "127.0.0.1" }}
-component_ports = {{ {component} }}
-component_interface = "127.0.0.1"
-component_interfaces = {{ "127.0.0.1" }}
-http_ports = {{ {http} }}
-http_interfaces = {{ "127.0.0.1" }}
-c2s_direct_tls_ports = {{ }}
-legacy_ssl_ports = {{ }}
-https_ports = {{ }}
-s2s_ports = {{ }}
-s2s_direct_tls_ports = {{ }}
-proxy65_ports = {{ }}
-
--- Only what the tests need. presence, message, iq, offline, c2s and posix are
--- loaded by Prosody itself; s2s is autoloaded too, hence modules_disabled.
--- No tls (no certificates), no network-facing extras.
--- mod_limits (the c2s/s2s byte-rate throttle, 10 kB/s c2s by default when
--- loaded) is deliberately NOT loaded: in 0.12 it is not autoloaded, so
--- without it nothing is throttled.
-modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping" }}
-modules_disabled = {{ "s2s"; "s2s_auth_certs" }}
--- Only read if someone adds "limits" to modules_enabled; 0.12 syntax:
--- rate "<n><unit>/s", unit b/kb/mb, decimal (10mb/s = 10 000 000 B/s).
-limits = {{ c2s = {{ rate = "100mb/s"; burst = "10s" }}; s2sin = {{ rate = "100mb/s"; burst = "10s" }} }}
-
-c2s_require_encryption = false
-s2s_require_encryption = false
-allow_unencrypted_plain_auth = true
-authentication = "internal_hashed"
-storage = "internal"
-allow_registration = false
--- Graceful shutdown must not take long.
-network_settings = {{ shutdown_deadline = 1 }}
-
-log = {{
-    {{ levels = {{ min = "{level}" }}; to = "file"; filename = {log} }};
-}}
-
-VirtualHost "localhost"
-"#,
-            data = path("data"),
-            pidfile = path("prosody.pid"),
-            admin_socket = path("prosody.sock"),
-            certs = path("certs"),
-            c2s = self.c2s_port,
-            component = self.component_port,
-            http = self.http_port,
-            log = path("prosody.log"),
-            plugins = lua_str(concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/prosody")),
-        );
-        for (domain, secret) in &self.components {
-            let _ = write!(
-                cfg,
-                "\nComponent {}\n    component_secret = {}\n",
-                lua_str(domain),
-                lua_str(secret)
-            );
-        }
-        // XEP-0033 for the components, as the test ejabberd has it: at most
-        // 3 addresses per stanza, so that a test can cross the limit.
-        let senders: Vec<String> = self.components.iter().map(|(d, _)| lua_str(d)).collect();
-        let _ = write!(
-            cfg,
-            "\nComponent \"multicast.localhost\" \"talkgroups_multicast\"\n    \
-             multicast_senders = {{ {} }}\n    multicast_max_addresses = 3\n",
-            senders.join("; ")
-        );
-        fs::write(&self.config_path, cfg).expect("write Prosody config");
-    }
-
-    fn spawn_and_wait(&mut self, bin: &Path) -> Result<(), StartError> {
-        let log_offset = fs::metadata(&self.log_path).map(|m| m.len()).unwrap_or(0);
-        let stdout = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.stdout_path)
-            .expect("open Prosody stdout file");
-        let stderr = stdout.try_clone().expect("clone file handle");
-        let child = Command::new(bin)
-            .arg("-F")
-            .arg("--config")
-            .arg(&self.config_path)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|e| panic!("failed to run {}: {e}", bin.display()));
-        self.child = Some(child);
-
-        let c2s_line = format!("Activated service 'c2s' on [127.0.0.1]:{}", self.c2s_port);
-        let comp_line = format!(
-            "Activated service 'component' on [127.0.0.1]:{}",
-            self.component_port
-        );
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                self.child = None;
-                panic!(
-                    "Prosody exited during startup ({status}).\n--- stdout/stderr ---\n{}\n{}",
-                    fs::read_to_string(&self.stdout_path).unwrap_or_default(),
-                    self.log_tail(40)
-                );
-            }
-            let log = read_from(&self.log_path, log_offset);
-            if let Some(line) = log
-                .lines()
-                .find(|l| l.contains("Failed to open server port"))
-            {
-                return Err(StartError::PortInUse(line.to_string()));
-            }
-            let c2s_ok = log.contains(&c2s_line);
-            let comp_ok = self.components.is_empty() || log.contains(&comp_line);
-            if c2s_ok
-                && comp_ok
-                && port_accepts(self.c2s_port)
-                && (self.components.is_empty() || port_accepts(self.component_port))
-            {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                self.kill_child(Duration::from_millis(500));
-                panic!(
-                    "Prosody did not open c2s port {} / component port {} within {:?}.\n{}",
-                    self.c2s_port,
-                    self.component_port,
-                    STARTUP_TIMEOUT,
-                    self.log_tail(40)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(15));
-        }
-    }
-
-    /// `prosodyctl --config <cfg> register <user> localhost <pass>`.
-    /// Works while the server runs (it writes the account file directly).
-    pub fn register(&self, user: &str, pass: &str) {
-        let ctl = find_binary("PROSODYCTL_BIN", "prosodyctl");
-        let out = Command::new(&ctl)
-            .arg("--config")
-            .arg(&self.config_path)
-            .args(["register", user, &self.domain, pass])
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("failed to run {}: {e}", ctl.display()));
-        if !out.status.success() {
-            panic!(
-                "prosodyctl register {user} failed ({}):\n{}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
-
-    /// Stops the server (SIGTERM, then SIGKILL after 5 s). Data and ports are
-    /// kept for [`Prosody::start_again`]. Connected clients see their stream
-    /// closed.
-    pub fn stop(&mut self) {
-        self.kill_child(Duration::from_secs(5));
-    }
-
-    /// Starts the server again on the same ports, config and data (after
-    /// [`Prosody::stop`]; stops it first if still running).
-    pub fn start_again(&mut self) {
-        if self.child.is_some() {
-            self.stop();
-        }
-        let bin = find_binary("PROSODY_BIN", "prosody");
-        if let Err(StartError::PortInUse(line)) = self.spawn_and_wait(&bin) {
-            self.kill_child(Duration::from_millis(500));
-            panic!(
-                "Prosody could not re-bind its ports on restart: {line}\n{}",
-                self.log_tail(40)
-            );
-        }
-    }
-
-    /// Whether the server process is running (not stopped, not crashed).
-    pub fn is_running(&mut self) -> bool {
-        match self.child.as_mut() {
-            Some(c) => matches!(c.try_wait(), Ok(None)),
-            None => false,
-        }
-    }
-
-    /// Address for a component: `"127.0.0.1:<component_port>"`.
-    pub fn component_addr(&self) -> String {
-        format!("127.0.0.1:{}", self.component_port)
-    }
-
-    /// Address for c2s: `"127.0.0.1:<c2s_port>"`.
-    pub fn c2s_addr(&self) -> String {
-        format!("127.0.0.1:{}", self.c2s_port)
-    }
-
-    pub fn config_path(&self) -> &Path {
-        &self.config_path
-    }
-
-    pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    pub fn log_path(&self) -> &Path {
-        &self.log_path
-    }
-
-    /// The last `n` lines of Prosody's log, with a header line.
-    pub fn log_tail(&self, n: usize) -> String {
-        crate::support::log_tail(&self.log_path, n)
-    }
-
-    /// SIGTERM our child, wait up to `grace`, then SIGKILL. Only ever signals
-    /// the process we spawned, and only while it is unreaped (so its PID
-    /// cannot have been reused).
-    fn kill_child(&mut self, grace: Duration) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
-    }
-}
-
-impl Drop for Prosody {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!(
-                "Prosody (c2s {}, component {}) {}",
-                self.c2s_port,
-                self.component_port,
-                self.log_tail(60)
-            );
-        }
-        // Nothing needs to be flushed: be quick.
-        self.kill_child(Duration::from_millis(300));
-    }
-}
-
-pub(crate) fn read_from(path: &Path, offset: u64) -> String {
-    let mut s = String::new();
-    if let Ok(mut f) = fs::File::open(path) {
-        if f.seek(SeekFrom::Start(offset)).is_ok() {
-            let _ = f.read_to_string(&mut s);
-        }
-    }
-    s
-}
-
-pub(crate) fn port_accepts(port: u16) -> bool {
-    StdTcpStream::connect_timeout(
-        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-        Duration::from_millis(200),
-    )
-    .is_ok()
-}
 
 // ---------------------------------------------------------------------------
 // Element helpers (jabber:client)
@@ -796,33 +202,6 @@ pub fn xml(e: &Element) -> String {
     }
 }
 
-/// Standard base64 (with padding); enough for SASL PLAIN.
-pub fn base64(input: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
-}
-
 // ---------------------------------------------------------------------------
 // Raw c2s client
 // ---------------------------------------------------------------------------
@@ -921,7 +300,7 @@ impl TestClient {
                 features.sasl_mechanisms
             ));
         }
-        let creds = base64(format!("\0{user}\0{pass}").as_bytes());
+        let creds = talkgroups_testkit::sasl_plain(user, pass);
         let auth = el("auth", ns::SASL, &[("mechanism", "PLAIN")])
             .append(creds)
             .build();
