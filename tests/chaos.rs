@@ -78,16 +78,16 @@ async fn pump(c: &mut TestClient, dur: Duration, seen: &mut Vec<String>) {
             return;
         }
         match c.recv(left).await {
-            Some(e) => {
+            Some(e)
                 if e.name() == "message"
                     && is_from_bare(&e, LOBBY)
-                    && e.attr("type") != Some("error")
-                {
-                    if let Some(b) = body_of(&e) {
-                        seen.push(b);
-                    }
+                    && e.attr("type") != Some("error") =>
+            {
+                if let Some(b) = body_of(&e) {
+                    seen.push(b);
                 }
             }
+            Some(_) => {}
             None if c.is_closed() => return,
             None => {}
         }
@@ -347,7 +347,7 @@ async fn chaos(kind: Kind) {
         let want = format!("OK, you are now {nick}.");
         let mut seen = Vec::new();
         pump(&mut alice, Duration::from_millis(100), &mut seen).await;
-        if seen.iter().any(|b| *b == want) {
+        if seen.contains(&want) {
             acked_nick = Some(nick.clone());
             allowed_nicks.clear();
         }
@@ -501,4 +501,240 @@ async fn chaos(kind: Kind) {
     );
     assert!(hist.len() > 100, "too little got through: {}", hist.len());
     drop(clients);
+}
+
+// ---------------------------------------------------------------------------
+// Soak (not in CI): `scripts/soak.sh`
+// ---------------------------------------------------------------------------
+
+/// The pid of the talkgroups process started with `config`.
+fn pid_of(config: &Path) -> u32 {
+    let needle = config.to_string_lossy().into_owned();
+    for entry in std::fs::read_dir("/proc").expect("/proc") {
+        let Ok(entry) = entry else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if cmdline
+            .split('\0')
+            .next()
+            .is_some_and(|a| a.ends_with("talkgroups"))
+            && cmdline.split('\0').any(|a| a == needle)
+        {
+            return pid;
+        }
+    }
+    panic!("no talkgroups process runs with {needle}");
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// A sink that only counts posts (a recording one would grow for an hour).
+async fn counting_sink(port: u16) -> (Arc<AtomicU64>, tokio::task::JoinHandle<()>) {
+    let n = Arc::new(AtomicU64::new(0));
+    let c = n.clone();
+    let app = axum::Router::new().fallback(move || {
+        let c = c.clone();
+        async move {
+            c.fetch_add(1, Ordering::Relaxed);
+            "{}"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind sink");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (n, task)
+}
+
+/// Counts what a member receives from the group, for `dur`.
+async fn count_for(c: &mut TestClient, dur: Duration, received: &AtomicU64) {
+    let deadline = Instant::now() + dur;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || c.is_closed() {
+            return;
+        }
+        if let Some(e) = c.recv(left).await {
+            if e.name() == "message" && is_from_bare(&e, LOBBY) && body_of(&e).is_some() {
+                received.fetch_add(1, Ordering::Relaxed);
+            }
+            c.drain();
+        }
+    }
+}
+
+/// An hour (`SOAK_SECS`) at `SOAK_RATE` messages a second into
+/// `SOAK_MEMBERS` members, a fifth of which go offline and come back
+/// (catch-up), with a send route to a local sink; every `SOAK_SAMPLE_SECS`
+/// prints the component's RSS, descriptors and outbox depth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn soak() {
+    let secs: u64 = env_or("SOAK_SECS", 3600);
+    let sample_secs: u64 = env_or("SOAK_SAMPLE_SECS", 60);
+    let rate: u64 = env_or("SOAK_RATE", 50);
+    let members: usize = env_or("SOAK_MEMBERS", 200);
+    let seed: u64 = env_or("SOAK_SEED", 1);
+    const SENDERS: usize = 5;
+    eprintln!(
+        "soak: {secs} s at {rate} msg/s into {members} members, sampling every {sample_secs} s (seed {seed})"
+    );
+    let p = Server::start(Kind::Prosody, &[(COMPONENT, SECRET)]);
+    let http = free_port();
+    let tg = Talkgroups::start(&p, &config(http, ""));
+    let pid = pid_of(&tg.config_path);
+    let mut alice = join(&p, "alice", LOBBY).await;
+    let sp = free_port();
+    let (delivered, _sink) = counting_sink(sp).await;
+    alice
+        .send_message(
+            LOBBY,
+            &format!("//addroutesend sink sink-password http://127.0.0.1:{sp}/in"),
+        )
+        .await;
+    let r = alice.expect_body_from(LOBBY, T).await;
+    assert!(r.starts_with("OK"), "{r}");
+    // Join in batches (each is a login and a subscription handshake).
+    let names: Vec<String> = (0..members.saturating_sub(1))
+        .map(|i| format!("m{i:03}"))
+        .collect();
+    let mut clients = Vec::new();
+    for batch in names.chunks(20) {
+        let joined = futures::future::join_all(batch.iter().map(|u| join(&p, u, LOBBY))).await;
+        clients.extend(batch.iter().cloned().zip(joined));
+    }
+    eprintln!("soak: {} members joined", clients.len() + 1);
+
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let sent = Arc::new(AtomicU64::new(0));
+    let received = Arc::new(AtomicU64::new(0));
+    let reconnects = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    let mut rng = Rng(seed);
+    let p = Arc::new(p);
+    for (i, (name, mut c)) in clients.into_iter().enumerate() {
+        let (sent, received, reconnects) = (sent.clone(), received.clone(), reconnects.clone());
+        let p = p.clone();
+        let mut rng = Rng(rng.next());
+        tasks.push(tokio::spawn(async move {
+            if i < SENDERS {
+                // Each sender: rate / SENDERS messages a second.
+                let gap = Duration::from_micros(1_000_000 * SENDERS as u64 / rate.max(1));
+                let mut n = 0u64;
+                let mut next = Instant::now();
+                while Instant::now() < deadline {
+                    n += 1;
+                    c.send_message(LOBBY, &format!("{name} {n} soak line of some length"))
+                        .await;
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    next += gap;
+                    count_for(
+                        &mut c,
+                        next.saturating_duration_since(Instant::now()),
+                        &received,
+                    )
+                    .await;
+                }
+            } else if i % 5 == 0 {
+                // A fifth of the members come and go: online 20-120 s,
+                // offline 5-30 s, then catch-up on login.
+                while Instant::now() < deadline {
+                    let on = Duration::from_secs(rng.range(20, 120));
+                    count_for(
+                        &mut c,
+                        on.min(deadline - Instant::now().min(deadline)),
+                        &received,
+                    )
+                    .await;
+                    if Instant::now() >= deadline {
+                        break;
+                    }
+                    c.close().await;
+                    tokio::time::sleep(Duration::from_secs(rng.range(5, 30))).await;
+                    c = TestClient::connect_online(&*p, &name, "pw", "r").await;
+                    reconnects.fetch_add(1, Ordering::Relaxed);
+                }
+            } else {
+                count_for(&mut c, deadline - Instant::now().min(deadline), &received).await;
+            }
+        }));
+    }
+
+    println!(
+        "{:>6} {:>10} {:>5} {:>8} {:>9} {:>10} {:>11} {:>6}",
+        "t_s", "rss_kb", "fds", "outbox", "sent", "delivered", "received", "relog"
+    );
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    let take = |rows: &mut Vec<String>, depth: Option<u64>| {
+        let v = [
+            started.elapsed().as_secs(),
+            rss_kb(pid),
+            fd_count(pid) as u64,
+            depth.unwrap_or(u64::MAX),
+            sent.load(Ordering::Relaxed),
+            delivered.load(Ordering::Relaxed),
+            received.load(Ordering::Relaxed),
+            reconnects.load(Ordering::Relaxed),
+        ];
+        let row = serde_json::json!({
+            "t_s": v[0], "rss_kb": v[1], "fds": v[2], "outbox_depth": depth,
+            "sent": v[4], "delivered": v[5], "received": v[6], "reconnects": v[7],
+        });
+        println!(
+            "{:>6} {:>10} {:>5} {:>8} {:>9} {:>10} {:>11} {:>6}",
+            v[0], v[1], v[2], v[3] as i64, v[4], v[5], v[6], v[7]
+        );
+        println!("SOAK_JSON {row}");
+        rows.push(row.to_string());
+    };
+    let depth = metrics(http)
+        .await
+        .and_then(|m| sample(&m, "talkgroups_outbox_depth"));
+    take(&mut rows, depth);
+    let mut next = Instant::now();
+    while Instant::now() < deadline {
+        next += Duration::from_secs(sample_secs);
+        tokio::time::sleep(next.min(deadline).saturating_duration_since(Instant::now())).await;
+        let depth = metrics(http)
+            .await
+            .and_then(|m| sample(&m, "talkgroups_outbox_depth"));
+        take(&mut rows, depth);
+    }
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(60), t).await;
+    }
+    // The outbox drains once the load stops.
+    let drain_deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let depth = metrics(http)
+            .await
+            .and_then(|m| sample(&m, "talkgroups_outbox_depth"));
+        if depth == Some(0) || Instant::now() > drain_deadline {
+            take(&mut rows, depth);
+            break;
+        }
+    }
+    let s = sent.load(Ordering::Relaxed);
+    let d = delivered.load(Ordering::Relaxed);
+    eprintln!("soak: done; {s} sent, {d} delivered to the sink");
+    assert!(d >= s, "the sink got {d} of {s} messages");
+    drop(tg);
 }
