@@ -20,6 +20,8 @@
 
 mod support;
 
+use support::procfs::{fd_count, pid_of, rss_kb, sample};
+
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -106,11 +108,6 @@ async fn metrics(http: u16) -> Option<String> {
         .text()
         .await
         .ok()
-}
-
-fn sample(text: &str, name: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
 fn sign(password: &str, ts: &str, body: &[u8]) -> String {
@@ -507,41 +504,6 @@ async fn chaos(kind: Kind) {
 // Soak (not in CI): `scripts/soak.sh`
 // ---------------------------------------------------------------------------
 
-/// The pid of the talkgroups process started with `config`.
-fn pid_of(config: &Path) -> u32 {
-    let needle = config.to_string_lossy().into_owned();
-    for entry in std::fs::read_dir("/proc").expect("/proc") {
-        let Ok(entry) = entry else { continue };
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline);
-        if cmdline
-            .split('\0')
-            .next()
-            .is_some_and(|a| a.ends_with("talkgroups"))
-            && cmdline.split('\0').any(|a| a == needle)
-        {
-            return pid;
-        }
-    }
-    panic!("no talkgroups process runs with {needle}");
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn fd_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
-}
-
 /// A sink that only counts posts (a recording one would grow for an hour).
 async fn counting_sink(port: u16) -> (Arc<AtomicU64>, tokio::task::JoinHandle<()>) {
     let n = Arc::new(AtomicU64::new(0));
@@ -685,8 +647,8 @@ async fn soak() {
     let take = |rows: &mut Vec<String>, depth: Option<u64>| {
         let v = [
             started.elapsed().as_secs(),
-            rss_kb(pid),
-            fd_count(pid) as u64,
+            rss_kb(pid).unwrap_or(0),
+            fd_count(pid).unwrap_or(0) as u64,
             depth.unwrap_or(u64::MAX),
             sent.load(Ordering::Relaxed),
             delivered.load(Ordering::Relaxed),

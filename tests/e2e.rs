@@ -1010,9 +1010,7 @@ async fn online_metric(port: u16) -> u64 {
         .text()
         .await
         .expect("metrics body");
-    text.lines()
-        .find_map(|l| l.strip_prefix("talkgroups_online_members "))
-        .and_then(|v| v.trim().parse().ok())
+    support::procfs::sample(&text, "talkgroups_online_members")
         .unwrap_or_else(|| panic!("no online gauge in {text}"))
 }
 

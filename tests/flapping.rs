@@ -46,9 +46,7 @@ async fn metrics(http: u16) -> String {
 }
 
 fn sample(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+    support::procfs::sample(text, name).unwrap_or_else(|| panic!("no {name} in:\n{text}"))
 }
 
 /// Waits until `/metrics` says `name` is `want`; returns the last text.

@@ -9,8 +9,9 @@
 
 mod support;
 
+use support::procfs::pid_of;
+
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,18 @@ use std::time::{Duration, Instant};
 use support::{free_port, is_from_bare, join, Kind, Server, Talkgroups, TestClient, SECRET};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
+
+fn fd_count(pid: u32) -> usize {
+    support::procfs::fd_count(pid).expect("/proc/PID/fd")
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    support::procfs::rss_kb(pid).expect("VmRSS in /proc/PID/status")
+}
+
+fn sample(text: &str, name: &str) -> u64 {
+    support::procfs::sample(text, name).unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+}
 
 const LOBBY: &str = "lobby@groups.localhost";
 const T: Duration = Duration::from_secs(10);
@@ -42,43 +55,6 @@ fn config(http: u16) -> String {
         BODY_TIMEOUT.as_secs(),
         MAX_CONNECTION.as_secs()
     )
-}
-
-/// The pid of the talkgroups process started with `config`.
-fn pid_of(config: &Path) -> u32 {
-    let needle = config.to_string_lossy().into_owned();
-    for entry in std::fs::read_dir("/proc").expect("/proc") {
-        let Ok(entry) = entry else { continue };
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline);
-        if cmdline
-            .split('\0')
-            .next()
-            .is_some_and(|a| a.ends_with("talkgroups"))
-            && cmdline.split('\0').any(|a| a == needle)
-        {
-            return pid;
-        }
-    }
-    panic!("no talkgroups process runs with {needle}");
-}
-
-fn fd_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("/proc/PID/fd")
-        .count()
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/PID/status")
 }
 
 /// A TCP connection to `to` from the address `from`.
@@ -106,13 +82,6 @@ async fn metrics(c: &reqwest::Client, http: u16) -> String {
         .text()
         .await
         .expect("metrics body")
-}
-
-/// The value of the sample `name` (with its labels) in `/metrics` text.
-fn sample(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
 }
 
 const OPEN: &str = "talkgroups_http_connections";
