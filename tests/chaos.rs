@@ -10,7 +10,7 @@
 //! - every line the component relayed to a member is in the history;
 //! - the sink got every history message, in history order, none missing
 //!   (duplicates from a redelivery after a crash are counted, not failed,
-//!   but may only repeat the last delivery before the crash).
+//!   but may only repeat the last two deliveries before the crash).
 //!
 //! Knobs: `CHAOS_SEED` (printed on every run), `CHAOS_ROUNDS` (default 30).
 //!
@@ -457,7 +457,9 @@ async fn chaos(kind: Kind) {
             firsts.push(body);
         } else {
             dups += 1;
-            if firsts.last() != Some(&body) {
+            // A delivery starts before the previous one's dequeue is
+            // committed, so a crash may repeat the last two posts.
+            if !firsts.iter().rev().take(2).any(|f| *f == body) {
                 stale_dups.push(body);
             }
         }
@@ -479,7 +481,7 @@ async fn chaos(kind: Kind) {
     }
     assert!(
         stale_dups.is_empty(),
-        "a duplicate at the sink that is not the last delivery before a crash: {stale_dups:?}"
+        "a duplicate at the sink that is not one of the last two deliveries before a crash: {stale_dups:?}"
     );
     let kills = tg.log().matches("connected to the server").count() - 1;
     eprintln!(
