@@ -20,6 +20,7 @@ pub mod command;
 mod group;
 pub mod iq;
 pub mod model;
+pub mod platform;
 pub mod multicast;
 pub mod names;
 pub mod presence;
