@@ -378,11 +378,11 @@ impl Link {
     fn on_event(&mut self, core: &mut Core, now: Millis, ev: Event, out: &mut Vec<Output>) {
         let ev = match ev {
             Event::Xmpp(ev) => ev,
-            Event::Post(PostRequest { mut post, reply }) => {
+            Event::Post(PostRequest { post, reply }) => {
                 self.next_token += 1;
-                post.token = self.next_token;
-                self.replies.insert(post.token, reply);
-                return core.handle(now, Input::RoutePost(post), out);
+                let token = self.next_token;
+                self.replies.insert(token, reply);
+                return core.handle(now, post.into_input(token), out);
             }
             Event::Delivery(d) => return core.handle(now, Input::Delivery(d), out),
         };
@@ -437,8 +437,10 @@ impl Link {
         // previous delivery's dequeue — may then be repeated after a
         // crash: at most the last two posts arrive twice, never one lost.
         let (early, late): (Vec<_>, Vec<_>) = http.into_iter().partition(|h: &HttpSend| {
-            !ops.iter()
-                .any(|op| matches!(op, StoreOp::Enqueue(o) if o.id == h.outbox_id))
+            !ops.iter().any(|op| {
+                matches!(op, StoreOp::Enqueue(o)
+                    if (h.first_id..=h.outbox_id).contains(&o.id) && o.route == h.route && o.group == h.group)
+            })
         });
         for h in early {
             self.sender.send(h);
@@ -482,6 +484,7 @@ impl Link {
             let _ = tx.send(PostReply {
                 token,
                 status,
+                content_type: "application/json",
                 body: body.clone(),
             });
         }
@@ -498,6 +501,11 @@ impl Link {
             set(&m.online, online as u64);
             set(&m.groups, core.groups.len() as u64);
             set(&m.outbox_depth, core.outbox_depth() as u64);
+            if let Ok(mut b) = m.bridges.lock() {
+                if *b != core.bridge_stats {
+                    b.clone_from(&core.bridge_stats);
+                }
+            }
         }
         let r = core.route_stats;
         set(&m.relayed, core.relayed);
@@ -648,6 +656,11 @@ fn log_notice(n: &Notice) {
         Notice::MulticastCopiesLost => {
             tracing::error!("the refusal did not return the addresses: those copies are lost")
         }
+        Notice::BridgeWithoutGroup { group, bridge } => tracing::error!(
+            group = %group,
+            bridge = %bridge,
+            "a [[bridge]] names a group that does not exist; skipped (create the group first)"
+        ),
     }
 }
 

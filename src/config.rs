@@ -10,7 +10,8 @@ use serde::Deserialize;
 use crate::core::avatar::Avatar;
 use crate::core::model::JoinPolicy;
 use crate::core::names;
-use crate::core::{CoreConfig, GroupSettings, OfflineMode};
+use crate::core::platform::{Keys, Platform};
+use crate::core::{BridgeSettings, CoreConfig, GroupSettings, OfflineMode};
 
 /// A configuration problem, printed as one line.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,9 @@ struct RawConfig {
     routes: RawRoutes,
     #[serde(default)]
     group: Vec<RawGroup>,
+    /// Keys vary by platform: read as a table, checked in `bridges`.
+    #[serde(default)]
+    bridge: Vec<toml::Table>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -261,6 +265,7 @@ pub struct Config {
     pub relay: RelayConfig,
     pub routes_max_age_hours: u32,
     pub groups: Vec<GroupSettings>,
+    pub bridges: Vec<BridgeSettings>,
 }
 
 impl Config {
@@ -284,6 +289,7 @@ impl Config {
             groups: c.groups.clone(),
             shared_copy_ids: c.component.multicast.is_some(),
             multicast: (c.component.multicast.clone()).map(|s| (s, c.component.multicast_batch)),
+            bridges: c.bridges.clone(),
         }
     }
 }
@@ -370,6 +376,15 @@ impl Config {
             "routes.max_age_hours = {}\n",
             self.routes_max_age_hours
         ));
+        for b in &self.bridges {
+            out.push_str(&format!(
+                "bridge {}/{}: {} {}\n",
+                b.group,
+                b.name,
+                b.platform.as_str(),
+                crate::core::bridge::shown_keys(&b.keys)
+            ));
+        }
         for g in &self.groups {
             out.push_str(&format!(
                 "group {:?}: title {:?}, join {:?}, admins {:?}, avatar {}\n",
@@ -572,7 +587,76 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         },
         routes_max_age_hours: raw.routes.max_age_hours,
         groups,
+        bridges: bridges(raw.bridge)?,
     })
+}
+
+/// `[[bridge]]` tables: `group`, `name`, `platform` and the platform's
+/// keys, each secret `K` also as `K_file` (the file's contents, one
+/// trailing newline trimmed) or `K_env` (an environment variable).
+fn bridges(raw: Vec<toml::Table>) -> Result<Vec<BridgeSettings>, ConfigError> {
+    let mut out: Vec<BridgeSettings> = Vec::new();
+    for (i, t) in raw.into_iter().enumerate() {
+        let at = format!("bridge[{i}]");
+        let word = |k: &str| -> Result<String, ConfigError> {
+            match t.get(k) {
+                Some(toml::Value::String(v)) => Ok(v.trim().to_string()),
+                Some(_) => Err(err(format!("{at}.{k} must be a string"))),
+                None => Err(err(format!("{at}.{k} is missing"))),
+            }
+        };
+        let group = word("group")?.to_lowercase();
+        let name = word("name")?.to_lowercase();
+        let at = format!("bridge {group}/{name}");
+        let p = word("platform")?;
+        let platform = Platform::parse(&p).ok_or_else(|| {
+            let all: Vec<&str> = Platform::ALL.iter().map(|p| p.as_str()).collect();
+            err(format!(
+                "{at}: platform {p:?} is not one of {}",
+                all.join(", ")
+            ))
+        })?;
+        let mut keys = Keys::new();
+        for (k, v) in &t {
+            if matches!(k.as_str(), "group" | "name" | "platform") {
+                continue;
+            }
+            let toml::Value::String(v) = v else {
+                return Err(err(format!("{at}: {k} must be a string")));
+            };
+            let (key, value) = if let Some(key) = k.strip_suffix("_file") {
+                let text = std::fs::read_to_string(v)
+                    .map_err(|e| err(format!("{at}: {k}: cannot read {v}: {e}")))?;
+                let text = text.strip_suffix('\n').unwrap_or(&text);
+                let text = text.strip_suffix('\r').unwrap_or(text);
+                (key, text.to_string())
+            } else if let Some(key) = k.strip_suffix("_env") {
+                let value = std::env::var(v).map_err(|_| {
+                    err(format!(
+                        "{at}: {k}: the environment variable {v} is not set"
+                    ))
+                })?;
+                (key, value)
+            } else {
+                (k.as_str(), v.clone())
+            };
+            if keys.insert(key.to_string(), value).is_some() {
+                return Err(err(format!("{at}: {key} is given twice")));
+            }
+        }
+        crate::core::bridge::check_bridge(&name, platform, &keys)
+            .map_err(|e| err(format!("{at}: {e}")))?;
+        if out.iter().any(|b| b.group == group && b.name == name) {
+            return Err(err(format!("{at} is listed twice")));
+        }
+        out.push(BridgeSettings {
+            group,
+            name,
+            platform,
+            keys,
+        });
+    }
+    Ok(out)
 }
 
 /// The most `http.max_connections` may say: far more than one process's

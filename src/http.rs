@@ -29,13 +29,38 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::HttpConfig;
+use crate::core::bridge::{BridgeCall, BridgeStats};
+use crate::core::platform::Method;
 use crate::core::route::{PostReply, RoutePost};
 use crate::core::webhook::{MAX_BODY, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
 /// A post waiting for the core's answer.
 pub struct PostRequest {
-    pub post: RoutePost,
+    pub post: Post,
     pub reply: oneshot::Sender<PostReply>,
+}
+
+/// What came in: a post to a receive route, or a platform's call to a
+/// bridge.
+pub enum Post {
+    Route(RoutePost),
+    Bridge(BridgeCall),
+}
+
+impl Post {
+    /// The core's input, answered with `Output::Reply` carrying `token`.
+    pub fn into_input(self, token: u64) -> crate::core::Input {
+        match self {
+            Post::Route(mut p) => {
+                p.token = token;
+                crate::core::Input::RoutePost(p)
+            }
+            Post::Bridge(mut c) => {
+                c.token = token;
+                crate::core::Input::BridgeCall(c)
+            }
+        }
+    }
 }
 
 /// Numbers for `/metrics` and `/healthz`, written by the app loop.
@@ -65,6 +90,8 @@ pub struct Metrics {
     /// HTTP connections closed at once because their address had
     /// `http.max_connections_per_ip` open.
     pub http_refused_per_ip: AtomicU64,
+    /// Bridge counters (copied once a second when they changed).
+    pub bridges: Mutex<BridgeStats>,
 }
 
 impl Metrics {
@@ -164,8 +191,50 @@ impl Metrics {
                 ("{reason=\"per_ip_cap\"}", g(&self.http_refused_per_ip)),
             ],
         );
+        if let Ok(b) = self.bridges.lock() {
+            render_bridges(&mut s, &b);
+        }
         s
     }
+}
+
+/// The bridge counters, labelled by platform and outcome only (never a
+/// bridge's name or keys).
+fn render_bridges(s: &mut String, b: &BridgeStats) {
+    let mut family = |name: &str, help: &str, lines: Vec<(String, u64)>| {
+        s.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
+        for (labels, v) in lines {
+            s.push_str(&format!("{name}{{{labels}}} {v}\n"));
+        }
+    };
+    family(
+        "talkgroups_bridge_inbound_total",
+        "Calls from platforms to bridges, by outcome.",
+        (b.inbound.iter())
+            .map(|((p, o), v)| (format!("platform=\"{}\",outcome=\"{o}\"", p.as_str()), *v))
+            .collect(),
+    );
+    family(
+        "talkgroups_bridge_posts_total",
+        "Posts to platforms, by outcome.",
+        (b.outbound.iter())
+            .map(|((p, o), v)| (format!("platform=\"{}\",outcome=\"{o}\"", p.as_str()), *v))
+            .collect(),
+    );
+    family(
+        "talkgroups_bridge_merged_posts_total",
+        "Posts that carried several queued messages (a platform's rate limit).",
+        (b.merged_posts.iter())
+            .map(|(p, v)| (format!("platform=\"{}\"", p.as_str()), *v))
+            .collect(),
+    );
+    family(
+        "talkgroups_bridge_merged_messages_total",
+        "Messages that went out inside merged posts.",
+        (b.merged_messages.iter())
+            .map(|(p, v)| (format!("platform=\"{}\"", p.as_str()), *v))
+            .collect(),
+    );
 }
 
 /// Open connections, in all and by client address; the only place that
@@ -437,6 +506,10 @@ pub struct HttpState {
 pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/routes/{group}/{name}", post(post_route))
+        .route(
+            "/bridges/{group}/{name}",
+            get(bridge_call_get).post(bridge_call_post),
+        )
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not found") })
@@ -464,12 +537,6 @@ async fn post_route(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    // Size first, before reading or parsing anything.
-    let declared = header_str(&headers, header::CONTENT_LENGTH.as_str())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return error(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KiB");
-    }
     let signature = header_str(&headers, SIGNATURE_HEADER);
     let content_type = header_str(&headers, header::CONTENT_TYPE.as_str()).map(|v| {
         v.split(';')
@@ -489,44 +556,119 @@ async fn post_route(
             )
         }
     };
-    let read = tokio::time::timeout(st.body_timeout, axum::body::to_bytes(body, MAX_BODY));
-    let body = match read.await {
-        Err(_) => {
-            // The connection is not reused after this answer: hyper
-            // closes it, as the body was not read to its end.
-            return error(StatusCode::REQUEST_TIMEOUT, "the body took too long");
-        }
-        Ok(Ok(b)) => b,
-        Ok(Err(e)) => {
-            let too_big = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            return if too_big {
-                error(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KiB")
-            } else {
-                error(StatusCode::BAD_REQUEST, "could not read the body")
-            };
-        }
+    // Size before reading or parsing anything (read_body checks the
+    // declared length first).
+    let body = match read_body(&st, &headers, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
     };
     let post = RoutePost {
         token: 0, // Set by the app loop.
         group: group.to_lowercase(),
         route: name.to_lowercase(),
-        body: body.to_vec(),
+        body,
         form,
         timestamp: header_str(&headers, TIMESTAMP_HEADER),
         signature,
     };
+    ask_core(&st, Post::Route(post)).await
+}
+
+/// Hands a post to the core and waits for its answer (given after the
+/// effects are committed).
+async fn ask_core(st: &HttpState, post: Post) -> Response {
     let (reply, rx) = oneshot::channel();
     if st.posts.send(PostRequest { post, reply }).await.is_err() {
         return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     }
     match rx.await {
-        Ok(r) => json(
+        Ok(r) => (
             StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            [(header::CONTENT_TYPE, r.content_type)],
             r.body,
-        ),
+        )
+            .into_response(),
         Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
     }
+}
+
+/// Reads a body of at most 64 KiB within the body timeout.
+async fn read_body(st: &HttpState, headers: &HeaderMap, body: Body) -> Result<Vec<u8>, Response> {
+    let declared = header_str(headers, header::CONTENT_LENGTH.as_str())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(error(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KiB"));
+    }
+    let read = tokio::time::timeout(st.body_timeout, axum::body::to_bytes(body, MAX_BODY));
+    match read.await {
+        Err(_) => Err(error(StatusCode::REQUEST_TIMEOUT, "the body took too long")),
+        Ok(Ok(b)) => Ok(b.to_vec()),
+        Ok(Err(e)) => {
+            let too_big = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            Err(if too_big {
+                error(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KiB")
+            } else {
+                error(StatusCode::BAD_REQUEST, "could not read the body")
+            })
+        }
+    }
+}
+
+async fn bridge_call_get(
+    st: State<HttpState>,
+    path: Path<(String, String)>,
+    query: axum::extract::RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    bridge_call(st, path, query, headers, Method::Get, Body::empty()).await
+}
+
+async fn bridge_call_post(
+    st: State<HttpState>,
+    path: Path<(String, String)>,
+    query: axum::extract::RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    bridge_call(st, path, query, headers, Method::Post, body).await
+}
+
+/// `/bridges/{group}/{name}`: the platform's own checks are the core's;
+/// here only size, time and shape of the request.
+async fn bridge_call(
+    State(st): State<HttpState>,
+    Path((group, name)): Path<(String, String)>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    headers: HeaderMap,
+    method: Method,
+    body: Body,
+) -> Response {
+    let body = match read_body(&st, &headers, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let query: Vec<(String, String)> = match query {
+        None => Vec::new(),
+        Some(q) => match serde_urlencoded::from_str(&q) {
+            Ok(v) => v,
+            Err(_) => return error(StatusCode::BAD_REQUEST, "malformed query string"),
+        },
+    };
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let call = BridgeCall {
+        token: 0, // Set by the app loop.
+        group: group.to_lowercase(),
+        bridge: name.to_lowercase(),
+        method,
+        query,
+        headers,
+        body,
+    };
+    ask_core(&st, Post::Bridge(call)).await
 }
 
 async fn healthz(State(st): State<HttpState>) -> Response {
@@ -557,7 +699,7 @@ mod tests {
     use crate::config::Config;
     use crate::core::model::{GroupRecord, JoinPolicy, RouteKind, RouteRecord, Snapshot};
     use crate::core::webhook;
-    use crate::core::{Core, Input, Output};
+    use crate::core::{Core, Output};
     use axum::http::Request;
     use tower::ServiceExt;
 
@@ -592,11 +734,10 @@ mod tests {
         let (posts, mut rx) = mpsc::channel::<PostRequest>(8);
         tokio::spawn(async move {
             let mut token = 0;
-            while let Some(PostRequest { mut post, reply }) = rx.recv().await {
+            while let Some(PostRequest { post, reply }) = rx.recv().await {
                 token += 1;
-                post.token = token;
                 let mut out = Vec::new();
-                core.handle(crate::app::now_ms(), Input::RoutePost(post), &mut out);
+                core.handle(crate::app::now_ms(), post.into_input(token), &mut out);
                 if let Some(r) = out.into_iter().find_map(|o| match o {
                     Output::Reply(r) => Some(r),
                     _ => None,

@@ -16,13 +16,14 @@
 //! routes: commands, posts in, the outbox), `webhook` (route wire formats).
 
 pub mod avatar;
+pub mod bridge;
 pub mod command;
 mod group;
 pub mod iq;
 pub mod model;
-pub mod platform;
 pub mod multicast;
 pub mod names;
+pub mod platform;
 pub mod presence;
 pub mod relay;
 pub mod route;
@@ -42,7 +43,7 @@ use minidom::Element;
 pub(crate) use group::{Flood, Group, Member};
 use model::{HistoryRecord, Millis, Snapshot, StoreOp};
 use route::{Delivery, HttpSend, PostReply, Route, RoutePost, RouteStats};
-pub use settings::{CoreConfig, GroupSettings, OfflineMode};
+pub use settings::{BridgeSettings, CoreConfig, GroupSettings, OfflineMode};
 use stanza::ErrorType;
 
 /// How many history rows each group keeps in memory (for `//history`,
@@ -82,6 +83,8 @@ pub enum Input {
     Shutdown,
     /// A POST to a receive route (answered with `Output::Reply`).
     RoutePost(RoutePost),
+    /// A call to `/bridges/{group}/{name}`; answer with `Output::Reply`.
+    BridgeCall(bridge::BridgeCall),
     /// How a delivery on a send route went.
     Delivery(Delivery),
 }
@@ -129,6 +132,8 @@ pub enum Notice {
     },
     /// A refusal that did not carry the stanza: those copies are lost.
     MulticastCopiesLost,
+    /// A `[[bridge]]` names a group that does not exist: skipped.
+    BridgeWithoutGroup { group: String, bridge: String },
 }
 
 /// The state machine. See the module documentation.
@@ -148,6 +153,8 @@ pub struct Core {
     pub relayed: u64,
     /// Route counters since start (for metrics).
     pub route_stats: RouteStats,
+    /// Bridge counters since start (for metrics).
+    pub bridge_stats: bridge::BridgeStats,
     /// This installation's id, for route trails.
     pub(crate) instance_id: String,
     pub(crate) last_outbox_id: i64,
@@ -181,6 +188,7 @@ impl Core {
             last_prune: now,
             relayed: 0,
             route_stats: RouteStats::default(),
+            bridge_stats: Default::default(),
             instance_id: snap.instance_id,
             last_outbox_id: snap.max_outbox_id,
             strangers: HashMap::new(),
@@ -250,6 +258,16 @@ impl Core {
                 g.seen.insert(id, at);
             }
         }
+        for (group, bridge, message_ref, row) in snap.bridge_refs {
+            if let Some(r) = core
+                .groups
+                .get_mut(&group)
+                .and_then(|g| g.routes.get_mut(&bridge))
+            {
+                r.refs.insert(message_ref, row);
+            }
+        }
+        core.prune_bridge_refs();
         // Groups from the config: create missing ones, apply title/policy.
         for gc in core.cfg.groups.clone() {
             let domain = core.cfg.domain.clone();
@@ -272,6 +290,7 @@ impl Core {
                 }
             }
         }
+        core.apply_config_bridges(now, out);
         core
     }
 
@@ -296,6 +315,7 @@ impl Core {
             Input::Tick => self.on_tick(now, out),
             Input::Shutdown => self.on_shutdown(out),
             Input::RoutePost(p) => self.on_route_post(now, p, out),
+            Input::BridgeCall(c) => self.on_bridge_call(now, c, out),
             Input::Delivery(d) => self.on_delivery(now, d, out),
         }
         // Relays through the server's multicast service where it can.

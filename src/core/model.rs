@@ -191,6 +191,14 @@ pub enum StoreOp {
     PruneSeen {
         before: Millis,
     },
+    /// A bridge's message `message_ref` is history row `history_id` (for
+    /// the platform's later edits; deleted with the history row).
+    BridgeRef {
+        group: String,
+        bridge: String,
+        message_ref: String,
+        history_id: i64,
+    },
 }
 
 /// How a send route encodes what it posts (its FORMAT).
@@ -244,6 +252,19 @@ pub enum RouteKind {
     /// Messages posted to `/routes/{group}/{name}` are relayed into the
     /// group; those are not sent out again on the send route `noloop`.
     Recv { noloop: Option<String> },
+    /// Both ways with a platform conversation (SPEC section 10): calls to
+    /// `/bridges/{group}/{name}` come in, every message said goes out.
+    Bridge(BridgeSpec),
+}
+
+/// A bridge's platform and keys (secrets included: never shown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeSpec {
+    pub platform: super::platform::Platform,
+    pub keys: super::platform::Keys,
+    /// Defined by a `[[bridge]]` table (replaced or removed at start as
+    /// the config says), not by `//addbridge`.
+    pub from_config: bool,
 }
 
 /// One row of `routes`.
@@ -309,4 +330,7 @@ pub struct Snapshot {
     pub max_outbox_id: i64,
     /// This installation's id (route trails).
     pub instance_id: String,
+    /// (group, bridge, platform message ref, history id) for the history
+    /// rows loaded.
+    pub bridge_refs: Vec<(String, String, String, i64)>,
 }

@@ -13,6 +13,16 @@ pub fn is_valid_group_name(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(c))
 }
 
+/// Bridge names (SPEC section 10): `[a-z0-9][a-z0-9_-]{0,31}`.
+pub fn is_valid_bridge_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 32
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"_-".contains(c))
+}
+
 /// A plausible DNS domain for a JID's domain part.
 pub fn is_valid_domain(s: &str) -> bool {
     !s.is_empty()

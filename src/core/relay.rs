@@ -430,13 +430,13 @@ impl Core {
             nick: nick.to_string(),
             body: body.to_string(),
             sent_at: now,
-            trail: vec![self.instance_id.clone()],
+            trail: vec![self.instance_id.clone(), origin.to_string()],
         }
     }
 
     /// Corrects (`text`) or removes (`None`) history row `row`, in memory
     /// and in the store.
-    fn edit_history(
+    pub(crate) fn edit_history(
         &mut self,
         name: &str,
         row: i64,

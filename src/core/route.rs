@@ -9,9 +9,11 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::model::{
-    HistoryRecord, Millis, OutboxRecord, RouteFormat, RouteKind, RouteMessage, RouteRecord, StoreOp,
+    BridgeSpec, HistoryRecord, Millis, OutboxRecord, RouteFormat, RouteKind, RouteMessage,
+    RouteRecord, StoreOp,
 };
 use super::names;
+use super::platform::{self, Line};
 use super::relay::copy_id_prefix;
 use super::stanza::{self, Attr, Fanout, NS_COMPONENT};
 use super::text::{self, format_line};
@@ -45,13 +47,18 @@ pub struct RoutePost {
 pub struct PostReply {
     pub token: u64,
     pub status: u16,
+    /// `application/json` but for a few platform handshakes.
+    pub content_type: &'static str,
     pub body: String,
 }
 
 /// A delivery for the HTTP client to attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpSend {
+    /// The last outbox row this post carries.
     pub outbox_id: i64,
+    /// The first: a bridge's post may merge several rows of its route.
+    pub first_id: i64,
     pub group: String,
     pub route: String,
     pub req: HttpRequest,
@@ -100,8 +107,14 @@ pub(crate) struct Route {
     pub rec: RouteRecord,
     /// Send routes: deliveries waiting, oldest first.
     pub queue: VecDeque<OutboxRecord>,
-    /// The outbox id being attempted now.
+    /// The (last) outbox id being attempted now.
     pub in_flight: Option<i64>,
+    /// How many queued rows the attempt carries (bridges merge).
+    pub in_flight_n: usize,
+    /// Bridges: when recent posts went out (the rate window).
+    pub posts: VecDeque<Millis>,
+    /// Bridges: platform message ref → history id (for edits).
+    pub refs: std::collections::HashMap<String, i64>,
     /// Not before this (backoff).
     pub next_at: Millis,
     /// Failures of the head delivery in a row.
@@ -116,16 +129,24 @@ impl Route {
             rec,
             queue: VecDeque::new(),
             in_flight: None,
+            in_flight_n: 0,
+            posts: VecDeque::new(),
+            refs: Default::default(),
             next_at: 0,
             failures: 0,
             last_received: None,
         }
     }
 
-    fn send_target(&self) -> Option<(&str, RouteFormat)> {
+    /// Whether messages said in the group go out on it.
+    pub(crate) fn sends(&self) -> bool {
+        !matches!(self.rec.kind, RouteKind::Recv { .. })
+    }
+
+    fn bridge(&self) -> Option<&BridgeSpec> {
         match &self.rec.kind {
-            RouteKind::Send { url, format } => Some((url.as_str(), *format)),
-            RouteKind::Recv { .. } => None,
+            RouteKind::Bridge(b) => Some(b),
+            _ => None,
         }
     }
 }
@@ -140,6 +161,7 @@ fn reply(token: u64, status: u16, body: serde_json::Value) -> Output {
     Output::Reply(PostReply {
         token,
         status,
+        content_type: "application/json",
         body: body.to_string(),
     })
 }
@@ -188,7 +210,7 @@ impl Core {
             )),
             Ok(Accepted::Relay { key, msg, native }) => {
                 self.acknowledged = true;
-                let id = self.relay_from_route(now, &p.group, &p.route, key, msg, native, out);
+                let (id, _) = self.relay_from_route(now, &p.group, &p.route, key, msg, native, out);
                 out.push(reply(
                     token,
                     200,
@@ -230,8 +252,8 @@ impl Core {
                     ));
                 }
                 let msg = webhook::parse_native(&p.body, now)?;
-                if msg.trail.contains(&self.instance_id) {
-                    return Ok(Accepted::Drop("loop: this instance is in the trail"));
+                if webhook::is_loop(&msg.trail, &self.instance_id, &g.jid) {
+                    return Ok(Accepted::Drop("loop: this group is in the trail"));
                 }
                 if msg.trail.len() > webhook::MAX_TRAIL {
                     return Ok(Accepted::Drop("trail longer than 8"));
@@ -275,10 +297,11 @@ impl Core {
         Ok(Accepted::Relay { key, msg, native })
     }
 
-    /// Relays an accepted route message into the group as `[nick@ROUTE]
-    /// text`, records it, and forwards it. Returns the message's id.
+    /// Relays an accepted route (or bridge) message into the group as
+    /// `[nick@ROUTE] text`, records it, and forwards it. Returns the
+    /// message's id and its history row.
     #[allow(clippy::too_many_arguments)]
-    fn relay_from_route(
+    pub(crate) fn relay_from_route(
         &mut self,
         now: Millis,
         name: &str,
@@ -287,21 +310,23 @@ impl Core {
         mut msg: RouteMessage,
         native: bool,
         out: &mut Vec<Output>,
-    ) -> String {
+    ) -> (String, i64) {
         self.last_history_id += 1;
         let seq = self.last_history_id;
         let offline_mode = self.cfg.offline;
         let shared = self.cfg.shared_copy_ids;
         let instance = self.instance_id.clone();
         let Some(g) = self.groups.get_mut(name) else {
-            return String::new();
+            return (String::new(), seq);
         };
         msg.nick = names::clean_remote_nick(&msg.nick);
         if native {
-            msg.trail.push(instance);
+            webhook::extend_trail(&mut msg.trail, &instance, &g.jid);
         } else {
             msg.id = text::message_id(&instance, seq);
-            msg.trail = vec![instance];
+            msg.origin = g.jid.to_string();
+            msg.trail = Vec::new();
+            webhook::extend_trail(&mut msg.trail, &instance, &g.jid);
         }
         let shown_nick = format!("{}@{route}", msg.nick);
         let line = format_line(&shown_nick, &msg.body);
@@ -356,7 +381,7 @@ impl Core {
         if msg.trail.len() <= webhook::MAX_TRAIL {
             self.forward(now, name, &msg, Some(route), out);
         }
-        id
+        (id, seq)
     }
 
     // ---- sending ---------------------------------------------------------
@@ -374,16 +399,19 @@ impl Core {
         let Some(g) = self.groups.get(name) else {
             return;
         };
-        let noloop = came_on
+        // Not back where it came from: a bridge is its own way back; a
+        // receive route names its way back (NOLOOP).
+        let back = came_on
             .and_then(|r| g.routes.get(r))
             .and_then(|r| match &r.rec.kind {
                 RouteKind::Recv { noloop } => noloop.clone(),
+                RouteKind::Bridge(_) => Some(r.rec.name.clone()),
                 RouteKind::Send { .. } => None,
             });
         let targets: Vec<String> = g
             .routes
             .values()
-            .filter(|r| r.send_target().is_some() && Some(&r.rec.name) != noloop.as_ref())
+            .filter(|r| r.sends() && Some(&r.rec.name) != back.as_ref())
             .map(|r| r.rec.name.clone())
             .collect();
         for route in targets {
@@ -412,7 +440,7 @@ impl Core {
     pub(crate) fn has_send_routes(&self, name: &str) -> bool {
         self.groups
             .get(name)
-            .is_some_and(|g| g.routes.values().any(|r| r.send_target().is_some()))
+            .is_some_and(|g| g.routes.values().any(|r| r.sends()))
     }
 
     /// Starts the head delivery of every idle, due route (timer).
@@ -459,6 +487,10 @@ impl Core {
             }
         }
         if given_up > 0 {
+            if let Some(b) = r.bridge() {
+                self.bridge_stats
+                    .count_out(b.platform, "given_up", given_up);
+            }
             tracing::warn!(
                 group,
                 route,
@@ -470,20 +502,44 @@ impl Core {
         if r.next_at > now {
             return;
         }
-        let (Some(head), Some((url, format))) = (r.queue.front(), r.send_target()) else {
+        let Some(head) = r.queue.front() else {
             return;
         };
-        let req = webhook::build_request(
-            format,
-            url,
-            r.rec.password.as_deref(),
-            &r.rec.name,
-            &head.msg,
-            now / 1000,
-        );
-        r.in_flight = Some(head.id);
+        let (req, n) = match &r.rec.kind {
+            RouteKind::Send { url, format } => (
+                webhook::build_request(
+                    *format,
+                    url,
+                    r.rec.password.as_deref(),
+                    &r.rec.name,
+                    &head.msg,
+                    now / 1000,
+                ),
+                1,
+            ),
+            RouteKind::Bridge(b) => {
+                let (count, window) = bridge_rate(b);
+                while r.posts.front().is_some_and(|t| now - *t >= window) {
+                    r.posts.pop_front();
+                }
+                if r.posts.len() >= count as usize {
+                    // Over the platform's rate: wait, and let the queue
+                    // grow into one merged post.
+                    r.next_at = r.posts.front().map_or(now, |t| t + window);
+                    return;
+                }
+                r.posts.push_back(now);
+                merged_post(b, &r.queue, now)
+            }
+            RouteKind::Recv { .. } => return,
+        };
+        let first_id = head.id;
+        let last_id = r.queue.get(n - 1).map_or(head.id, |o| o.id);
+        r.in_flight = Some(last_id);
+        r.in_flight_n = n;
         out.push(Output::Http(HttpSend {
-            outbox_id: head.id,
+            outbox_id: last_id,
+            first_id,
             group: group.to_string(),
             route: route.to_string(),
             req,
@@ -503,37 +559,63 @@ impl Core {
             return; // Not what this route waits for (state was reloaded).
         }
         r.in_flight = None;
-        let Some((_, format)) = r.send_target() else {
-            return;
-        };
-        let verdict = match d.outcome {
-            Outcome::Response {
-                status,
-                body,
-                retry_after,
-            } => webhook::judge(format, status, &body, retry_after),
-            Outcome::Failed(e) => Verdict::Retry {
+        let n = r.in_flight_n.max(1);
+        let platform = r.bridge().map(|b| b.platform);
+        let verdict = match (d.outcome, &r.rec.kind) {
+            (
+                Outcome::Response {
+                    status,
+                    body,
+                    retry_after,
+                },
+                RouteKind::Send { format, .. },
+            ) => webhook::judge(*format, status, &body, retry_after),
+            (
+                Outcome::Response {
+                    status,
+                    body,
+                    retry_after,
+                },
+                RouteKind::Bridge(b),
+            ) => platform::judge(b.platform, status, &body, retry_after),
+            (_, RouteKind::Recv { .. }) => return,
+            (Outcome::Failed(e), _) => Verdict::Retry {
                 error: e,
                 after_secs: None,
             },
         };
+        let bs = &mut self.bridge_stats;
         match verdict {
             Verdict::Delivered => {
-                r.queue.pop_front();
+                for o in r.queue.drain(..n.min(r.queue.len())) {
+                    out.push(Output::Store(StoreOp::Dequeue { id: o.id }));
+                }
                 r.failures = 0;
                 r.next_at = now;
                 r.rec.last_ok = Some(now);
-                out.push(Output::Store(StoreOp::Dequeue { id: d.outbox_id }));
-                self.route_stats.delivered += 1;
+                match platform {
+                    Some(p) => {
+                        bs.count_out(p, "delivered", 1);
+                        if n > 1 {
+                            *bs.merged_posts.entry(p).or_default() += 1;
+                            *bs.merged_messages.entry(p).or_default() += n as u64;
+                        }
+                    }
+                    None => self.route_stats.delivered += 1,
+                }
             }
             Verdict::Refused(error) => {
                 tracing::warn!(group = %d.group, route = %d.route, %error, "far side refused a route message; dropped");
-                r.queue.pop_front();
+                for o in r.queue.drain(..n.min(r.queue.len())) {
+                    out.push(Output::Store(StoreOp::Dequeue { id: o.id }));
+                }
                 r.failures = 0;
                 r.next_at = now;
                 r.rec.last_error = Some((now, error));
-                out.push(Output::Store(StoreOp::Dequeue { id: d.outbox_id }));
-                self.route_stats.refused += 1;
+                match platform {
+                    Some(p) => bs.count_out(p, "refused", 1),
+                    None => self.route_stats.refused += 1,
+                }
             }
             Verdict::Retry { error, after_secs } => {
                 r.failures += 1;
@@ -544,7 +626,10 @@ impl Core {
                     tracing::warn!(group = %d.group, route = %d.route, %error, failures = r.failures, retry_in_ms = wait, "route delivery failed; will retry");
                 }
                 r.rec.last_error = Some((now, error));
-                self.route_stats.failed += 1;
+                match platform {
+                    Some(p) => bs.count_out(p, "failed", 1),
+                    None => self.route_stats.failed += 1,
+                }
             }
         }
         out.push(Output::Store(StoreOp::UpsertRoute(r.rec.clone())));
@@ -571,6 +656,59 @@ impl Core {
     }
 
     // ---- commands --------------------------------------------------------
+}
+
+/// A bridge's rate: its `rate` key, else the platform's own limit.
+fn bridge_rate(b: &BridgeSpec) -> (u32, Millis) {
+    b.keys
+        .get("rate")
+        .and_then(|r| platform::parse_rate(r))
+        .unwrap_or_else(|| platform::default_rate(b.platform))
+}
+
+/// The post for the head of a bridge's queue: as many queued messages as
+/// fit the platform's size limit, one `[nick] text` line each (at least
+/// the head, cut to fit). Returns the request and how many rows it
+/// carries.
+fn merged_post(
+    b: &BridgeSpec,
+    queue: &VecDeque<OutboxRecord>,
+    now: Millis,
+) -> (super::webhook::HttpRequest, usize) {
+    let max = platform::max_bytes(b.platform);
+    let mut used = 0usize;
+    let mut n = 0usize;
+    for o in queue {
+        let len = format_line(&o.msg.nick, &o.msg.body).len() + 1;
+        if n > 0 && used + len > max {
+            break;
+        }
+        used += len;
+        n += 1;
+    }
+    let head_text;
+    let lines: Vec<Line<'_>> = if n == 1 && used > max {
+        let head = &queue[0];
+        let room = max.saturating_sub(format_line(&head.msg.nick, "").len() + 4);
+        head_text = text::cut_bytes(&head.msg.body, room);
+        vec![Line {
+            nick: &head.msg.nick,
+            text: &head_text,
+        }]
+    } else {
+        queue
+            .iter()
+            .take(n)
+            .map(|o| Line {
+                nick: &o.msg.nick,
+                text: &o.msg.body,
+            })
+            .collect()
+    };
+    (
+        platform::outbound(b.platform, &b.keys, &lines, now),
+        n.max(1),
+    )
 }
 
 /// What to do with a post that passed the checks.

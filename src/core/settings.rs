@@ -31,6 +31,18 @@ pub struct CoreConfig {
     pub shared_copy_ids: bool,
     /// The server's XEP-0033 service and the most recipients per stanza.
     pub multicast: Option<(String, usize)>,
+    /// `[[bridge]]` tables, checked, secrets resolved.
+    pub bridges: Vec<BridgeSettings>,
+}
+
+/// A bridge the config defines (it replaces one of the same name at
+/// start; a config bridge no longer in the config is removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeSettings {
+    pub group: String,
+    pub name: String,
+    pub platform: super::platform::Platform,
+    pub keys: super::platform::Keys,
 }
 
 /// A group the config ensures at start.

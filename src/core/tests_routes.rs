@@ -220,7 +220,8 @@ fn said_messages_go_out_in_order_one_at_a_time() {
     let m = webhook::parse_native(&h1.req.body, 0).unwrap();
     assert_eq!((m.nick.as_str(), m.body.as_str()), ("bob", "first"));
     assert_eq!(m.origin, G);
-    assert_eq!(m.trail, vec![INSTANCE.to_string()]);
+    // The instance, and the group (groups of one instance may be linked).
+    assert_eq!(m.trail, vec![INSTANCE.to_string(), G.to_string()]);
     // A second message waits for the first.
     t.later(10).say("carol", "second");
     assert!(t.https().is_empty());
@@ -417,7 +418,10 @@ fn signed_posts_are_relayed_once_and_forwarded_except_noloop() {
     assert_eq!(fwd.id, "id-1");
     assert_eq!(fwd.nick, "dave");
     assert_eq!(fwd.origin, "lobby@a.example");
-    assert_eq!(fwd.trail, vec!["inst-a".to_string(), INSTANCE.to_string()]);
+    assert_eq!(
+        fwd.trail,
+        vec!["inst-a".to_string(), INSTANCE.to_string(), G.to_string()]
+    );
     // The same id again: 200, not relayed, not forwarded.
     t.later(10).post("froma", &body, "password2");
     assert_eq!(t.status(), 200);
@@ -571,7 +575,7 @@ fn outgoing_webhook_posts_are_authenticated_by_token_and_deduplicated() {
     assert_eq!(t.one_body(B), "[erin@mm] from mattermost");
     // Forwarded as a new message of this instance.
     let fwd = webhook::parse_native(&t.https()[0].req.body, 0).unwrap();
-    assert_eq!(fwd.trail, vec![INSTANCE.to_string()]);
+    assert_eq!(fwd.trail, vec![INSTANCE.to_string(), G.to_string()]);
     assert_eq!(fwd.origin, G);
     t.raw_post("lobby", "mm", body, None, None, false);
     assert!(t.post_reply().body.contains("duplicate"));
@@ -631,4 +635,36 @@ fn the_next_deadline_is_a_failed_deliverys_retry() {
     assert_eq!(t.https().len(), 1, "retried at the deadline");
     // In flight: the result is an input, no deadline for it.
     assert!(t.core.next_deadline() > t.now + 60_000);
+}
+
+#[test]
+fn two_groups_of_one_instance_link_by_routes_without_a_loop() {
+    let mut t = routed();
+    t.cmd("alice", "//addrouterecv fromcafe password2");
+    // A post from group cafe of this same instance: the trail names the
+    // instance and the group it passed.
+    let cafe = "cafe@groups.localhost";
+    t.later(1000).post(
+        "fromcafe",
+        &native("c1", "dora", "hello lobby", &[INSTANCE, cafe]),
+        "password2",
+    );
+    assert_eq!(t.status(), 200);
+    assert_eq!(t.bodies(A), ["[dora@fromcafe] hello lobby"]);
+    // Back at a group it passed: a loop.
+    t.post(
+        "fromcafe",
+        &native("c2", "dora", "round trip", &[INSTANCE, cafe, INSTANCE, G]),
+        "password2",
+    );
+    assert!(t.post_reply().body.contains("loop"), "{:?}", t.post_reply());
+    assert!(t.sent().is_empty());
+    // This instance without any group of it named: the SPEC's first rule.
+    t.post(
+        "fromcafe",
+        &native("c3", "dora", "old trail", &["inst-a", INSTANCE]),
+        "password2",
+    );
+    assert!(t.post_reply().body.contains("loop"));
+    assert!(t.sent().is_empty());
 }

@@ -15,6 +15,19 @@ pub fn format_line(nick: &str, text: &str) -> String {
     }
 }
 
+/// `s` cut to at most `max` bytes at a character boundary, with `…` when
+/// cut (the ellipsis fits in the 4 bytes callers leave for it).
+pub fn cut_bytes(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
 /// A stable UUID-shaped id (version 8) for history row `seq` of instance
 /// `instance`: the same message gets the same id on every retry, and no two
 /// instances share one.

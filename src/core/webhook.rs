@@ -186,6 +186,30 @@ pub fn build_request(
     }
 }
 
+/// Whether a native message arriving at group `group_jid` of instance
+/// `instance` has been here before. Trails record the instances a message
+/// passed and, since groups of one instance may be linked by routes too,
+/// the JIDs of the groups. An instance id without any group JID of that
+/// instance after it (an older sender, or a trail built by hand) still
+/// counts as this instance, as the SPEC's first rule says.
+pub fn is_loop(trail: &[String], instance: &str, group_jid: &str) -> bool {
+    if trail.iter().any(|t| t == group_jid) {
+        return true;
+    }
+    let domain = group_jid.split_once('@').map_or("", |(_, d)| d);
+    let ours = |t: &String| t.split_once('@').is_some_and(|(_, d)| d == domain);
+    trail.iter().any(|t| t == instance) && !trail.iter().any(ours)
+}
+
+/// Adds this hop to a trail: the instance id (once per instance in a row)
+/// and the group's JID.
+pub fn extend_trail(trail: &mut Vec<String>, instance: &str, group_jid: &str) {
+    if !trail.iter().any(|t| t == instance) {
+        trail.push(instance.to_string());
+    }
+    trail.push(group_jid.to_string());
+}
+
 /// Discord refuses usernames over 80 characters or containing "discord".
 fn discord_username(nick: &str) -> String {
     let n: String = nick.chars().take(80).collect();

@@ -206,6 +206,17 @@ fn apply_op(tx: &Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()> {
                     ("send", Some(url.as_str()), Some(format.as_str()), None)
                 }
                 RouteKind::Recv { noloop } => ("recv", None, None, noloop.as_deref()),
+                RouteKind::Bridge(b) => ("bridge", None, Some(b.platform.as_str()), None),
+            };
+            let (keys, source) = match &r.kind {
+                RouteKind::Bridge(b) => (
+                    Some(
+                        serde_json::to_string(&b.keys)
+                            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+                    ),
+                    Some(if b.from_config { "config" } else { "command" }),
+                ),
+                _ => (None, None),
             };
             let (last_error_at, last_error) = match &r.last_error {
                 Some((at, e)) => (Some(*at), Some(e.as_str())),
@@ -213,13 +224,14 @@ fn apply_op(tx: &Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()> {
             };
             tx.prepare_cached(
                 "INSERT INTO routes(group_name, name, direction, password, url, format, noloop,
-                                    created_at, last_ok_at, last_error, last_error_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                                    created_at, last_ok_at, last_error, last_error_at, keys, source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                  ON CONFLICT(group_name, name) DO UPDATE SET
                      direction = excluded.direction, password = excluded.password,
                      url = excluded.url, format = excluded.format, noloop = excluded.noloop,
                      last_ok_at = excluded.last_ok_at, last_error = excluded.last_error,
-                     last_error_at = excluded.last_error_at",
+                     last_error_at = excluded.last_error_at, keys = excluded.keys,
+                     source = excluded.source",
             )?
             .execute(params![
                 r.group,
@@ -233,6 +245,8 @@ fn apply_op(tx: &Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()> {
                 r.last_ok,
                 last_error,
                 last_error_at,
+                keys,
+                source,
             ])?;
         }
         StoreOp::DeleteRoute { group, name } => {
@@ -274,6 +288,18 @@ fn apply_op(tx: &Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()> {
             tx.prepare_cached("DELETE FROM route_seen WHERE at < ?1")?
                 .execute([before])?;
         }
+        StoreOp::BridgeRef {
+            group,
+            bridge,
+            message_ref,
+            history_id,
+        } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO bridge_refs(group_name, bridge, message_ref, history_id)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![group, bridge, message_ref, history_id])?;
+        }
     }
     Ok(())
 }
@@ -296,6 +322,7 @@ fn op_name(op: &StoreOp) -> &'static str {
         StoreOp::Dequeue { .. } => "Dequeue",
         StoreOp::Seen { .. } => "Seen",
         StoreOp::PruneSeen { .. } => "PruneSeen",
+        StoreOp::BridgeRef { .. } => "BridgeRef",
     }
 }
 

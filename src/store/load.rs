@@ -87,6 +87,18 @@ impl Store {
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
             .collect::<Result<Vec<_>, _>>()?;
 
+        // Every ref (bounded by the history limits: a ref goes with its
+        // history row); the core keeps those of the rows it holds.
+        let bridge_refs = tx
+            .prepare_cached(
+                "SELECT group_name, bridge, message_ref, history_id FROM bridge_refs
+                 ORDER BY history_id",
+            )?
+            .query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+
         let instance_id = read_instance_id(&tx)?;
 
         tx.finish()?;
@@ -103,6 +115,7 @@ impl Store {
             seen,
             max_outbox_id,
             instance_id,
+            bridge_refs,
         })
     }
 

@@ -110,6 +110,22 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE history ADD COLUMN edited_at INTEGER;
     ALTER TABLE history ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
     ",
+    // 4: bridges (routes of direction 'bridge': `format` holds the
+    // platform, `keys` a JSON object, `source` 'config' or 'command'), and
+    // which history row each platform message became (for its edits).
+    "
+    ALTER TABLE routes ADD COLUMN keys TEXT;
+    ALTER TABLE routes ADD COLUMN source TEXT;
+    CREATE TABLE bridge_refs (
+        group_name  TEXT NOT NULL,
+        bridge      TEXT NOT NULL,
+        message_ref TEXT NOT NULL,
+        history_id  INTEGER NOT NULL REFERENCES history(id) ON DELETE CASCADE,
+        PRIMARY KEY (group_name, bridge, message_ref),
+        FOREIGN KEY (group_name, bridge) REFERENCES routes(group_name, name) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    CREATE INDEX bridge_refs_history ON bridge_refs(history_id);
+    ",
 ];
 
 /// The schema version this binary writes: the number of migrations.

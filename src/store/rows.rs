@@ -21,7 +21,7 @@ pub(super) const HISTORY_COLUMNS: &str =
     "id, group_name, sender, nick, text, at, origin_id, edited_at, removed";
 pub(super) const ROUTE_COLUMNS: &str =
     "group_name, name, direction, password, url, format, noloop, \
-     created_at, last_ok_at, last_error, last_error_at";
+     created_at, last_ok_at, last_error, last_error_at, keys, source";
 pub(super) const OUTBOX_COLUMNS: &str =
     "id, group_name, route, msg_id, origin, nick, body, sent_at, trail, created_at";
 
@@ -44,6 +44,25 @@ pub(super) fn route_from_row(row: &Row<'_>) -> Result<RouteRecord, StoreError> {
         "recv" => RouteKind::Recv {
             noloop: row.get(6)?,
         },
+        "bridge" => {
+            let format: Option<String> = row.get(5)?;
+            let platform = format
+                .as_deref()
+                .and_then(crate::core::platform::Platform::parse)
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("unknown bridge platform {format:?}"))
+                })?;
+            let keys: Option<String> = row.get(11)?;
+            let keys = serde_json::from_str(keys.as_deref().unwrap_or("{}")).map_err(|e| {
+                StoreError::Corrupt(format!("bridge keys are not a JSON object: {e}"))
+            })?;
+            let source: Option<String> = row.get(12)?;
+            RouteKind::Bridge(BridgeSpec {
+                platform,
+                keys,
+                from_config: source.as_deref() == Some("config"),
+            })
+        }
         other => {
             return Err(StoreError::Corrupt(format!(
                 "unknown route direction {other:?}"

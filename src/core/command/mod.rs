@@ -11,6 +11,7 @@
 //! variant, one handler in the file for its level.
 
 mod admin;
+mod bridge;
 mod route;
 mod service;
 mod user;
@@ -86,6 +87,9 @@ pub enum Command {
     AddRouteRecv(route::RecvRoute),
     DelRoute(String),
     Routes,
+    AddBridge(bridge::NewBridge),
+    DelBridge(String),
+    Bridges,
     // Service admins, on the bare domain.
     NewGroup {
         name: String,
@@ -376,6 +380,30 @@ pub const COMMANDS: &[Spec] = &[
         |w, _| none(w, Command::Routes),
     ),
     spec(
+        "addbridge",
+        "NAME PLATFORM KEY=VALUE…",
+        "bridge this group with a Slack, Feishu, Lark, WeCom, DingTalk, Telegram or Google Chat conversation (keys: see the docs)",
+        Level::Admin,
+        "//addbridge tg telegram bot_token=123:abc chat_id=-100123 secret_token=s3cret-token",
+        bridge::parse_add,
+    ),
+    spec(
+        "delbridge",
+        "NAME",
+        "delete a bridge and its undelivered messages",
+        Level::Admin,
+        "//delbridge tg",
+        |w, _| one(w).map(|n| Command::DelBridge(n.to_lowercase())),
+    ),
+    spec(
+        "bridges",
+        "",
+        "this group's bridges with their status (never their secrets)",
+        Level::Admin,
+        "//bridges",
+        |w, _| none(w, Command::Bridges),
+    ),
+    spec(
         "newgroup",
         "NAME [open|approve|invite]",
         "create a group",
@@ -608,6 +636,9 @@ impl Core {
             Command::AddRouteRecv(r) => self.cmd_addrouterecv(now, group, r, out),
             Command::DelRoute(n) => self.cmd_delroute(group, &n, out),
             Command::Routes => self.cmd_routes(group),
+            Command::AddBridge(b) => self.cmd_addbridge(now, group, b, out),
+            Command::DelBridge(n) => self.cmd_delbridge(group, &n, out),
+            Command::Bridges => self.cmd_bridges(group),
             // The level check keeps these out of groups; should one get
             // here, it gets the same answer.
             Command::NewGroup { .. } | Command::DelGroup(_) | Command::Groups => Some(format!(

@@ -173,13 +173,13 @@ impl Core {
             .is_some_and(|g| g.routes.contains_key(name))
         {
             return Err(format!(
-                "A route named {name} exists: //delroute {name} first."
+                "A route or bridge named {name} exists: delete it first."
             ));
         }
         Ok(())
     }
 
-    fn insert_route(&mut self, rec: RouteRecord, out: &mut Vec<Output>) {
+    pub(super) fn insert_route(&mut self, rec: RouteRecord, out: &mut Vec<Output>) {
         out.push(Output::Store(StoreOp::UpsertRoute(rec.clone())));
         if let Some(g) = self.groups.get_mut(&rec.group) {
             g.routes.insert(rec.name.clone(), Route::new(rec));
@@ -188,27 +188,40 @@ impl Core {
 
     /// `//delroute NAME`
     pub(super) fn cmd_delroute(&mut self, group: &str, name: &str, out: &mut Vec<Output>) -> Reply {
-        let Some(r) = self
-            .groups
-            .get_mut(group)
-            .and_then(|g| g.routes.remove(name))
-        else {
-            return Some(format!("No route named {name}. //routes lists them."));
-        };
+        match self.groups.get(group).and_then(|g| g.routes.get(name)) {
+            None => Some(format!("No route named {name}. //routes lists them.")),
+            Some(r) if matches!(r.rec.kind, RouteKind::Bridge(_)) => {
+                Some(format!("{name} is a bridge: //delbridge {name}."))
+            }
+            Some(_) => self.remove_route(group, name, out),
+        }
+    }
+
+    /// Deletes a route or bridge with its queue.
+    pub(super) fn remove_route(&mut self, group: &str, name: &str, out: &mut Vec<Output>) -> Reply {
+        let r = self.groups.get_mut(group)?.routes.remove(name)?;
         out.push(Output::Store(StoreOp::DeleteRoute {
             group: group.to_string(),
             name: name.to_string(),
         }));
+        let what = match r.rec.kind {
+            RouteKind::Bridge(_) => "bridge",
+            _ => "route",
+        };
         Some(match r.queue.len() {
-            0 => format!("OK, route {name} deleted."),
-            n => format!("OK, route {name} deleted; {n} undelivered messages dropped."),
+            0 => format!("OK, {what} {name} deleted."),
+            n => format!("OK, {what} {name} deleted; {n} undelivered messages dropped."),
         })
     }
 
     /// `//routes`
     pub(super) fn cmd_routes(&self, group: &str) -> Reply {
         let g = self.groups.get(group)?;
-        if g.routes.is_empty() {
+        if !g
+            .routes
+            .values()
+            .any(|r| !matches!(r.rec.kind, RouteKind::Bridge(_)))
+        {
             return Some("No routes. //addroutesend and //addrouterecv create them.".into());
         }
         let when = |t: Option<Millis>| t.map_or("never".to_string(), stanza::human_time);
@@ -230,6 +243,8 @@ impl Core {
                         r.queue.len()
                     ));
                 }
+                // Listed by //bridges.
+                RouteKind::Bridge(_) => {}
                 RouteKind::Recv { noloop } => {
                     let noloop = noloop
                         .as_ref()

@@ -190,8 +190,17 @@ pub fn default_rate(platform: Platform) -> (u32, i64) {
     (1, 1000)
 }
 
-/// The most characters one post may carry (merged posts stop there).
-pub fn max_chars(platform: Platform) -> usize {
+/// The most UTF-8 bytes one post's text may carry (merged posts stop there).
+pub fn max_bytes(platform: Platform) -> usize {
     let _ = platform;
-    4000
+    2000
+}
+
+/// Parses `rate = "20/60s"`: (count, window in ms).
+pub fn parse_rate(s: &str) -> Option<(u32, i64)> {
+    let (n, w) = s.split_once('/')?;
+    let n: u32 = n.trim().parse().ok().filter(|n| *n > 0)?;
+    let w = w.trim().strip_suffix('s')?;
+    let w: i64 = if w.is_empty() { 1 } else { w.parse().ok()? };
+    Some((n, w * 1000))
 }
