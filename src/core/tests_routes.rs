@@ -7,6 +7,9 @@ use crate::core::webhook;
 
 const INSTANCE: &str = "inst-b";
 
+#[path = "tests_bridges.rs"]
+mod bridges;
+
 /// Alice (admin), Bob and Carol online in an open group, on instance `inst-b`.
 fn routed() -> T {
     let cfg = config(
