@@ -673,8 +673,11 @@ impl Feishu {
 
 // --- WeCom (intelligent bot) ----------------------------------------------
 
-/// WeCom's intelligent-bot callback (docs: "接收回调与被动回复" /
-/// "加解密方案说明", the WXBizMsgCrypt samples). Messages are JSON.
+/// WeCom's intelligent-bot callback (docs: "智能机器人 > 接收消息",
+/// https://developer.work.weixin.qq.com/document/path/100719, and
+/// "加解密方案说明", the WXBizMsgCrypt samples). Messages are JSON; in a
+/// group the bot only hears messages that @-mention it, and the mention stays
+/// in `text.content` ("@RobotA hello robot" in the docs' example).
 #[derive(Clone, Debug)]
 pub struct Wecom {
     pub token: String,
@@ -844,6 +847,11 @@ impl Wecom {
         let m = self.message_json(msgid, user, text).to_string();
         let enc = Wecom::encrypt(&self.encoding_aes_key, m.as_bytes(), &self.receive_id);
         self.post_encrypted(&self.token, &enc).with_id(msgid)
+    }
+
+    /// A group message as the docs show it: `@{bot_name} ` before the text.
+    pub fn message_at_bot(&self, msgid: &str, user: &str, bot_name: &str, text: &str) -> Call {
+        self.message(msgid, user, &format!("@{bot_name} {text}"))
     }
 
     /// `msgtype: event`, `enter_chat` (a non-message event).
