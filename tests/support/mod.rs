@@ -23,6 +23,7 @@
 #![allow(dead_code)]
 
 pub mod console;
+pub mod platforms;
 pub mod procfs;
 pub mod sink;
 
