@@ -9,7 +9,19 @@
 
 use std::collections::BTreeMap;
 
-use super::webhook::{HttpRequest, Refusal, Verdict};
+use super::text::format_line;
+use super::webhook::{refuse, HttpRequest, Refusal, Verdict};
+
+mod crypto;
+mod dingtalk;
+mod feishu;
+mod googlechat;
+mod slack;
+mod telegram;
+mod wecom;
+
+#[cfg(test)]
+mod tests;
 
 /// The platforms a bridge can join.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -129,8 +141,14 @@ pub struct Message {
 /// believed), 400 for a body that cannot be decrypted or is not the JSON
 /// expected, 405 for a method the platform does not use.
 pub fn inbound(platform: Platform, keys: &Keys, call: &Call<'_>) -> Result<Inbound, Refusal> {
-    let _ = (platform, keys, call);
-    Err(super::webhook::refuse(501, "not yet"))
+    match platform {
+        Platform::Slack => slack::inbound(keys, call),
+        Platform::Feishu | Platform::Lark => feishu::inbound(keys, call),
+        Platform::Wecom => wecom::inbound(keys, call),
+        Platform::Dingtalk => dingtalk::inbound(keys, call),
+        Platform::Telegram => telegram::inbound(keys, call),
+        Platform::Googlechat => Err(refuse(405, "googlechat bridges are send-only")),
+    }
 }
 
 /// One line of a post: who said it and what.
@@ -143,26 +161,127 @@ pub struct Line<'a> {
 /// The post that carries `lines` (one or several merged, as `[nick] text`
 /// lines joined by newlines), at unix time `now_ms`.
 pub fn outbound(platform: Platform, keys: &Keys, lines: &[Line<'_>], now_ms: i64) -> HttpRequest {
-    let _ = (platform, keys, lines, now_ms);
-    HttpRequest {
-        url: String::new(),
-        headers: Vec::new(),
-        body: Vec::new(),
+    match platform {
+        Platform::Slack => slack::outbound(keys, lines),
+        Platform::Feishu | Platform::Lark => feishu::outbound(keys, lines, now_ms),
+        Platform::Wecom => wecom::outbound(keys, lines),
+        Platform::Dingtalk => dingtalk::outbound(keys, lines, now_ms),
+        Platform::Telegram => telegram::outbound(keys, lines),
+        Platform::Googlechat => googlechat::outbound(keys, lines),
     }
 }
 
 /// What the platform's answer to a post means (some answer 200 with an
 /// error code in the body; 429 and `Retry-After` mean wait).
 pub fn judge(platform: Platform, status: u16, body: &[u8], retry_after: Option<u64>) -> Verdict {
-    let _ = (platform, body, retry_after);
-    Verdict::Refused(format!("HTTP {status}"))
+    match platform {
+        Platform::Slack => slack::judge(status, body, retry_after),
+        Platform::Feishu | Platform::Lark => {
+            super::webhook::judge(RouteFormat::Feishu, status, body, retry_after)
+        }
+        // DingTalk answers like WeCom: `errcode` 0 or not.
+        Platform::Wecom | Platform::Dingtalk => {
+            super::webhook::judge(RouteFormat::Wecom, status, body, retry_after)
+        }
+        Platform::Telegram => telegram::judge(status, body, retry_after),
+        Platform::Googlechat => {
+            super::webhook::judge(RouteFormat::Slack, status, body, retry_after)
+        }
+    }
 }
 
 /// Checks a bridge's keys: every required key present, no unknown key,
 /// URLs absolute http(s), WeCom's `encoding_aes_key` 43 characters that
 /// decode. The error is one line naming the key.
 pub fn validate(platform: Platform, keys: &Keys) -> Result<(), String> {
-    let _ = (platform, keys);
+    let (required, optional): (&[&str], &[&str]) = match platform {
+        // Slack's either-or (webhook, or bot_token + channel) is checked below.
+        Platform::Slack => (
+            &["signing_secret"],
+            &["webhook", "bot_token", "channel", "api"],
+        ),
+        Platform::Feishu | Platform::Lark => (
+            &["verification_token", "webhook"],
+            &["encrypt_key", "webhook_secret"],
+        ),
+        Platform::Wecom => (&["token", "encoding_aes_key", "webhook"], &[]),
+        Platform::Dingtalk => (&["app_secret", "webhook"], &["webhook_secret"]),
+        Platform::Telegram => (&["bot_token", "chat_id", "secret_token"], &["api"]),
+        Platform::Googlechat => (&["webhook"], &[]),
+    };
+    for k in keys.keys() {
+        if !required.contains(&k.as_str()) && !optional.contains(&k.as_str()) && k != "rate" {
+            return Err(format!("unknown key {k} for {}", platform.as_str()));
+        }
+    }
+    for (k, v) in keys {
+        if v.trim().is_empty() {
+            return Err(format!("key {k} is empty"));
+        }
+    }
+    for k in required {
+        if !keys.contains_key(*k) {
+            return Err(format!("missing key {k}"));
+        }
+    }
+    for k in ["webhook", "api"] {
+        if let Some(v) = keys.get(k) {
+            if !super::route::valid_url(v.trim()) {
+                // The webhook URL is a secret: never echoed.
+                return Err(format!("{k} must be an absolute http(s) URL with a host"));
+            }
+        }
+    }
+    if let Some(r) = keys.get("rate") {
+        if parse_rate(r).is_none() {
+            return Err(format!(
+                "rate must be COUNT/WINDOW such as 20/60s, 5/1s or 20/min (got {:?})",
+                r.chars().take(40).collect::<String>()
+            ));
+        }
+    }
+    match platform {
+        Platform::Slack if !keys.contains_key("webhook") => {
+            if !keys.contains_key("bot_token") {
+                return Err("missing key webhook (or bot_token and channel)".into());
+            }
+            if !keys.contains_key("channel") {
+                return Err("missing key channel".into());
+            }
+        }
+        Platform::Wecom => {
+            let k = keys.get("encoding_aes_key").map_or("", |k| k.trim());
+            let n = k.chars().count();
+            if n != 43 {
+                return Err(format!("encoding_aes_key must be 43 characters (got {n})"));
+            }
+            if crypto::wecom_key(k).is_none() {
+                return Err("encoding_aes_key does not decode to 32 bytes (Base64)".into());
+            }
+        }
+        Platform::Telegram => {
+            let t = keys.get("secret_token").map_or("", |k| k.trim());
+            // Telegram's setWebhook takes 1-256 characters of these only.
+            if t.len() > 256
+                || !t
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                return Err(
+                    "secret_token must be 1-256 characters of A-Z, a-z, 0-9, _ and -".into(),
+                );
+            }
+            let c = keys.get("chat_id").map_or("", |k| k.trim());
+            // Updates name the chat by its number; an @name would never match.
+            if c.parse::<i64>().is_err() {
+                return Err(format!(
+                    "chat_id must be the numeric chat id, e.g. -1001234567890 (got {:?})",
+                    c.chars().take(40).collect::<String>()
+                ));
+            }
+        }
+        _ => {}
+    }
     Ok(())
 }
 
@@ -186,21 +305,142 @@ pub fn is_secret(key: &str) -> bool {
 /// The platform's posting rate limit: at most `count` posts per
 /// `window_ms`.
 pub fn default_rate(platform: Platform) -> (u32, i64) {
-    let _ = platform;
-    (1, 1000)
+    match platform {
+        // Slack incoming webhooks and chat.postMessage: about one per second.
+        Platform::Slack | Platform::Googlechat => (1, 1000),
+        // Feishu custom bots: 5 per second (and 100 per minute).
+        Platform::Feishu | Platform::Lark => (5, 1000),
+        // WeCom and DingTalk group robots: 20 per minute; Telegram: 20 per
+        // minute in a group.
+        Platform::Wecom | Platform::Dingtalk | Platform::Telegram => (20, 60_000),
+    }
 }
 
-/// The most UTF-8 bytes one post's text may carry (merged posts stop there).
-pub fn max_bytes(platform: Platform) -> usize {
-    let _ = platform;
-    2000
-}
-
-/// Parses `rate = "20/60s"`: (count, window in ms).
+/// Parses a rate such as `20/60s`, `5/1s`, `1/s`, `20/min`, `100/500ms`,
+/// `1000/1h`: (count, window in milliseconds), count ≥ 1, window ≥ 1 ms.
 pub fn parse_rate(s: &str) -> Option<(u32, i64)> {
-    let (n, w) = s.split_once('/')?;
-    let n: u32 = n.trim().parse().ok().filter(|n| *n > 0)?;
-    let w = w.trim().strip_suffix('s')?;
-    let w: i64 = if w.is_empty() { 1 } else { w.parse().ok()? };
-    Some((n, w * 1000))
+    let (count, window) = s.trim().split_once('/')?;
+    let count: u32 = count.trim().parse().ok()?;
+    let window = window.trim();
+    let digits = window.bytes().take_while(u8::is_ascii_digit).count();
+    let (n, unit) = window.split_at(digits);
+    let n: i64 = if n.is_empty() { 1 } else { n.parse().ok()? };
+    let unit_ms: i64 = match unit.trim() {
+        "ms" => 1,
+        "s" | "sec" => 1000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    let window_ms = n.checked_mul(unit_ms)?;
+    (count >= 1 && window_ms >= 1).then_some((count, window_ms))
+}
+
+/// The most UTF-8 bytes the merged text of one post may carry (merged
+/// posts stop there).
+pub fn max_bytes(platform: Platform) -> usize {
+    match platform {
+        // Slack truncates past 40 000 characters but advises 4 000.
+        Platform::Slack => 4000,
+        // Feishu refuses request bodies over 20 KB; JSON escaping needs room.
+        Platform::Feishu | Platform::Lark => 16_000,
+        // WeCom group robots: text content at most 2048 bytes.
+        Platform::Wecom => 2048,
+        Platform::Dingtalk => 4000,
+        // Telegram: 4096 characters, so 4096 bytes always fit.
+        Platform::Telegram | Platform::Googlechat => 4096,
+    }
+}
+
+// ---- helpers shared by the platforms ----------------------------------------
+
+use super::model::RouteFormat;
+
+/// The merged text of a post: one `[nick] text` line per line.
+pub(crate) fn merged(lines: &[Line<'_>]) -> String {
+    lines
+        .iter()
+        .map(|l| format_line(l.nick, l.text))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A key's value when set and not blank.
+pub(crate) fn key<'a>(keys: &'a Keys, name: &str) -> Option<&'a str> {
+    keys.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// A key inbound verification needs: without it nothing can be authentic.
+pub(crate) fn secret<'a>(keys: &'a Keys, name: &str) -> Result<&'a str, Refusal> {
+    key(keys, name).ok_or_else(|| refuse(401, format!("bridge has no {name} to verify with")))
+}
+
+pub(crate) fn json_request(url: String, body: serde_json::Value) -> HttpRequest {
+    HttpRequest {
+        url,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.to_string().into_bytes(),
+    }
+}
+
+pub(crate) fn parse_json(body: &[u8]) -> Result<serde_json::Value, Refusal> {
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| refuse(400, format!("malformed JSON: {e}")))?;
+    if v.is_object() {
+        Ok(v)
+    } else {
+        Err(refuse(400, "expected a JSON object"))
+    }
+}
+
+/// The string at `path` in `v`, if there is one.
+pub(crate) fn str_at<'a>(v: &'a serde_json::Value, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
+}
+
+/// The first non-blank of several candidate names.
+pub(crate) fn first_nonblank<'a>(names: &[Option<&'a str>]) -> Option<&'a str> {
+    names
+        .iter()
+        .flatten()
+        .copied()
+        .find(|n| !n.trim().is_empty())
+}
+
+pub(crate) fn require_post(call: &Call<'_>, platform: &str) -> Result<(), Refusal> {
+    match call.method {
+        Method::Post => Ok(()),
+        Method::Get => Err(refuse(405, format!("{platform} calls with POST only"))),
+    }
+}
+
+/// An answer's body for an error message: at most 200 bytes, one line.
+pub(crate) fn snippet(status: u16, body: &[u8]) -> String {
+    let s = String::from_utf8_lossy(body.get(..body.len().min(200)).unwrap_or_default());
+    let s = s.trim().replace(['\n', '\r'], " ");
+    if s.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {s}")
+    }
+}
+
+/// A relayable message, or Ignore when its text is blank.
+pub(crate) fn message(
+    event_id: String,
+    nick: &str,
+    text: String,
+    message_ref: Option<String>,
+    edit: bool,
+) -> Inbound {
+    if text.trim().is_empty() {
+        return Inbound::Ignore("empty message");
+    }
+    Inbound::Message(Message {
+        event_id,
+        nick: nick.to_string(),
+        text,
+        message_ref,
+        edit,
+    })
 }
