@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 secs=${1:-600}
 export RUSTC_BOOTSTRAP=1
-for target in commands route_json stanza; do
+for target in bridge commands route_json stanza; do
     echo "=== $target: ${secs}s"
     cargo fuzz run -O "$target" -- -max_total_time="$secs" -print_final_stats=1
 done
