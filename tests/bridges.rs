@@ -47,7 +47,7 @@ fn start(p: &Server, http: u16, bridge: &str) -> Talkgroups {
     Talkgroups::start(
         p,
         &format!(
-            "[http]\nlisten = \"127.0.0.1:{http}\"\n\n[[group]]\nname = \"lobby\"\ntitle = \"Lobby\"\njoin = \"open\"\nadmins = [\"ann@localhost\"]\n\n{bridge}"
+            "[http]\nlisten = \"127.0.0.1:{http}\"\n[relay]\nburst = 100\n\n[[group]]\nname = \"lobby\"\ntitle = \"Lobby\"\njoin = \"open\"\nadmins = [\"ann@localhost\"]\n\n{bridge}"
         ),
     )
 }
@@ -120,7 +120,10 @@ impl Setup {
         assert_eq!(bodies(&mut self.bob, QUIET).await, [want]);
         let (status, body) = self.send(call).await;
         assert_eq!(status, 200, "a retry: {body}");
-        assert!(bodies(&mut self.ann, QUIET).await.is_empty(), "relayed twice");
+        assert!(
+            bodies(&mut self.ann, QUIET).await.is_empty(),
+            "relayed twice"
+        );
         // Not back to the platform it came from.
         assert_eq!(self.emu.posts().len(), 1, "{:?}", self.emu.texts());
     }
@@ -182,18 +185,35 @@ async fn slack_both_ways(kind: Kind) {
     })
     .await;
     let slack = Slack::new(secret);
-    let (st, body) = s.send(&slack.verification("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")).await;
+    let (st, body) = s
+        .send(&slack.verification("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"))
+        .await;
     assert_eq!(st, 200);
-    assert!(body.contains("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"), "{body}");
+    assert!(
+        body.contains("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"),
+        "{body}"
+    );
     s.member_to_platform().await;
     let msg = slack.message("Ev01", "carla", "hi from slack");
     s.platform_to_members(&msg, "carla", "hi from slack").await;
     s.history_has("[carla@b] hi from slack").await;
-    s.refused(&slack.forged("Ev02", "mallory", "forged"), 401, "forged").await;
-    s.refused(&slack.stale("Ev03", "mallory", "stale"), 401, "stale").await;
-    s.refused(&msg.clone().with_body("{\"type\":\"event_callback\"}"), 401, "tampered").await;
-    s.ignored(&slack.own_post_echo("Ev04", "[ann] hello platform"), "echo").await;
-    s.ignored(&slack.own_post_echo_bot_user("Ev05", "[ann] hello platform"), "echo").await;
+    s.refused(&slack.forged("Ev02", "mallory", "forged"), 401, "forged")
+        .await;
+    s.refused(&slack.stale("Ev03", "mallory", "stale"), 401, "stale")
+        .await;
+    s.refused(
+        &msg.clone().with_body("{\"type\":\"event_callback\"}"),
+        401,
+        "tampered",
+    )
+    .await;
+    s.ignored(&slack.own_post_echo("Ev04", "[ann] hello platform"), "echo")
+        .await;
+    s.ignored(
+        &slack.own_post_echo_bot_user("Ev05", "[ann] hello platform"),
+        "echo",
+    )
+    .await;
     s.ignored(&slack.join_event("Ev06", "dan"), "join").await;
     // An edit of the message members got: a correction of their copy.
     let edit = slack.edit("Ev07", &msg.message_id, "carla", "hi from slack, edited");
@@ -202,9 +222,18 @@ async fn slack_both_ways(kind: Kind) {
     expect_correction(&mut s.bob, "[carla@b] hi from slack, edited").await;
     // Metrics count by platform and outcome, with no secret.
     let m = metrics(&s.url).await;
-    assert!(m.contains("talkgroups_bridge_inbound_total{platform=\"slack\",outcome=\"relayed\"} 1"), "{m}");
-    assert!(m.contains("talkgroups_bridge_inbound_total{platform=\"slack\",outcome=\"duplicate\"} 1"), "{m}");
-    assert!(m.contains("talkgroups_bridge_inbound_total{platform=\"slack\",outcome=\"rejected\"} 3"), "{m}");
+    assert!(
+        m.contains("talkgroups_bridge_inbound_total{platform=\"slack\",outcome=\"relayed\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("talkgroups_bridge_inbound_total{platform=\"slack\",outcome=\"duplicate\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("talkgroups_bridge_inbound_total{platform=\"slack\",outcome=\"rejected\"} 3"),
+        "{m}"
+    );
     assert!(!m.contains(secret) && !m.contains("emulatorwebhooktoken"));
     assert!(!s.tg.log().contains(secret) && !s.tg.log().contains("emulatorwebhooktoken"));
     drop(s.p);
@@ -226,13 +255,22 @@ async fn feishu_both_ways(kind: Kind) {
     let f = Feishu::new(token, Some(key));
     let (st, body) = s.send(&f.verification("challenge-f1")).await;
     assert_eq!((st, body.contains("challenge-f1")), (200, true), "{body}");
-    s.refused(&f.verification_forged("challenge-f2"), 401, "forged challenge").await;
+    s.refused(
+        &f.verification_forged("challenge-f2"),
+        401,
+        "forged challenge",
+    )
+    .await;
     s.member_to_platform().await;
     let msg = f.message("evf-1", "u_carla", "hi from feishu");
-    s.platform_to_members(&msg, "u_carla", "hi from feishu").await;
-    s.refused(&f.forged("evf-2", "mallory", "x"), 401, "bad signature").await;
-    s.refused(&f.forged_token("evf-3", "mallory", "x"), 401, "bad token").await;
-    s.ignored(&f.own_post_echo("evf-4", "[ann] hello platform"), "echo").await;
+    s.platform_to_members(&msg, "u_carla", "hi from feishu")
+        .await;
+    s.refused(&f.forged("evf-2", "mallory", "x"), 401, "bad signature")
+        .await;
+    s.refused(&f.forged_token("evf-3", "mallory", "x"), 401, "bad token")
+        .await;
+    s.ignored(&f.own_post_echo("evf-4", "[ann] hello platform"), "echo")
+        .await;
     s.ignored(&f.join_event("evf-5", "dan"), "join").await;
     drop(s.p);
 }
@@ -252,7 +290,8 @@ async fn lark_without_encryption(kind: Kind) {
     s.member_to_platform().await;
     let msg = f.message("evl-1", "u_carla", "hi from lark");
     s.platform_to_members(&msg, "u_carla", "hi from lark").await;
-    s.refused(&f.forged_token("evl-2", "mallory", "x"), 401, "bad token").await;
+    s.refused(&f.forged_token("evl-2", "mallory", "x"), 401, "bad token")
+        .await;
     drop(s.p);
 }
 
@@ -268,14 +307,22 @@ async fn wecom_both_ways(kind: Kind) {
     let w = Wecom::new(token, WECOM_KEY, "");
     let (st, body) = s.send(&w.verification("echo-1616140317555161061")).await;
     assert_eq!((st, body.as_str()), (200, "echo-1616140317555161061"));
-    s.refused(&w.verification_forged("echo-2"), 401, "forged echostr").await;
+    s.refused(&w.verification_forged("echo-2"), 401, "forged echostr")
+        .await;
     s.member_to_platform().await;
     let msg = w.message("wmsg-1", "carla", "hi from wecom");
     s.platform_to_members(&msg, "carla", "hi from wecom").await;
-    s.refused(&w.forged("wmsg-2", "mallory", "x"), 401, "forged").await;
-    s.refused(&w.lying_length("wmsg-3", "mallory", "x"), 400, "lying length").await;
+    s.refused(&w.forged("wmsg-2", "mallory", "x"), 401, "forged")
+        .await;
+    s.refused(
+        &w.lying_length("wmsg-3", "mallory", "x"),
+        400,
+        "lying length",
+    )
+    .await;
     s.refused(&w.garbage(), 400, "garbage").await;
-    s.ignored(&w.join_event("wmsg-4", "dan"), "enter_chat").await;
+    s.ignored(&w.join_event("wmsg-4", "dan"), "enter_chat")
+        .await;
     drop(s.p);
 }
 
@@ -295,9 +342,12 @@ async fn dingtalk_both_ways(kind: Kind) {
     let d = Dingtalk::new(secret);
     s.member_to_platform().await;
     let msg = d.message("dmsg-1", "Carla", "hi from dingtalk");
-    s.platform_to_members(&msg, "Carla", "hi from dingtalk").await;
-    s.refused(&d.forged("dmsg-2", "mallory", "x"), 401, "forged").await;
-    s.refused(&d.stale("dmsg-3", "mallory", "x"), 401, "stale").await;
+    s.platform_to_members(&msg, "Carla", "hi from dingtalk")
+        .await;
+    s.refused(&d.forged("dmsg-2", "mallory", "x"), 401, "forged")
+        .await;
+    s.refused(&d.stale("dmsg-3", "mallory", "x"), 401, "stale")
+        .await;
     s.ignored(&d.non_text("dmsg-4", "Carla"), "a picture").await;
     drop(s.p);
 }
@@ -320,10 +370,14 @@ async fn telegram_both_ways(kind: Kind) {
     let t = Telegram::new("tg-secret_token-1", chat);
     s.member_to_platform().await;
     let msg = t.message(7001, "carla", "hi from telegram");
-    s.platform_to_members(&msg, "carla", "hi from telegram").await;
-    s.refused(&t.forged(7002, "mallory", "x"), 401, "forged").await;
-    s.refused(&t.unsigned(7003, "mallory", "x"), 401, "unsigned").await;
-    s.ignored(&t.own_post_echo(7004, "[ann] hello platform"), "echo").await;
+    s.platform_to_members(&msg, "carla", "hi from telegram")
+        .await;
+    s.refused(&t.forged(7002, "mallory", "x"), 401, "forged")
+        .await;
+    s.refused(&t.unsigned(7003, "mallory", "x"), 401, "unsigned")
+        .await;
+    s.ignored(&t.own_post_echo(7004, "[ann] hello platform"), "echo")
+        .await;
     s.ignored(&t.join_event(7005, "dan"), "join").await;
     let edit = t.edit(7006, &msg.message_id, "carla", "edited on telegram");
     assert_eq!(s.send(&edit).await.0, 200);
@@ -412,6 +466,7 @@ async fn a_rate_limited_platform_gets_merged_posts(kind: Kind) {
         },
     )
     .await;
+    s.emu.set_mode(Mode::RateLimit);
     for i in 1..=12 {
         s.ann.send_message(G, &format!("burst {i:02}")).await;
     }
@@ -427,12 +482,21 @@ async fn a_rate_limited_platform_gets_merged_posts(kind: Kind) {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert_eq!(lines, want);
+    assert_eq!(
+        lines,
+        want,
+        "posts {:?}, violations {:?}",
+        s.emu.texts(),
+        s.emu.violations()
+    );
     let posts = s.emu.posts().len();
     assert!(posts < 12 && posts >= 2, "{posts} posts: not merged");
     assert_eq!(s.emu.rate_limited(), 0, "went over the platform's rate");
     s.emu.assert_no_violations();
     let m = metrics(&s.url).await;
-    assert!(m.contains("talkgroups_bridge_merged_posts_total{platform=\"wecom\"}"), "{m}");
+    assert!(
+        m.contains("talkgroups_bridge_merged_posts_total{platform=\"wecom\"}"),
+        "{m}"
+    );
     drop(s.p);
 }

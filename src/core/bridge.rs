@@ -272,7 +272,12 @@ impl Core {
         let Some(g) = self.groups.get(group) else {
             return;
         };
-        let shown_nick = format!("{}@{bridge}", super::names::clean_remote_nick(nick));
+        // The speaker as the members saw them: an edit event may carry
+        // less of the profile than the message did (Slack's does).
+        let shown_nick = match g.history.iter().rev().find(|h| h.id == row) {
+            Some(h) => h.nick.clone(),
+            None => format!("{}@{bridge}", super::names::clean_remote_nick(nick)),
+        };
         let line = format_line(&shown_nick, text);
         let sender = format!("route:{bridge}");
         let mut sent = 0u64;

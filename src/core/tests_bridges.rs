@@ -51,12 +51,16 @@ fn queued_messages_merge_into_one_post_under_the_rate() {
     assert!(t.https().is_empty());
     t.later(10).ok(&first);
     assert!(t.https().is_empty(), "held by the rate");
-    assert!(t.core.next_deadline() <= t.now + 10_000);
-    t.later(10_000).input(Input::Tick);
+    assert!(t.core.next_deadline() <= t.now + 10_500);
+    t.later(10_500).input(Input::Tick);
     let h = t.https();
     assert_eq!(h.len(), 1);
     let merged = h[0].clone();
-    assert_eq!(merged.outbox_id - merged.first_id, 1, "two rows in one post");
+    assert_eq!(
+        merged.outbox_id - merged.first_id,
+        1,
+        "two rows in one post"
+    );
     t.later(10).ok(&merged);
     let dequeued = t
         .stores()
@@ -75,7 +79,10 @@ fn queued_messages_merge_into_one_post_under_the_rate() {
 #[test]
 fn a_failed_merged_post_is_retried_whole_with_what_came_since() {
     let mut t = routed();
-    t.cmd("alice", "//addbridge gc googlechat webhook=http://127.0.0.1:9/chat rate=100/1s");
+    t.cmd(
+        "alice",
+        "//addbridge gc googlechat webhook=http://127.0.0.1:9/chat rate=100/1s",
+    );
     t.later(10).say("bob", "one");
     let h = t.https()[0].clone();
     t.later(10).say("bob", "two");
@@ -104,7 +111,10 @@ fn bridge_commands_check_and_never_show_secrets() {
     assert!(r.contains("Unknown platform irc"), "{r}");
     let r = t.cmd("alice", "//addbridge x slack secret");
     assert!(r.contains("key=value"), "{r}");
-    let r = t.cmd("alice", "//addbridge Bad.Name googlechat webhook=http://h/x");
+    let r = t.cmd(
+        "alice",
+        "//addbridge Bad.Name googlechat webhook=http://h/x",
+    );
     assert!(r.contains("bridge names"), "{r}");
     assert!(t.stores().is_empty());
     let r = t.cmd("bob", GCHAT);
