@@ -94,6 +94,7 @@ fn config() -> CoreConfig {
         groups: Vec::new(),
         shared_copy_ids: false,
         multicast: None,
+        bridges: Vec::new(),
     }
 }
 

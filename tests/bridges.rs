@@ -116,7 +116,10 @@ impl Setup {
         let (status, body) = self.send(call).await;
         assert_eq!(status, 200, "{body}");
         let want = format!("[{nick}@b] {text}");
-        assert_eq!(bodies(&mut self.ann, QUIET).await, [want.clone()]);
+        assert_eq!(
+            bodies(&mut self.ann, QUIET).await,
+            std::slice::from_ref(&want)
+        );
         assert_eq!(bodies(&mut self.bob, QUIET).await, [want]);
         let (status, body) = self.send(call).await;
         assert_eq!(status, 200, "a retry: {body}");
@@ -490,7 +493,7 @@ async fn a_rate_limited_platform_gets_merged_posts(kind: Kind) {
         s.emu.violations()
     );
     let posts = s.emu.posts().len();
-    assert!(posts < 12 && posts >= 2, "{posts} posts: not merged");
+    assert!((2..12).contains(&posts), "{posts} posts: not merged");
     assert_eq!(s.emu.rate_limited(), 0, "went over the platform's rate");
     s.emu.assert_no_violations();
     let m = metrics(&s.url).await;
