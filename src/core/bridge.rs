@@ -1,4 +1,4 @@
-//! Bridges in the core (SPEC section 10): calls from a platform to
+//! Bridges in the core (docs/bridges.md): calls from a platform to
 //! `/bridges/{group}/{name}` — authenticity first, then the duplicate
 //! window, then the relay into the group and on to its other routes and
 //! bridges — and the platform's edits as corrections. The wire protocols

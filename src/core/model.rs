@@ -252,7 +252,7 @@ pub enum RouteKind {
     /// Messages posted to `/routes/{group}/{name}` are relayed into the
     /// group; those are not sent out again on the send route `noloop`.
     Recv { noloop: Option<String> },
-    /// Both ways with a platform conversation (SPEC section 10): calls to
+    /// Both ways with a platform conversation (docs/bridges.md): calls to
     /// `/bridges/{group}/{name}` come in, every message said goes out.
     Bridge(BridgeSpec),
 }

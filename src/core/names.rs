@@ -13,7 +13,7 @@ pub fn is_valid_group_name(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(c))
 }
 
-/// Bridge names (SPEC section 10): `[a-z0-9][a-z0-9_-]{0,31}`.
+/// Bridge names: `[a-z0-9][a-z0-9_-]{0,31}`.
 pub fn is_valid_bridge_name(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()

@@ -662,7 +662,7 @@ fn two_groups_of_one_instance_link_by_routes_without_a_loop() {
     );
     assert!(t.post_reply().body.contains("loop"), "{:?}", t.post_reply());
     assert!(t.sent().is_empty());
-    // This instance without any group of it named: the SPEC's first rule.
+    // This instance without any group of it named: still a loop (older trails).
     t.post(
         "fromcafe",
         &native("c3", "dora", "old trail", &["inst-a", INSTANCE]),

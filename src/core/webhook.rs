@@ -191,7 +191,7 @@ pub fn build_request(
 /// passed and, since groups of one instance may be linked by routes too,
 /// the JIDs of the groups. An instance id without any group JID of that
 /// instance after it (an older sender, or a trail built by hand) still
-/// counts as this instance, as the SPEC's first rule says.
+/// counts as this instance, as the native format's loop rule says.
 pub fn is_loop(trail: &[String], instance: &str, group_jid: &str) -> bool {
     if trail.iter().any(|t| t == group_jid) {
         return true;
