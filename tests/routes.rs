@@ -256,7 +256,9 @@ async fn outbox_waits_for_a_far_side_that_is_down_and_survives_a_restart(kind: K
         let j = h.json();
         assert_eq!(j["origin"], LOBBY);
         assert_eq!(j["nick"], "bob");
-        assert_eq!(j["trail"].as_array().map(Vec::len), Some(1));
+        // This instance's id, then the group's JID.
+        assert_eq!(j["trail"].as_array().map(Vec::len), Some(2));
+        assert_eq!(j["trail"][1], LOBBY);
     }
     assert_eq!(bodies_from(&mut alice, LOBBY, QUIET).await, ["[bob] m6"]);
     let routes = cmd(&mut alice, LOBBY, "//routes").await;

@@ -255,7 +255,7 @@ impl Core {
                 if webhook::is_loop(&msg.trail, &self.instance_id, &g.jid) {
                     return Ok(Accepted::Drop("loop: this group is in the trail"));
                 }
-                if msg.trail.len() > webhook::MAX_TRAIL {
+                if webhook::trail_too_long(&msg.trail) {
                     return Ok(Accepted::Drop("trail longer than 8"));
                 }
                 if msg.body.trim().is_empty() {
@@ -378,7 +378,7 @@ impl Core {
         };
         self.push_history(name, rec, out);
         let id = msg.id.clone();
-        if msg.trail.len() <= webhook::MAX_TRAIL {
+        if !webhook::trail_too_long(&msg.trail) {
             self.forward(now, name, &msg, Some(route), out);
         }
         (id, seq)

@@ -456,6 +456,19 @@ fn loops_and_long_trails_are_dropped() {
     let eight: Vec<&str> = eight.iter().map(String::as_str).collect();
     t.post("froma", &native("x3", "d", "near", &eight), "password2");
     assert_eq!(t.bodies(A), ["[d@froma] near"]);
+    // Group JIDs recorded beside the instance ids do not count as hops.
+    let jids: Vec<String> = (0..8)
+        .flat_map(|i| [format!("i{i}"), format!("g@groups{i}.example")])
+        .collect();
+    let jids: Vec<&str> = jids.iter().map(String::as_str).collect();
+    t.post("froma", &native("x4", "d", "via", &jids), "password2");
+    assert_eq!(t.bodies(A), ["[d@froma] via"]);
+    // ... but a trail cannot grow without bound.
+    let many: Vec<String> = (0..40).map(|i| format!("g{i}@x.example")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    t.post("froma", &native("x5", "d", "many", &many), "password2");
+    assert!(t.post_reply().body.contains("trail"));
+    assert!(t.sent().is_empty());
 }
 
 #[test]

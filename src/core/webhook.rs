@@ -22,8 +22,17 @@ pub const SIGNATURE_HEADER: &str = "x-talkgroups-signature";
 pub const MAX_BODY: usize = 64 * 1024;
 /// Largest clock difference a signed post may show (either direction).
 pub const MAX_SKEW_SECS: i64 = 300;
-/// A trail this long is dropped.
+/// A trail with more instance ids than this is dropped.
 pub const MAX_TRAIL: usize = 8;
+
+/// The loop rule's length limit. It counts instance ids, not the group
+/// JIDs recorded beside them, so linking groups of one instance does not
+/// shorten the chain of instances a message may cross; the total is capped
+/// as well, so a trail of JIDs alone cannot grow without bound.
+pub fn trail_too_long(trail: &[String]) -> bool {
+    let instances = trail.iter().filter(|t| !t.contains('@')).count();
+    instances > MAX_TRAIL || trail.len() > 4 * MAX_TRAIL
+}
 
 /// A request for the HTTP client to send (always a POST).
 #[derive(Debug, Clone, PartialEq, Eq)]
