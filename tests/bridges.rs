@@ -12,7 +12,8 @@
 //! (where the platform has them) edits as XEP-0308 corrections. Then the
 //! outbox: the platform down, talkgroups restarted, the platform back:
 //! everything arrives, in order; and a rate-limited platform gets merged
-//! posts.
+//! posts. Last, a group with two bridges and a send route: what comes in
+//! on one goes out on the others, once, and never back.
 
 mod support;
 
@@ -38,6 +39,7 @@ support::for_each_server!(
     googlechat_sends,
     outbox_survives_a_platform_down_and_a_restart_in_order,
     a_rate_limited_platform_gets_merged_posts,
+    bridges_and_routes_forward_to_each_other_never_back,
 );
 
 /// WeCom's own sample key (43 characters, non-zero trailing bits).
@@ -502,4 +504,98 @@ async fn a_rate_limited_platform_gets_merged_posts(kind: Kind) {
         "{m}"
     );
     drop(s.p);
+}
+
+async fn bridges_and_routes_forward_to_each_other_never_back(kind: Kind) {
+    let p = Server::start(kind, &[("groups.localhost", support::SECRET)]);
+    let slack_emu =
+        PlatformServer::start_with(ServerConfig::new(Platform::Slack), free_port()).await;
+    let chat = -100555i64;
+    let tg_emu = PlatformServer::start_with(
+        ServerConfig::new(Platform::Telegram)
+            .bot_token("7:fwd")
+            .channel(&chat.to_string()),
+        free_port(),
+    )
+    .await;
+    let sink_port = free_port();
+    let sink = support::sink::Sink::start(sink_port).await;
+    let http = free_port();
+    let secret = "slack-signing-secret-fwd";
+    let _tg = start(
+        &p,
+        http,
+        &format!(
+            "[[bridge]]\ngroup = \"lobby\"\nname = \"sl\"\nplatform = \"slack\"\nsigning_secret = \"{secret}\"\nwebhook = \"{}\"\n\n\
+             [[bridge]]\ngroup = \"lobby\"\nname = \"tg\"\nplatform = \"telegram\"\nbot_token = \"7:fwd\"\nchat_id = \"{chat}\"\nsecret_token = \"tg-fwd-secret\"\napi = \"{}\"\n",
+            slack_emu.webhook_url(),
+            tg_emu.api_url()
+        ),
+    );
+    let mut ann = join(&p, "ann", G).await;
+    ann.drain_for(Duration::from_millis(300)).await;
+    ann.send_message(
+        G,
+        &format!("//addroutesend far password1 http://127.0.0.1:{sink_port}/routes/lobby/near"),
+    )
+    .await;
+    let ok = ann.expect_body_from(G, T).await;
+    assert!(ok.starts_with("OK"), "{ok}");
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{http}/bridges/lobby");
+
+    // Slack → members, Telegram and the route; not back to Slack.
+    let slack = Slack::new(secret);
+    let (st, body) = platforms::send(
+        &client,
+        &format!("{base}/sl"),
+        &slack.message("EvF1", "carla", "from slack"),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(bodies(&mut ann, QUIET).await, ["[carla@sl] from slack"]);
+    // Telegram → members, Slack and the route; not back to Telegram.
+    let t = Telegram::new("tg-fwd-secret", chat);
+    let (st, body) = platforms::send(
+        &client,
+        &format!("{base}/tg"),
+        &t.message(9001, "dora", "from telegram"),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(bodies(&mut ann, QUIET).await, ["[dora@tg] from telegram"]);
+
+    let slack_posts = slack_emu.wait_for(1, T).await;
+    let tg_posts = tg_emu.wait_for(1, T).await;
+    sink.wait_for(2, T).await;
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(slack_posts.len(), 1);
+    assert_eq!(slack_emu.texts(), ["[dora@tg] from telegram"], "Slack");
+    assert_eq!(tg_posts.len(), 1);
+    assert_eq!(tg_emu.texts(), ["[carla@sl] from slack"], "Telegram");
+    let hits = sink.hits();
+    let got: Vec<(String, String)> = hits
+        .iter()
+        .map(|h| {
+            let j = h.json();
+            (
+                j["nick"].as_str().unwrap_or_default().to_string(),
+                j["body"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("carla".to_string(), "from slack".to_string()),
+            ("dora".to_string(), "from telegram".to_string())
+        ],
+        "the route (native: the receiving instance adds its own label)"
+    );
+    for h in &hits {
+        assert_eq!(h.json()["origin"], G);
+    }
+    slack_emu.assert_no_violations();
+    tg_emu.assert_no_violations();
+    drop(p);
 }

@@ -3,6 +3,8 @@
 //! dev-only `talkgroups-testkit` crate (testkit/), shared with the tests.
 #![allow(dead_code)]
 
+pub mod fakeserver;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -408,20 +408,41 @@ impl Core {
                 RouteKind::Bridge(_) => Some(r.rec.name.clone()),
                 RouteKind::Send { .. } => None,
             });
-        let targets: Vec<String> = g
+        // A text target (a bridge, a webhook format) shows the line as
+        // members saw it, `[nick@ROUTE] text`, so people there can tell
+        // where it came from; the native format keeps the nick, since the
+        // receiving instance labels it with its own route's name.
+        let targets: Vec<(String, bool)> = g
             .routes
             .values()
             .filter(|r| r.sends() && Some(&r.rec.name) != back.as_ref())
-            .map(|r| r.rec.name.clone())
+            .map(|r| {
+                let native = matches!(
+                    r.rec.kind,
+                    RouteKind::Send {
+                        format: RouteFormat::Talkgroups,
+                        ..
+                    }
+                );
+                (r.rec.name.clone(), native)
+            })
             .collect();
-        for route in targets {
+        let labelled = came_on.map(|c| RouteMessage {
+            nick: format!("{}@{c}", msg.nick),
+            ..msg.clone()
+        });
+        for (route, native) in targets {
             self.acknowledged = true;
             self.last_outbox_id += 1;
+            let msg = match &labelled {
+                Some(l) if !native => l.clone(),
+                _ => msg.clone(),
+            };
             let rec = OutboxRecord {
                 id: self.last_outbox_id,
                 group: name.to_string(),
                 route: route.clone(),
-                msg: msg.clone(),
+                msg,
                 created_at: now,
             };
             out.push(Output::Store(StoreOp::Enqueue(rec.clone())));

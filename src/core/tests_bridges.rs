@@ -152,3 +152,146 @@ fn calls_to_unknown_bridges_are_404_and_change_nothing() {
     t.call("froma", Method::Post, &[], &[], "{}");
     assert_eq!(t.status(), 404);
 }
+
+const TG: &str =
+    "//addbridge tg telegram bot_token=1:x chat_id=-100 secret_token=s3cret api=http://127.0.0.1:9";
+
+/// A Telegram update for the `tg` bridge above.
+fn update(id: i64, key: &str, message_id: i64, user: &str, text: &str) -> String {
+    serde_json::json!({
+        "update_id": id,
+        key: {
+            "message_id": message_id,
+            "date": 1_700_000_000,
+            "chat": {"id": -100, "type": "supergroup"},
+            "from": {"id": 42, "is_bot": false, "first_name": "Dora", "username": user},
+            "text": text
+        }
+    })
+    .to_string()
+}
+
+impl T {
+    fn telegram(&mut self, body: &str, secret: &str) -> &mut Self {
+        self.call(
+            "tg",
+            Method::Post,
+            &[],
+            &[
+                ("content-type", "application/json"),
+                ("x-telegram-bot-api-secret-token", secret),
+            ],
+            body,
+        )
+    }
+}
+
+#[test]
+fn inbound_is_relayed_once_stored_and_forwarded_but_not_back() {
+    let mut t = routed();
+    t.cmd("alice", TG);
+    t.cmd("alice", GCHAT);
+    t.cmd(
+        "alice",
+        "//addroutesend toa password1 http://a.example/routes/lobby/b",
+    );
+    t.later(10)
+        .telegram(&update(1, "message", 501, "dora", "hi all"), "s3cret");
+    assert_eq!(t.status(), 200);
+    for who in [A, B, C] {
+        assert_eq!(t.bodies(who), ["[dora@tg] hi all"], "{who}");
+    }
+    assert!(t
+        .stores()
+        .iter()
+        .any(|s| matches!(s, StoreOp::AppendHistory(r) if r.text == "hi all")));
+    assert!(t
+        .stores()
+        .iter()
+        .any(|s| matches!(s, StoreOp::BridgeRef { .. })));
+    let mut to: Vec<&str> = t.https().iter().map(|h| h.route.as_str()).collect();
+    to.sort_unstable();
+    assert_eq!(to, ["gc", "toa"], "to the others, not back to tg");
+    for h in t.https() {
+        let body = String::from_utf8_lossy(&h.req.body).into_owned();
+        if h.route == "gc" {
+            // A text post shows the line as members saw it.
+            assert!(body.contains("[dora@tg] hi all"), "{body}");
+        } else {
+            // The native format keeps the nick; the far side labels it.
+            assert!(body.contains("\"nick\":\"dora\""), "{body}");
+        }
+    }
+    // The platform retries: 200, and nothing again.
+    t.later(10)
+        .telegram(&update(1, "message", 501, "dora", "hi all"), "s3cret");
+    assert_eq!(t.status(), 200);
+    assert!(t.sent().is_empty() && t.https().is_empty());
+    assert!(!t
+        .stores()
+        .iter()
+        .any(|s| matches!(s, StoreOp::AppendHistory(_))));
+    // A forged secret: 401, and nothing changes.
+    t.later(10)
+        .telegram(&update(2, "message", 502, "eve", "forged"), "wrong");
+    assert_eq!(t.status(), 401);
+    assert!(t.sent().is_empty() && t.stores().is_empty());
+    // A bot's message (the bridge's own post, echoed): ignored.
+    let echo = update(3, "message", 503, "tgbot", "[bob] hi")
+        .replace("\"is_bot\":false", "\"is_bot\":true");
+    t.later(10).telegram(&echo, "s3cret");
+    assert_eq!(t.status(), 200);
+    assert!(t.sent().is_empty());
+    let s = &t.core.bridge_stats;
+    use crate::core::platform::Platform::Telegram;
+    assert_eq!(s.inbound.get(&(Telegram, "relayed")), Some(&1));
+    assert_eq!(s.inbound.get(&(Telegram, "duplicate")), Some(&1));
+    assert_eq!(s.inbound.get(&(Telegram, "rejected")), Some(&1));
+}
+
+#[test]
+fn platform_edits_correct_each_members_copy_or_arrive_marked_edited() {
+    let mut t = routed();
+    t.cmd("alice", TG);
+    t.later(10)
+        .telegram(&update(1, "message", 501, "dora", "helo"), "s3cret");
+    let copies: Vec<(String, String)> = (t.sent().iter())
+        .filter(|e| e.name() == "message")
+        .map(|e| {
+            let to = e.attr("to").unwrap_or_default();
+            (
+                to.split('/').next().unwrap_or_default().to_string(),
+                e.attr("id").unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(copies.len(), 3);
+    t.later(10)
+        .telegram(&update(2, "edited_message", 501, "dora", "hello"), "s3cret");
+    assert_eq!(t.status(), 200);
+    for (who, id) in &copies {
+        let el = t.first_to(who);
+        assert_eq!(
+            crate::core::stanza::body(&el).as_deref(),
+            Some("[dora@tg] hello")
+        );
+        let replace = el
+            .get_child("replace", "urn:xmpp:message-correct:0")
+            .and_then(|r| r.attr("id"));
+        assert_eq!(replace, Some(id.as_str()), "{who}");
+    }
+    // An edit of a message nobody here saw: a new line, marked edited.
+    t.later(10)
+        .telegram(&update(3, "edited_message", 999, "dora", "what"), "s3cret");
+    assert_eq!(t.status(), 200);
+    let b = t.bodies(A);
+    assert_eq!(b.len(), 1);
+    assert!(
+        b[0].contains("[dora@tg] what") && b[0].contains("edited"),
+        "{b:?}"
+    );
+    assert!(t
+        .first_to(A)
+        .get_child("replace", "urn:xmpp:message-correct:0")
+        .is_none());
+}
