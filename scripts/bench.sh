@@ -2,6 +2,7 @@
 # Runs every talkgroups benchmark (see BENCHMARKS.md): builds the release
 # binary once, then the component-alone runs (fan-out at 10/100/1000/10000
 # members, fixed 1000 msg/s at 100 members, start-up with 100 000 members),
+# inbound bridge events per second and their answer times (each platform),
 # the core's memory per member, the serialization micro-benchmark and, when `prosody` / `ejabberd` are
 # installed, the end-to-end comparisons with the server's own MUC (50 and
 # 200 clients; on each also with component.multicast, XEP-0033, through
@@ -39,12 +40,15 @@ results="target/bench-results/$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 
 echo "== building (release)" >&2
 cargo build --release --quiet
-cargo bench --no-run --quiet --bench fanout --bench serialize --bench e2e --bench memory 2>/dev/null ||
-    cargo bench --no-run --bench fanout --bench serialize --bench e2e --bench memory
+cargo bench --no-run --quiet --bench fanout --bench serialize --bench e2e --bench memory --bench bridge 2>/dev/null ||
+    cargo bench --no-run --bench fanout --bench serialize --bench e2e --bench memory --bench bridge
 bin="$PWD/target/release/talkgroups"
 
 echo "== component alone: fan-out, fixed load, start-up" >&2
 TALKGROUPS_BIN="$bin" cargo bench --quiet --bench fanout -- all | tee -a "$results"
+
+echo "== bridges: inbound platform events through one bridge to 100 members" >&2
+TALKGROUPS_BIN="$bin" cargo bench --quiet --bench bridge | tee -a "$results"
 
 echo "== the core's memory per member (counted allocations)" >&2
 cargo bench --quiet --bench memory | tee -a "$results"
