@@ -1810,12 +1810,36 @@ fn check_wecom(path: &str, query: &str, body: &[u8]) -> Checked {
     if query_param(query, "key").unwrap_or_default().is_empty() {
         return Err(e(93000, "invalid webhook url", "no key".into()));
     }
+    text_message(
+        body,
+        2048,
+        e,
+        [
+            (40035, "invalid parameter"),
+            (40008, "invalid message type"),
+            (44004, "empty content"),
+            (40058, "content exceed max length 2048"),
+        ],
+    )
+}
+
+/// The `{"msgtype":"text","text":{"content"}}` body WeCom's and DingTalk's
+/// robots take, checked in the platform's order: JSON, the type, an empty
+/// content, the length (bytes). `codes` are the platform's `(errcode,
+/// errmsg)` for each of those four, in that order.
+fn text_message(
+    body: &[u8],
+    max_bytes: usize,
+    e: impl Fn(u32, &str, String) -> Refusal,
+    codes: [(u32, &str); 4],
+) -> Checked {
+    let [json_err, type_err, empty_err, long_err] = codes;
     let v: Value = serde_json::from_slice(body)
-        .map_err(|x| e(40035, "invalid parameter", format!("not JSON: {x}")))?;
+        .map_err(|x| e(json_err.0, json_err.1, format!("not JSON: {x}")))?;
     if v.get("msgtype").and_then(Value::as_str) != Some("text") {
         return Err(e(
-            40008,
-            "invalid message type",
+            type_err.0,
+            type_err.1,
             format!("msgtype {:?} (the emulator takes text)", v.get("msgtype")),
         ));
     }
@@ -1824,13 +1848,13 @@ fn check_wecom(path: &str, query: &str, body: &[u8]) -> Checked {
         .and_then(Value::as_str)
         .unwrap_or_default();
     if text.is_empty() {
-        return Err(e(44004, "empty content", "no text.content".into()));
+        return Err(e(empty_err.0, empty_err.1, "no text.content".into()));
     }
-    if text.len() > 2048 {
+    if text.len() > max_bytes {
         return Err(e(
-            40058,
-            "content exceed max length 2048",
-            format!("content of {} bytes (> 2048)", text.len()),
+            long_err.0,
+            long_err.1,
+            format!("content of {} bytes (> {max_bytes})", text.len()),
         ));
     }
     Ok((
@@ -1887,34 +1911,17 @@ fn check_dingtalk(c: &ServerConfig, path: &str, query: &str, body: &[u8]) -> Che
             ));
         }
     }
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|x| e(40035, "缺少参数 json", format!("not JSON: {x}")))?;
-    if v.get("msgtype").and_then(Value::as_str) != Some("text") {
-        return Err(e(
-            40035,
-            "缺少参数 msgtype",
-            format!("msgtype {:?} (the emulator takes text)", v.get("msgtype")),
-        ));
-    }
-    let text = v
-        .pointer("/text/content")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if text.is_empty() {
-        return Err(e(40035, "缺少参数 content", "no text.content".into()));
-    }
-    if text.len() > 20_000 {
-        return Err(e(
-            460101,
-            "message too long",
-            format!("content of {} bytes", text.len()),
-        ));
-    }
-    Ok((
-        text.to_string(),
-        v.clone(),
-        r#"{"errcode":0,"errmsg":"ok"}"#.into(),
-    ))
+    text_message(
+        body,
+        20_000,
+        e,
+        [
+            (40035, "缺少参数 json"),
+            (40035, "缺少参数 msgtype"),
+            (40035, "缺少参数 content"),
+            (460101, "message too long"),
+        ],
+    )
 }
 
 /// Telegram Bot API `sendMessage` ("Making requests"): `POST
