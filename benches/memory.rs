@@ -95,6 +95,7 @@ fn config() -> CoreConfig {
         shared_copy_ids: false,
         multicast: None,
         bridges: Vec::new(),
+        mucs: Vec::new(),
     }
 }
 

@@ -404,6 +404,7 @@ impl Link {
                     tracing::warn!("lost the server connection; stanzas wait until it is back");
                 }
                 self.connected = false;
+                core.handle(now, Input::Disconnected, out);
             }
         }
     }

@@ -11,7 +11,7 @@ use crate::core::avatar::Avatar;
 use crate::core::model::JoinPolicy;
 use crate::core::names;
 use crate::core::platform::{Keys, Platform};
-use crate::core::{BridgeSettings, CoreConfig, GroupSettings, OfflineMode};
+use crate::core::{BridgeSettings, CoreConfig, GroupSettings, MucSettings, OfflineMode};
 
 /// A configuration problem, printed as one line.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,22 @@ struct RawConfig {
     /// Keys vary by platform: read as a table, checked in `bridges`.
     #[serde(default)]
     bridge: Vec<toml::Table>,
+    #[serde(default)]
+    muc: Vec<RawMuc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMuc {
+    group: String,
+    name: String,
+    room: String,
+    nick: Option<String>,
+    password: Option<String>,
+    password_file: Option<String>,
+    password_env: Option<String>,
+    #[serde(default)]
+    puppets: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -266,6 +282,7 @@ pub struct Config {
     pub routes_max_age_hours: u32,
     pub groups: Vec<GroupSettings>,
     pub bridges: Vec<BridgeSettings>,
+    pub mucs: Vec<MucSettings>,
 }
 
 impl Config {
@@ -290,6 +307,7 @@ impl Config {
             shared_copy_ids: c.component.multicast.is_some(),
             multicast: (c.component.multicast.clone()).map(|s| (s, c.component.multicast_batch)),
             bridges: c.bridges.clone(),
+            mucs: c.mucs.clone(),
         }
     }
 }
@@ -383,6 +401,23 @@ impl Config {
                 b.name,
                 b.platform.as_str(),
                 crate::core::bridge::shown_keys(&b.keys)
+            ));
+        }
+        for m in &self.mucs {
+            out.push_str(&format!(
+                "muc {}/{}: room {}{}{}{}\n",
+                m.group,
+                m.name,
+                m.room,
+                m.nick
+                    .as_ref()
+                    .map_or(String::new(), |n| format!(", nick {n:?}")),
+                if m.password.is_some() {
+                    ", password=…"
+                } else {
+                    ""
+                },
+                if m.puppets { ", puppets" } else { "" },
             ));
         }
         for g in &self.groups {
@@ -558,6 +593,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         });
     }
 
+    let mucs = mucs(raw.muc, &jid)?;
     Ok(Config {
         component: ComponentConfig {
             jid,
@@ -588,7 +624,67 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         routes_max_age_hours: raw.routes.max_age_hours,
         groups,
         bridges: bridges(raw.bridge)?,
+        mucs,
     })
+}
+
+/// `[[muc]]` tables: `group`, `name`, `room`, and optionally `nick`,
+/// `password` (or `password_file` / `password_env`) and `puppets`.
+fn mucs(raw: Vec<RawMuc>, own_domain: &str) -> Result<Vec<MucSettings>, ConfigError> {
+    let mut out: Vec<MucSettings> = Vec::new();
+    for m in raw {
+        let group = m.group.trim().to_lowercase();
+        let name = m.name.trim().to_lowercase();
+        let at = format!("muc {group}/{name}");
+        if !crate::core::names::is_valid_bridge_name(&name) {
+            return Err(err(format!(
+                "{at}: names are 1-32 of a-z, 0-9, _ and -, starting with a letter or digit"
+            )));
+        }
+        let room = crate::core::muc::check_room(m.room.trim(), own_domain)
+            .map_err(|e| err(format!("{at}: room: {e}")))?;
+        let password = match (m.password, m.password_file, m.password_env) {
+            (Some(p), None, None) => Some(p),
+            (None, Some(f), None) => {
+                let text = std::fs::read_to_string(&f)
+                    .map_err(|e| err(format!("{at}: password_file: cannot read {f}: {e}")))?;
+                let text = text.strip_suffix('\n').unwrap_or(&text);
+                Some(text.strip_suffix('\r').unwrap_or(text).to_string())
+            }
+            (None, None, Some(v)) => Some(std::env::var(&v).map_err(|_| {
+                err(format!(
+                    "{at}: password_env: the environment variable {v} is not set"
+                ))
+            })?),
+            (None, None, None) => None,
+            _ => {
+                return Err(err(format!(
+                    "{at}: give one of password, password_file and password_env"
+                )))
+            }
+        };
+        let nick = m
+            .nick
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty());
+        if let Some(n) = &nick {
+            if n.chars().count() > 64 || n.chars().any(char::is_control) {
+                return Err(err(format!("{at}: nick {n:?} is not a usable room nick")));
+            }
+        }
+        if out.iter().any(|b| b.group == group && b.name == name) {
+            return Err(err(format!("{at} is listed twice")));
+        }
+        out.push(MucSettings {
+            group,
+            name,
+            room,
+            nick,
+            password,
+            puppets: m.puppets,
+        });
+    }
+    Ok(out)
 }
 
 /// `[[bridge]]` tables: `group`, `name`, `platform` and the platform's

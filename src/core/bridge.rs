@@ -228,7 +228,7 @@ impl Core {
         g.history.iter().any(|h| h.id == row).then_some(row)
     }
 
-    fn remember_ref(
+    pub(crate) fn remember_ref(
         &mut self,
         group: &str,
         bridge: &str,
@@ -256,7 +256,7 @@ impl Core {
     /// who got a copy gets an XEP-0308 correction of their copy, and the
     /// history row takes the new text.
     #[allow(clippy::too_many_arguments)]
-    fn correct_from_bridge(
+    pub(crate) fn correct_from_bridge(
         &mut self,
         now: Millis,
         group: &str,

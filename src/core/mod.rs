@@ -21,6 +21,7 @@ pub mod command;
 mod group;
 pub mod iq;
 pub mod model;
+pub mod muc;
 pub mod multicast;
 pub mod names;
 pub mod platform;
@@ -43,7 +44,7 @@ use minidom::Element;
 pub(crate) use group::{Flood, Group, Member};
 use model::{HistoryRecord, Millis, Snapshot, StoreOp};
 use route::{Delivery, HttpSend, PostReply, Route, RoutePost, RouteStats};
-pub use settings::{BridgeSettings, CoreConfig, GroupSettings, OfflineMode};
+pub use settings::{BridgeSettings, CoreConfig, GroupSettings, MucSettings, OfflineMode};
 use stanza::ErrorType;
 
 /// How many history rows each group keeps in memory (for `//history`,
@@ -75,6 +76,8 @@ pub const STRANGER_GAP_MS: Millis = 60_000;
 pub enum Input {
     /// The stream to the server is (re)established.
     Connected,
+    /// The stream to the server is lost (stanzas wait until it is back).
+    Disconnected,
     /// A stanza from the server.
     Stanza(Element),
     /// Periodic timer (the app ticks about once a second).
@@ -171,6 +174,8 @@ pub struct Core {
     acknowledged: bool,
     /// The XEP-0033 service policy, with `component.multicast`.
     pub(crate) multicast: Option<multicast::Multicast>,
+    /// The stream to the server is up (rooms are joined only then).
+    pub(crate) connected: bool,
 }
 
 impl Core {
@@ -196,6 +201,7 @@ impl Core {
             unconfirmed: Default::default(),
             acknowledged: true,
             multicast: (cfg.multicast.clone()).map(|(s, b)| multicast::Multicast::new(s, b)),
+            connected: false,
             cfg,
         };
         for g in snap.groups {
@@ -291,6 +297,7 @@ impl Core {
             }
         }
         core.apply_config_bridges(now, out);
+        core.apply_config_mucs(now, out);
         core
     }
 
@@ -302,7 +309,13 @@ impl Core {
                 if let Some(m) = &mut self.multicast {
                     m.connected(&self.cfg.domain, out);
                 }
-                self.on_connected(now, out)
+                self.on_connected(now, out);
+                self.connected = true;
+                self.mucs_connected(now, out);
+            }
+            Input::Disconnected => {
+                self.connected = false;
+                self.mucs_disconnected(now);
             }
             Input::Stanza(el) => {
                 if let Some(m) = &mut self.multicast {
@@ -390,6 +403,9 @@ impl Core {
                 }
             }
         }
+        if let Some(t) = self.mucs_deadline() {
+            next = next.min(t);
+        }
         for (group, jid) in &self.unconfirmed {
             if let Some(t) = self
                 .groups
@@ -407,6 +423,7 @@ impl Core {
         self.refresh_status(now, out);
         self.ping_unconfirmed(now, out);
         self.dispatch_all(now, out);
+        self.mucs_tick(now, out);
         const HOUR: Millis = PRUNE_EVERY_MS;
         if now - self.last_prune < HOUR {
             return;
@@ -541,6 +558,15 @@ impl Core {
             from_bare,
             from_res,
         };
+        // The rooms a group is bridged with speak to it first.
+        if let Target::Group(name) = &target {
+            if let Some(muc) = self.muc_of(name, &ctx.from_bare) {
+                let name = name.clone();
+                if self.on_muc_stanza(now, &name, &muc, &el, out) {
+                    return;
+                }
+            }
+        }
         // A presence may change who is in or online: the status line is
         // checked again. (So may a command, and a session learned from a
         // message: see `on_command` and `member_available`.)

@@ -255,6 +255,23 @@ pub enum RouteKind {
     /// Both ways with a platform conversation (docs/bridges.md): calls to
     /// `/bridges/{group}/{name}` come in, every message said goes out.
     Bridge(BridgeSpec),
+    /// The group is an occupant of an XMPP group chat room (XEP-0045,
+    /// docs/behaviour.md "Rooms"); the room's password, if any, is the
+    /// record's `password`.
+    Muc(MucSpec),
+}
+
+/// A room a group is bridged with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MucSpec {
+    /// The room's bare JID (`room@service`).
+    pub room: String,
+    /// The occupant nick asked for (a digit is appended on a conflict).
+    pub nick: String,
+    /// Each member who speaks gets an occupant of their own.
+    pub puppets: bool,
+    /// Defined by a `[[muc]]` table, not by `//addmuc`.
+    pub from_config: bool,
 }
 
 /// A bridge's platform and keys (secrets included: never shown).

@@ -86,6 +86,7 @@ impl Core {
     }
 
     pub(crate) fn on_shutdown(&mut self, out: &mut Vec<Output>) {
+        self.leave_all_rooms(out);
         for g in self.groups.values() {
             let mut gone = Fanout::new(
                 stanza::presence_template(&g.presence_jid, Some("unavailable")),

@@ -378,11 +378,13 @@ impl Core {
         match change {
             Change::Correct(row) => {
                 if self.has_send_routes(name) {
-                    // Routes have no corrections: the far side gets the
-                    // corrected text as a message of its own.
+                    // Rooms get a correction of their copy; routes have
+                    // none: the far side gets the corrected text as a
+                    // message of its own.
                     let id = text::edit_id(&self.instance_id, row, now);
                     let msg = self.route_message(id, &g.jid, &nick, text, now);
-                    self.forward(now, name, &msg, None, out);
+                    self.correct_in_rooms(name, row, &nick, text, out);
+                    self.queue_for_routes(now, name, &msg, None, out);
                 }
                 self.edit_history(name, row, Some(text), now, out);
                 return;

@@ -121,10 +121,13 @@ pub(crate) struct Route {
     pub failures: u32,
     /// Receive routes: when the last message came in.
     pub last_received: Option<Millis>,
+    /// Rooms: the occupancy (`core::muc`).
+    pub muc: Option<Box<super::muc::Occupancy>>,
 }
 
 impl Route {
     pub fn new(rec: RouteRecord) -> Route {
+        let muc = matches!(rec.kind, RouteKind::Muc(_)).then(Default::default);
         Route {
             rec,
             queue: VecDeque::new(),
@@ -135,12 +138,13 @@ impl Route {
             next_at: 0,
             failures: 0,
             last_received: None,
+            muc,
         }
     }
 
     /// Whether messages said in the group go out on it.
     pub(crate) fn sends(&self) -> bool {
-        !matches!(self.rec.kind, RouteKind::Recv { .. })
+        matches!(self.rec.kind, RouteKind::Send { .. } | RouteKind::Bridge(_))
     }
 
     fn bridge(&self) -> Option<&BridgeSpec> {
@@ -396,6 +400,23 @@ impl Core {
         came_on: Option<&str>,
         out: &mut Vec<Output>,
     ) {
+        // Rooms first: they go into the trail the routes carry.
+        match self.send_to_rooms(now, name, msg, came_on, out) {
+            Some(m) => self.queue_for_routes(now, name, &m, came_on, out),
+            None => self.queue_for_routes(now, name, msg, came_on, out),
+        }
+    }
+
+    /// The HTTP half of [`Core::forward`]: the outbox of every send route
+    /// and bridge.
+    pub(crate) fn queue_for_routes(
+        &mut self,
+        now: Millis,
+        name: &str,
+        msg: &RouteMessage,
+        came_on: Option<&str>,
+        out: &mut Vec<Output>,
+    ) {
         let Some(g) = self.groups.get(name) else {
             return;
         };
@@ -405,7 +426,7 @@ impl Core {
             .and_then(|r| g.routes.get(r))
             .and_then(|r| match &r.rec.kind {
                 RouteKind::Recv { noloop } => noloop.clone(),
-                RouteKind::Bridge(_) => Some(r.rec.name.clone()),
+                RouteKind::Bridge(_) | RouteKind::Muc(_) => Some(r.rec.name.clone()),
                 RouteKind::Send { .. } => None,
             });
         // A text target (a bridge, a webhook format) shows the line as
@@ -457,11 +478,12 @@ impl Core {
         }
     }
 
-    /// Whether the group has any send route (cheap check on the hot path).
+    /// Whether the group has any send route or room (cheap check on the
+    /// hot path).
     pub(crate) fn has_send_routes(&self, name: &str) -> bool {
         self.groups
             .get(name)
-            .is_some_and(|g| g.routes.values().any(|r| r.sends()))
+            .is_some_and(|g| g.routes.values().any(|r| r.sends() || r.muc.is_some()))
     }
 
     /// Starts the head delivery of every idle, due route (timer).
@@ -555,7 +577,7 @@ impl Core {
                 r.posts.push_back(now);
                 merged_post(b, &r.queue, now)
             }
-            RouteKind::Recv { .. } => return,
+            RouteKind::Recv { .. } | RouteKind::Muc(_) => return,
         };
         let first_id = head.id;
         let last_id = r.queue.get(n - 1).map_or(head.id, |o| o.id);
@@ -602,7 +624,7 @@ impl Core {
                 },
                 RouteKind::Bridge(b),
             ) => platform::judge(b.platform, status, &body, retry_after),
-            (_, RouteKind::Recv { .. }) => return,
+            (_, RouteKind::Recv { .. } | RouteKind::Muc(_)) => return,
             (Outcome::Failed(e), _) => Verdict::Retry {
                 error: e,
                 after_secs: None,

@@ -33,6 +33,7 @@ pub struct CoreConfig {
     pub multicast: Option<(String, usize)>,
     /// `[[bridge]]` tables, checked, secrets resolved.
     pub bridges: Vec<BridgeSettings>,
+    pub mucs: Vec<MucSettings>,
 }
 
 /// A bridge the config defines (it replaces one of the same name at
@@ -43,6 +44,19 @@ pub struct BridgeSettings {
     pub name: String,
     pub platform: super::platform::Platform,
     pub keys: super::platform::Keys,
+}
+
+/// A room bridge the config defines (`[[muc]]`; replaced and removed at
+/// start as bridges are).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MucSettings {
+    pub group: String,
+    pub name: String,
+    pub room: String,
+    /// `None`: the group's title.
+    pub nick: Option<String>,
+    pub password: Option<String>,
+    pub puppets: bool,
 }
 
 /// A group the config ensures at start.

@@ -9,6 +9,8 @@ const INSTANCE: &str = "inst-b";
 
 #[path = "tests_bridges.rs"]
 mod bridges;
+#[path = "tests_mucs.rs"]
+mod mucs;
 
 /// Alice (admin), Bob and Carol online in an open group, on instance `inst-b`.
 fn routed() -> T {

@@ -207,6 +207,7 @@ fn apply_op(tx: &Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()> {
                 }
                 RouteKind::Recv { noloop } => ("recv", None, None, noloop.as_deref()),
                 RouteKind::Bridge(b) => ("bridge", None, Some(b.platform.as_str()), None),
+                RouteKind::Muc(m) => ("muc", Some(m.room.as_str()), Some(m.nick.as_str()), None),
             };
             let (keys, source) = match &r.kind {
                 RouteKind::Bridge(b) => (
@@ -215,6 +216,10 @@ fn apply_op(tx: &Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()> {
                             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
                     ),
                     Some(if b.from_config { "config" } else { "command" }),
+                ),
+                RouteKind::Muc(m) => (
+                    Some(serde_json::json!({ "puppets": m.puppets }).to_string()),
+                    Some(if m.from_config { "config" } else { "command" }),
                 ),
                 _ => (None, None),
             };

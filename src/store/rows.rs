@@ -63,6 +63,23 @@ pub(super) fn route_from_row(row: &Row<'_>) -> Result<RouteRecord, StoreError> {
                 from_config: source.as_deref() == Some("config"),
             })
         }
+        "muc" => {
+            let room: Option<String> = row.get(4)?;
+            let nick: Option<String> = row.get(5)?;
+            let keys: Option<String> = row.get(11)?;
+            let keys: serde_json::Value = serde_json::from_str(keys.as_deref().unwrap_or("{}"))
+                .map_err(|e| StoreError::Corrupt(format!("room options are not JSON: {e}")))?;
+            let source: Option<String> = row.get(12)?;
+            match (room, nick) {
+                (Some(room), Some(nick)) => RouteKind::Muc(MucSpec {
+                    room,
+                    nick,
+                    puppets: keys["puppets"].as_bool().unwrap_or(false),
+                    from_config: source.as_deref() == Some("config"),
+                }),
+                _ => return Err(StoreError::Corrupt("a room without its JID or nick".into())),
+            }
+        }
         other => {
             return Err(StoreError::Corrupt(format!(
                 "unknown route direction {other:?}"

@@ -127,6 +127,9 @@ impl Core {
         let from_config = match self.groups.get(group).and_then(|g| g.routes.get(name)) {
             Some(r) => match &r.rec.kind {
                 RouteKind::Bridge(b) => b.from_config,
+                RouteKind::Muc(_) => {
+                    return Some(format!("{name} is a room bridge: //delmuc {name}."))
+                }
                 _ => return Some(format!("{name} is a route: //delroute {name}.")),
             },
             None => return Some(format!("No bridge named {name}. //bridges lists them.")),

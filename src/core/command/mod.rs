@@ -12,6 +12,7 @@
 
 mod admin;
 mod bridge;
+mod muc;
 mod route;
 mod service;
 mod user;
@@ -90,6 +91,9 @@ pub enum Command {
     AddBridge(bridge::NewBridge),
     DelBridge(String),
     Bridges,
+    AddMuc(muc::NewMuc),
+    DelMuc(String),
+    Mucs,
     // Service admins, on the bare domain.
     NewGroup {
         name: String,
@@ -404,6 +408,30 @@ pub const COMMANDS: &[Spec] = &[
         |w, _| none(w, Command::Bridges),
     ),
     spec(
+        "addmuc",
+        "NAME ROOM@SERVICE [NICK] [password=PW] [puppets]",
+        "bridge this group with an XMPP group chat room (the nick defaults to the group's title)",
+        Level::Admin,
+        "//addmuc tea tea@conference.example.org",
+        muc::parse_add,
+    ),
+    spec(
+        "delmuc",
+        "NAME",
+        "leave a room and delete its bridge",
+        Level::Admin,
+        "//delmuc tea",
+        |w, _| one(w).map(|n| Command::DelMuc(n.to_lowercase())),
+    ),
+    spec(
+        "mucs",
+        "",
+        "this group's room bridges with their state",
+        Level::Admin,
+        "//mucs",
+        |w, _| none(w, Command::Mucs),
+    ),
+    spec(
         "newgroup",
         "NAME [open|approve|invite]",
         "create a group",
@@ -639,6 +667,9 @@ impl Core {
             Command::AddBridge(b) => self.cmd_addbridge(now, group, b, out),
             Command::DelBridge(n) => self.cmd_delbridge(group, &n, out),
             Command::Bridges => self.cmd_bridges(group),
+            Command::AddMuc(m) => self.cmd_addmuc(now, group, m, out),
+            Command::DelMuc(n) => self.cmd_delmuc(group, &n, out),
+            Command::Mucs => self.cmd_mucs(group),
             // The level check keeps these out of groups; should one get
             // here, it gets the same answer.
             Command::NewGroup { .. } | Command::DelGroup(_) | Command::Groups => Some(format!(

@@ -193,12 +193,16 @@ impl Core {
             Some(r) if matches!(r.rec.kind, RouteKind::Bridge(_)) => {
                 Some(format!("{name} is a bridge: //delbridge {name}."))
             }
+            Some(r) if matches!(r.rec.kind, RouteKind::Muc(_)) => {
+                Some(format!("{name} is a room bridge: //delmuc {name}."))
+            }
             Some(_) => self.remove_route(group, name, out),
         }
     }
 
     /// Deletes a route or bridge with its queue.
     pub(super) fn remove_route(&mut self, group: &str, name: &str, out: &mut Vec<Output>) -> Reply {
+        self.leave_room(group, name, out);
         let r = self.groups.get_mut(group)?.routes.remove(name)?;
         out.push(Output::Store(StoreOp::DeleteRoute {
             group: group.to_string(),
@@ -206,6 +210,7 @@ impl Core {
         }));
         let what = match r.rec.kind {
             RouteKind::Bridge(_) => "bridge",
+            RouteKind::Muc(_) => "room bridge",
             _ => "route",
         };
         Some(match r.queue.len() {
@@ -220,7 +225,7 @@ impl Core {
         if !g
             .routes
             .values()
-            .any(|r| !matches!(r.rec.kind, RouteKind::Bridge(_)))
+            .any(|r| matches!(r.rec.kind, RouteKind::Send { .. } | RouteKind::Recv { .. }))
         {
             return Some("No routes. //addroutesend and //addrouterecv create them.".into());
         }
@@ -244,7 +249,7 @@ impl Core {
                     ));
                 }
                 // Listed by //bridges.
-                RouteKind::Bridge(_) => {}
+                RouteKind::Bridge(_) | RouteKind::Muc(_) => {}
                 RouteKind::Recv { noloop } => {
                     let noloop = noloop
                         .as_ref()

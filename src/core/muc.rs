@@ -1,0 +1,1077 @@
+//! Rooms in the core (XEP-0045; docs/behaviour.md "Rooms"): a group joins
+//! each room it is bridged with as one occupant, from the full JID
+//! `group@domain/NAME`, and both become one conversation. The occupancy is
+//! a small state machine driven by stanzas from the room, the connection
+//! and the clock: waiting (with a backoff) → joining → joined, or failed
+//! for good (banned, destroyed, members-only, wrong password). A
+//! self-ping (XEP-0410) after five minutes of silence finds an occupancy
+//! the room lost without telling.
+//!
+//! Loops: every message the group sends into a room carries its stable id
+//! as `<origin-id/>` (XEP-0359), and that id is marked seen in the group,
+//! so the room's reflection (or the same message coming back by any other
+//! way) is dropped. The room's JID goes into the message's trail before it
+//! is forwarded to routes, so a group elsewhere that bridges the same room
+//! does not post it there a second time.
+
+use std::collections::{HashMap, VecDeque};
+
+use minidom::Element;
+
+use super::model::{Millis, MucSpec, RouteKind, RouteMessage, RouteRecord, StoreOp};
+use super::names;
+use super::route::Route;
+use super::stanza::{self, Attr, NS_COMPONENT, NS_STANZAS};
+use super::text::{self, format_line};
+use super::{Core, Output};
+
+pub const NS_MUC: &str = "http://jabber.org/protocol/muc";
+pub const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+pub const NS_MUC_OWNER: &str = "http://jabber.org/protocol/muc#owner";
+pub const NS_SID: &str = "urn:xmpp:sid:0";
+const NS_DATA: &str = "jabber:x:data";
+
+/// A join the room has not answered by then is given up and retried.
+pub const JOIN_TIMEOUT_MS: Millis = 60_000;
+/// Room silence after which the occupancy is checked (XEP-0410).
+pub const IDLE_PING_MS: Millis = 5 * 60_000;
+/// A self-ping not answered by then means the occupancy is lost.
+pub const PING_TIMEOUT_MS: Millis = 60_000;
+/// Nicks tried on conflicts: NICK, NICK2 … NICK9.
+const NICK_TRIES: u32 = 9;
+/// Messages kept for a room that is not joined (sent once it is).
+const PENDING_MAX: usize = 50;
+const PENDING_AGE_MS: Millis = 5 * 60_000;
+/// One reply per occupant who writes privately, per hour.
+const PM_REPLY_GAP_MS: Millis = 60 * 60_000;
+/// Retry delays after a kick or an unanswered join: 5 s, doubling, to 10 min.
+const BACKOFF_FIRST_MS: Millis = 5_000;
+const BACKOFF_MAX_MS: Millis = 10 * 60_000;
+
+/// Where an occupancy stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Not in the room; the next join goes out at `at` (when connected).
+    Waiting {
+        at: Millis,
+    },
+    /// A join went out at `since` as `nick` (the `tries`-th nick).
+    Joining {
+        since: Millis,
+        nick: String,
+        tries: u32,
+    },
+    Joined {
+        nick: String,
+    },
+    /// Not retried: the admin has to act (or talkgroups to restart).
+    Failed,
+}
+
+/// The live side of a room bridge (never stored).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Occupancy {
+    pub phase: Phase,
+    /// Why the room is not (or was last not) joined, for `//mucs`.
+    pub reason: Option<String>,
+    /// Retries since the last successful join (the backoff).
+    pub failures: u32,
+    /// The admins were told about the current failure.
+    pub notified: bool,
+    /// The last stanza from the room.
+    pub last_traffic: Millis,
+    /// The self-ping in flight: its id and when it went.
+    pub ping: Option<(String, Millis)>,
+    /// Messages for the room while it is not joined, oldest first.
+    pub pending: VecDeque<(Millis, Element)>,
+    /// Occupants answered for a private message, and when.
+    pub pm_replied: HashMap<String, Millis>,
+    /// Messages sent into the room / relayed from it, since start.
+    pub sent: u64,
+    pub received: u64,
+}
+
+impl Occupancy {
+    pub fn new() -> Occupancy {
+        Occupancy {
+            phase: Phase::Waiting { at: 0 },
+            reason: None,
+            failures: 0,
+            notified: false,
+            last_traffic: 0,
+            ping: None,
+            pending: VecDeque::new(),
+            pm_replied: HashMap::new(),
+            sent: 0,
+            received: 0,
+        }
+    }
+
+    /// The state `//mucs` and `/metrics` show.
+    pub fn state(&self) -> &'static str {
+        match (&self.phase, &self.reason) {
+            (Phase::Joined { .. }, _) => "joined",
+            (Phase::Joining { .. }, _) => "joining",
+            (Phase::Failed, _) => "error",
+            (Phase::Waiting { .. }, Some(_)) => "error",
+            (Phase::Waiting { .. }, None) => "joining",
+        }
+    }
+
+    /// When the core next needs a tick for this room.
+    pub fn deadline(&self) -> Option<Millis> {
+        match &self.phase {
+            Phase::Waiting { at } => Some(*at),
+            Phase::Joining { since, .. } => Some(since + JOIN_TIMEOUT_MS),
+            Phase::Joined { .. } => Some(match &self.ping {
+                Some((_, sent)) => sent + PING_TIMEOUT_MS,
+                None => self.last_traffic + IDLE_PING_MS,
+            }),
+            Phase::Failed => None,
+        }
+    }
+
+    fn backoff(&mut self) -> Millis {
+        let shift = self.failures.min(7);
+        self.failures += 1;
+        (BACKOFF_FIRST_MS << shift).min(BACKOFF_MAX_MS)
+    }
+}
+
+impl Default for Occupancy {
+    fn default() -> Self {
+        Occupancy::new()
+    }
+}
+
+/// The nick of the `tries`-th attempt: NICK, NICK2, NICK3 …
+fn nth_nick(base: &str, tries: u32) -> String {
+    if tries <= 1 {
+        base.to_string()
+    } else {
+        format!("{base}{tries}")
+    }
+}
+
+/// The join presence (no history, the password if any).
+pub fn join_presence(from: &str, room: &str, nick: &str, password: Option<&str>) -> Element {
+    let mut x = Element::builder("x", NS_MUC).append(
+        Element::builder("history", NS_MUC)
+            .a("maxstanzas", "0")
+            .build(),
+    );
+    if let Some(pw) = password.filter(|p| !p.is_empty()) {
+        x = x.append(stanza::text_child("password", NS_MUC, pw));
+    }
+    let mut p = stanza::presence(from, &format!("{room}/{nick}"), None);
+    p.append_child(x.build());
+    p
+}
+
+/// The status codes of a room presence (`<x xmlns=muc#user><status/>`).
+fn status_codes(el: &Element) -> Vec<u32> {
+    stanza::child(el, "x", NS_MUC_USER)
+        .into_iter()
+        .flat_map(Element::children)
+        .filter(|c| c.name() == "status")
+        .filter_map(|c| c.attr("code")?.parse().ok())
+        .collect()
+}
+
+/// The defined condition of an error stanza.
+fn error_condition(el: &Element) -> Option<String> {
+    el.children()
+        .find(|c| c.name() == "error")?
+        .children()
+        .find(|c| c.ns() == NS_STANZAS && c.name() != "text")
+        .map(|c| c.name().to_string())
+}
+
+/// The `<reason/>` a kick or ban came with, if any.
+fn item_reason(el: &Element) -> Option<String> {
+    let x = stanza::child(el, "x", NS_MUC_USER)?;
+    let r = x
+        .children()
+        .filter(|c| c.name() == "item" || c.name() == "destroy")
+        .find_map(|i| i.children().find(|c| c.name() == "reason"))?
+        .text();
+    let r = r.trim();
+    (!r.is_empty()).then(|| text::cut_bytes(r, 200))
+}
+
+/// What a room's answer to our presence means for the occupancy.
+enum Outcome {
+    Joined {
+        nick: String,
+        created: bool,
+    },
+    /// Retry with the next nick.
+    Conflict,
+    /// Retry after a backoff, for this reason.
+    Retry(String),
+    /// Do not retry.
+    Fail(String),
+    /// Someone else's presence, or nothing that changes our state.
+    Nothing,
+}
+
+fn judge_presence(el: &Element, from_res: Option<&str>, own_nick: Option<&str>) -> Outcome {
+    let codes = status_codes(el);
+    let is_self = codes.contains(&110) || (from_res.is_some() && from_res == own_nick);
+    match el.attr("type") {
+        Some("error") => match error_condition(el).as_deref() {
+            Some("conflict") => Outcome::Conflict,
+            Some("not-authorized") => Outcome::Fail("wrong or missing room password".into()),
+            Some("registration-required") => Outcome::Fail("the room is members-only".into()),
+            Some("forbidden") => Outcome::Fail("banned from the room".into()),
+            Some("item-not-found") => {
+                Outcome::Fail("no such room, and it may not be created".into())
+            }
+            Some("not-allowed") => Outcome::Fail("the room may not be created".into()),
+            Some("service-unavailable") => Outcome::Retry("the room is full or unavailable".into()),
+            Some(c @ ("remote-server-not-found" | "remote-server-timeout")) => {
+                Outcome::Retry(format!("cannot reach the room's server ({c})"))
+            }
+            Some(c) => Outcome::Retry(format!("the room refused the join ({c})")),
+            None => Outcome::Retry("the room refused the join".into()),
+        },
+        Some("unavailable") if is_self => {
+            let why = |what: &str| match item_reason(el) {
+                Some(r) => format!("{what}: {r}"),
+                None => what.to_string(),
+            };
+            if stanza::child(el, "x", NS_MUC_USER)
+                .is_some_and(|x| x.children().any(|c| c.name() == "destroy"))
+            {
+                Outcome::Fail(why("the room was destroyed"))
+            } else if codes.contains(&301) {
+                Outcome::Fail(why("banned from the room"))
+            } else if codes.contains(&307) {
+                Outcome::Retry(why("kicked from the room"))
+            } else if codes.contains(&321) {
+                Outcome::Fail(why("removed from the room (affiliation changed)"))
+            } else if codes.contains(&322) {
+                Outcome::Fail(why("removed: the room became members-only"))
+            } else if codes.contains(&332) {
+                Outcome::Retry(why("the room's service is shutting down"))
+            } else {
+                Outcome::Retry(why("left the room"))
+            }
+        }
+        None if is_self => Outcome::Joined {
+            nick: from_res.unwrap_or_default().to_string(),
+            created: codes.contains(&201),
+        },
+        _ => Outcome::Nothing,
+    }
+}
+
+/// The key a room message is remembered by, for corrections.
+fn ref_key(occupant: &str, id: &str) -> String {
+    format!("{occupant}\n{id}")
+}
+
+impl Core {
+    /// The room bridge of group `group` whose room is `bare`, if any.
+    pub(crate) fn muc_of(&self, group: &str, bare: &str) -> Option<String> {
+        let g = self.groups.get(group)?;
+        g.routes
+            .values()
+            .find(|r| matches!(&r.rec.kind, RouteKind::Muc(m) if m.room == bare))
+            .map(|r| r.rec.name.clone())
+    }
+
+    fn occupancy(&mut self, group: &str, name: &str) -> Option<&mut Occupancy> {
+        self.groups
+            .get_mut(group)?
+            .routes
+            .get_mut(name)?
+            .muc
+            .as_deref_mut()
+    }
+
+    fn muc_spec(&self, group: &str, name: &str) -> Option<(MucSpec, Option<String>, String)> {
+        let g = self.groups.get(group)?;
+        let r = g.routes.get(name)?;
+        match &r.rec.kind {
+            RouteKind::Muc(m) => Some((
+                m.clone(),
+                r.rec.password.clone(),
+                format!("{}/{name}", g.jid),
+            )),
+            _ => None,
+        }
+    }
+
+    /// Sends the join (the `tries`-th nick).
+    fn send_join(
+        &mut self,
+        now: Millis,
+        group: &str,
+        name: &str,
+        tries: u32,
+        out: &mut Vec<Output>,
+    ) {
+        let Some((spec, password, from)) = self.muc_spec(group, name) else {
+            return;
+        };
+        let nick = nth_nick(&spec.nick, tries);
+        out.push(Output::Send(join_presence(
+            &from,
+            &spec.room,
+            &nick,
+            password.as_deref(),
+        )));
+        if let Some(o) = self.occupancy(group, name) {
+            o.phase = Phase::Joining {
+                since: now,
+                nick,
+                tries,
+            };
+            o.ping = None;
+        }
+    }
+
+    /// Joins every room not given up (after a reconnection, or at start).
+    pub(crate) fn mucs_connected(&mut self, now: Millis, out: &mut Vec<Output>) {
+        let all: Vec<(String, String)> = self
+            .groups
+            .values()
+            .flat_map(|g| {
+                g.routes
+                    .values()
+                    .filter(|r| r.muc.as_ref().is_some_and(|o| o.phase != Phase::Failed))
+                    .map(|r| (g.name.to_string(), r.rec.name.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (group, name) in all {
+            self.send_join(now, &group, &name, 1, out);
+        }
+    }
+
+    /// The connection dropped: no room is joined any more.
+    pub(crate) fn mucs_disconnected(&mut self, now: Millis) {
+        for g in self.groups.values_mut() {
+            for r in g.routes.values_mut() {
+                if let Some(o) = r.muc.as_deref_mut() {
+                    if o.phase != Phase::Failed {
+                        o.phase = Phase::Waiting { at: now };
+                        o.ping = None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Joins, join timeouts and self-pings that are due.
+    pub(crate) fn mucs_tick(&mut self, now: Millis, out: &mut Vec<Output>) {
+        if !self.connected {
+            return;
+        }
+        // (group, bridge, phase, ping in flight)
+        type Due = (String, String, Phase, Option<(String, Millis)>);
+        let mut due: Vec<Due> = Vec::new();
+        for g in self.groups.values_mut() {
+            for r in g.routes.values_mut() {
+                if let Some(o) = r.muc.as_deref_mut() {
+                    o.pending.retain(|(t, _)| now - t < PENDING_AGE_MS);
+                    if o.deadline().is_some_and(|d| d <= now) {
+                        due.push((
+                            g.name.to_string(),
+                            r.rec.name.clone(),
+                            o.phase.clone(),
+                            o.ping.clone(),
+                        ));
+                    }
+                }
+            }
+        }
+        for (group, name, phase, ping) in due {
+            match phase {
+                Phase::Waiting { .. } => self.send_join(now, &group, &name, 1, out),
+                Phase::Joining { .. } => self.muc_retry(
+                    now,
+                    &group,
+                    &name,
+                    "the room did not answer the join".into(),
+                    out,
+                ),
+                Phase::Joined { nick } => match ping {
+                    Some(_) => {
+                        self.muc_retry_now(
+                            now,
+                            &group,
+                            &name,
+                            "lost: no answer to the self-ping".into(),
+                        );
+                        self.send_join(now, &group, &name, 1, out);
+                    }
+                    None => {
+                        let Some((spec, _, from)) = self.muc_spec(&group, &name) else {
+                            continue;
+                        };
+                        let id = format!("tg-muc-ping-{}", self.sys_id());
+                        out.push(Output::Send(stanza::ping(
+                            &from,
+                            &format!("{}/{nick}", spec.room),
+                            &id,
+                        )));
+                        if let Some(o) = self.occupancy(&group, &name) {
+                            o.ping = Some((id, now));
+                        }
+                    }
+                },
+                Phase::Failed => {}
+            }
+        }
+    }
+
+    /// The earliest room deadline (for `Core::next_deadline`).
+    pub(crate) fn mucs_deadline(&self) -> Option<Millis> {
+        if !self.connected {
+            return None;
+        }
+        self.groups
+            .values()
+            .flat_map(|g| g.routes.values())
+            .filter_map(|r| r.muc.as_ref()?.deadline())
+            .min()
+    }
+
+    /// Not joined, for `reason`; tried again after the backoff. The
+    /// admins are told once.
+    fn muc_retry(
+        &mut self,
+        now: Millis,
+        group: &str,
+        name: &str,
+        reason: String,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(o) = self.occupancy(group, name) else {
+            return;
+        };
+        let wait = o.backoff();
+        o.phase = Phase::Waiting { at: now + wait };
+        o.ping = None;
+        let tell = !o.notified;
+        o.notified = true;
+        o.reason = Some(reason.clone());
+        if tell {
+            let secs = wait / 1000;
+            self.tell_admins(
+                group,
+                &format!("Room bridge {name}: {reason}. Trying again in {secs} s."),
+                out,
+            );
+        }
+    }
+
+    /// Lost without a word from the room: join again at once, quietly.
+    fn muc_retry_now(&mut self, now: Millis, group: &str, name: &str, reason: String) {
+        if let Some(o) = self.occupancy(group, name) {
+            o.phase = Phase::Waiting { at: now };
+            o.ping = None;
+            o.reason = Some(reason);
+        }
+    }
+
+    fn muc_fail(&mut self, group: &str, name: &str, reason: String, out: &mut Vec<Output>) {
+        let Some(o) = self.occupancy(group, name) else {
+            return;
+        };
+        o.phase = Phase::Failed;
+        o.ping = None;
+        o.pending.clear();
+        o.reason = Some(reason.clone());
+        let tell = !o.notified;
+        o.notified = true;
+        if tell {
+            self.tell_admins(
+                group,
+                &format!(
+                    "Room bridge {name}: {reason}. Not trying again: fix it, then //delmuc {name} and //addmuc it again."
+                ),
+                out,
+            );
+        }
+    }
+
+    /// A chat message from the group to each of its admins.
+    fn tell_admins(&mut self, group: &str, body: &str, out: &mut Vec<Output>) {
+        let Some(g) = self.groups.get(group) else {
+            return;
+        };
+        let admins: Vec<String> = g
+            .members
+            .values()
+            .filter(|m| m.rec.admin || g.config_admins.contains(&*m.rec.jid))
+            .map(|m| m.rec.jid.to_string())
+            .collect();
+        let from = g.jid.clone();
+        for a in admins {
+            let id = self.sys_id();
+            out.push(Output::Send(stanza::chat(&from, &a, &id, body)));
+        }
+    }
+
+    /// A stanza from the room of bridge `name`. Returns false for what
+    /// the ordinary handlers should see (IQ requests from occupants).
+    pub(crate) fn on_muc_stanza(
+        &mut self,
+        now: Millis,
+        group: &str,
+        name: &str,
+        el: &Element,
+        out: &mut Vec<Output>,
+    ) -> bool {
+        let from = el.attr("from").unwrap_or_default();
+        let (_, from_res) = names::split_jid(from);
+        let from_res = from_res.map(str::to_string);
+        if let Some(o) = self.occupancy(group, name) {
+            o.last_traffic = now;
+        }
+        match el.name() {
+            "presence" => self.on_muc_presence(now, group, name, el, from_res.as_deref(), out),
+            "message" => self.on_muc_message(now, group, name, el, from_res.as_deref(), out),
+            "iq" => return self.on_muc_iq(now, group, name, el, out),
+            _ => {}
+        }
+        true
+    }
+
+    fn on_muc_presence(
+        &mut self,
+        now: Millis,
+        group: &str,
+        name: &str,
+        el: &Element,
+        from_res: Option<&str>,
+        out: &mut Vec<Output>,
+    ) {
+        // Only what is addressed to the bridge's own occupant.
+        let to_res = el
+            .attr("to")
+            .map(names::split_jid)
+            .and_then(|(_, r)| r.map(str::to_string));
+        if to_res.as_deref() != Some(name) {
+            return;
+        }
+        let Some(o) = self.occupancy(group, name) else {
+            return;
+        };
+        let (own, tries) = match &o.phase {
+            Phase::Joining { nick, tries, .. } => (Some(nick.clone()), *tries),
+            Phase::Joined { nick } => (Some(nick.clone()), 0),
+            _ => (None, 0),
+        };
+        match judge_presence(el, from_res, own.as_deref()) {
+            Outcome::Nothing => {}
+            Outcome::Joined { nick, created } => {
+                let was_joined = matches!(o.phase, Phase::Joined { .. });
+                o.phase = Phase::Joined { nick };
+                o.reason = None;
+                o.failures = 0;
+                o.notified = false;
+                let pending: Vec<Element> = o.pending.drain(..).map(|(_, e)| e).collect();
+                o.sent += pending.len() as u64;
+                if created && !was_joined {
+                    // A room made by this join is locked until configured:
+                    // accept the service's defaults (an instant room).
+                    let room = el.attr("from").map(names::split_jid).map(|(b, _)| b);
+                    if let (Some(room), Some((_, _, from))) = (room, self.muc_spec(group, name)) {
+                        let id = format!("tg-muc-cfg-{}", self.sys_id());
+                        out.push(Output::Send(
+                            Element::builder("iq", NS_COMPONENT)
+                                .a("type", "set")
+                                .a("from", from)
+                                .a("to", room)
+                                .a("id", id)
+                                .append(
+                                    Element::builder("query", NS_MUC_OWNER)
+                                        .append(
+                                            Element::builder("x", NS_DATA)
+                                                .a("type", "submit")
+                                                .build(),
+                                        )
+                                        .build(),
+                                )
+                                .build(),
+                        ));
+                    }
+                }
+                out.extend(pending.into_iter().map(Output::Send));
+            }
+            Outcome::Conflict if matches!(o.phase, Phase::Joining { .. }) && tries < NICK_TRIES => {
+                self.send_join(now, group, name, tries + 1, out);
+            }
+            Outcome::Conflict => self.muc_fail(
+                group,
+                name,
+                "every nick tried is in use in the room".into(),
+                out,
+            ),
+            Outcome::Retry(reason) => self.muc_retry(now, group, name, reason, out),
+            Outcome::Fail(reason) => self.muc_fail(group, name, reason, out),
+        }
+    }
+
+    fn on_muc_message(
+        &mut self,
+        now: Millis,
+        group: &str,
+        name: &str,
+        el: &Element,
+        from_res: Option<&str>,
+        out: &mut Vec<Output>,
+    ) {
+        match el.attr("type") {
+            Some("error") => {
+                // Our message bounced: not an occupant any more.
+                if error_condition(el).as_deref() == Some("not-acceptable") {
+                    self.muc_retry_now(now, group, name, "not in the room any more".into());
+                    self.mucs_tick(now, out);
+                }
+            }
+            Some("groupchat") => self.on_groupchat(now, group, name, el, from_res, out),
+            _ => {
+                // A private message from an occupant (not the room's own
+                // messages, such as invitations): one reply an hour.
+                let (Some(occupant), Some(_)) = (from_res, stanza::body(el)) else {
+                    return;
+                };
+                let Some(o) = self.occupancy(group, name) else {
+                    return;
+                };
+                if o.pm_replied
+                    .get(occupant)
+                    .is_some_and(|t| now - t < PM_REPLY_GAP_MS)
+                {
+                    return;
+                }
+                o.pm_replied.retain(|_, t| now - *t < PM_REPLY_GAP_MS);
+                o.pm_replied.insert(occupant.to_string(), now);
+                let (Some(to), Some(from)) = (el.attr("from"), el.attr("to")) else {
+                    return;
+                };
+                let (to, from) = (to.to_string(), from.to_string());
+                let id = self.sys_id();
+                out.push(Output::Send(stanza::chat(
+                    &from,
+                    &to,
+                    &id,
+                    "This occupant is a bridge to a group: it relays what is said in the room, but does not read private messages.",
+                )));
+            }
+        }
+    }
+
+    fn on_groupchat(
+        &mut self,
+        now: Millis,
+        group: &str,
+        name: &str,
+        el: &Element,
+        from_res: Option<&str>,
+        out: &mut Vec<Output>,
+    ) {
+        // The room's own messages, subjects and history are not relayed.
+        let Some(occupant) = from_res else {
+            return;
+        };
+        if stanza::child(el, "subject", NS_COMPONENT).is_some()
+            || stanza::child(el, "delay", stanza::NS_DELAY).is_some()
+        {
+            return;
+        }
+        let Some(body) = stanza::body(el).filter(|b| !b.trim().is_empty()) else {
+            return;
+        };
+        let Some(o) = self.occupancy(group, name) else {
+            return;
+        };
+        // The reflection of what the bridge itself said.
+        if matches!(&o.phase, Phase::Joined { nick } if nick == occupant) {
+            return;
+        }
+        let origin_id = stanza::child(el, "origin-id", NS_SID)
+            .and_then(|e| e.attr("id"))
+            .filter(|id| !id.is_empty() && id.len() <= 128)
+            .map(str::to_string);
+        let Some(g) = self.groups.get(group) else {
+            return;
+        };
+        if origin_id.as_ref().is_some_and(|id| g.seen.contains_key(id)) {
+            return; // Ours, or already here by another way.
+        }
+        let room = names::split_jid(el.attr("from").unwrap_or_default()).0;
+        let max = self.cfg.max_body;
+        let body = if body.chars().count() > max {
+            let mut b: String = body.chars().take(max.saturating_sub(1)).collect();
+            b.push('…');
+            b
+        } else {
+            body
+        };
+        let own_id = el.attr("id").filter(|i| !i.is_empty()).map(str::to_string);
+        // A correction of a message members got: corrections of their copies.
+        if let Some(of) =
+            stanza::child(el, "replace", stanza::NS_CORRECT).and_then(|r| r.attr("id"))
+        {
+            let key = ref_key(occupant, of);
+            let row = g.routes.get(name).and_then(|r| r.refs.get(&key)).copied();
+            if let Some(row) = row.filter(|row| g.history.iter().any(|h| h.id == *row)) {
+                self.correct_from_bridge(now, group, name, row, occupant, &body, out);
+                if let Some(o) = self.occupancy(group, name) {
+                    o.received += 1;
+                }
+                return;
+            }
+        }
+        let edited = stanza::child(el, "replace", stanza::NS_CORRECT).is_some();
+        let id = origin_id
+            .clone()
+            .unwrap_or_else(|| text::message_id(&self.instance_id, self.last_history_id + 1));
+        let msg = RouteMessage {
+            id: id.clone(),
+            origin: room.clone(),
+            nick: occupant.to_string(),
+            body: if edited {
+                format!("{body} (edited)")
+            } else {
+                body
+            },
+            sent_at: now,
+            trail: vec![room],
+        };
+        let (_, seq) = self.relay_from_route(now, group, name, id, msg, true, out);
+        if let Some(o) = self.occupancy(group, name) {
+            o.received += 1;
+        }
+        if let Some(own) = own_id {
+            self.remember_ref(group, name, ref_key(occupant, &own), seq, out);
+        }
+    }
+
+    fn on_muc_iq(
+        &mut self,
+        now: Millis,
+        group: &str,
+        name: &str,
+        el: &Element,
+        out: &mut Vec<Output>,
+    ) -> bool {
+        let id = el.attr("id").unwrap_or_default();
+        match el.attr("type") {
+            Some("result") | Some("error") => {}
+            _ => return false,
+        }
+        let Some(o) = self.occupancy(group, name) else {
+            return true;
+        };
+        if o.ping.as_ref().is_none_or(|(p, _)| p != id) {
+            return true; // The instant-room answer, or a stale ping.
+        }
+        o.ping = None;
+        if el.attr("type") == Some("result") {
+            return true;
+        }
+        // XEP-0410: these errors still mean joined; others mean not.
+        match error_condition(el).as_deref() {
+            Some(
+                "service-unavailable"
+                | "feature-not-implemented"
+                | "item-not-found"
+                | "remote-server-not-found"
+                | "remote-server-timeout",
+            ) => {}
+            _ => {
+                self.muc_retry_now(
+                    now,
+                    group,
+                    name,
+                    "lost: the room no longer knows the occupant".into(),
+                );
+                self.mucs_tick(now, out);
+            }
+        }
+        true
+    }
+
+    /// Sends `msg` (said in the group, or come in on route/bridge/room
+    /// `came_on`) into every room of the group it has not been in, and
+    /// returns it with those rooms added to its trail.
+    pub(crate) fn send_to_rooms(
+        &mut self,
+        now: Millis,
+        name: &str,
+        msg: &RouteMessage,
+        came_on: Option<&str>,
+        out: &mut Vec<Output>,
+    ) -> Option<RouteMessage> {
+        let g = self.groups.get_mut(name)?;
+        let rooms: Vec<String> = g
+            .routes
+            .values()
+            .filter(|r| Some(r.rec.name.as_str()) != came_on)
+            .filter_map(|r| match &r.rec.kind {
+                RouteKind::Muc(m) if !msg.trail.contains(&m.room) && r.muc.is_some() => {
+                    Some(r.rec.name.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        if rooms.is_empty() {
+            return None;
+        }
+        let nick = match came_on {
+            Some(c) => format!("{}@{c}", msg.nick),
+            None => msg.nick.clone(),
+        };
+        let line = format_line(&nick, &msg.body);
+        let mut trail = msg.trail.clone();
+        let from_base = g.jid.clone();
+        for room_name in rooms {
+            let Some(r) = g.routes.get_mut(&room_name) else {
+                continue;
+            };
+            let (RouteKind::Muc(spec), Some(o)) = (&r.rec.kind, r.muc.as_deref_mut()) else {
+                continue;
+            };
+            if o.phase == Phase::Failed {
+                continue;
+            }
+            let e = Element::builder("message", NS_COMPONENT)
+                .a("type", "groupchat")
+                .a("from", format!("{from_base}/{room_name}"))
+                .a("to", spec.room.as_str())
+                .a("id", msg.id.as_str())
+                .append(stanza::text_child("body", NS_COMPONENT, &line))
+                .append(
+                    Element::builder("origin-id", NS_SID)
+                        .a("id", msg.id.as_str())
+                        .build(),
+                )
+                .build();
+            trail.push(spec.room.clone());
+            if matches!(o.phase, Phase::Joined { .. }) {
+                o.sent += 1;
+                out.push(Output::Send(e));
+            } else {
+                if o.pending.len() >= PENDING_MAX {
+                    o.pending.pop_front();
+                }
+                o.pending.push_back((now, e));
+            }
+        }
+        // Whatever comes back with this id (the room's reflection, or the
+        // message by another way) is a duplicate.
+        if !g.seen.contains_key(&msg.id) {
+            g.seen.insert(msg.id.clone(), now);
+            out.push(Output::Store(StoreOp::Seen {
+                group: name.to_string(),
+                id: msg.id.clone(),
+                at: now,
+            }));
+        }
+        Some(RouteMessage {
+            trail,
+            ..msg.clone()
+        })
+    }
+
+    /// A member's correction of history row `row`: an XEP-0308
+    /// correction of the copy each joined room got.
+    pub(crate) fn correct_in_rooms(
+        &mut self,
+        name: &str,
+        row: i64,
+        nick: &str,
+        text: &str,
+        out: &mut Vec<Output>,
+    ) {
+        let original = text::message_id(&self.instance_id, row);
+        let tag = self.sys_id();
+        let Some(g) = self.groups.get_mut(name) else {
+            return;
+        };
+        let line = format_line(nick, text);
+        for r in g.routes.values_mut() {
+            let (RouteKind::Muc(spec), Some(o)) = (&r.rec.kind, r.muc.as_deref_mut()) else {
+                continue;
+            };
+            if !matches!(o.phase, Phase::Joined { .. }) {
+                continue;
+            }
+            let id = format!("{tag}-{}", r.rec.name);
+            o.sent += 1;
+            out.push(Output::Send(
+                Element::builder("message", NS_COMPONENT)
+                    .a("type", "groupchat")
+                    .a("from", format!("{}/{}", g.jid, r.rec.name))
+                    .a("to", spec.room.as_str())
+                    .a("id", id.as_str())
+                    .append(stanza::text_child("body", NS_COMPONENT, &line))
+                    .append(
+                        Element::builder("replace", stanza::NS_CORRECT)
+                            .a("id", original.as_str())
+                            .build(),
+                    )
+                    .append(
+                        Element::builder("origin-id", NS_SID)
+                            .a("id", id.as_str())
+                            .build(),
+                    )
+                    .build(),
+            ));
+        }
+    }
+
+    /// Leaves the room of bridge `name` (deleted, or shutting down).
+    pub(crate) fn leave_room(&self, group: &str, name: &str, out: &mut Vec<Output>) {
+        let Some((spec, _, from)) = self.muc_spec(group, name) else {
+            return;
+        };
+        let nick = match self
+            .groups
+            .get(group)
+            .and_then(|g| g.routes.get(name))
+            .and_then(|r| r.muc.as_ref())
+            .map(|o| &o.phase)
+        {
+            Some(Phase::Joined { nick }) | Some(Phase::Joining { nick, .. }) => nick.clone(),
+            _ => return,
+        };
+        out.push(Output::Send(stanza::presence(
+            &from,
+            &format!("{}/{nick}", spec.room),
+            Some("unavailable"),
+        )));
+    }
+
+    /// Every room of every group, left (shutdown).
+    pub(crate) fn leave_all_rooms(&self, out: &mut Vec<Output>) {
+        for g in self.groups.values() {
+            for r in g.routes.values().filter(|r| r.muc.is_some()) {
+                self.leave_room(&g.name, &r.rec.name, out);
+            }
+        }
+    }
+}
+
+impl Core {
+    /// Room bridges from `[[muc]]`: added or replaced; those from an
+    /// earlier config that it no longer lists are removed.
+    pub(crate) fn apply_config_mucs(&mut self, now: Millis, out: &mut Vec<Output>) {
+        let wanted = self.cfg.mucs.clone();
+        for g in self.groups.values_mut() {
+            let stale: Vec<String> = g
+                .routes
+                .values()
+                .filter(|r| matches!(&r.rec.kind, RouteKind::Muc(m) if m.from_config))
+                .filter(|r| {
+                    !wanted
+                        .iter()
+                        .any(|w| *w.group == *g.name && w.name == r.rec.name)
+                })
+                .map(|r| r.rec.name.clone())
+                .collect();
+            for name in stale {
+                g.routes.remove(&name);
+                out.push(Output::Store(StoreOp::DeleteRoute {
+                    group: g.name.to_string(),
+                    name,
+                }));
+            }
+        }
+        for w in wanted {
+            let Some(g) = self.groups.get_mut(&w.group) else {
+                out.push(Output::Notice(super::Notice::BridgeWithoutGroup {
+                    group: w.group.clone(),
+                    bridge: w.name.clone(),
+                }));
+                continue;
+            };
+            let rec = RouteRecord {
+                group: w.group.clone(),
+                name: w.name.clone(),
+                kind: RouteKind::Muc(MucSpec {
+                    room: w.room.clone(),
+                    nick: w.nick.clone().unwrap_or_else(|| g.title.clone()),
+                    puppets: w.puppets,
+                    from_config: true,
+                }),
+                password: w.password.clone(),
+                created_at: now,
+                last_ok: None,
+                last_error: None,
+            };
+            out.push(Output::Store(StoreOp::UpsertRoute(rec.clone())));
+            match g.routes.get_mut(&w.name) {
+                Some(r) if matches!(r.rec.kind, RouteKind::Muc(_)) => {
+                    r.rec = RouteRecord {
+                        created_at: r.rec.created_at,
+                        ..rec
+                    }
+                }
+                _ => {
+                    g.routes.insert(w.name.clone(), Route::new(rec));
+                }
+            }
+        }
+    }
+}
+
+/// What `//addmuc` and `[[muc]]` accept as a room: a bare JID with a
+/// local part, not on this component's own domain.
+pub fn check_room(room: &str, own_domain: &str) -> Result<String, String> {
+    if room.contains('/') {
+        return Err(format!(
+            "{room} has a resource: give the room's bare JID (room@service)"
+        ));
+    }
+    let Some(bare) = names::normalize_bare_jid(room) else {
+        return Err(format!("{room} is not a room JID (room@service)"));
+    };
+    let Some((local, domain)) = bare.split_once('@') else {
+        return Err(format!("{room} is not a room JID (room@service)"));
+    };
+    if local.is_empty() || domain.is_empty() {
+        return Err(format!("{room} is not a room JID (room@service)"));
+    }
+    if domain == own_domain {
+        return Err(format!(
+            "{room} is one of this service's own groups, not a room"
+        ));
+    }
+    Ok(bare)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nicks_and_backoff() {
+        assert_eq!(nth_nick("Lobby", 1), "Lobby");
+        assert_eq!(nth_nick("Lobby", 3), "Lobby3");
+        let mut o = Occupancy::new();
+        let waits: Vec<Millis> = (0..10).map(|_| o.backoff()).collect();
+        assert_eq!(
+            waits,
+            [5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 320_000, 600_000, 600_000, 600_000]
+        );
+    }
+
+    #[test]
+    fn rooms_are_checked() {
+        assert_eq!(
+            check_room("Tea@Conference.Example.org", "groups.example.org").as_deref(),
+            Ok("tea@conference.example.org")
+        );
+        assert!(check_room("conference.example.org", "g.example").is_err());
+        assert!(check_room("lobby@groups.example.org", "groups.example.org").is_err());
+        assert!(check_room("tea@conf/res", "g.example").is_err());
+    }
+}
