@@ -699,13 +699,22 @@ impl Core {
             .and_then(|e| e.attr("id"))
             .filter(|id| !id.is_empty() && id.len() <= 128)
             .map(str::to_string);
+        let room = names::split_jid(el.attr("from").unwrap_or_default()).0;
+        let own_id = el.attr("id").filter(|i| !i.is_empty()).map(str::to_string);
+        // The message's id: the sender's origin-id, else one every bridge
+        // of this room derives alike from the stanza id the room passes on
+        // (so the same message by two ways is seen as one), else new.
+        let id = match (&origin_id, &own_id) {
+            (Some(o), _) => o.clone(),
+            (None, Some(i)) => text::room_message_id(&room, occupant, i),
+            (None, None) => text::message_id(&self.instance_id, self.last_history_id + 1),
+        };
         let Some(g) = self.groups.get(group) else {
             return;
         };
-        if origin_id.as_ref().is_some_and(|id| g.seen.contains_key(id)) {
+        if g.seen.contains_key(&id) {
             return; // Ours, or already here by another way.
         }
-        let room = names::split_jid(el.attr("from").unwrap_or_default()).0;
         let max = self.cfg.max_body;
         let body = if body.chars().count() > max {
             let mut b: String = body.chars().take(max.saturating_sub(1)).collect();
@@ -714,7 +723,6 @@ impl Core {
         } else {
             body
         };
-        let own_id = el.attr("id").filter(|i| !i.is_empty()).map(str::to_string);
         // A correction of a message members got: corrections of their copies.
         if let Some(of) =
             stanza::child(el, "replace", stanza::NS_CORRECT).and_then(|r| r.attr("id"))
@@ -730,9 +738,6 @@ impl Core {
             }
         }
         let edited = stanza::child(el, "replace", stanza::NS_CORRECT).is_some();
-        let id = origin_id
-            .clone()
-            .unwrap_or_else(|| text::message_id(&self.instance_id, self.last_history_id + 1));
         let msg = RouteMessage {
             id: id.clone(),
             origin: room.clone(),

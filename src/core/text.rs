@@ -32,11 +32,24 @@ pub fn cut_bytes(s: &str, max: usize) -> String {
 /// `instance`: the same message gets the same id on every retry, and no two
 /// instances share one.
 pub fn message_id(instance: &str, seq: i64) -> String {
-    let digest = Sha256::new()
-        .chain_update(instance.as_bytes())
-        .chain_update(b":")
-        .chain_update(seq.to_string().as_bytes())
-        .finalize();
+    uuid_of(&[instance, ":", &seq.to_string()])
+}
+
+/// The id every group that bridges room `room` gives the message occupant
+/// `occupant` sent with stanza id `id` (the room passes the sender's id to
+/// every occupant): the same message reaching one instance by two rooms'
+/// bridges, or by a room and a route, is recognised as one.
+pub fn room_message_id(room: &str, occupant: &str, id: &str) -> String {
+    uuid_of(&["room\0", room, "\0", occupant, "\0", id])
+}
+
+/// A UUID-shaped (version 8) digest of the concatenated `parts`.
+fn uuid_of(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+    }
+    let digest = h.finalize();
     let mut b = [0u8; 16];
     b.copy_from_slice(&digest[..16]);
     b[6] = (b[6] & 0x0f) | 0x80;
