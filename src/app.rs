@@ -507,6 +507,9 @@ impl Link {
                     b.clone_from(&core.bridge_stats);
                 }
             }
+            if let Ok(mut r) = m.rooms.lock() {
+                *r = core.room_status();
+            }
         }
         let r = core.route_stats;
         set(&m.relayed, core.relayed);

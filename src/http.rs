@@ -92,6 +92,8 @@ pub struct Metrics {
     pub http_refused_per_ip: AtomicU64,
     /// Bridge counters (copied once a second when they changed).
     pub bridges: Mutex<BridgeStats>,
+    /// Room bridges (copied once a second).
+    pub rooms: Mutex<Vec<crate::core::muc::RoomStatus>>,
 }
 
 impl Metrics {
@@ -194,6 +196,9 @@ impl Metrics {
         if let Ok(b) = self.bridges.lock() {
             render_bridges(&mut s, &b);
         }
+        if let Ok(r) = self.rooms.lock() {
+            render_rooms(&mut s, &r);
+        }
         s
     }
 }
@@ -235,6 +240,36 @@ fn render_bridges(s: &mut String, b: &BridgeStats) {
             .map(|(p, v)| (format!("platform=\"{}\"", p.as_str()), *v))
             .collect(),
     );
+}
+
+/// Room bridges by group and bridge name: the state, and the messages
+/// each way.
+fn render_rooms(s: &mut String, rooms: &[crate::core::muc::RoomStatus]) {
+    if rooms.is_empty() {
+        return;
+    }
+    s.push_str(
+        "# HELP talkgroups_muc_state A room bridge's state (1 for the current one).\n\
+         # TYPE talkgroups_muc_state gauge\n",
+    );
+    for r in rooms {
+        s.push_str(&format!(
+            "talkgroups_muc_state{{group=\"{}\",name=\"{}\",state=\"{}\"}} 1\n",
+            r.group, r.name, r.state
+        ));
+    }
+    s.push_str(
+        "# HELP talkgroups_muc_messages_total Messages sent into rooms and relayed from them.\n\
+         # TYPE talkgroups_muc_messages_total counter\n",
+    );
+    for r in rooms {
+        for (dir, v) in [("to_room", r.sent), ("from_room", r.received)] {
+            s.push_str(&format!(
+                "talkgroups_muc_messages_total{{group=\"{}\",name=\"{}\",direction=\"{dir}\"}} {v}\n",
+                r.group, r.name
+            ));
+        }
+    }
 }
 
 /// Open connections, in all and by client address; the only place that

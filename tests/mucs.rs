@@ -25,6 +25,7 @@ support::for_each_server!(
     a_room_and_a_group_are_one_conversation,
     a_nick_conflict_a_kick_and_a_ban,
     two_groups_in_one_room_and_linked_by_routes_deliver_once,
+    the_room_is_joined_again_after_a_server_restart,
 );
 
 fn server(kind: Kind) -> Server {
@@ -104,11 +105,15 @@ async fn cmd(c: &mut TestClient, group: &str, body: &str) -> String {
 async fn a_room_and_a_group_are_one_conversation(kind: Kind) {
     let p = server(kind);
     let mut carol = occupant(&p, "carol", "carol").await;
+    let http = free_port();
     let _tg = Talkgroups::start(
         &p,
-        &config(&format!(
-            "[[muc]]\ngroup = \"lobby\"\nname = \"tea\"\nroom = \"{ROOM}\"\n"
-        )),
+        &format!(
+            "[http]\nlisten = \"127.0.0.1:{http}\"\n\n{}",
+            config(&format!(
+                "[[muc]]\ngroup = \"lobby\"\nname = \"tea\"\nroom = \"{ROOM}\"\npassword = \"not-needed-here\"\n"
+            ))
+        ),
     );
     let mut ann = join(&p, "ann", LOBBY).await;
     let mut bob = join(&p, "bob", LOBBY).await;
@@ -186,6 +191,23 @@ async fn a_room_and_a_group_are_one_conversation(kind: Kind) {
         .is_empty());
     let m = cmd(&mut ann, LOBBY, "//mucs").await;
     assert!(m.contains("1 sent to the room, 2 relayed from it"), "{m}");
+    assert!(!m.contains("not-needed-here"), "{m}");
+    // /metrics: the state and the messages each way (copied once a second).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let metrics = reqwest::get(format!("http://127.0.0.1:{http}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "talkgroups_muc_state{group=\"lobby\",name=\"tea\",state=\"joined\"} 1",
+        "talkgroups_muc_messages_total{group=\"lobby\",name=\"tea\",direction=\"to_room\"} 1",
+        "talkgroups_muc_messages_total{group=\"lobby\",name=\"tea\",direction=\"from_room\"} 2",
+    ] {
+        assert!(metrics.contains(line), "{line} missing:\n{metrics}");
+    }
+    assert!(!metrics.contains("not-needed-here"));
     drop(p);
 }
 
@@ -345,4 +367,59 @@ async fn two_groups_in_one_room_and_linked_by_routes_deliver_once(kind: Kind) {
         [("carol".to_string(), "four".to_string())]
     );
     drop(p);
+}
+
+async fn the_room_is_joined_again_after_a_server_restart(kind: Kind) {
+    let mut p = server(kind);
+    let mut carol = occupant(&p, "carol", "carol").await;
+    let mut tg = Talkgroups::start(
+        &p,
+        &config(&format!(
+            "[[muc]]\ngroup = \"lobby\"\nname = \"tea\"\nroom = \"{ROOM}\"\n"
+        )),
+    );
+    let ann0 = join(&p, "ann", LOBBY).await;
+    sees_occupant(&mut carol, "Lobby").await;
+    drop(carol);
+    drop(ann0);
+
+    p.stop();
+    tg.wait_log_count("lost the server connection", 1, T);
+    p.start_again();
+    tg.wait_log_count("connected to the server", 2, Duration::from_secs(30));
+    // The room (not persistent) is gone with the restart: the bridge's
+    // join makes it again, and carol comes back to it.
+    let mut ann = TestClient::connect_online(&p, "ann", "pw", "r").await;
+    let mut carol = TestClient::connect_online(&p, "carol", "pw", "r").await;
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let r = cmd(&mut ann, LOBBY, "//mucs").await;
+        if r.contains("joined as Lobby") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not joined again: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    carol
+        .send_raw(&format!(
+            "<presence to='{ROOM}/carol'><x xmlns='http://jabber.org/protocol/muc'>\
+             <history maxstanzas='0'/></x></presence>"
+        ))
+        .await;
+    sees_occupant(&mut carol, "Lobby").await;
+    carol.drain_for(Duration::from_millis(300)).await;
+    ann.drain_for(Duration::from_millis(300)).await;
+    ann.send_message(LOBBY, "we are back").await;
+    assert_eq!(
+        room_lines(&mut carol, QUIET).await,
+        [("Lobby".to_string(), "[ann] we are back".to_string())]
+    );
+    say_in_room(&mut carol, "r1", "welcome back").await;
+    assert_eq!(
+        bodies(&mut ann, LOBBY, QUIET).await,
+        ["[carol@tea] welcome back"]
+    );
 }

@@ -144,6 +144,17 @@ impl Default for Occupancy {
     }
 }
 
+/// One room bridge for `/metrics` (names only: never the password).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomStatus {
+    pub group: String,
+    pub name: String,
+    /// `joined`, `joining` or `error`.
+    pub state: &'static str,
+    pub sent: u64,
+    pub received: u64,
+}
+
 /// The nick of the `tries`-th attempt: NICK, NICK2, NICK3 …
 fn nth_nick(base: &str, tries: u32) -> String {
     if tries <= 1 {
@@ -425,6 +436,25 @@ impl Core {
                 Phase::Failed => {}
             }
         }
+    }
+
+    /// Every room bridge's state and counters, for `/metrics`.
+    pub fn room_status(&self) -> Vec<RoomStatus> {
+        self.groups
+            .values()
+            .flat_map(|g| {
+                g.routes.values().filter_map(|r| {
+                    let o = r.muc.as_deref()?;
+                    Some(RoomStatus {
+                        group: g.name.to_string(),
+                        name: r.rec.name.clone(),
+                        state: o.state(),
+                        sent: o.sent,
+                        received: o.received,
+                    })
+                })
+            })
+            .collect()
     }
 
     /// The earliest room deadline (for `Core::next_deadline`).
