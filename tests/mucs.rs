@@ -26,6 +26,7 @@ support::for_each_server!(
     a_nick_conflict_a_kick_and_a_ban,
     two_groups_in_one_room_and_linked_by_routes_deliver_once,
     the_room_is_joined_again_after_a_server_restart,
+    puppets_speak_with_their_members_nicks,
 );
 
 fn server(kind: Kind) -> Server {
@@ -422,4 +423,48 @@ async fn the_room_is_joined_again_after_a_server_restart(kind: Kind) {
         bodies(&mut ann, LOBBY, QUIET).await,
         ["[carol@tea] welcome back"]
     );
+}
+
+async fn puppets_speak_with_their_members_nicks(kind: Kind) {
+    let p = server(kind);
+    let mut carol = occupant(&p, "carol", "carol").await;
+    let _tg = Talkgroups::start(
+        &p,
+        &config(&format!(
+            "[[muc]]\ngroup = \"lobby\"\nname = \"tea\"\nroom = \"{ROOM}\"\npuppets = true\n"
+        )),
+    );
+    let mut ann = join(&p, "ann", LOBBY).await;
+    let mut bob = join(&p, "bob", LOBBY).await;
+    sees_occupant(&mut carol, "Lobby").await;
+    for c in [&mut ann, &mut bob, &mut carol] {
+        c.drain_for(Duration::from_millis(300)).await;
+    }
+    bob.send_message(LOBBY, "hi from bob").await;
+    sees_occupant(&mut carol, "bob").await;
+    assert_eq!(
+        room_lines(&mut carol, QUIET).await,
+        [("bob".to_string(), "hi from bob".to_string())]
+    );
+    assert_eq!(bodies(&mut ann, LOBBY, QUIET).await, ["[bob] hi from bob"]);
+    bob.send_message(LOBBY, "and again").await;
+    assert_eq!(
+        room_lines(&mut carol, QUIET).await,
+        [("bob".to_string(), "and again".to_string())]
+    );
+    assert_eq!(bodies(&mut ann, LOBBY, QUIET).await, ["[bob] and again"]);
+    assert!(bodies(&mut bob, LOBBY, QUIET).await.is_empty(), "no echo");
+    // The room's line reaches each member once, though the puppet is an
+    // occupant too.
+    say_in_room(&mut carol, "c1", "hello bob").await;
+    assert_eq!(
+        bodies(&mut ann, LOBBY, QUIET).await,
+        ["[carol@tea] hello bob"]
+    );
+    assert_eq!(
+        bodies(&mut bob, LOBBY, QUIET).await,
+        ["[carol@tea] hello bob"]
+    );
+    let r = cmd(&mut ann, LOBBY, "//mucs").await;
+    assert!(r.contains("puppets"), "{r}");
 }

@@ -47,6 +47,31 @@ const PM_REPLY_GAP_MS: Millis = 60 * 60_000;
 /// Retry delays after a kick or an unanswered join: 5 s, doubling, to 10 min.
 const BACKOFF_FIRST_MS: Millis = 5_000;
 const BACKOFF_MAX_MS: Millis = 10 * 60_000;
+/// A puppet leaves the room after this long without a word from its member.
+pub const PUPPET_IDLE_MS: Millis = 60 * 60_000;
+/// Puppets per room; past it, members speak through the bridge's occupant.
+pub const MAX_PUPPETS: usize = 100;
+
+/// One member's own occupant in a room (`puppets`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Puppet {
+    /// The nick asked for (the member's nick, then NICK2 … on conflicts).
+    pub nick: String,
+    pub joined: bool,
+    /// When the join went out, and which try it is.
+    pub since: Millis,
+    pub tries: u32,
+    pub last_spoke: Millis,
+    /// What the member said before the puppet was in: (id, text).
+    pub pending: Vec<(String, String)>,
+}
+
+/// The member whose line is being sent (for `puppets`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Speaker {
+    pub fid: String,
+    pub nick: String,
+}
 
 /// Where an occupancy stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +114,10 @@ pub struct Occupancy {
     /// Messages sent into the room / relayed from it, since start.
     pub sent: u64,
     pub received: u64,
+    /// `puppets`: by member FID.
+    pub puppets: std::collections::BTreeMap<String, Puppet>,
+    /// Members whose puppet the room banned: they speak through the bridge.
+    pub puppets_refused: std::collections::HashSet<String>,
 }
 
 impl Occupancy {
@@ -104,6 +133,8 @@ impl Occupancy {
             pm_replied: HashMap::new(),
             sent: 0,
             received: 0,
+            puppets: Default::default(),
+            puppets_refused: Default::default(),
         }
     }
 
@@ -120,6 +151,23 @@ impl Occupancy {
 
     /// When the core next needs a tick for this room.
     pub fn deadline(&self) -> Option<Millis> {
+        let own = self.own_deadline();
+        let puppets = self
+            .puppets
+            .values()
+            .map(|p| match p.joined {
+                true => p.last_spoke + PUPPET_IDLE_MS,
+                false => p.since + JOIN_TIMEOUT_MS,
+            })
+            .min();
+        match (own, puppets) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The bridge occupant's own next deadline.
+    fn own_deadline(&self) -> Option<Millis> {
         match &self.phase {
             Phase::Waiting { at } => Some(*at),
             Phase::Joining { since, .. } => Some(since + JOIN_TIMEOUT_MS),
@@ -246,6 +294,8 @@ fn judge_presence(el: &Element, from_res: Option<&str>, own_nick: Option<&str>) 
             Some(c) => Outcome::Retry(format!("the room refused the join ({c})")),
             None => Outcome::Retry("the room refused the join".into()),
         },
+        // A nick change (ours): the new nick's presence follows.
+        Some("unavailable") if is_self && codes.contains(&303) => Outcome::Nothing,
         Some("unavailable") if is_self => {
             let why = |what: &str| match item_reason(el) {
                 Some(r) => format!("{what}: {r}"),
@@ -370,6 +420,8 @@ impl Core {
                         o.phase = Phase::Waiting { at: now };
                         o.ping = None;
                     }
+                    // Puppets rejoin when their members next speak.
+                    o.puppets.clear();
                 }
             }
         }
@@ -380,6 +432,7 @@ impl Core {
         if !self.connected {
             return;
         }
+        self.puppets_tick(now, out);
         // (group, bridge, phase, ping in flight)
         type Due = (String, String, Phase, Option<(String, Millis)>);
         let mut due: Vec<Due> = Vec::new();
@@ -387,7 +440,7 @@ impl Core {
             for r in g.routes.values_mut() {
                 if let Some(o) = r.muc.as_deref_mut() {
                     o.pending.retain(|(t, _)| now - t < PENDING_AGE_MS);
-                    if o.deadline().is_some_and(|d| d <= now) {
+                    if o.own_deadline().is_some_and(|d| d <= now) {
                         due.push((
                             g.name.to_string(),
                             r.rec.name.clone(),
@@ -585,6 +638,15 @@ impl Core {
             .attr("to")
             .map(names::split_jid)
             .and_then(|(_, r)| r.map(str::to_string));
+        if let Some(fid) = to_res
+            .as_deref()
+            .and_then(|r| r.strip_prefix(name))
+            .and_then(|r| r.strip_prefix('~'))
+        {
+            let fid = fid.to_string();
+            self.on_puppet_presence(now, group, name, &fid, el, from_res, out);
+            return;
+        }
         if to_res.as_deref() != Some(name) {
             return;
         }
@@ -664,7 +726,14 @@ impl Core {
                     self.mucs_tick(now, out);
                 }
             }
-            Some("groupchat") => self.on_groupchat(now, group, name, el, from_res, out),
+            Some("groupchat") => {
+                // Every occupant gets the room's messages; the puppets'
+                // copies are the same messages again.
+                let to_res = el.attr("to").map(names::split_jid).and_then(|(_, r)| r);
+                if to_res == Some(name) {
+                    self.on_groupchat(now, group, name, el, from_res, out);
+                }
+            }
             _ => {
                 // A private message from an occupant (not the room's own
                 // messages, such as invitations): one reply an hour.
@@ -721,8 +790,10 @@ impl Core {
         let Some(o) = self.occupancy(group, name) else {
             return;
         };
-        // The reflection of what the bridge itself said.
-        if matches!(&o.phase, Phase::Joined { nick } if nick == occupant) {
+        // The reflection of what the bridge itself (or a puppet) said.
+        if matches!(&o.phase, Phase::Joined { nick } if nick == occupant)
+            || o.puppets.values().any(|p| p.joined && p.nick == occupant)
+        {
             return;
         }
         let origin_id = stanza::child(el, "origin-id", NS_SID)
@@ -843,6 +914,7 @@ impl Core {
         name: &str,
         msg: &RouteMessage,
         came_on: Option<&str>,
+        speaker: Option<&Speaker>,
         out: &mut Vec<Output>,
     ) -> Option<RouteMessage> {
         let g = self.groups.get_mut(name)?;
@@ -877,6 +949,54 @@ impl Core {
             if o.phase == Phase::Failed {
                 continue;
             }
+            trail.push(spec.room.clone());
+            // `puppets`: a member speaks as their own occupant.
+            if let Some(s) = speaker.filter(|_| spec.puppets) {
+                if matches!(o.phase, Phase::Joined { .. }) && !o.puppets_refused.contains(&s.fid) {
+                    let jid = format!("{from_base}/{room_name}~{}", s.fid);
+                    if let Some(p) = o.puppets.get_mut(&s.fid) {
+                        p.last_spoke = now;
+                        if p.joined {
+                            if p.nick != s.nick {
+                                // Renamed in the group: renamed in the room.
+                                p.nick = s.nick.clone();
+                                out.push(Output::Send(stanza::presence(
+                                    &jid,
+                                    &format!("{}/{}", spec.room, s.nick),
+                                    None,
+                                )));
+                            }
+                            o.sent += 1;
+                            out.push(Output::Send(groupchat(
+                                &jid, &spec.room, &msg.id, &msg.body,
+                            )));
+                        } else {
+                            p.pending.push((msg.id.clone(), msg.body.clone()));
+                        }
+                        continue;
+                    }
+                    if o.puppets.len() < MAX_PUPPETS {
+                        out.push(Output::Send(join_presence(
+                            &jid,
+                            &spec.room,
+                            &s.nick,
+                            r.rec.password.as_deref(),
+                        )));
+                        o.puppets.insert(
+                            s.fid.clone(),
+                            Puppet {
+                                nick: s.nick.clone(),
+                                joined: false,
+                                since: now,
+                                tries: 1,
+                                last_spoke: now,
+                                pending: vec![(msg.id.clone(), msg.body.clone())],
+                            },
+                        );
+                        continue;
+                    }
+                }
+            }
             let e = Element::builder("message", NS_COMPONENT)
                 .a("type", "groupchat")
                 .a("from", format!("{from_base}/{room_name}"))
@@ -889,7 +1009,6 @@ impl Core {
                         .build(),
                 )
                 .build();
-            trail.push(spec.room.clone());
             if matches!(o.phase, Phase::Joined { .. }) {
                 o.sent += 1;
                 out.push(Output::Send(e));
@@ -983,6 +1102,19 @@ impl Core {
             &format!("{}/{nick}", spec.room),
             Some("unavailable"),
         )));
+        let puppets = self
+            .groups
+            .get(group)
+            .and_then(|g| g.routes.get(name))
+            .and_then(|r| r.muc.as_ref())
+            .map(|o| o.puppets.iter().filter(|(_, p)| p.joined));
+        for (fid, p) in puppets.into_iter().flatten() {
+            out.push(Output::Send(stanza::presence(
+                &format!("{from}~{fid}"),
+                &format!("{}/{}", spec.room, p.nick),
+                Some("unavailable"),
+            )));
+        }
     }
 
     /// Every room of every group, left (shutdown).
@@ -1054,6 +1186,179 @@ impl Core {
                     g.routes.insert(w.name.clone(), Route::new(rec));
                 }
             }
+        }
+    }
+}
+
+/// A groupchat message with its origin-id.
+fn groupchat(from: &str, room: &str, id: &str, body: &str) -> Element {
+    Element::builder("message", NS_COMPONENT)
+        .a("type", "groupchat")
+        .a("from", from)
+        .a("to", room)
+        .a("id", id)
+        .append(stanza::text_child("body", NS_COMPONENT, body))
+        .append(Element::builder("origin-id", NS_SID).a("id", id).build())
+        .build()
+}
+
+impl Core {
+    /// The room's answer to a puppet's presence.
+    #[allow(clippy::too_many_arguments)]
+    fn on_puppet_presence(
+        &mut self,
+        now: Millis,
+        group: &str,
+        name: &str,
+        fid: &str,
+        el: &Element,
+        from_res: Option<&str>,
+        out: &mut Vec<Output>,
+    ) {
+        let Some((spec, password, from)) = self.muc_spec(group, name) else {
+            return;
+        };
+        let member_nick = self.groups.get(group).and_then(|g| {
+            g.members
+                .values()
+                .find(|m| m.rec.fid == fid)
+                .map(|m| m.rec.nick.clone())
+        });
+        let Some(o) = self.occupancy(group, name) else {
+            return;
+        };
+        let Some(p) = o.puppets.get_mut(fid) else {
+            return;
+        };
+        let jid = format!("{from}~{fid}");
+        match judge_presence(el, from_res, Some(&p.nick)) {
+            Outcome::Nothing => {}
+            Outcome::Joined { nick, .. } => {
+                p.joined = true;
+                p.nick = nick;
+                let pending = std::mem::take(&mut p.pending);
+                o.sent += pending.len() as u64;
+                for (id, body) in pending {
+                    out.push(Output::Send(groupchat(&jid, &spec.room, &id, &body)));
+                }
+            }
+            Outcome::Conflict if !p.joined && p.tries < NICK_TRIES => {
+                p.tries += 1;
+                let base = member_nick.unwrap_or_else(|| p.nick.clone());
+                p.nick = nth_nick(&base, p.tries);
+                p.since = now;
+                out.push(Output::Send(join_presence(
+                    &jid,
+                    &spec.room,
+                    &p.nick,
+                    password.as_deref(),
+                )));
+            }
+            outcome => {
+                // Gone (kicked, banned, no nick left): what waited goes
+                // through the bridge's occupant; a ban is for good.
+                if matches!(outcome, Outcome::Fail(_)) {
+                    o.puppets_refused.insert(fid.to_string());
+                }
+                if let Some(p) = o.puppets.remove(fid) {
+                    for (id, body) in p.pending {
+                        let line = format_line(member_nick.as_deref().unwrap_or(&p.nick), &body);
+                        o.sent += 1;
+                        out.push(Output::Send(groupchat(&from, &spec.room, &id, &line)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Puppets silent for an hour leave; joins never answered are given up.
+    fn puppets_tick(&mut self, now: Millis, out: &mut Vec<Output>) {
+        for g in self.groups.values_mut() {
+            let base = g.jid.clone();
+            for r in g.routes.values_mut() {
+                let (RouteKind::Muc(spec), Some(o)) = (&r.rec.kind, r.muc.as_deref_mut()) else {
+                    continue;
+                };
+                let from = format!("{base}/{}", r.rec.name);
+                let gone: Vec<String> = o
+                    .puppets
+                    .iter()
+                    .filter(|(_, p)| match p.joined {
+                        true => now - p.last_spoke >= PUPPET_IDLE_MS,
+                        false => now - p.since >= JOIN_TIMEOUT_MS,
+                    })
+                    .map(|(f, _)| f.clone())
+                    .collect();
+                for fid in gone {
+                    let Some(p) = o.puppets.remove(&fid) else {
+                        continue;
+                    };
+                    if p.joined {
+                        out.push(Output::Send(stanza::presence(
+                            &format!("{from}~{fid}"),
+                            &format!("{}/{}", spec.room, p.nick),
+                            Some("unavailable"),
+                        )));
+                    }
+                    for (id, body) in p.pending {
+                        o.sent += 1;
+                        out.push(Output::Send(groupchat(
+                            &from,
+                            &spec.room,
+                            &id,
+                            &format_line(&p.nick, &body),
+                        )));
+                    }
+                }
+            }
+        }
+    }
+
+    /// A member's retraction of history row `row` (XEP-0424), in every
+    /// joined room (clients that support it remove the room's copy).
+    pub(crate) fn retract_in_rooms(&mut self, name: &str, row: i64, out: &mut Vec<Output>) {
+        let original = text::message_id(&self.instance_id, row);
+        let tag = self.sys_id();
+        let Some(g) = self.groups.get_mut(name) else {
+            return;
+        };
+        for r in g.routes.values_mut() {
+            let (RouteKind::Muc(spec), Some(o)) = (&r.rec.kind, r.muc.as_deref_mut()) else {
+                continue;
+            };
+            if !matches!(o.phase, Phase::Joined { .. }) {
+                continue;
+            }
+            o.sent += 1;
+            let id = format!("{tag}-{}", r.rec.name);
+            out.push(Output::Send(
+                Element::builder("message", NS_COMPONENT)
+                    .a("type", "groupchat")
+                    .a("from", format!("{}/{}", g.jid, r.rec.name))
+                    .a("to", spec.room.as_str())
+                    .a("id", id.as_str())
+                    .append(
+                        Element::builder("retract", stanza::NS_RETRACT)
+                            .a("id", original.as_str())
+                            .build(),
+                    )
+                    .append(
+                        Element::builder("fallback", "urn:xmpp:fallback:0")
+                            .a("for", stanza::NS_RETRACT)
+                            .build(),
+                    )
+                    .append(stanza::text_child(
+                        "body",
+                        NS_COMPONENT,
+                        "This message was retracted; your client does not show retractions.",
+                    ))
+                    .append(
+                        Element::builder("origin-id", NS_SID)
+                            .a("id", id.as_str())
+                            .build(),
+                    )
+                    .build(),
+            ));
         }
     }
 }

@@ -390,6 +390,7 @@ impl Core {
                 return;
             }
             Change::Retract(row) => {
+                self.retract_in_rooms(name, row, out);
                 self.edit_history(name, row, None, now, out);
                 return;
             }
@@ -399,7 +400,11 @@ impl Core {
             if self.has_send_routes(name) {
                 let id = text::message_id(&self.instance_id, seq);
                 let msg = self.route_message(id, &g.jid, &nick, text, now);
-                self.forward(now, name, &msg, None, out);
+                let speaker = g.members.get(&ctx.from_bare).map(|m| super::muc::Speaker {
+                    fid: m.rec.fid.clone(),
+                    nick: nick.clone(),
+                });
+                self.forward_as(now, name, &msg, None, speaker.as_ref(), out);
             }
             let rec = HistoryRecord {
                 id: seq,

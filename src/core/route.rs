@@ -400,8 +400,22 @@ impl Core {
         came_on: Option<&str>,
         out: &mut Vec<Output>,
     ) {
+        self.forward_as(now, name, msg, came_on, None, out)
+    }
+
+    /// [`Core::forward`] of a member's own line: rooms with `puppets` get
+    /// it from the member's occupant.
+    pub(crate) fn forward_as(
+        &mut self,
+        now: Millis,
+        name: &str,
+        msg: &RouteMessage,
+        came_on: Option<&str>,
+        speaker: Option<&super::muc::Speaker>,
+        out: &mut Vec<Output>,
+    ) {
         // Rooms first: they go into the trail the routes carry.
-        match self.send_to_rooms(now, name, msg, came_on, out) {
+        match self.send_to_rooms(now, name, msg, came_on, speaker, out) {
             Some(m) => self.queue_for_routes(now, name, &m, came_on, out),
             None => self.queue_for_routes(now, name, msg, came_on, out),
         }

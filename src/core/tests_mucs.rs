@@ -402,3 +402,134 @@ fn what_came_by_another_way_is_not_relayed_twice() {
     ));
     assert!(t.bodies(A).is_empty(), "a duplicate");
 }
+
+/// `joined()` with `puppets`.
+fn with_puppets() -> T {
+    let mut t = routed();
+    let r = t.cmd("alice", &format!("//addmuc tea {ROOM} puppets"));
+    assert!(r.starts_with("OK"), "{r}");
+    t.input(Input::Connected);
+    for u in ["alice", "bob", "carol"] {
+        t.pres(&format!("{u}@localhost/r"), G, None);
+    }
+    t.joined_as("Lobby");
+    t
+}
+
+fn fid(t: &T, jid: &str) -> String {
+    t.core.groups["lobby"].members[jid].rec.fid.clone()
+}
+
+#[test]
+fn puppets_speak_as_their_members_and_leave_after_an_hour() {
+    let mut t = with_puppets();
+    let f = fid(&t, B);
+    let puppet = format!("lobby@groups.localhost/tea~{f}");
+    t.later(10).say("bob", "hi room");
+    let p = t.to_room();
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].name(), "presence");
+    assert_eq!(p[0].attr("from"), Some(puppet.as_str()));
+    assert_eq!(p[0].attr("to"), Some("tea@conference.example.org/bob"));
+    // In: what waited goes out from the puppet, as the member wrote it.
+    t.later(10).room_sends(&format!(
+        "<presence xmlns='{JC}' from='{ROOM}/bob' to='{puppet}'>\
+         <x xmlns='http://jabber.org/protocol/muc#user'><status code='110'/></x></presence>"
+    ));
+    let m = t.to_room();
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].attr("from"), Some(puppet.as_str()));
+    assert_eq!(crate::core::stanza::body(m[0]).as_deref(), Some("hi room"));
+    t.later(10).say("bob", "again");
+    let m = t.to_room();
+    assert_eq!(crate::core::stanza::body(m[0]).as_deref(), Some("again"));
+    assert_eq!(m[0].attr("from"), Some(puppet.as_str()));
+    // The reflection, to the bridge's occupant and to the puppet: nothing.
+    for to in [OCC, puppet.as_str()] {
+        t.later(10).room_sends(&format!(
+            "<message xmlns='{JC}' type='groupchat' from='{ROOM}/bob' to='{to}' id='zz'><body>again</body></message>"
+        ));
+        assert!(t.sent().is_empty(), "{to}");
+    }
+    // Others' lines reach the group once, though the puppet gets a copy.
+    t.later(10).room_sends(&format!(
+        "<message xmlns='{JC}' type='groupchat' from='{ROOM}/dan' to='{puppet}' id='d1'><body>yo</body></message>"
+    ));
+    assert!(t.bodies(A).is_empty());
+    t.occupant_says("dan", "d1", "yo");
+    assert_eq!(t.bodies(A), ["[dan@tea] yo"]);
+    // Renamed in the group: renamed in the room.
+    t.later(10).cmd("bob", "//nick robert");
+    t.later(10).say("bob", "call me robert");
+    let p = t.to_room();
+    assert_eq!(p[0].name(), "presence");
+    assert_eq!(p[0].attr("to"), Some("tea@conference.example.org/robert"));
+    assert_eq!(
+        crate::core::stanza::body(p[1]).as_deref(),
+        Some("call me robert")
+    );
+    // An hour of silence: the puppet leaves.
+    t.later(crate::core::muc::PUPPET_IDLE_MS).input(Input::Tick);
+    let p: Vec<&Element> = t
+        .to_room()
+        .into_iter()
+        .filter(|e| e.attr("from") == Some(puppet.as_str()))
+        .collect();
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].attr("type"), Some("unavailable"));
+}
+
+#[test]
+fn a_puppet_nick_conflict_and_a_banned_puppet() {
+    let mut t = with_puppets();
+    let f = fid(&t, B);
+    let puppet = format!("lobby@groups.localhost/tea~{f}");
+    t.later(10).say("bob", "one");
+    t.room_sends(&format!(
+        "<presence xmlns='{JC}' type='error' from='{ROOM}/bob' to='{puppet}'>\
+         <error type='cancel'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>"
+    ));
+    assert_eq!(
+        t.to_room()[0].attr("to"),
+        Some("tea@conference.example.org/bob2")
+    );
+    // Banned: what waited goes through the bridge, and so does the rest.
+    t.room_sends(&format!(
+        "<presence xmlns='{JC}' type='error' from='{ROOM}/bob2' to='{puppet}'>\
+         <error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>"
+    ));
+    assert_eq!(groupchats(&t), ["[bob] one"]);
+    assert_eq!(t.to_room()[0].attr("from"), Some(OCC));
+    t.later(10).say("bob", "two");
+    assert_eq!(groupchats(&t), ["[bob] two"]);
+    assert_eq!(t.to_room()[0].attr("from"), Some(OCC));
+    assert!(t.mucs().contains("joined as Lobby"), "the bridge stays");
+}
+
+#[test]
+fn at_most_a_hundred_puppets_then_the_bridge_speaks() {
+    let mut t = with_puppets();
+    for i in 0..crate::core::muc::MAX_PUPPETS {
+        let u = format!("u{i}");
+        t.join(&u);
+        t.later(1).say(&u, "hi");
+        assert_eq!(t.to_room()[0].name(), "presence", "{u}");
+    }
+    t.later(1).say("bob", "one too many");
+    assert_eq!(groupchats(&t), ["[bob] one too many"]);
+    assert_eq!(t.to_room()[0].attr("from"), Some(OCC));
+}
+
+#[test]
+fn a_members_retraction_reaches_the_room() {
+    let mut t = joined();
+    t.later(10).chat_from("bob", "b1", "oops");
+    let sent_id = t.to_room()[0].attr("id").unwrap_or_default().to_string();
+    t.later(10).retract("bob", "b2", "b1");
+    let r = t.to_room();
+    assert_eq!(r.len(), 1, "{r:?}");
+    let retract = r[0]
+        .get_child("retract", "urn:xmpp:message-retract:1")
+        .and_then(|e| e.attr("id"));
+    assert_eq!(retract, Some(sent_id.as_str()));
+}
