@@ -27,6 +27,7 @@ support::for_each_server!(
     two_groups_in_one_room_and_linked_by_routes_deliver_once,
     the_room_is_joined_again_after_a_server_restart,
     puppets_speak_with_their_members_nicks,
+    an_unreachable_room_and_a_presence_flood_leave_the_rest_alone,
 );
 
 fn server(kind: Kind) -> Server {
@@ -467,4 +468,53 @@ async fn puppets_speak_with_their_members_nicks(kind: Kind) {
     );
     let r = cmd(&mut ann, LOBBY, "//mucs").await;
     assert!(r.contains("puppets"), "{r}");
+}
+
+async fn an_unreachable_room_and_a_presence_flood_leave_the_rest_alone(kind: Kind) {
+    let p = server(kind);
+    let mut carol = occupant(&p, "carol", "carol").await;
+    let mut tg = Talkgroups::start(
+        &p,
+        &format!(
+            "{}\n[[group]]\nname = \"den\"\ntitle = \"Den\"\njoin = \"open\"\nadmins = [\"dora@localhost\"]\n\n\
+             [[muc]]\ngroup = \"lobby\"\nname = \"tea\"\nroom = \"{ROOM}\"\n\n\
+             [[muc]]\ngroup = \"den\"\nname = \"far\"\nroom = \"x@nowhere.invalid\"\n",
+            config("")
+        ),
+    );
+    let mut ann = join(&p, "ann", LOBBY).await;
+    let mut dora = join(&p, "dora", DEN).await;
+    sees_occupant(&mut carol, "Lobby").await;
+    // The unreachable room: an error in //mucs, and retries.
+    dora.drain_for(Duration::from_millis(500)).await;
+    let r = cmd(&mut dora, DEN, "//mucs").await;
+    assert!(r.contains("far (x@nowhere.invalid, from the config): error"), "{r}");
+    // A second client of carol's joins and leaves the room 200 times.
+    p.register("flood", "pw");
+    let mut flood = TestClient::connect_online(&p, "flood", "pw", "f").await;
+    for i in 0..100 {
+        flood
+            .send_raw(&format!(
+                "<presence to='{ROOM}/flood{i}'><x xmlns='http://jabber.org/protocol/muc'/></presence>\
+                 <presence to='{ROOM}/flood{i}' type='unavailable'/>"
+            ))
+            .await;
+    }
+    for c in [&mut ann, &mut dora, &mut carol] {
+        c.drain_for(Duration::from_millis(500)).await;
+    }
+    // Both groups and the room still work, and the stream never dropped.
+    ann.send_message(LOBBY, "after the flood").await;
+    let lines = room_lines(&mut carol, QUIET).await;
+    assert_eq!(lines, [("Lobby".to_string(), "[ann] after the flood".to_string())]);
+    dora.send_message(DEN, "den too").await;
+    tokio::time::sleep(QUIET).await;
+    let r = cmd(&mut ann, LOBBY, "//mucs").await;
+    assert!(r.contains("joined as Lobby"), "{r}");
+    assert_eq!(
+        tg.log().matches("connected to the server").count(),
+        1,
+        "the stream stayed up"
+    );
+    drop(flood);
 }

@@ -658,6 +658,18 @@ impl Core {
             Phase::Joined { nick } => (Some(nick.clone()), 0),
             _ => (None, 0),
         };
+        let joined = matches!(o.phase, Phase::Joined { .. });
+        if joined && el.attr("type") == Some("error") {
+            // Not an answer to a join: only "you are not in the room" matters.
+            if matches!(
+                error_condition(el).as_deref(),
+                Some("not-acceptable" | "item-not-found")
+            ) {
+                self.muc_retry_now(now, group, name, "not in the room any more".into());
+                self.mucs_tick(now, out);
+            }
+            return;
+        }
         match judge_presence(el, from_res, own.as_deref()) {
             Outcome::Nothing => {}
             Outcome::Joined { nick, created } => {
@@ -776,7 +788,7 @@ impl Core {
         out: &mut Vec<Output>,
     ) {
         // The room's own messages, subjects and history are not relayed.
-        let Some(occupant) = from_res else {
+        let Some(occupant) = from_res.filter(|o| !o.trim().is_empty()) else {
             return;
         };
         if stanza::child(el, "subject", NS_COMPONENT).is_some()

@@ -252,8 +252,9 @@ fn a_kick_is_retried_with_backoff_a_ban_is_not() {
 
 #[test]
 fn a_destroyed_room_members_only_and_a_wrong_password_are_final() {
-    for (xml, want) in [
+    for (joined_first, xml, want) in [
         (
+            true,
             format!(
                 "<presence xmlns='{JC}' type='unavailable' from='{ROOM}/Lobby' to='{OCC}'>\
                  <x xmlns='http://jabber.org/protocol/muc#user'><item role='none'/>\
@@ -262,6 +263,7 @@ fn a_destroyed_room_members_only_and_a_wrong_password_are_final() {
             "the room was destroyed: closing",
         ),
         (
+            false,
             format!(
                 "<presence xmlns='{JC}' type='error' from='{ROOM}/Lobby' to='{OCC}'>\
                  <error type='auth'><registration-required xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>"
@@ -269,6 +271,7 @@ fn a_destroyed_room_members_only_and_a_wrong_password_are_final() {
             "members-only",
         ),
         (
+            false,
             format!(
                 "<presence xmlns='{JC}' type='error' from='{ROOM}/Lobby' to='{OCC}'>\
                  <error type='auth'><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>"
@@ -276,7 +279,16 @@ fn a_destroyed_room_members_only_and_a_wrong_password_are_final() {
             "password",
         ),
     ] {
-        let mut t = joined();
+        // Join refusals answer a join; the rest come while joined.
+        let mut t = if joined_first {
+            joined()
+        } else {
+            let mut t = routed();
+            t.cmd("alice", &format!("//addmuc tea {ROOM}"));
+            t.input(Input::Connected);
+            t.pres("alice@localhost/r", G, None);
+            t
+        };
         t.later(10).room_sends(&xml);
         assert!(t.bodies(A)[0].contains(want), "{want}: {:?}", t.bodies(A));
         t.later(3_600_000).input(Input::Tick);
@@ -532,4 +544,36 @@ fn a_members_retraction_reaches_the_room() {
         .get_child("retract", "urn:xmpp:message-retract:1")
         .and_then(|e| e.attr("id"));
     assert_eq!(retract, Some(sent_id.as_str()));
+}
+
+#[test]
+fn malformed_room_stanzas_and_floods_change_nothing_else() {
+    let mut t = joined();
+    for xml in [
+        format!("<message xmlns='{JC}' type='groupchat' from='{ROOM}/' to='{OCC}'><body>x</body></message>"),
+        format!("<message xmlns='{JC}' type='groupchat' from='{ROOM}/dan' to='{OCC}'/>"),
+        format!("<message xmlns='{JC}' type='groupchat' from='{ROOM}/dan' to='{OCC}'><body>   </body></message>"),
+        format!("<message xmlns='{JC}' type='groupchat' from='{ROOM}/dan' to='{OCC}'><body>x</body><origin-id xmlns='urn:xmpp:sid:0'/></message>"),
+        format!("<message xmlns='{JC}' type='groupchat' from='{ROOM}/dan' to='{OCC}'><body>y</body><replace xmlns='urn:xmpp:message-correct:0'/></message>"),
+        format!("<message xmlns='{JC}' type='bogus' from='{ROOM}/dan' to='{OCC}'><body>z</body></message>"),
+        format!("<presence xmlns='{JC}' type='error' from='{ROOM}/Lobby' to='{OCC}'/>"),
+        format!("<presence xmlns='{JC}' from='{ROOM}/Lobby' to='{OCC}'><x xmlns='http://jabber.org/protocol/muc#user'><status code='abc'/></x></presence>"),
+        format!("<iq xmlns='{JC}' type='result' from='{ROOM}' to='{OCC}' id='nope'/>"),
+        format!("<iq xmlns='{JC}' type='error' from='{ROOM}' to='{OCC}'/>"),
+    ] {
+        t.later(1).room_sends(&xml);
+    }
+    // A flood of other occupants coming and going: no answers at all.
+    for i in 0..2000 {
+        let ty = if i % 2 == 0 { "" } else { " type='unavailable'" };
+        t.room_sends(&format!(
+            "<presence xmlns='{JC}' from='{ROOM}/u{i}' to='{OCC}'{ty}/>"
+        ));
+        assert!(t.sent().is_empty(), "presence {i}");
+    }
+    assert!(t.mucs().contains("joined as Lobby"), "{}", t.mucs());
+    // The group works as before.
+    t.later(10).say("bob", "still here");
+    assert_eq!(t.bodies(A), ["[bob] still here"]);
+    assert_eq!(groupchats(&t), ["[bob] still here"]);
 }
