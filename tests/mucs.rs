@@ -473,7 +473,7 @@ async fn puppets_speak_with_their_members_nicks(kind: Kind) {
 async fn an_unreachable_room_and_a_presence_flood_leave_the_rest_alone(kind: Kind) {
     let p = server(kind);
     let mut carol = occupant(&p, "carol", "carol").await;
-    let mut tg = Talkgroups::start(
+    let tg = Talkgroups::start(
         &p,
         &format!(
             "{}\n[[group]]\nname = \"den\"\ntitle = \"Den\"\njoin = \"open\"\nadmins = [\"dora@localhost\"]\n\n\
@@ -488,7 +488,10 @@ async fn an_unreachable_room_and_a_presence_flood_leave_the_rest_alone(kind: Kin
     // The unreachable room: an error in //mucs, and retries.
     dora.drain_for(Duration::from_millis(500)).await;
     let r = cmd(&mut dora, DEN, "//mucs").await;
-    assert!(r.contains("far (x@nowhere.invalid, from the config): error"), "{r}");
+    assert!(
+        r.contains("far (x@nowhere.invalid, from the config): error"),
+        "{r}"
+    );
     // A second client of carol's joins and leaves the room 200 times.
     p.register("flood", "pw");
     let mut flood = TestClient::connect_online(&p, "flood", "pw", "f").await;
@@ -506,7 +509,10 @@ async fn an_unreachable_room_and_a_presence_flood_leave_the_rest_alone(kind: Kin
     // Both groups and the room still work, and the stream never dropped.
     ann.send_message(LOBBY, "after the flood").await;
     let lines = room_lines(&mut carol, QUIET).await;
-    assert_eq!(lines, [("Lobby".to_string(), "[ann] after the flood".to_string())]);
+    assert_eq!(
+        lines,
+        [("Lobby".to_string(), "[ann] after the flood".to_string())]
+    );
     dora.send_message(DEN, "den too").await;
     tokio::time::sleep(QUIET).await;
     let r = cmd(&mut ann, LOBBY, "//mucs").await;

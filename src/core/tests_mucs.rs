@@ -565,7 +565,11 @@ fn malformed_room_stanzas_and_floods_change_nothing_else() {
     }
     // A flood of other occupants coming and going: no answers at all.
     for i in 0..2000 {
-        let ty = if i % 2 == 0 { "" } else { " type='unavailable'" };
+        let ty = if i % 2 == 0 {
+            ""
+        } else {
+            " type='unavailable'"
+        };
         t.room_sends(&format!(
             "<presence xmlns='{JC}' from='{ROOM}/u{i}' to='{OCC}'{ty}/>"
         ));
