@@ -796,6 +796,24 @@ impl Core {
         {
             return;
         }
+        // An occupant retracts a line of theirs (XEP-0424): each member's
+        // copy is retracted too, when the line is still in the history.
+        if let Some(of) =
+            stanza::child(el, "retract", stanza::NS_RETRACT).and_then(|r| r.attr("id"))
+        {
+            let key = ref_key(occupant, of);
+            let row = self.groups.get(group).and_then(|g| {
+                g.routes
+                    .get(name)
+                    .and_then(|r| r.refs.get(&key))
+                    .copied()
+                    .filter(|row| g.history.iter().any(|h| h.id == *row && !h.removed))
+            });
+            if let Some(row) = row {
+                self.retract_from_room(now, group, name, row, out);
+            }
+            return;
+        }
         let Some(body) = stanza::body(el).filter(|b| !b.trim().is_empty()) else {
             return;
         };
@@ -1280,6 +1298,58 @@ impl Core {
                     }
                 }
             }
+        }
+    }
+
+    /// Retracts each member's copy of history row `row`, which came from
+    /// room bridge `name`, and marks the row removed.
+    fn retract_from_room(
+        &mut self,
+        now: Millis,
+        group: &str,
+        name: &str,
+        row: i64,
+        out: &mut Vec<Output>,
+    ) {
+        let shared = self.cfg.shared_copy_ids;
+        let mode = self.cfg.offline;
+        let tag = self.sys_id();
+        let Some(g) = self.groups.get(group) else {
+            return;
+        };
+        let sender = format!("route:{name}");
+        for m in g.members.values() {
+            if !super::relay::receives(m, &sender, now, mode) {
+                continue;
+            }
+            let n = super::relay::copy_n(shared, m);
+            out.push(Output::Send(
+                Element::builder("message", NS_COMPONENT)
+                    .a("type", "chat")
+                    .a("from", g.jid.as_str())
+                    .a("to", &*m.rec.jid)
+                    .a("id", format!("{tag}-{n}"))
+                    .append(
+                        Element::builder("retract", stanza::NS_RETRACT)
+                            .a("id", super::relay::copy_id(row, n))
+                            .build(),
+                    )
+                    .append(
+                        Element::builder("fallback", "urn:xmpp:fallback:0")
+                            .a("for", stanza::NS_RETRACT)
+                            .build(),
+                    )
+                    .append(stanza::text_child(
+                        "body",
+                        NS_COMPONENT,
+                        "This message was retracted; your client does not show retractions.",
+                    ))
+                    .build(),
+            ));
+        }
+        self.edit_history(group, row, None, now, out);
+        if let Some(o) = self.occupancy(group, name) {
+            o.received += 1;
         }
     }
 

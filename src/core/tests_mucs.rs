@@ -581,3 +581,32 @@ fn malformed_room_stanzas_and_floods_change_nothing_else() {
     assert_eq!(t.bodies(A), ["[bob] still here"]);
     assert_eq!(groupchats(&t), ["[bob] still here"]);
 }
+
+#[test]
+fn an_occupants_retraction_retracts_each_members_copy() {
+    let mut t = joined();
+    t.later(10).occupant_says("dan", "d1", "secret");
+    let bob_copy = t.id_to(B);
+    t.later(10).room_sends(&format!(
+        "<message xmlns='{JC}' type='groupchat' from='{ROOM}/dan' to='{OCC}' id='d2'>\
+         <retract xmlns='urn:xmpp:message-retract:1' id='d1'/><body>fallback</body></message>"
+    ));
+    let el = t.first_to(B);
+    let r = el
+        .get_child("retract", "urn:xmpp:message-retract:1")
+        .and_then(|r| r.attr("id"));
+    assert_eq!(r, Some(bob_copy.as_str()));
+    assert!(
+        t.stores()
+            .iter()
+            .any(|s| matches!(s, StoreOp::RemoveHistory { .. })),
+        "{:?}",
+        t.stores()
+    );
+    // Someone else's retraction of it, or of something unknown: nothing.
+    t.later(10).room_sends(&format!(
+        "<message xmlns='{JC}' type='groupchat' from='{ROOM}/eve' to='{OCC}' id='e2'>\
+         <retract xmlns='urn:xmpp:message-retract:1' id='d1'/></message>"
+    ));
+    assert!(t.sent().is_empty());
+}
