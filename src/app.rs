@@ -215,6 +215,7 @@ async fn main_loop(
                 posts: post_tx.clone(),
                 metrics: metrics.clone(),
                 body_timeout: limits.body_timeout,
+                tokens: Some(Arc::new(http::TokenGate::new(cfg.storage.database.clone()))),
             });
             Some(tokio::spawn(http::serve(
                 listener,

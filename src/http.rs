@@ -21,7 +21,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -45,6 +45,7 @@ pub struct PostRequest {
 pub enum Post {
     Route(RoutePost),
     Bridge(BridgeCall),
+    Api(crate::core::api::ApiCall),
 }
 
 impl Post {
@@ -58,6 +59,10 @@ impl Post {
             Post::Bridge(mut c) => {
                 c.token = token;
                 crate::core::Input::BridgeCall(c)
+            }
+            Post::Api(mut c) => {
+                c.token = token;
+                crate::core::Input::Api(c)
             }
         }
     }
@@ -536,6 +541,47 @@ pub struct HttpState {
     pub metrics: Arc<Metrics>,
     /// How long reading a post's body may take (`http.body_timeout_secs`).
     pub body_timeout: Duration,
+    /// Where API tokens are checked (`None`: the API answers 401).
+    pub tokens: Option<Arc<TokenGate>>,
+}
+
+/// The API's token check: a read-only connection to the database, used
+/// on a blocking thread (never on the runtime's workers).
+pub struct TokenGate {
+    path: std::path::PathBuf,
+    reader: std::sync::Mutex<Option<crate::store::tokens::TokenReader>>,
+}
+
+impl TokenGate {
+    pub fn new(path: std::path::PathBuf) -> TokenGate {
+        TokenGate {
+            path,
+            reader: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The scope of `token`, `Ok(None)` for an unknown one.
+    fn scope_of(&self, token: &str) -> Result<Option<String>, String> {
+        let hash = crate::store::tokens::token_hash(token);
+        let mut r = self
+            .reader
+            .lock()
+            .map_err(|_| "token reader poisoned".to_string())?;
+        if r.is_none() {
+            *r = Some(
+                crate::store::tokens::TokenReader::open(&self.path).map_err(|e| e.to_string())?,
+            );
+        }
+        let result = r.as_ref().map(|r| r.scope_of(&hash));
+        match result {
+            Some(Ok(s)) => Ok(s),
+            Some(Err(e)) => {
+                *r = None; // Reopen next time.
+                Err(e.to_string())
+            }
+            None => Ok(None),
+        }
+    }
 }
 
 pub fn router(state: HttpState) -> Router {
@@ -545,6 +591,7 @@ pub fn router(state: HttpState) -> Router {
             "/bridges/{group}/{name}",
             get(bridge_call_get).post(bridge_call_post),
         )
+        .route("/api/v1/{*rest}", any(api_call))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not found") })
@@ -706,6 +753,146 @@ async fn bridge_call(
     ask_core(&st, Post::Bridge(call)).await
 }
 
+/// An API error in the API's shape.
+fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
+    json(
+        status,
+        serde_json::json!({ "error": code, "message": message }).to_string(),
+    )
+}
+
+/// `/api/v1/…`: the bearer token is checked here (401), everything else
+/// in the core.
+async fn api_call(
+    State(st): State<HttpState>,
+    Path(rest): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    headers: HeaderMap,
+    method: axum::http::Method,
+    body: Body,
+) -> Response {
+    use crate::core::api::{ApiCall, ApiMethod, Scope};
+    let unauthorized = || {
+        let mut r = api_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "A valid token is required: Authorization: Bearer TOKEN.",
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer"),
+        );
+        r
+    };
+    let Some(token) = header_str(&headers, header::AUTHORIZATION.as_str())
+        .and_then(|v| v.strip_prefix("Bearer ").map(|t| t.trim().to_string()))
+        .filter(|t| !t.is_empty() && t.len() <= 200)
+    else {
+        return unauthorized();
+    };
+    let Some(gate) = st.tokens.clone() else {
+        return unauthorized();
+    };
+    let scope = match tokio::task::spawn_blocking(move || gate.scope_of(&token)).await {
+        Ok(Ok(Some(s))) => s,
+        Ok(Ok(None)) => return unauthorized(),
+        _ => {
+            return api_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Tokens cannot be checked right now; try again.",
+            )
+        }
+    };
+    let Some(scope) = Scope::parse(&scope) else {
+        return unauthorized();
+    };
+    let method = match method {
+        axum::http::Method::GET => ApiMethod::Get,
+        axum::http::Method::POST => ApiMethod::Post,
+        axum::http::Method::PUT => ApiMethod::Put,
+        axum::http::Method::PATCH => ApiMethod::Patch,
+        axum::http::Method::DELETE => ApiMethod::Delete,
+        _ => {
+            return api_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "That method is not available on this resource.",
+            )
+        }
+    };
+    let body = match read_body(&st, &headers, body).await {
+        Ok(b) => b,
+        Err(r) => {
+            let status = r.status();
+            let (code, msg) = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                ("too_large", "The body is over 64 KiB.")
+            } else {
+                ("bad_request", "The body could not be read.")
+            };
+            return api_error(status, code, msg);
+        }
+    };
+    let query: Vec<(String, String)> = match query {
+        None => Vec::new(),
+        Some(q) => match serde_urlencoded::from_str(&q) {
+            Ok(v) => v,
+            Err(_) => {
+                return api_error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "The query string is malformed.",
+                )
+            }
+        },
+    };
+    let path = rest
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect::<Option<Vec<String>>>();
+    let Some(path) = path else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "The path is not valid UTF-8.",
+        );
+    };
+    ask_core(
+        &st,
+        Post::Api(ApiCall {
+            token: 0, // Set by the app loop.
+            scope,
+            method,
+            path,
+            query,
+            body,
+        }),
+    )
+    .await
+}
+
+/// `%XX` sequences decoded (a JID's `@` may come encoded); `None` when
+/// the result is not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
 async fn healthz(State(st): State<HttpState>) -> Response {
     let connected = st.metrics.connected.load(Ordering::Relaxed);
     json(
@@ -787,6 +974,7 @@ mod tests {
                 posts,
                 metrics: metrics.clone(),
                 body_timeout: Duration::from_secs(10),
+                tokens: None,
             }),
             metrics,
         )

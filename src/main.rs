@@ -32,6 +32,29 @@ enum Command {
     /// Validate the config, open and migrate the database, print the
     /// effective settings.
     Check,
+    /// API tokens (the operations API, /api/v1): add, list, revoke. Works
+    /// while the component runs.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenAction {
+    /// Make a token and print it (once: only its SHA-256 is stored).
+    Add {
+        /// `service` (everything) or `group:NAME` (that group only).
+        #[arg(long)]
+        scope: String,
+        /// A note for `token list`.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// The tokens: id, scope, label, when made (never the tokens).
+    List,
+    /// Revoke the token with this id (see `token list`).
+    Revoke { id: String },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +82,7 @@ fn main() -> ExitCode {
     };
     let result = match args.command.unwrap_or(Command::Run) {
         Command::Check => check(&cfg),
+        Command::Token { action } => token(&cfg, action),
         Command::Run => app::run(cfg, shutdown_signal()),
     };
     match result {
@@ -135,6 +159,52 @@ fn init_tracing(format: LogFormat) {
 /// Checks the config and the database. A database that a running
 /// talkgroups holds is not opened (a migration would race it); that is
 /// said, and the config is still checked.
+fn token(cfg: &config::Config, action: TokenAction) -> anyhow::Result<()> {
+    let mut store = store::Store::open(&cfg.storage.database)?;
+    match action {
+        TokenAction::Add { scope, label } => {
+            if !store::tokens::valid_scope(&scope) {
+                anyhow::bail!("--scope {scope:?} must be service or group:NAME");
+            }
+            if label.chars().count() > 100 || label.chars().any(char::is_control) {
+                anyhow::bail!("--label must be at most 100 printable characters");
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            let (token, rec) = store.add_token(&scope, &label, now)?;
+            println!("{token}");
+            eprintln!(
+                "token {} ({}) made; it is shown only now: keep it. A running talkgroups accepts it at once.",
+                rec.id, rec.scope
+            );
+        }
+        TokenAction::List => {
+            let all = store.list_tokens()?;
+            if all.is_empty() {
+                println!("no tokens");
+            }
+            for t in all {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    t.id,
+                    t.scope,
+                    talkgroups::core::stanza::human_time(t.created_at),
+                    t.label
+                );
+            }
+        }
+        TokenAction::Revoke { id } => {
+            if !store.revoke_token(&id)? {
+                anyhow::bail!("no token with id {id:?} (see talkgroups token list)");
+            }
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
 fn check(cfg: &config::Config) -> anyhow::Result<()> {
     let _lock = match store::lock_database(&cfg.storage.database) {
         Ok(l) => l,

@@ -15,6 +15,7 @@
 //! membership operations), `avatar` (the group's picture), `route` (HTTP
 //! routes: commands, posts in, the outbox), `webhook` (route wire formats).
 
+pub mod api;
 pub mod avatar;
 pub mod bridge;
 pub mod command;
@@ -88,6 +89,8 @@ pub enum Input {
     RoutePost(RoutePost),
     /// A call to `/bridges/{group}/{name}`; answer with `Output::Reply`.
     BridgeCall(bridge::BridgeCall),
+    /// An authenticated request to `/api/v1`; answer with `Output::Reply`.
+    Api(api::ApiCall),
     /// How a delivery on a send route went.
     Delivery(Delivery),
 }
@@ -329,6 +332,7 @@ impl Core {
             Input::Shutdown => self.on_shutdown(out),
             Input::RoutePost(p) => self.on_route_post(now, p, out),
             Input::BridgeCall(c) => self.on_bridge_call(now, c, out),
+            Input::Api(c) => self.on_api_call(now, c, out),
             Input::Delivery(d) => self.on_delivery(now, d, out),
         }
         // Relays through the server's multicast service where it can.

@@ -152,6 +152,10 @@ pub enum StoreOp {
         on: bool,
     },
     AppendHistory(HistoryRecord),
+    AddToken(TokenRecord),
+    RevokeToken {
+        id: String,
+    },
     /// A correction: the row's text becomes `text`.
     EditHistory {
         id: i64,
@@ -350,4 +354,19 @@ pub struct Snapshot {
     /// (group, bridge, platform message ref, history id) for the history
     /// rows loaded.
     pub bridge_refs: Vec<(String, String, String, i64)>,
+    /// API tokens (hashes only).
+    pub tokens: Vec<TokenRecord>,
+}
+
+/// An API token as stored: never the token itself, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Short and public: what `token list` shows and `revoke` takes.
+    pub id: String,
+    /// `service` or `group:NAME`.
+    pub scope: String,
+    pub label: String,
+    /// Hex SHA-256 of the token.
+    pub hash: String,
+    pub created_at: Millis,
 }

@@ -423,7 +423,7 @@ impl Core {
 
     /// What a member said, as send routes carry it (this instance first
     /// on its trail).
-    fn route_message(
+    pub(crate) fn route_message(
         &self,
         id: String,
         origin: &str,

@@ -293,6 +293,16 @@ fn apply_op(tx: &Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()> {
             tx.prepare_cached("DELETE FROM route_seen WHERE at < ?1")?
                 .execute([before])?;
         }
+        StoreOp::AddToken(t) => {
+            tx.prepare_cached(
+                "INSERT INTO tokens(id, scope, label, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![t.id, t.scope, t.label, t.hash, t.created_at])?;
+        }
+        StoreOp::RevokeToken { id } => {
+            tx.prepare_cached("DELETE FROM tokens WHERE id = ?1")?
+                .execute([id])?;
+        }
         StoreOp::BridgeRef {
             group,
             bridge,
@@ -328,6 +338,8 @@ fn op_name(op: &StoreOp) -> &'static str {
         StoreOp::Seen { .. } => "Seen",
         StoreOp::PruneSeen { .. } => "PruneSeen",
         StoreOp::BridgeRef { .. } => "BridgeRef",
+        StoreOp::AddToken(_) => "AddToken",
+        StoreOp::RevokeToken { .. } => "RevokeToken",
     }
 }
 

@@ -99,6 +99,21 @@ impl Store {
             })?
             .collect::<Result<Vec<_>, _>>()?;
 
+        let tokens = tx
+            .prepare_cached(
+                "SELECT id, scope, label, hash, created_at FROM tokens ORDER BY created_at, id",
+            )?
+            .query_map([], |row| {
+                Ok(TokenRecord {
+                    id: row.get(0)?,
+                    scope: row.get(1)?,
+                    label: row.get(2)?,
+                    hash: row.get(3)?,
+                    created_at: row.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+
         let instance_id = read_instance_id(&tx)?;
 
         tx.finish()?;
@@ -116,6 +131,7 @@ impl Store {
             max_outbox_id,
             instance_id,
             bridge_refs,
+            tokens,
         })
     }
 

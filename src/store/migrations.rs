@@ -126,6 +126,17 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX bridge_refs_history ON bridge_refs(history_id);
     ",
+    // 5: API tokens (only their SHA-256 is stored); `scope` is 'service'
+    // or 'group:NAME'.
+    "
+    CREATE TABLE tokens (
+        id         TEXT PRIMARY KEY,
+        scope      TEXT NOT NULL,
+        label      TEXT NOT NULL DEFAULT '',
+        hash       TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this binary writes: the number of migrations.

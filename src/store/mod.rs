@@ -42,6 +42,7 @@ mod load;
 mod lock;
 mod migrations;
 mod rows;
+pub mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;

@@ -1,0 +1,419 @@
+//! The operations API in the core (`/api/v1`, docs/api.md): the HTTP
+//! adapter authenticates the bearer token and hands the request over as
+//! an [`ApiCall`] with the token's scope; everything else — which group a
+//! scope may see, validation, the effect and its answer — is decided here,
+//! and the answer goes out as `Output::Reply` after the batch's commit.
+//!
+//! Errors have one shape: `{"error": "<code>", "message": "<sentence>"}`.
+
+use serde_json::{json, Value};
+
+use super::model::{HistoryRecord, MemberState, Millis};
+use super::route::PostReply;
+use super::stanza::{self, Fanout};
+use super::text::format_line;
+use super::{Core, Output};
+
+/// What a token may reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Service,
+    Group(String),
+}
+
+impl Scope {
+    /// `service` or `group:NAME`, as stored.
+    pub fn parse(s: &str) -> Option<Scope> {
+        if s == "service" {
+            return Some(Scope::Service);
+        }
+        s.strip_prefix("group:")
+            .map(|g| Scope::Group(g.to_string()))
+    }
+
+    fn reaches(&self, group: &str) -> bool {
+        match self {
+            Scope::Service => true,
+            Scope::Group(g) => g == group,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+/// An authenticated request under `/api/v1`.
+#[derive(Debug, Clone)]
+pub struct ApiCall {
+    /// Matches the `PostReply` to the waiting request.
+    pub token: u64,
+    pub scope: Scope,
+    pub method: ApiMethod,
+    /// The path after `/api/v1/`, split at `/` (percent-decoded).
+    pub path: Vec<String>,
+    pub query: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// The largest `limit` of `GET …/messages`.
+pub const MAX_LIMIT: usize = 1000;
+
+fn answer(token: u64, status: u16, body: Value) -> Output {
+    Output::Reply(PostReply {
+        token,
+        status,
+        content_type: "application/json",
+        body: body.to_string(),
+    })
+}
+
+/// An error answer: a machine code and one sentence for people.
+pub fn api_error(token: u64, status: u16, code: &str, message: &str) -> Output {
+    answer(token, status, json!({ "error": code, "message": message }))
+}
+
+type Answer = Result<(u16, Value), (u16, &'static str, String)>;
+
+fn not_found(what: &str) -> (u16, &'static str, String) {
+    (404, "not_found", format!("{what} does not exist."))
+}
+
+fn forbidden() -> (u16, &'static str, String) {
+    (
+        403,
+        "forbidden",
+        "This token's scope does not reach that.".into(),
+    )
+}
+
+fn unprocessable(field: &str, why: &str) -> (u16, &'static str, String) {
+    (422, "invalid_field", format!("{field}: {why}."))
+}
+
+/// The JSON object of a request body, or a 400.
+fn object(body: &[u8]) -> Result<serde_json::Map<String, Value>, (u16, &'static str, String)> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err((
+            400,
+            "malformed_json",
+            "The body must be a JSON object.".into(),
+        )),
+        Err(e) => Err((400, "malformed_json", format!("The body is not JSON: {e}."))),
+    }
+}
+
+/// Refuses fields a change would otherwise silently ignore.
+fn only_fields(
+    m: &serde_json::Map<String, Value>,
+    allowed: &[&str],
+) -> Result<(), (u16, &'static str, String)> {
+    match m.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(unprocessable(
+            k,
+            &format!("unknown field (allowed: {})", allowed.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+impl Core {
+    pub(crate) fn on_api_call(&mut self, now: Millis, c: ApiCall, out: &mut Vec<Output>) {
+        let token = c.token;
+        let result = self.api(now, &c, out);
+        out.push(match result {
+            Ok((status, body)) => answer(token, status, body),
+            Err((status, code, message)) => api_error(token, status, code, &message),
+        });
+    }
+
+    fn api(&mut self, now: Millis, c: &ApiCall, out: &mut Vec<Output>) -> Answer {
+        use ApiMethod::*;
+        let path: Vec<&str> = c.path.iter().map(String::as_str).collect();
+        match (c.method, path.as_slice()) {
+            (Get, ["groups"]) => Ok((200, self.api_groups(&c.scope))),
+            (Get, ["groups", g]) => {
+                self.api_scope(&c.scope, g)?;
+                let mut v = self.api_group(g).ok_or_else(|| not_found("That group"))?;
+                let admins: Vec<String> = self.groups[*g]
+                    .members
+                    .values()
+                    .filter(|m| m.rec.admin)
+                    .map(|m| m.rec.jid.to_string())
+                    .collect();
+                v["admins"] = json!(admins);
+                Ok((200, v))
+            }
+            (Get, ["groups", g, "members"]) => {
+                self.api_scope(&c.scope, g)?;
+                Ok((200, self.api_members(g)))
+            }
+            (Get, ["groups", g, "messages"]) => {
+                self.api_scope(&c.scope, g)?;
+                self.api_history(g, &c.query)
+            }
+            (Post, ["groups", g, "messages"]) => {
+                self.api_scope(&c.scope, g)?;
+                self.api_say(now, g, &c.body, out)
+            }
+            (_, ["groups", ..]) => Err((
+                405,
+                "method_not_allowed",
+                "That method is not available on this resource.".into(),
+            )),
+            _ => Err(not_found("That resource")),
+        }
+    }
+
+    /// 404 for a group that does not exist (whatever the scope: a group
+    /// token learns nothing about other groups from it, as 403 says the
+    /// same for every name), 403 for one outside the scope.
+    fn api_scope(&self, scope: &Scope, group: &str) -> Result<(), (u16, &'static str, String)> {
+        if !scope.reaches(group) {
+            return Err(forbidden());
+        }
+        if !self.groups.contains_key(group) {
+            return Err(not_found("That group"));
+        }
+        Ok(())
+    }
+
+    fn api_group(&self, name: &str) -> Option<Value> {
+        let g = self.groups.get(name)?;
+        Some(json!({
+            "name": &*g.name,
+            "jid": g.jid,
+            "title": g.title,
+            "join": g.join.as_str(),
+            "members": g.member_count(),
+            "online": g.online_count(),
+            "pending": g.pending().count(),
+        }))
+    }
+
+    fn api_groups(&self, scope: &Scope) -> Value {
+        Value::Array(
+            self.groups
+                .keys()
+                .filter(|g| scope.reaches(g))
+                .filter_map(|g| self.api_group(g))
+                .collect(),
+        )
+    }
+
+    fn api_members(&self, name: &str) -> Value {
+        let Some(g) = self.groups.get(name) else {
+            return json!([]);
+        };
+        Value::Array(
+            g.members
+                .values()
+                .filter(|m| m.rec.state != MemberState::Invited)
+                .map(|m| {
+                    json!({
+                        "jid": &*m.rec.jid,
+                        "nick": m.rec.nick,
+                        "fid": m.rec.fid,
+                        "state": if m.is_member() { "member" } else { "pending" },
+                        "admin": m.rec.admin,
+                        "muted": m.rec.muted,
+                        "online": m.online(),
+                        "joined_at": stanza::xep0082(m.rec.joined_at),
+                        "last_seen": stanza::xep0082(m.rec.last_seen),
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// `GET …/messages`: newest last; `limit` (default 100, at most
+    /// 1000), `before` / `after` (history ids), `order=desc`. Served from
+    /// the history the core holds (the newest 1 000 rows per group).
+    fn api_history(&self, name: &str, query: &[(String, String)]) -> Answer {
+        let q = |k: &str| query.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
+        let num = |k: &str| -> Result<Option<i64>, (u16, &'static str, String)> {
+            q(k).map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| unprocessable(k, "must be a whole number"))
+            })
+            .transpose()
+        };
+        let limit = match num("limit")? {
+            None => 100,
+            Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => n as usize,
+            Some(_) => return Err(unprocessable("limit", "must be 1 to 1000")),
+        };
+        let before = num("before")?;
+        let after = num("after")?;
+        let desc = match q("order") {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(_) => return Err(unprocessable("order", "must be asc or desc")),
+        };
+        let g = self
+            .groups
+            .get(name)
+            .ok_or_else(|| not_found("That group"))?;
+        let rows: Vec<&HistoryRecord> = g
+            .history
+            .iter()
+            .filter(|h| !h.removed)
+            .filter(|h| before.is_none_or(|b| h.id < b))
+            .filter(|h| after.is_none_or(|a| h.id > a))
+            .collect();
+        // The `limit` rows nearest the cursor: after → the oldest ones
+        // after it; otherwise the newest.
+        let picked: Vec<&HistoryRecord> = if after.is_some() {
+            rows.into_iter().take(limit).collect()
+        } else {
+            let skip = rows.len().saturating_sub(limit);
+            rows.into_iter().skip(skip).collect()
+        };
+        let mut v: Vec<Value> = picked
+            .into_iter()
+            .map(|h| {
+                json!({
+                    "id": h.id,
+                    "sent_at": stanza::xep0082(h.at),
+                    "nick": h.nick,
+                    "body": h.text,
+                    "via": h.sender.strip_prefix("route:").map_or(
+                        if h.sender == "api" { "api" } else { "xmpp" }.to_string(),
+                        str::to_string,
+                    ),
+                })
+            })
+            .collect();
+        if desc {
+            v.reverse();
+        }
+        Ok((200, Value::Array(v)))
+    }
+
+    /// `POST …/messages`: `{body, nick?, to?}`.
+    fn api_say(&mut self, now: Millis, name: &str, body: &[u8], out: &mut Vec<Output>) -> Answer {
+        let m = object(body)?;
+        only_fields(&m, &["body", "nick", "to"])?;
+        let text = match m.get("body") {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+            Some(Value::String(_)) => return Err(unprocessable("body", "must not be empty")),
+            Some(_) => return Err(unprocessable("body", "must be a string")),
+            None => return Err(unprocessable("body", "is required")),
+        };
+        if text.chars().count() > self.cfg.max_body {
+            return Err((
+                413,
+                "too_large",
+                format!("body is longer than {} characters.", self.cfg.max_body),
+            ));
+        }
+        let nick = match m.get("nick") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                let n = super::names::clean_remote_nick(s);
+                if n.is_empty() {
+                    return Err(unprocessable("nick", "has no usable characters"));
+                }
+                Some(n)
+            }
+            Some(_) => return Err(unprocessable("nick", "must be a string")),
+        };
+        let to: Option<Vec<String>> = match m.get("to") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(a)) => {
+                let mut jids = Vec::new();
+                for j in a {
+                    let Some(j) = j.as_str().and_then(super::names::normalize_bare_jid) else {
+                        return Err(unprocessable("to", "must be a list of bare JIDs"));
+                    };
+                    jids.push(j);
+                }
+                if jids.is_empty() {
+                    return Err(unprocessable("to", "must name at least one member"));
+                }
+                Some(jids)
+            }
+            Some(_) => return Err(unprocessable("to", "must be a list of bare JIDs")),
+        };
+        let line = match &nick {
+            Some(n) => format_line(n, &text),
+            None => text.clone(),
+        };
+        let g = self
+            .groups
+            .get(name)
+            .ok_or_else(|| not_found("That group"))?;
+        if let Some(to) = to {
+            // Only to those members: no history, no routes.
+            if let Some(j) = to
+                .iter()
+                .find(|j| !g.members.get(*j).is_some_and(|m| m.is_member()))
+            {
+                return Err(unprocessable("to", &format!("{j} is not a member")));
+            }
+            let from = g.jid.clone();
+            let id = self.sys_id();
+            for (i, j) in to.iter().enumerate() {
+                out.push(Output::Send(stanza::chat(
+                    &from,
+                    j,
+                    &format!("{id}-{i}"),
+                    &line,
+                )));
+            }
+            return Ok((202, json!({ "id": id })));
+        }
+        self.last_history_id += 1;
+        let seq = self.last_history_id;
+        let shared = self.cfg.shared_copy_ids;
+        let mode = self.cfg.offline;
+        let g = self
+            .groups
+            .get(name)
+            .ok_or_else(|| not_found("That group"))?;
+        let mut e = stanza::chat_template(&g.jid, &line);
+        if let Some(n) = &nick {
+            e.append_child(stanza::text_child("nick", stanza::NS_NICK, n));
+        }
+        let mut f = Fanout::new(e, Some(super::relay::copy_id_prefix(seq)));
+        for m in g.members.values() {
+            if super::relay::receives(m, "api", now, mode) {
+                f.push(m.rec.jid.clone(), super::relay::copy_n(shared, m));
+            }
+        }
+        let jid = g.jid.clone();
+        self.relayed += f.copies.len() as u64;
+        if !f.copies.is_empty() {
+            out.push(Output::Fanout(f));
+        }
+        let shown = nick.clone().unwrap_or_default();
+        let id = super::text::message_id(&self.instance_id, seq);
+        if self.has_send_routes(name) {
+            let msg = self.route_message(id.clone(), &jid, &shown, &text, now);
+            self.forward(now, name, &msg, None, out);
+        }
+        self.acknowledged = true;
+        self.push_history(
+            name,
+            HistoryRecord {
+                id: seq,
+                group: name.to_string(),
+                sender: "api".into(),
+                nick: shown,
+                text,
+                at: now,
+                origin_id: None,
+                edited_at: None,
+                removed: false,
+            },
+            out,
+        );
+        Ok((202, json!({ "id": seq, "message_id": id })))
+    }
+}

@@ -1,0 +1,241 @@
+//! The operations API in the core: scopes, shapes, paging, messages and
+//! the error statuses, with an explicit `now`.
+
+use super::*;
+use crate::core::api::{ApiCall, ApiMethod, Scope};
+use crate::core::route::PostReply;
+
+impl T {
+    fn api(
+        &mut self,
+        scope: Scope,
+        method: ApiMethod,
+        path: &str,
+        body: &str,
+    ) -> (u16, serde_json::Value) {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        self.input(Input::Api(ApiCall {
+            token: 9,
+            scope,
+            method,
+            path: path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            query: serde_urlencoded::from_str(query).unwrap(),
+            body: body.as_bytes().to_vec(),
+        }));
+        let r: Vec<&PostReply> = self
+            .out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Reply(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(r.len(), 1, "{:?}", self.out);
+        assert_eq!(r[0].token, 9);
+        (r[0].status, serde_json::from_str(&r[0].body).unwrap())
+    }
+}
+
+fn svc() -> Scope {
+    Scope::Service
+}
+fn lobby() -> Scope {
+    Scope::Group("lobby".into())
+}
+
+fn api_group() -> T {
+    let mut t = open_group("");
+    t.join("alice").join("bob").join("carol");
+    t
+}
+
+#[test]
+fn groups_and_members_by_scope() {
+    let mut t = api_group();
+    let (s, v) = t.api(svc(), ApiMethod::Get, "groups", "");
+    assert_eq!(s, 200);
+    assert_eq!(v[0]["name"], "lobby");
+    assert_eq!(v[0]["jid"], G);
+    assert_eq!(v[0]["members"], 3);
+    assert_eq!(v[0]["online"], 3);
+    assert_eq!(v[0]["join"], "open");
+    let (_, v) = t.api(Scope::Group("other".into()), ApiMethod::Get, "groups", "");
+    assert_eq!(
+        v,
+        serde_json::json!([]),
+        "a group token sees only its group"
+    );
+    let (s, v) = t.api(
+        Scope::Group("other".into()),
+        ApiMethod::Get,
+        "groups/lobby",
+        "",
+    );
+    assert_eq!((s, v["error"].as_str()), (403, Some("forbidden")));
+    assert!(v["message"].as_str().is_some());
+    let (s, v) = t.api(svc(), ApiMethod::Get, "groups/nosuch", "");
+    assert_eq!((s, v["error"].as_str()), (404, Some("not_found")));
+    let (s, v) = t.api(lobby(), ApiMethod::Get, "groups/lobby", "");
+    assert_eq!(s, 200);
+    assert_eq!(v["admins"], serde_json::json!(["alice@localhost"]));
+    let (s, v) = t.api(lobby(), ApiMethod::Get, "groups/lobby/members", "");
+    assert_eq!(s, 200);
+    let bob = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["jid"] == "bob@localhost")
+        .unwrap();
+    assert_eq!(bob["state"], "member");
+    assert_eq!(bob["online"], true);
+    assert_eq!(bob["admin"], false);
+    let (s, _) = t.api(svc(), ApiMethod::Get, "nothing/here", "");
+    assert_eq!(s, 404);
+    let (s, _) = t.api(svc(), ApiMethod::Delete, "groups/lobby/members", "");
+    assert_eq!(s, 405);
+}
+
+#[test]
+fn messages_are_said_stored_and_paged() {
+    let mut t = api_group();
+    let (s, v) = t.api(
+        lobby(),
+        ApiMethod::Post,
+        "groups/lobby/messages",
+        r#"{"body":"hello","nick":"bot"}"#,
+    );
+    assert_eq!(s, 202, "{v}");
+    for who in [A, B, C] {
+        assert_eq!(t.bodies(who), ["[bot] hello"]);
+    }
+    assert!(t
+        .stores()
+        .iter()
+        .any(|s| matches!(s, StoreOp::AppendHistory(h) if h.text == "hello" && h.sender == "api")));
+    // A notice from the group itself, then only to chosen members.
+    t.later(10).api(
+        lobby(),
+        ApiMethod::Post,
+        "groups/lobby/messages",
+        r#"{"body":"maintenance at noon"}"#,
+    );
+    assert_eq!(t.bodies(B), ["maintenance at noon"]);
+    let (s, _) = t.later(10).api(
+        lobby(),
+        ApiMethod::Post,
+        "groups/lobby/messages",
+        r#"{"body":"psst","to":["bob@localhost"]}"#,
+    );
+    assert_eq!(s, 202);
+    assert_eq!(t.bodies(B), ["psst"]);
+    assert!(
+        t.bodies(A).is_empty() && t.stores().is_empty(),
+        "no history for chosen members"
+    );
+    for i in 0..10 {
+        t.later(10).say("bob", &format!("m{i}"));
+    }
+    let (s, v) = t.api(lobby(), ApiMethod::Get, "groups/lobby/messages?limit=3", "");
+    assert_eq!(s, 200);
+    let bodies: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["m7", "m8", "m9"], "newest last");
+    let first = v[0]["id"].as_i64().unwrap();
+    let (_, v) = t.api(
+        lobby(),
+        ApiMethod::Get,
+        &format!("groups/lobby/messages?limit=2&before={first}"),
+        "",
+    );
+    let bodies: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["m5", "m6"]);
+    let (_, v) = t.api(
+        lobby(),
+        ApiMethod::Get,
+        &format!("groups/lobby/messages?after={first}&order=desc"),
+        "",
+    );
+    let bodies: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["m9", "m8"]);
+    let (_, v) = t.api(
+        lobby(),
+        ApiMethod::Get,
+        "groups/lobby/messages?limit=1000",
+        "",
+    );
+    assert_eq!(v[0]["nick"], "bot");
+    assert_eq!(v[0]["via"], "api");
+    assert_eq!(v[2]["via"], "xmpp");
+}
+
+#[test]
+fn bad_requests_have_their_status_and_change_nothing() {
+    let mut t = api_group();
+    for (body, status, code, field) in [
+        ("{", 400, "malformed_json", ""),
+        ("[1]", 400, "malformed_json", ""),
+        (
+            r#"{"body":"x","colour":"red"}"#,
+            422,
+            "invalid_field",
+            "colour",
+        ),
+        (r#"{"body":""}"#, 422, "invalid_field", "body"),
+        (r#"{"body":3}"#, 422, "invalid_field", "body"),
+        (r#"{"nick":"x"}"#, 422, "invalid_field", "body"),
+        (
+            r#"{"body":"x","to":["not a jid"]}"#,
+            422,
+            "invalid_field",
+            "to",
+        ),
+        (
+            r#"{"body":"x","to":["dora@localhost"]}"#,
+            422,
+            "invalid_field",
+            "to",
+        ),
+    ] {
+        let (s, v) = t.api(lobby(), ApiMethod::Post, "groups/lobby/messages", body);
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (status, Some(code)),
+            "{body}: {v}"
+        );
+        assert!(
+            v["message"].as_str().unwrap().contains(field),
+            "{body}: {v}"
+        );
+        assert!(t.sent().is_empty() && t.stores().is_empty(), "{body}");
+    }
+    let long = format!(r#"{{"body":"{}"}}"#, "x".repeat(20_000));
+    let (s, _) = t.api(lobby(), ApiMethod::Post, "groups/lobby/messages", &long);
+    assert_eq!(s, 413);
+    for q in ["limit=0", "limit=1001", "limit=x", "before=x", "order=up"] {
+        let (s, v) = t.api(
+            lobby(),
+            ApiMethod::Get,
+            &format!("groups/lobby/messages?{q}"),
+            "",
+        );
+        assert_eq!(s, 422, "{q}: {v}");
+    }
+}

@@ -1,0 +1,175 @@
+//! The operations API end to end (first slice): tokens made with the real
+//! binary's `talkgroups token` while the component runs, 401 and 403, the
+//! groups and members as JSON, a message posted through the API reaching
+//! real XMPP clients, and the history read back. Against Prosody and
+//! ejabberd.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::{body_of, free_port, is_from_bare, join, Kind, Server, Talkgroups};
+
+const T: Duration = Duration::from_secs(10);
+const LOBBY: &str = "lobby@groups.localhost";
+
+support::for_each_server!(tokens_scopes_groups_and_messages);
+
+/// `talkgroups token ARGS…` against `tg`'s config; stdout.
+fn token(tg: &Talkgroups, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_talkgroups"))
+        .arg("token")
+        .args(args)
+        .arg("--config")
+        .arg(&tg.config_path)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run talkgroups token");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn tokens_scopes_groups_and_messages(kind: Kind) {
+    let p = Server::start(kind, &[(support::COMPONENT, support::SECRET)]);
+    let http = free_port();
+    let tg = Talkgroups::start(
+        &p,
+        &format!(
+            "[http]\nlisten = \"127.0.0.1:{http}\"\n\n[[group]]\nname = \"lobby\"\ntitle = \"Lobby\"\njoin = \"open\"\nadmins = [\"ann@localhost\"]\n\n[[group]]\nname = \"den\"\njoin = \"open\"\n"
+        ),
+    );
+    let mut ann = join(&p, "ann", LOBBY).await;
+    let mut bob = join(&p, "bob", LOBBY).await;
+    for c in [&mut ann, &mut bob] {
+        c.drain_for(Duration::from_millis(300)).await;
+    }
+    // Tokens made while the component runs work at once.
+    let (ok, service, err) = token(&tg, &["add", "--scope", "service", "--label", "ops"]);
+    assert!(ok, "{err}");
+    assert!(service.starts_with("tg_"), "{service}");
+    let (ok, group, _) = token(&tg, &["add", "--scope", "group:lobby"]);
+    assert!(ok);
+    let (ok, _, err) = token(&tg, &["add", "--scope", "admin"]);
+    assert!(!ok && err.contains("--scope"), "{err}");
+    let (_, list, _) = token(&tg, &["list"]);
+    assert!(list.contains("service") && list.contains("group:lobby") && list.contains("ops"));
+    assert!(
+        !list.contains(&service) && !list.contains(&group),
+        "never the tokens"
+    );
+
+    let base = format!("http://127.0.0.1:{http}/api/v1");
+    let c = reqwest::Client::new();
+    let get = |path: &str, tok: &str| c.get(format!("{base}/{path}")).bearer_auth(tok).send();
+    let r = c.get(format!("{base}/groups")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = get("groups", "tg_wrong").await.unwrap();
+    assert_eq!(r.status(), 401);
+    let v: serde_json::Value = r
+        .text()
+        .await
+        .unwrap()
+        .parse::<serde_json::Value>()
+        .unwrap();
+    assert_eq!(v["error"], "unauthorized");
+    let r = get("groups/den", &group).await.unwrap();
+    assert_eq!(r.status(), 403);
+    let v: serde_json::Value = get("groups", &service)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .parse::<serde_json::Value>()
+        .unwrap();
+    assert_eq!(v.as_array().map(Vec::len), Some(2));
+    let v: serde_json::Value = get("groups", &group)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .parse::<serde_json::Value>()
+        .unwrap();
+    assert_eq!(v.as_array().map(Vec::len), Some(1));
+    assert_eq!(v[0]["name"], "lobby");
+    assert_eq!(v[0]["members"], 2);
+    let v: serde_json::Value = get("groups/lobby/members", &group)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .parse::<serde_json::Value>()
+        .unwrap();
+    assert_eq!(v.as_array().map(Vec::len), Some(2), "{v}");
+
+    // A message through the API reaches the members' clients, once.
+    let r = c
+        .post(format!("{base}/groups/lobby/messages"))
+        .bearer_auth(&group)
+        .header("content-type", "application/json")
+        .body(serde_json::json!({"body": "deploy done", "nick": "ci"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    for cl in [&mut ann, &mut bob] {
+        let got: Vec<String> = cl
+            .drain_for(Duration::from_millis(1200))
+            .await
+            .iter()
+            .filter(|e| e.name() == "message" && is_from_bare(e, LOBBY))
+            .filter_map(body_of)
+            .collect();
+        assert_eq!(got, ["[ci] deploy done"]);
+    }
+    bob.send_message(LOBBY, "thanks").await;
+    ann.expect_body_from(LOBBY, T).await;
+    let v: serde_json::Value = get("groups/lobby/messages?limit=2", &group)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .parse::<serde_json::Value>()
+        .unwrap();
+    let bodies: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["body"].as_str())
+        .collect();
+    assert_eq!(bodies, ["deploy done", "thanks"]);
+    // An unknown field is refused by name; a revoked token is refused.
+    let r = c
+        .post(format!("{base}/groups/lobby/messages"))
+        .bearer_auth(&group)
+        .header("content-type", "application/json")
+        .body(serde_json::json!({"body": "x", "colour": "red"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let v: serde_json::Value = r
+        .text()
+        .await
+        .unwrap()
+        .parse::<serde_json::Value>()
+        .unwrap();
+    assert!(v["message"].as_str().unwrap_or_default().contains("colour"));
+    let id = list
+        .lines()
+        .find(|l| l.contains("group:lobby"))
+        .and_then(|l| l.split('\t').next())
+        .unwrap()
+        .to_string();
+    let (ok, _, err) = token(&tg, &["revoke", &id]);
+    assert!(ok, "{err}");
+    assert_eq!(get("groups", &group).await.unwrap().status(), 401);
+    assert!(!tg.log().contains(&service) && !tg.log().contains(&group));
+}
