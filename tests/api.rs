@@ -145,6 +145,20 @@ async fn tokens_scopes_groups_and_messages(kind: Kind) {
         .filter_map(|m| m["body"].as_str())
         .collect();
     assert_eq!(bodies, ["deploy done", "thanks"]);
+    // A PUT of a new member: their client gets the group's request.
+    p.register("dora", "pw");
+    let mut dora = support::TestClient::connect_online(&p, "dora", "pw", "r").await;
+    let r = c
+        .put(format!("{base}/groups/lobby/members/dora@localhost"))
+        .bearer_auth(&group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    dora.wait_for(T, |e| {
+        e.name() == "presence" && is_from_bare(e, LOBBY) && e.attr("type") == Some("subscribe")
+    })
+    .await;
     // An unknown field is refused by name; a revoked token is refused.
     let r = c
         .post(format!("{base}/groups/lobby/messages"))

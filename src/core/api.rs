@@ -8,6 +8,7 @@
 
 use serde_json::{json, Value};
 
+use super::command::Command;
 use super::model::{HistoryRecord, MemberState, Millis};
 use super::route::PostReply;
 use super::stanza::{self, Fanout};
@@ -123,7 +124,87 @@ fn only_fields(
     }
 }
 
+/// A JID from the path, or a 422 naming it.
+fn path_jid(raw: &str) -> Result<String, (u16, &'static str, String)> {
+    super::names::normalize_bare_jid(raw)
+        .ok_or_else(|| unprocessable("jid", &format!("{raw:?} is not a bare JID")))
+}
+
+/// A command's reply as an API answer: `OK…` is success (`ok` status),
+/// anything else says why nothing changed (409).
+fn from_reply(reply: Option<String>, ok: u16) -> Answer {
+    match reply {
+        Some(r) if r.starts_with("OK") => Ok((ok, json!({ "status": "ok", "message": r }))),
+        Some(r) => Err((409, "conflict", r)),
+        None => Err(not_found("That group")),
+    }
+}
+
 impl Core {
+    /// `PUT …/members/{jid}`: a new member (as `//add`: approves a pending
+    /// request or invites) → 201; `{admin?, muted?}` on a member → 200.
+    fn api_put_member(
+        &mut self,
+        now: Millis,
+        g: &str,
+        jid: &str,
+        body: &[u8],
+        out: &mut Vec<Output>,
+    ) -> Answer {
+        let fields = if body.iter().all(u8::is_ascii_whitespace) {
+            serde_json::Map::new()
+        } else {
+            object(body)?
+        };
+        only_fields(&fields, &["admin", "muted"])?;
+        let flag = |k: &str| -> Result<Option<bool>, (u16, &'static str, String)> {
+            match fields.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Bool(b)) => Ok(Some(*b)),
+                Some(_) => Err(unprocessable(k, "must be true or false")),
+            }
+        };
+        let (admin, muted) = (flag("admin")?, flag("muted")?);
+        let member = self.groups[g]
+            .members
+            .get(jid)
+            .filter(|m| m.is_member())
+            .map(|m| (m.rec.admin, m.rec.muted, m.rec.fid.clone()));
+        let Some((is_admin, is_muted, fid)) = member else {
+            if admin.is_some() || muted.is_some() {
+                return Err(unprocessable(
+                    "admin",
+                    "flags are set on members; add them first",
+                ));
+            }
+            return from_reply(
+                self.run_for_api(now, g, Command::Add(jid.to_string()), out),
+                201,
+            );
+        };
+        if let Some(a) = admin.filter(|a| *a != is_admin) {
+            let cmd = if a {
+                Command::Admin(jid.into())
+            } else {
+                Command::Unadmin(jid.into())
+            };
+            from_reply(self.run_for_api(now, g, cmd, out), 200)?;
+        }
+        if let Some(m) = muted.filter(|m| *m != is_muted) {
+            let cmd = if m {
+                Command::Mute(fid)
+            } else {
+                Command::Unmute(fid)
+            };
+            from_reply(self.run_for_api(now, g, cmd, out), 200)?;
+        }
+        let m = &self.groups[g].members[jid];
+        Ok((
+            200,
+            json!({ "jid": jid, "admin": m.rec.admin, "muted": m.rec.muted }),
+        ))
+    }
+
     pub(crate) fn on_api_call(&mut self, now: Millis, c: ApiCall, out: &mut Vec<Output>) {
         let token = c.token;
         let result = self.api(now, &c, out);
@@ -161,6 +242,44 @@ impl Core {
             (Post, ["groups", g, "messages"]) => {
                 self.api_scope(&c.scope, g)?;
                 self.api_say(now, g, &c.body, out)
+            }
+            (Put, ["groups", g, "members", jid]) => {
+                self.api_scope(&c.scope, g)?;
+                let jid = path_jid(jid)?;
+                self.api_put_member(now, g, &jid, &c.body, out)
+            }
+            (Delete, ["groups", g, "members", jid]) => {
+                self.api_scope(&c.scope, g)?;
+                let jid = path_jid(jid)?;
+                if !self.groups[*g].members.contains_key(&jid) {
+                    return Err(not_found("That member"));
+                }
+                from_reply(self.run_for_api(now, g, Command::Kick(jid), out), 200)
+            }
+            (Get, ["groups", g, "blacklist"]) => {
+                self.api_scope(&c.scope, g)?;
+                let mut l: Vec<&String> = self.groups[*g].blacklist.iter().collect();
+                l.sort();
+                Ok((200, json!(l)))
+            }
+            (Put, ["groups", g, "blacklist", jid]) => {
+                self.api_scope(&c.scope, g)?;
+                let jid = path_jid(jid)?;
+                if self.groups[*g].blacklist.contains(&jid) {
+                    return Ok((
+                        200,
+                        json!({ "status": "ok", "message": "Already blacklisted." }),
+                    ));
+                }
+                from_reply(self.run_for_api(now, g, Command::Blacklist(jid), out), 201)
+            }
+            (Delete, ["groups", g, "blacklist", jid]) => {
+                self.api_scope(&c.scope, g)?;
+                let jid = path_jid(jid)?;
+                if !self.groups[*g].blacklist.contains(&jid) {
+                    return Err(not_found("That blacklist entry"));
+                }
+                from_reply(self.run_for_api(now, g, Command::Pass(jid), out), 200)
             }
             (_, ["groups", ..]) => Err((
                 405,

@@ -239,3 +239,102 @@ fn bad_requests_have_their_status_and_change_nothing() {
         assert_eq!(s, 422, "{q}: {v}");
     }
 }
+
+#[test]
+fn members_and_the_blacklist_change_as_the_commands_do() {
+    let mut t = api_group();
+    // A new JID: invited as //add does (the group asks for a subscription).
+    let (s, v) = t.api(
+        lobby(),
+        ApiMethod::Put,
+        "groups/lobby/members/dora@localhost",
+        "",
+    );
+    assert_eq!(s, 201, "{v}");
+    assert!(t
+        .presences("dora@localhost")
+        .contains(&Some("subscribe".into())));
+    // Flags on a member.
+    let (s, v) = t.api(
+        lobby(),
+        ApiMethod::Put,
+        "groups/lobby/members/bob@localhost",
+        r#"{"admin":true,"muted":true}"#,
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (v["admin"].as_bool(), v["muted"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert!(t.stores().iter().any(|s| matches!(s, StoreOp::UpsertMember(m) if &*m.jid == "bob@localhost" && m.admin && m.muted)));
+    let (s, v) = t.api(
+        lobby(),
+        ApiMethod::Put,
+        "groups/lobby/members/bob@localhost",
+        r#"{"admin":"yes"}"#,
+    );
+    assert_eq!((s, v["error"].as_str()), (422, Some("invalid_field")));
+    let (s, _) = t.api(
+        lobby(),
+        ApiMethod::Put,
+        "groups/lobby/members/not%20a%20jid",
+        "",
+    );
+    assert_eq!(s, 422);
+    let (s, _) = t.api(
+        lobby(),
+        ApiMethod::Put,
+        "groups/lobby/members/bob@localhost",
+        r#"{"owner":true}"#,
+    );
+    assert_eq!(s, 422);
+    // Removed as //kick removes.
+    let (s, v) = t.api(
+        lobby(),
+        ApiMethod::Delete,
+        "groups/lobby/members/carol@localhost",
+        "",
+    );
+    assert_eq!(s, 200, "{v}");
+    assert!(!t.core.groups["lobby"]
+        .members
+        .contains_key("carol@localhost"));
+    let (s, _) = t.api(
+        lobby(),
+        ApiMethod::Delete,
+        "groups/lobby/members/carol@localhost",
+        "",
+    );
+    assert_eq!(s, 404);
+    // The blacklist.
+    let (s, _) = t.api(
+        lobby(),
+        ApiMethod::Put,
+        "groups/lobby/blacklist/eve@localhost",
+        "",
+    );
+    assert_eq!(s, 201);
+    let (_, v) = t.api(lobby(), ApiMethod::Get, "groups/lobby/blacklist", "");
+    assert_eq!(v, serde_json::json!(["eve@localhost"]));
+    let (s, _) = t.api(
+        lobby(),
+        ApiMethod::Put,
+        "groups/lobby/blacklist/eve@localhost",
+        "",
+    );
+    assert_eq!(s, 200, "already");
+    let (s, _) = t.api(
+        lobby(),
+        ApiMethod::Delete,
+        "groups/lobby/blacklist/eve@localhost",
+        "",
+    );
+    assert_eq!(s, 200);
+    let (s, _) = t.api(
+        lobby(),
+        ApiMethod::Delete,
+        "groups/lobby/blacklist/eve@localhost",
+        "",
+    );
+    assert_eq!(s, 404);
+}

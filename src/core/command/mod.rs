@@ -679,6 +679,24 @@ impl Core {
         }
     }
 
+    /// Runs a group command for the operations API, as an admin named
+    /// `api`: the effect and the members' notices are the command's own.
+    pub(crate) fn run_for_api(
+        &mut self,
+        now: Millis,
+        group: &str,
+        cmd: Command,
+        out: &mut Vec<Output>,
+    ) -> Reply {
+        let ctx = Ctx {
+            from: "api".into(),
+            from_bare: "api".into(),
+            from_res: None,
+        };
+        self.acknowledged = true;
+        self.run(now, &ctx, group, Level::Admin, cmd, out)
+    }
+
     /// Changes a member's record and emits the store write. `f` returns
     /// `None` to change nothing.
     pub(crate) fn update_member<T>(
