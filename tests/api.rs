@@ -145,6 +145,16 @@ async fn tokens_scopes_groups_and_messages(kind: Kind) {
         .filter_map(|m| m["body"].as_str())
         .collect();
     assert_eq!(bodies, ["deploy done", "thanks"]);
+    // A group admin makes a token from their client; it works at once.
+    ann.send_message(LOBBY, "//token new from chat").await;
+    let reply = ann.expect_body_from(LOBBY, T).await;
+    let chat_token = reply.lines().nth(1).map(str::to_string).unwrap_or_default();
+    assert!(chat_token.starts_with("tg_"), "{reply}");
+    assert_eq!(
+        get("groups/lobby", &chat_token).await.unwrap().status(),
+        200
+    );
+    assert_eq!(get("groups/den", &chat_token).await.unwrap().status(), 403);
     // A PUT of a new member: their client gets the group's request.
     p.register("dora", "pw");
     let mut dora = support::TestClient::connect_online(&p, "dora", "pw", "r").await;

@@ -179,12 +179,19 @@ pub struct Core {
     pub(crate) multicast: Option<multicast::Multicast>,
     /// The stream to the server is up (rooms are joined only then).
     pub(crate) connected: bool,
+    /// API tokens (hashes only), from the database and `//token new`.
+    pub(crate) tokens: Vec<model::TokenRecord>,
+    /// Randomness for `//token new`, given by the app at start (the core
+    /// draws none itself), and how many tokens it has made from it.
+    token_seed: [u8; 32],
+    token_counter: u64,
 }
 
 impl Core {
     /// Builds the core from the stored snapshot and ensures the configured
     /// groups exist (outputs the store writes for that).
     pub fn new(cfg: CoreConfig, snap: Snapshot, now: Millis, out: &mut Vec<Output>) -> Core {
+        let snap_tokens = snap.tokens.clone();
         let service_admins: HashSet<String> = cfg.service_admins.iter().cloned().collect();
         let mut core = Core {
             groups: BTreeMap::new(),
@@ -205,6 +212,9 @@ impl Core {
             acknowledged: true,
             multicast: (cfg.multicast.clone()).map(|(s, b)| multicast::Multicast::new(s, b)),
             connected: false,
+            tokens: Vec::new(),
+            token_seed: snap.token_seed,
+            token_counter: 0,
             cfg,
         };
         for g in snap.groups {
@@ -277,6 +287,7 @@ impl Core {
             }
         }
         core.prune_bridge_refs();
+        core.tokens = snap_tokens;
         // Groups from the config: create missing ones, apply title/policy.
         for gc in core.cfg.groups.clone() {
             let domain = core.cfg.domain.clone();
@@ -378,9 +389,26 @@ impl Core {
                     r.next_at = or.next_at;
                     r.failures = or.failures;
                     r.last_received = or.last_received;
+                    // Room occupancies live in memory only.
+                    if r.muc.is_some() {
+                        r.muc.clone_from(&or.muc);
+                    }
                 }
             }
         }
+        self.connected = old.connected;
+        self.token_seed = old.token_seed;
+        self.token_counter = old.token_counter;
+    }
+
+    /// A new token: `tg_` and 64 hex digits of HMAC-SHA256(seed, counter).
+    pub(crate) fn next_token(&mut self) -> String {
+        self.token_counter += 1;
+        let tag = platform::crypto::hmac_sha256_tag(
+            &self.token_seed,
+            &[b"talkgroups token", &self.token_counter.to_be_bytes()],
+        );
+        format!("tg_{}", hex::encode(tag))
     }
 
     /// Members and online members across groups (for metrics).

@@ -356,6 +356,9 @@ pub struct Snapshot {
     pub bridge_refs: Vec<(String, String, String, i64)>,
     /// API tokens (hashes only).
     pub tokens: Vec<TokenRecord>,
+    /// Fresh randomness for the tokens `//token new` makes (drawn at each
+    /// load; zeros in tests).
+    pub token_seed: [u8; 32],
 }
 
 /// An API token as stored: never the token itself, only its SHA-256.

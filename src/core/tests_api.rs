@@ -338,3 +338,47 @@ fn members_and_the_blacklist_change_as_the_commands_do() {
     );
     assert_eq!(s, 404);
 }
+
+#[test]
+fn group_admins_make_list_and_revoke_group_tokens() {
+    let mut t = api_group();
+    let r = t.cmd("bob", "//token new x");
+    assert!(!r.starts_with("OK"), "admins only: {r}");
+    let r = t.cmd("alice", "//token new ci bot");
+    assert!(r.starts_with("OK, token "), "{r}");
+    let token = r.lines().nth(1).unwrap().to_string();
+    assert!(token.starts_with("tg_") && token.len() == 67, "{token}");
+    let rec = t
+        .stores()
+        .iter()
+        .find_map(|s| match s {
+            StoreOp::AddToken(rec) => Some((*rec).clone()),
+            _ => None,
+        })
+        .expect("stored");
+    assert_eq!(rec.scope, "group:lobby");
+    assert_eq!(rec.hash, crate::store::tokens::token_hash(&token));
+    assert!(
+        !format!("{:?}", t.stores()).contains(&token),
+        "only the hash is stored"
+    );
+    let r2 = t.cmd("alice", "//token new");
+    let token2 = r2.lines().nth(1).unwrap().to_string();
+    assert_ne!(token, token2);
+    let l = t.cmd("alice", "//token list");
+    assert!(l.contains(&rec.id) && l.contains("ci bot"), "{l}");
+    assert!(!l.contains(&token), "{l}");
+    let r = t.cmd("alice", &format!("//token revoke {}", rec.id));
+    assert_eq!(r, format!("OK, token {} revoked.", rec.id));
+    assert!(t
+        .stores()
+        .iter()
+        .any(|s| matches!(s, StoreOp::RevokeToken { id } if *id == rec.id)));
+    let r = t.cmd("alice", &format!("//token revoke {}", rec.id));
+    assert!(r.starts_with("No token"), "{r}");
+    let r = t.cmd("alice", "//token");
+    assert!(
+        r.to_lowercase().contains("usage") || r.contains("//token"),
+        "{r}"
+    );
+}

@@ -132,6 +132,7 @@ impl Store {
             instance_id,
             bridge_refs,
             tokens,
+            token_seed: self.random_seed()?,
         })
     }
 

@@ -57,6 +57,17 @@ impl Store {
         Ok((token, rec))
     }
 
+    /// 32 bytes from SQLite's `randomblob()` (the kernel's random source):
+    /// what the core makes `//token new` tokens from.
+    pub fn random_seed(&self) -> Result<[u8; 32], StoreError> {
+        let v: Vec<u8> = self
+            .conn
+            .query_row("SELECT randomblob(32)", [], |r| r.get(0))?;
+        let mut seed = [0u8; 32];
+        seed.copy_from_slice(&v[..32.min(v.len())]);
+        Ok(seed)
+    }
+
     pub fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         list(&self.conn)
     }

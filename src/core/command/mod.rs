@@ -15,6 +15,7 @@ mod bridge;
 mod muc;
 mod route;
 mod service;
+mod token;
 mod user;
 
 use super::model::{JoinPolicy, Millis, RouteFormat};
@@ -94,6 +95,7 @@ pub enum Command {
     AddMuc(muc::NewMuc),
     DelMuc(String),
     Mucs,
+    Token(token::TokenCmd),
     // Service admins, on the bare domain.
     NewGroup {
         name: String,
@@ -432,6 +434,14 @@ pub const COMMANDS: &[Spec] = &[
         |w, _| none(w, Command::Mucs),
     ),
     spec(
+        "token",
+        "new [LABEL] | list | revoke ID",
+        "API tokens for this group (the operations API, /api/v1)",
+        Level::Admin,
+        "//token new ci-bot",
+        token::parse,
+    ),
+    spec(
         "newgroup",
         "NAME [open|approve|invite]",
         "create a group",
@@ -670,6 +680,7 @@ impl Core {
             Command::AddMuc(m) => self.cmd_addmuc(now, group, m, out),
             Command::DelMuc(n) => self.cmd_delmuc(group, &n, out),
             Command::Mucs => self.cmd_mucs(group),
+            Command::Token(c) => self.cmd_token(now, group, c, out),
             // The level check keeps these out of groups; should one get
             // here, it gets the same answer.
             Command::NewGroup { .. } | Command::DelGroup(_) | Command::Groups => Some(format!(

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use super::text::format_line;
 use super::webhook::{refuse, HttpRequest, Refusal, Verdict};
 
-mod crypto;
+pub(crate) mod crypto;
 mod dingtalk;
 mod feishu;
 mod googlechat;

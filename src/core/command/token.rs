@@ -1,0 +1,100 @@
+//! `//token new [LABEL]`, `//token list`, `//token revoke ID`: a group's
+//! API tokens (scope `group:NAME`), made by its admins.
+
+use super::{Command, Parsed, Refusal, Reply};
+use crate::core::model::{Millis, StoreOp, TokenRecord};
+use crate::core::stanza;
+use crate::core::{Core, Output};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenCmd {
+    New(String),
+    List,
+    Revoke(String),
+}
+
+pub(super) fn parse(words: &[&str], _: &str) -> Parsed {
+    match words {
+        ["new", label @ ..] => {
+            let label = label.join(" ");
+            if label.chars().count() > 100 {
+                return Err(Refusal::Say("A label is at most 100 characters.".into()));
+            }
+            Ok(Command::Token(TokenCmd::New(label)))
+        }
+        ["list"] => Ok(Command::Token(TokenCmd::List)),
+        ["revoke", id] => Ok(Command::Token(TokenCmd::Revoke(id.to_lowercase()))),
+        _ => Err(Refusal::Usage),
+    }
+}
+
+impl Core {
+    pub(super) fn cmd_token(
+        &mut self,
+        now: Millis,
+        group: &str,
+        c: TokenCmd,
+        out: &mut Vec<Output>,
+    ) -> Reply {
+        let scope = format!("group:{group}");
+        match c {
+            TokenCmd::New(label) => {
+                let token = self.next_token();
+                let hash = hex::encode(Sha256::digest(token.as_bytes()));
+                let rec = TokenRecord {
+                    id: hash.chars().take(10).collect(),
+                    scope: scope.clone(),
+                    label,
+                    hash,
+                    created_at: now,
+                };
+                let id = rec.id.clone();
+                out.push(Output::Store(StoreOp::AddToken(rec.clone())));
+                self.tokens.push(rec);
+                Some(format!(
+                    "OK, token {id} made for the operations API ({scope}):\n{token}\n\
+                     It is shown only now. Note: this reply may be kept in your server's \
+                     message archive; `talkgroups token add` on the server keeps a token out of it."
+                ))
+            }
+            TokenCmd::List => {
+                let mine: Vec<String> = self
+                    .tokens
+                    .iter()
+                    .filter(|t| t.scope == scope)
+                    .map(|t| {
+                        format!(
+                            "\n{} made {}{}",
+                            t.id,
+                            stanza::human_time(t.created_at),
+                            if t.label.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {}", t.label)
+                            }
+                        )
+                    })
+                    .collect();
+                if mine.is_empty() {
+                    return Some("No API tokens for this group. //token new makes one.".into());
+                }
+                Some(format!("API tokens of this group:{}", mine.concat()))
+            }
+            TokenCmd::Revoke(id) => {
+                let Some(i) = self
+                    .tokens
+                    .iter()
+                    .position(|t| t.id == id && t.scope == scope)
+                else {
+                    return Some(format!(
+                        "No token {id} for this group. //token list shows them (tokens made on the server since the start show after a restart)."
+                    ));
+                };
+                self.tokens.remove(i);
+                out.push(Output::Store(StoreOp::RevokeToken { id: id.clone() }));
+                Some(format!("OK, token {id} revoked."))
+            }
+        }
+    }
+}
