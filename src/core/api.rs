@@ -124,6 +124,15 @@ fn only_fields(
     }
 }
 
+/// A group title: 1–100 printable characters.
+fn check_title(s: &str) -> Result<String, (u16, &'static str, String)> {
+    let t = s.trim();
+    if t.is_empty() || t.chars().count() > 100 || t.chars().any(char::is_control) {
+        return Err(unprocessable("title", "must be 1-100 printable characters"));
+    }
+    Ok(t.to_string())
+}
+
 /// A JID from the path, or a 422 naming it.
 fn path_jid(raw: &str) -> Result<String, (u16, &'static str, String)> {
     super::names::normalize_bare_jid(raw)
@@ -205,6 +214,83 @@ impl Core {
         ))
     }
 
+    /// `POST /groups`: `{name, title?, join?}` → 201, as `//newgroup`.
+    fn api_create_group(&mut self, now: Millis, body: &[u8], out: &mut Vec<Output>) -> Answer {
+        let m = object(body)?;
+        only_fields(&m, &["name", "title", "join"])?;
+        let name = match m.get("name") {
+            Some(Value::String(s)) => s.trim().to_lowercase(),
+            Some(_) => return Err(unprocessable("name", "must be a string")),
+            None => return Err(unprocessable("name", "is required")),
+        };
+        if !super::names::is_valid_group_name(&name) {
+            return Err(unprocessable("name", "must be [a-z0-9][a-z0-9._-]{0,63}"));
+        }
+        let title = match m.get("title") {
+            None | Some(Value::Null) => name.clone(),
+            Some(Value::String(s)) => check_title(s)?,
+            Some(_) => return Err(unprocessable("title", "must be a string")),
+        };
+        let join = match m.get("join") {
+            None | Some(Value::Null) => super::model::JoinPolicy::Approve,
+            Some(Value::String(s)) => super::model::JoinPolicy::parse(s)
+                .ok_or_else(|| unprocessable("join", "must be open, approve or invite"))?,
+            Some(_) => return Err(unprocessable("join", "must be a string")),
+        };
+        if self.groups.contains_key(&name) {
+            return Err((409, "exists", format!("The group {name} exists already.")));
+        }
+        self.acknowledged = true;
+        self.create_group(now, &name, &title, join, out);
+        let v = self
+            .api_group(&name)
+            .ok_or_else(|| not_found("That group"))?;
+        Ok((201, v))
+    }
+
+    /// `PATCH /groups/{g}`: `{title?, join?}`.
+    fn api_patch_group(
+        &mut self,
+        now: Millis,
+        g: &str,
+        body: &[u8],
+        out: &mut Vec<Output>,
+    ) -> Answer {
+        let m = object(body)?;
+        only_fields(&m, &["title", "join"])?;
+        let title = match m.get("title") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(check_title(s)?),
+            Some(_) => return Err(unprocessable("title", "must be a string")),
+        };
+        let join = match m.get("join") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(
+                super::model::JoinPolicy::parse(s)
+                    .ok_or_else(|| unprocessable("join", "must be open, approve or invite"))?,
+            ),
+            Some(_) => return Err(unprocessable("join", "must be a string")),
+        };
+        let grp = self
+            .groups
+            .get_mut(g)
+            .ok_or_else(|| not_found("That group"))?;
+        if let Some(t) = title {
+            grp.title = t;
+        }
+        if let Some(j) = join {
+            grp.join = j;
+        }
+        // Members see the new title in the group's presence status.
+        grp.status_touch(now);
+        out.push(Output::Store(super::model::StoreOp::UpsertGroup(
+            grp.record(),
+        )));
+        self.acknowledged = true;
+        let v = self.api_group(g).ok_or_else(|| not_found("That group"))?;
+        Ok((200, v))
+    }
+
     pub(crate) fn on_api_call(&mut self, now: Millis, c: ApiCall, out: &mut Vec<Output>) {
         let token = c.token;
         let result = self.api(now, &c, out);
@@ -219,6 +305,45 @@ impl Core {
         let path: Vec<&str> = c.path.iter().map(String::as_str).collect();
         match (c.method, path.as_slice()) {
             (Get, ["groups"]) => Ok((200, self.api_groups(&c.scope))),
+            (Post, ["groups"]) => {
+                if c.scope != Scope::Service {
+                    return Err(forbidden());
+                }
+                self.api_create_group(now, &c.body, out)
+            }
+            (Delete, ["groups", g]) => {
+                if c.scope != Scope::Service {
+                    return Err(forbidden());
+                }
+                if !self.groups.contains_key(*g) {
+                    return Err(not_found("That group"));
+                }
+                self.acknowledged = true;
+                let r = self.delete_group(g, out);
+                Ok((200, json!({ "status": "ok", "message": r })))
+            }
+            (Patch, ["groups", g]) => {
+                self.api_scope(&c.scope, g)?;
+                self.api_patch_group(now, g, &c.body, out)
+            }
+            (Post, ["broadcast"]) => {
+                if c.scope != Scope::Service {
+                    return Err(forbidden());
+                }
+                let m = object(&c.body)?;
+                only_fields(&m, &["body"])?;
+                let body =
+                    serde_json::to_vec(&json!({ "body": m.get("body") })).unwrap_or_default();
+                let names: Vec<String> = self.groups.keys().cloned().collect();
+                // Validate once (the same body for every group).
+                if let Some(first) = names.first() {
+                    self.api_say(now, first, &body, out)?;
+                }
+                for g in names.iter().skip(1) {
+                    self.api_say(now, g, &body, out)?;
+                }
+                Ok((202, json!({ "groups": names.len() })))
+            }
             (Get, ["groups", g]) => {
                 self.api_scope(&c.scope, g)?;
                 let mut v = self.api_group(g).ok_or_else(|| not_found("That group"))?;

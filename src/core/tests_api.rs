@@ -382,3 +382,68 @@ fn group_admins_make_list_and_revoke_group_tokens() {
         "{r}"
     );
 }
+
+#[test]
+fn groups_are_created_changed_and_deleted_by_service_tokens() {
+    let mut t = api_group();
+    let (s, v) = t.api(lobby(), ApiMethod::Post, "groups", r#"{"name":"den"}"#);
+    assert_eq!((s, v["error"].as_str()), (403, Some("forbidden")));
+    let (s, v) = t.api(
+        svc(),
+        ApiMethod::Post,
+        "groups",
+        r#"{"name":"den","title":"The Den","join":"invite"}"#,
+    );
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(
+        (v["title"].as_str(), v["join"].as_str()),
+        (Some("The Den"), Some("invite"))
+    );
+    assert!(t
+        .stores()
+        .iter()
+        .any(|s| matches!(s, StoreOp::UpsertGroup(g) if g.name == "den")));
+    let (s, _) = t.api(svc(), ApiMethod::Post, "groups", r#"{"name":"den"}"#);
+    assert_eq!(s, 409);
+    for (body, field) in [
+        (r#"{"name":"Bad Name"}"#, "name"),
+        (r#"{"title":"x"}"#, "name"),
+        (r#"{"name":"x","join":"sometimes"}"#, "join"),
+        (r#"{"name":"x","colour":1}"#, "colour"),
+    ] {
+        let (s, v) = t.api(svc(), ApiMethod::Post, "groups", body);
+        assert_eq!(s, 422, "{body}");
+        assert!(
+            v["message"].as_str().unwrap().contains(field),
+            "{body}: {v}"
+        );
+    }
+    let (s, v) = t.api(
+        lobby(),
+        ApiMethod::Patch,
+        "groups/lobby",
+        r#"{"title":"Front room","join":"approve"}"#,
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(t.core.groups["lobby"].title, "Front room");
+    let (s, _) = t.api(lobby(), ApiMethod::Patch, "groups/lobby", r#"{"title":""}"#);
+    assert_eq!(s, 422);
+    // A broadcast: a notice in every group.
+    let (s, v) = t.api(
+        svc(),
+        ApiMethod::Post,
+        "broadcast",
+        r#"{"body":"restart at 5"}"#,
+    );
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(t.bodies(B), ["restart at 5"]);
+    let (s, _) = t.api(lobby(), ApiMethod::Post, "broadcast", r#"{"body":"x"}"#);
+    assert_eq!(s, 403);
+    let (s, _) = t.api(lobby(), ApiMethod::Delete, "groups/den", "");
+    assert_eq!(s, 403);
+    let (s, _) = t.api(svc(), ApiMethod::Delete, "groups/den", "");
+    assert_eq!(s, 200);
+    assert!(!t.core.groups.contains_key("den"));
+    let (s, _) = t.api(svc(), ApiMethod::Delete, "groups/den", "");
+    assert_eq!(s, 404);
+}

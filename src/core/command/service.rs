@@ -63,7 +63,9 @@ impl Core {
                     self.groups_for(&ctx.from_bare)
                 ),
                 Ok(_) if !admin => self.groups_for(&ctx.from_bare),
-                Ok(Command::NewGroup { name, join }) => self.create_group(now, &name, join, out),
+                Ok(Command::NewGroup { name, join }) => {
+                    self.create_group(now, &name, &name, join, out)
+                }
                 Ok(Command::DelGroup(name)) => self.delete_group(&name, out),
                 Ok(Command::Groups) => self.all_groups(),
                 // Group commands were answered above.
@@ -94,18 +96,20 @@ impl Core {
         lines.join("\n")
     }
 
-    /// `//newgroup NAME [POLICY]`
-    fn create_group(
+    /// `//newgroup NAME [POLICY]` (and the API's `POST /groups`, with a
+    /// title).
+    pub(crate) fn create_group(
         &mut self,
         now: Millis,
         name: &str,
+        title: &str,
         join: JoinPolicy,
         out: &mut Vec<Output>,
     ) -> String {
         if self.groups.contains_key(name) {
             return format!("The group {name} already exists.");
         }
-        let g = Group::new(name, &self.cfg.domain, name, join, now);
+        let g = Group::new(name, &self.cfg.domain, title, join, now);
         out.push(Output::Store(StoreOp::UpsertGroup(g.record())));
         let jid = g.jid.clone();
         self.groups.insert(name.to_string(), g);
@@ -116,7 +120,7 @@ impl Core {
     }
 
     /// `//delgroup NAME`: members are told, and both subscriptions end.
-    fn delete_group(&mut self, name: &str, out: &mut Vec<Output>) -> String {
+    pub(crate) fn delete_group(&mut self, name: &str, out: &mut Vec<Output>) -> String {
         let Some(g) = self.groups.remove(name) else {
             return format!("No group {name}.");
         };
