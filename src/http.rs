@@ -928,6 +928,10 @@ mod tests {
     /// A router whose posts are answered by a real core holding group
     /// `lobby` with the receive route `froma` (password `password2`).
     fn app() -> (Router, Arc<Metrics>) {
+        app_with(None)
+    }
+
+    fn app_with(tokens: Option<Arc<TokenGate>>) -> (Router, Arc<Metrics>) {
         let cfg = Config::parse(
             "[component]\njid = \"groups.localhost\"\nsecret = \"s\"\n[[group]]\nname = \"lobby\"\ntitle = \"Lobby\"\n",
         )
@@ -974,10 +978,77 @@ mod tests {
                 posts,
                 metrics: metrics.clone(),
                 body_timeout: Duration::from_secs(10),
-                tokens: None,
+                tokens,
             }),
             metrics,
         )
+    }
+
+    #[tokio::test]
+    async fn api_tokens_decide_401_and_the_core_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.sqlite3");
+        let mut store = crate::store::Store::open(&db).unwrap();
+        let (group, _) = store.add_token("group:lobby", "", 1).unwrap();
+        let (service, _) = store.add_token("service", "", 1).unwrap();
+        let (r, _) = app_with(Some(Arc::new(TokenGate::new(db))));
+        let get = |path: &str, token: Option<&str>| {
+            let mut b = Request::get(path);
+            if let Some(t) = token {
+                b = b.header("authorization", format!("Bearer {t}"));
+            }
+            b.body(Body::empty()).unwrap()
+        };
+        for (req, status) in [
+            (get("/api/v1/groups", None), StatusCode::UNAUTHORIZED),
+            (
+                get("/api/v1/groups", Some("tg_nope")),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (get("/api/v1/groups", Some(&group)), StatusCode::OK),
+            (get("/api/v1/groups/lobby", Some(&group)), StatusCode::OK),
+            (
+                get("/api/v1/groups/other", Some(&group)),
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                get("/api/v1/groups/other", Some(&service)),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                get("/api/v1/groups/lobby/members/bad%20jid", Some(&service)),
+                StatusCode::METHOD_NOT_ALLOWED,
+            ),
+            (
+                get("/api/v1/nothing", Some(&service)),
+                StatusCode::NOT_FOUND,
+            ),
+        ] {
+            let path = req.uri().to_string();
+            let (s, body) = call(&r, req).await;
+            assert_eq!(s, status, "{path}: {body}");
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            if s != StatusCode::OK {
+                assert!(
+                    v["error"].is_string() && v["message"].is_string(),
+                    "{path}: {body}"
+                );
+            }
+        }
+        let big = Request::post("/api/v1/groups/lobby/messages")
+            .header("authorization", format!("Bearer {service}"))
+            .header("content-length", "100000")
+            .body(Body::from(vec![b'x'; 100_000]))
+            .unwrap();
+        let (s, body) = call(&r, big).await;
+        assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        let bad = Request::post("/api/v1/groups/lobby/messages")
+            .header("authorization", format!("Bearer {service}"))
+            .body(Body::from("{not json"))
+            .unwrap();
+        let (s, body) = call(&r, bad).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.contains("malformed_json"), "{body}");
     }
 
     async fn call(router: &Router, req: Request<Body>) -> (StatusCode, String) {

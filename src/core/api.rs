@@ -214,6 +214,59 @@ impl Core {
         ))
     }
 
+    /// `GET …/routes`, `…/bridges`, `…/mucs`: each with its status; never
+    /// a secret (passwords, tokens, webhook URLs are write-only).
+    fn api_links(&self, g: &str, kind: &str) -> Value {
+        use super::model::RouteKind;
+        let Some(grp) = self.groups.get(g) else {
+            return json!([]);
+        };
+        let when = |t: Option<Millis>| t.map(stanza::xep0082);
+        Value::Array(
+            grp.routes
+                .values()
+                .filter_map(|r| {
+                    let err = r
+                        .rec
+                        .last_error
+                        .as_ref()
+                        .map(|(at, e)| json!({ "at": stanza::xep0082(*at), "error": e }));
+                    match (&r.rec.kind, kind) {
+                        (RouteKind::Send { url, format }, "routes") => Some(json!({
+                            "name": r.rec.name, "direction": "send", "format": format.as_str(),
+                            "url": super::route::shown_url(url, *format),
+                            "last_ok": when(r.rec.last_ok), "last_error": err,
+                            "queued": r.queue.len(),
+                        })),
+                        (RouteKind::Recv { noloop }, "routes") => Some(json!({
+                            "name": r.rec.name, "direction": "receive", "noloop": noloop,
+                            "last_received": when(r.last_received),
+                        })),
+                        (RouteKind::Bridge(b), "bridges") => Some(json!({
+                            "name": r.rec.name, "platform": b.platform.as_str(),
+                            "keys": super::bridge::shown_keys(&b.keys),
+                            "from_config": b.from_config,
+                            "last_inbound": when(r.last_received),
+                            "last_ok": when(r.rec.last_ok), "last_error": err,
+                            "queued": r.queue.len(),
+                        })),
+                        (RouteKind::Muc(m), "mucs") => {
+                            let o = r.muc.as_deref();
+                            Some(json!({
+                                "name": r.rec.name, "room": m.room, "nick": m.nick,
+                                "puppets": m.puppets, "from_config": m.from_config,
+                                "state": o.map(|o| o.state()),
+                                "reason": o.and_then(|o| o.reason.clone()),
+                                "sent": o.map(|o| o.sent), "received": o.map(|o| o.received),
+                            }))
+                        }
+                        _ => None,
+                    }
+                })
+                .collect(),
+        )
+    }
+
     /// `POST /groups`: `{name, title?, join?}` → 201, as `//newgroup`.
     fn api_create_group(&mut self, now: Millis, body: &[u8], out: &mut Vec<Output>) -> Answer {
         let m = object(body)?;
@@ -343,6 +396,10 @@ impl Core {
                     self.api_say(now, g, &body, out)?;
                 }
                 Ok((202, json!({ "groups": names.len() })))
+            }
+            (Get, ["groups", g, kind @ ("routes" | "bridges" | "mucs")]) => {
+                self.api_scope(&c.scope, g)?;
+                Ok((200, self.api_links(g, kind)))
             }
             (Get, ["groups", g]) => {
                 self.api_scope(&c.scope, g)?;

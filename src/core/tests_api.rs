@@ -447,3 +447,42 @@ fn groups_are_created_changed_and_deleted_by_service_tokens() {
     let (s, _) = t.api(svc(), ApiMethod::Delete, "groups/den", "");
     assert_eq!(s, 404);
 }
+
+#[test]
+fn routes_bridges_and_rooms_show_their_status_never_a_secret() {
+    let mut t = api_group();
+    t.cmd(
+        "alice",
+        "//addroutesend far s3cret-pw https://hooks.slack.com/services/T0/B0/XYZSECRET slack",
+    );
+    t.cmd("alice", "//addrouterecv near s3cret-pw2");
+    t.cmd("alice", "//addbridge tg telegram bot_token=1:tok-secret chat_id=-100 secret_token=abc_def api=http://127.0.0.1:9");
+    t.cmd(
+        "alice",
+        "//addmuc tea tea@conference.example.org password=room-secret",
+    );
+    let mut all = String::new();
+    for kind in ["routes", "bridges", "mucs"] {
+        let (s, v) = t.api(lobby(), ApiMethod::Get, &format!("groups/lobby/{kind}"), "");
+        assert_eq!(s, 200);
+        all.push_str(&v.to_string());
+    }
+    assert!(
+        all.contains("\"far\"")
+            && all.contains("\"near\"")
+            && all.contains("\"tg\"")
+            && all.contains("\"tea\""),
+        "{all}"
+    );
+    for secret in [
+        "s3cret-pw",
+        "XYZSECRET",
+        "tok-secret",
+        "abc_def",
+        "room-secret",
+    ] {
+        assert!(!all.contains(secret), "{secret} shown: {all}");
+    }
+    let (_, v) = t.api(lobby(), ApiMethod::Get, "groups/lobby/mucs", "");
+    assert_eq!(v[0]["state"], "joining");
+}
