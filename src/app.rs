@@ -23,6 +23,8 @@ use crate::store::{Durability, Store, Writer};
 use crate::wire::OutStanza;
 use crate::xmpp::{self, Outbound, XmppConfig, XmppEvent};
 
+/// Events the API's readers may be behind by before they are dropped.
+const EVENTS_RING: usize = 1024;
 /// At most this many inbound events are handled per batch (one commit).
 const BATCH: usize = 512;
 
@@ -196,6 +198,10 @@ async fn main_loop(
 
     let metrics = Arc::new(Metrics::default());
     let (post_tx, mut post_rx) = mpsc::channel::<PostRequest>(1024);
+    // The API's event streams: a bounded ring shared by every reader; a
+    // reader that falls a whole ring behind is dropped, the relay never
+    // waits for one.
+    let (events_tx, _) = tokio::sync::broadcast::channel(EVENTS_RING);
     let (sd_tx, sd_rx) = watch::channel(false);
     let http_task = match cfg.http_listen {
         Some(addr) => {
@@ -216,6 +222,7 @@ async fn main_loop(
                 metrics: metrics.clone(),
                 body_timeout: limits.body_timeout,
                 tokens: Some(Arc::new(http::TokenGate::new(cfg.storage.database.clone()))),
+                events: Some(events_tx.clone()),
             });
             Some(tokio::spawn(http::serve(
                 listener,
@@ -256,6 +263,7 @@ async fn main_loop(
         batch: Vec::new(),
         replies: HashMap::new(),
         next_token: 0,
+        events: events_tx,
     };
     link.commit_and_send(&mut out, Durability::PowerLoss).await;
     link.publish(&core, true);
@@ -269,6 +277,7 @@ async fn main_loop(
     let mut counts_due: Option<tokio::time::Instant> = None;
     loop {
         let mut counts = false;
+        core.set_events(link.events.receiver_count() > 0);
         let wake = wake_at(core.next_deadline(), now_ms(), last_tick);
         tokio::select! {
             ev = ev_rx.recv() => {
@@ -373,10 +382,14 @@ struct Link {
     /// HTTP posts waiting for the core's answer, by token.
     replies: HashMap<u64, oneshot::Sender<PostReply>>,
     next_token: u64,
+    /// The API's event streams (see `EVENTS_RING`).
+    events: tokio::sync::broadcast::Sender<Arc<crate::core::api::ApiEvent>>,
 }
 
 impl Link {
     fn on_event(&mut self, core: &mut Core, now: Millis, ev: Event, out: &mut Vec<Output>) {
+        // A reader may have subscribed since the last event.
+        core.set_events(self.events.receiver_count() > 0);
         let ev = match ev {
             Event::Xmpp(ev) => ev,
             Event::Post(PostRequest { post, reply }) => {
@@ -422,6 +435,7 @@ impl Link {
         let mut stanzas: Vec<OutStanza> = Vec::new();
         let mut http = Vec::new();
         let mut replies = Vec::new();
+        let mut events = Vec::new();
         for o in out.drain(..) {
             match o {
                 Output::Store(op) => ops.push(op),
@@ -430,6 +444,7 @@ impl Link {
                 Output::Notice(n) => log_notice(&n),
                 Output::Http(h) => http.push(h),
                 Output::Reply(r) => replies.push(r),
+                Output::Event(e) => events.push(e),
             }
         }
         // A delivery whose outbox row was committed by an earlier batch
@@ -475,6 +490,10 @@ impl Link {
             if let Some(tx) = self.replies.remove(&r.token) {
                 let _ = tx.send(r);
             }
+        }
+        for e in events {
+            // No reader: nothing to do (the core stops making them).
+            let _ = self.events.send(Arc::new(e));
         }
         true
     }

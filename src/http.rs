@@ -543,6 +543,8 @@ pub struct HttpState {
     pub body_timeout: Duration,
     /// Where API tokens are checked (`None`: the API answers 401).
     pub tokens: Option<Arc<TokenGate>>,
+    /// The core's events, for `GET /api/v1/groups/{g}/events`.
+    pub events: Option<tokio::sync::broadcast::Sender<Arc<crate::core::api::ApiEvent>>>,
 }
 
 /// The API's token check: a read-only connection to the database, used
@@ -858,6 +860,9 @@ async fn api_call(
             "The path is not valid UTF-8.",
         );
     };
+    if method == ApiMethod::Get && path.len() == 3 && path[0] == "groups" && path[2] == "events" {
+        return events(&st, scope, path, &headers).await;
+    }
     ask_core(
         &st,
         Post::Api(ApiCall {
@@ -870,6 +875,114 @@ async fn api_call(
         }),
     )
     .await
+}
+
+/// `GET /api/v1/groups/{g}/events`: Server-Sent Events. Subscribes
+/// first, then asks the core what to replay (the messages after
+/// `Last-Event-ID`, and whether the scope reaches the group), then streams
+/// the live events of that group. A reader that falls a whole ring behind
+/// is disconnected (it may reconnect with its last id); the relay never
+/// waits for it.
+async fn events(
+    st: &HttpState,
+    scope: crate::core::api::Scope,
+    path: Vec<String>,
+    headers: &HeaderMap,
+) -> Response {
+    use crate::core::api::{ApiCall, ApiMethod};
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let Some(tx) = st.events.clone() else {
+        return api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Events are not available here.",
+        );
+    };
+    let group = path[1].clone();
+    let rx = tx.subscribe();
+    let last = header_str(headers, "last-event-id").filter(|v| !v.trim().is_empty());
+    let query = last
+        .iter()
+        .map(|l| ("after".to_string(), l.trim().to_string()))
+        .collect();
+    let (reply, rx_reply) = oneshot::channel();
+    let call = Post::Api(ApiCall {
+        token: 0,
+        scope,
+        method: ApiMethod::Get,
+        path,
+        query,
+        body: Vec::new(),
+    });
+    if st
+        .posts
+        .send(PostRequest { post: call, reply })
+        .await
+        .is_err()
+    {
+        return api_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Shutting down.",
+        );
+    }
+    let Ok(r) = rx_reply.await else {
+        return api_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Shutting down.",
+        );
+    };
+    if r.status != 200 {
+        return (
+            StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            [(header::CONTENT_TYPE, r.content_type)],
+            r.body,
+        )
+            .into_response();
+    }
+    let replay: Vec<serde_json::Value> = serde_json::from_str(&r.body).unwrap_or_default();
+    let seen = replay
+        .iter()
+        .filter_map(|m| m["id"].as_i64())
+        .max()
+        .unwrap_or(0);
+    let first: Vec<Result<Event, std::convert::Infallible>> = replay
+        .iter()
+        .map(|m| {
+            Ok(Event::default()
+                .event("message")
+                .id(m["id"].to_string())
+                .data(m.to_string()))
+        })
+        .collect();
+    let live = futures::stream::unfold((rx, group, seen), |(mut rx, group, mut seen)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(e) if e.group == group => {
+                    if let Some(id) = e.id {
+                        if id <= seen {
+                            continue; // Already replayed.
+                        }
+                        seen = id;
+                    }
+                    let mut ev = Event::default().event(e.kind).data(e.data.clone());
+                    if let Some(id) = e.id {
+                        ev = ev.id(id.to_string());
+                    }
+                    return Some((Ok::<_, std::convert::Infallible>(ev), (rx, group, seen)));
+                }
+                Ok(_) => {}
+                // Too slow (a whole ring behind), or shutting down: the
+                // reader goes; it may come back with Last-Event-ID.
+                Err(_) => return None,
+            }
+        }
+    });
+    let stream = futures::StreamExt::chain(futures::stream::iter(first), live);
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
 }
 
 /// `%XX` sequences decoded (a JID's `@` may come encoded); `None` when
@@ -979,6 +1092,7 @@ mod tests {
                 metrics: metrics.clone(),
                 body_timeout: Duration::from_secs(10),
                 tokens,
+                events: None,
             }),
             metrics,
         )

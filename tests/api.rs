@@ -14,7 +14,10 @@ use support::{body_of, free_port, is_from_bare, join, Kind, Server, Talkgroups};
 const T: Duration = Duration::from_secs(10);
 const LOBBY: &str = "lobby@groups.localhost";
 
-support::for_each_server!(tokens_scopes_groups_and_messages);
+support::for_each_server!(
+    tokens_scopes_groups_and_messages,
+    events_stream_live_and_resume
+);
 
 /// `talkgroups token ARGS…` against `tg`'s config; stdout.
 fn token(tg: &Talkgroups, args: &[&str]) -> (bool, String, String) {
@@ -196,4 +199,78 @@ async fn tokens_scopes_groups_and_messages(kind: Kind) {
     assert!(ok, "{err}");
     assert_eq!(get("groups", &group).await.unwrap().status(), 401);
     assert!(!tg.log().contains(&service) && !tg.log().contains(&group));
+}
+
+/// Reads an SSE response until `pred` holds for the text so far.
+async fn read_until(r: &mut reqwest::Response, pred: impl Fn(&str) -> bool) -> String {
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + T;
+    while !pred(&text) {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, r.chunk()).await {
+            Ok(Ok(Some(c))) => text.push_str(&String::from_utf8_lossy(&c)),
+            other => panic!("stream ended or timed out ({other:?}); got:\n{text}"),
+        }
+    }
+    text
+}
+
+async fn events_stream_live_and_resume(kind: Kind) {
+    let p = Server::start(kind, &[(support::COMPONENT, support::SECRET)]);
+    let http = free_port();
+    let tg = Talkgroups::start(
+        &p,
+        &format!(
+            "[http]\nlisten = \"127.0.0.1:{http}\"\n\n[[group]]\nname = \"lobby\"\ntitle = \"Lobby\"\njoin = \"open\"\nadmins = [\"ann@localhost\"]\n\n[[group]]\nname = \"den\"\njoin = \"open\"\n"
+        ),
+    );
+    let (_, tok, _) = token(&tg, &["add", "--scope", "group:lobby"]);
+    let mut ann = join(&p, "ann", LOBBY).await;
+    ann.drain_for(Duration::from_millis(300)).await;
+    let c = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{http}/api/v1/groups/lobby/events");
+    let r = c
+        .get(url.replace("lobby", "den"))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let mut r = c.get(&url).bearer_auth(&tok).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream")));
+    // A member's message, then a join: live.
+    ann.send_message(LOBBY, "live one").await;
+    let text = read_until(&mut r, |t| t.contains("live one")).await;
+    assert!(text.contains("event: message"), "{text}");
+    let id: i64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("an id");
+    let _bob = join(&p, "bob", LOBBY).await;
+    let text = read_until(&mut r, |t| t.contains("event: join")).await;
+    assert!(text.contains("bob@localhost"), "{text}");
+    drop(r);
+    // Gone while two more were said: they come back with Last-Event-ID.
+    ann.send_message(LOBBY, "missed two").await;
+    ann.send_message(LOBBY, "missed three").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut r = c
+        .get(&url)
+        .bearer_auth(&tok)
+        .header("last-event-id", id.to_string())
+        .send()
+        .await
+        .unwrap();
+    let text = read_until(&mut r, |t| t.contains("missed three")).await;
+    assert!(text.contains("missed two"), "{text}");
+    assert!(
+        !text.contains("live one"),
+        "only what came after the id: {text}"
+    );
 }

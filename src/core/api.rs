@@ -62,6 +62,33 @@ pub struct ApiCall {
     pub body: Vec<u8>,
 }
 
+/// Something that happened in a group, for the API's Server-Sent Events
+/// (`message`, `join`, `leave`, `pending`). Made only while someone
+/// listens (`Core::set_events`), so the relay pays nothing otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiEvent {
+    pub group: String,
+    pub kind: &'static str,
+    /// The history id (messages only): the event's SSE `id`.
+    pub id: Option<i64>,
+    /// The JSON `data`.
+    pub data: String,
+}
+
+/// A history row as the API shows it (`GET …/messages`, `message` events).
+pub(crate) fn message_json(h: &HistoryRecord) -> Value {
+    json!({
+        "id": h.id,
+        "sent_at": stanza::xep0082(h.at),
+        "nick": h.nick,
+        "body": h.text,
+        "via": h.sender.strip_prefix("route:").map_or(
+            if h.sender == "api" { "api" } else { "xmpp" }.to_string(),
+            str::to_string,
+        ),
+    })
+}
+
 /// The largest `limit` of `GET …/messages`.
 pub const MAX_LIMIT: usize = 1000;
 
@@ -150,6 +177,31 @@ fn from_reply(reply: Option<String>, ok: u16) -> Answer {
 }
 
 impl Core {
+    /// Whether to make [`ApiEvent`]s (the app says so while a reader
+    /// listens).
+    pub fn set_events(&mut self, on: bool) {
+        self.events = on;
+    }
+
+    /// An event for the listeners, when there are any.
+    pub(crate) fn event(
+        &self,
+        group: &str,
+        kind: &'static str,
+        id: Option<i64>,
+        data: impl FnOnce() -> Value,
+        out: &mut Vec<Output>,
+    ) {
+        if self.events {
+            out.push(Output::Event(ApiEvent {
+                group: group.to_string(),
+                kind,
+                id,
+                data: data().to_string(),
+            }));
+        }
+    }
+
     /// `PUT …/members/{jid}`: a new member (as `//add`: approves a pending
     /// request or invites) → 201; `{admin?, muted?}` on a member → 200.
     fn api_put_member(
@@ -397,6 +449,28 @@ impl Core {
                 }
                 Ok((202, json!({ "groups": names.len() })))
             }
+            (Get, ["groups", g, "events"]) => {
+                // The listener subscribes first, then asks here for what
+                // to replay: the messages after Last-Event-ID.
+                self.api_scope(&c.scope, g)?;
+                let after = c.query.iter().find(|(k, _)| k == "after").map(|(_, v)| v);
+                match after {
+                    None => Ok((200, json!([]))),
+                    Some(a) => {
+                        let a: i64 = a
+                            .parse()
+                            .map_err(|_| unprocessable("Last-Event-ID", "must be a message id"))?;
+                        let rows: Vec<Value> = self.groups[*g]
+                            .history
+                            .iter()
+                            .filter(|h| h.id > a && !h.removed)
+                            .take(MAX_LIMIT)
+                            .map(message_json)
+                            .collect();
+                        Ok((200, Value::Array(rows)))
+                    }
+                }
+            }
             (Get, ["groups", g, kind @ ("routes" | "bridges" | "mucs")]) => {
                 self.api_scope(&c.scope, g)?;
                 Ok((200, self.api_links(g, kind)))
@@ -576,21 +650,7 @@ impl Core {
             let skip = rows.len().saturating_sub(limit);
             rows.into_iter().skip(skip).collect()
         };
-        let mut v: Vec<Value> = picked
-            .into_iter()
-            .map(|h| {
-                json!({
-                    "id": h.id,
-                    "sent_at": stanza::xep0082(h.at),
-                    "nick": h.nick,
-                    "body": h.text,
-                    "via": h.sender.strip_prefix("route:").map_or(
-                        if h.sender == "api" { "api" } else { "xmpp" }.to_string(),
-                        str::to_string,
-                    ),
-                })
-            })
-            .collect();
+        let mut v: Vec<Value> = picked.into_iter().map(message_json).collect();
         if desc {
             v.reverse();
         }

@@ -108,6 +108,8 @@ pub enum Output {
     Reply(PostReply),
     /// Something the operator should know: the app logs it.
     Notice(Notice),
+    /// For the API's event streams, after the commit.
+    Event(api::ApiEvent),
 }
 
 /// What the core tells the operator (through the log).
@@ -185,6 +187,8 @@ pub struct Core {
     /// draws none itself), and how many tokens it has made from it.
     token_seed: [u8; 32],
     token_counter: u64,
+    /// Someone listens to the API's events (see `Core::set_events`).
+    pub(crate) events: bool,
 }
 
 impl Core {
@@ -215,6 +219,7 @@ impl Core {
             tokens: Vec::new(),
             token_seed: snap.token_seed,
             token_counter: 0,
+            events: false,
             cfg,
         };
         for g in snap.groups {
@@ -397,6 +402,7 @@ impl Core {
             }
         }
         self.connected = old.connected;
+        self.events = old.events;
         self.token_seed = old.token_seed;
         self.token_counter = old.token_counter;
     }
@@ -479,6 +485,8 @@ impl Core {
 
     /// Appends a row to the group's history (memory and store).
     pub(crate) fn push_history(&mut self, name: &str, rec: HistoryRecord, out: &mut Vec<Output>) {
+        let id = rec.id;
+        self.event(name, "message", Some(id), || api::message_json(&rec), out);
         if let Some(g) = self.groups.get_mut(name) {
             g.history.push_back(rec.clone());
             if g.history.len() > RING {

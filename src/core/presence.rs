@@ -439,6 +439,13 @@ impl Core {
                         return;
                     };
                     g.put_member(rec);
+                    self.event(
+                        name,
+                        "pending",
+                        None,
+                        || serde_json::json!({ "jid": jid }),
+                        out,
+                    );
                     self.say(
                         &gjid,
                         jid,
@@ -497,6 +504,17 @@ impl Core {
         let nick = rec.nick.clone();
         let fid = rec.fid.clone();
         g.put_member(rec);
+        let (ev_jid, ev_nick) = (jid.to_string(), nick.clone());
+        self.event(
+            name,
+            "join",
+            None,
+            || serde_json::json!({ "jid": ev_jid, "nick": ev_nick }),
+            out,
+        );
+        let Some(g) = self.groups.get_mut(name) else {
+            return;
+        };
         let gjid = g.jid.clone();
         let title = g.title.clone();
         let count = g.member_count();
@@ -571,6 +589,17 @@ impl Core {
         };
         // Membership changes are durable on power loss, told or not.
         self.acknowledged = true;
+        let was = m.rec.state.as_str();
+        self.event(
+            name,
+            "leave",
+            None,
+            || serde_json::json!({ "jid": jid, "was": was }),
+            out,
+        );
+        let Some(g) = self.groups.get_mut(name) else {
+            return;
+        };
         let gjid = g.jid.clone();
         let title = g.title.clone();
         out.push(Output::Store(StoreOp::DeleteMember {

@@ -486,3 +486,46 @@ fn routes_bridges_and_rooms_show_their_status_never_a_secret() {
     let (_, v) = t.api(lobby(), ApiMethod::Get, "groups/lobby/mucs", "");
     assert_eq!(v[0]["state"], "joining");
 }
+
+#[test]
+fn events_are_made_only_while_someone_listens() {
+    let events = |t: &T| -> Vec<(String, &'static str, Option<i64>)> {
+        t.out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Event(e) => Some((e.group.clone(), e.kind, e.id)),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut t = api_group();
+    t.later(10).say("bob", "nobody listens");
+    assert!(events(&t).is_empty());
+    t.core.set_events(true);
+    t.later(10).say("bob", "now they do");
+    let e = events(&t);
+    assert_eq!(e.len(), 1);
+    assert_eq!((e[0].0.as_str(), e[0].1), ("lobby", "message"));
+    assert!(e[0].2.is_some());
+    let data = t
+        .out
+        .iter()
+        .find_map(|o| match o {
+            Output::Event(e) => Some(e.data.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        data.contains("now they do") && data.contains("\"nick\":\"bob\""),
+        "{data}"
+    );
+    t.later(10).pres("dora@localhost", G, Some("subscribe"));
+    assert!(events(&t).iter().any(|e| e.1 == "join"), "{:?}", events(&t));
+    t.pres("dora@localhost/r", G, None);
+    t.later(10).cmd("dora", "//leave");
+    assert!(
+        events(&t).iter().any(|e| e.1 == "leave"),
+        "{:?}",
+        events(&t)
+    );
+}
