@@ -141,7 +141,8 @@ fn apply_fd_budget(cfg: &mut Config) -> anyhow::Result<()> {
 fn open_store(cfg: &Config) -> anyhow::Result<(Store, crate::core::model::Snapshot)> {
     let mut store = Store::open(&cfg.storage.database)?;
     store.settle_online_marks()?;
-    let snap = store.load(RING)?;
+    let mut snap = store.load(RING)?;
+    snap.token_seed = store.random_seed()?;
     let instance = store.instance_id()?;
     tracing::info!(%instance, "database opened");
     Ok((store, snap))

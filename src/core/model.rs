@@ -356,8 +356,8 @@ pub struct Snapshot {
     pub bridge_refs: Vec<(String, String, String, i64)>,
     /// API tokens (hashes only).
     pub tokens: Vec<TokenRecord>,
-    /// Fresh randomness for the tokens `//token new` makes (drawn at each
-    /// load; zeros in tests).
+    /// Fresh randomness for the tokens `//token new` makes: the loader
+    /// leaves zeros, the app draws it at start (`Store::random_seed`).
     pub token_seed: [u8; 32],
 }
 
