@@ -353,6 +353,32 @@ impl Core {
         Ok((201, v))
     }
 
+    /// `api_patch_group` for an ad-hoc form: the error's message.
+    pub(crate) fn api_patch_group_bytes(
+        &mut self,
+        now: Millis,
+        g: &str,
+        body: &str,
+        out: &mut Vec<Output>,
+    ) -> Result<(), String> {
+        self.api_patch_group(now, g, body.as_bytes(), out)
+            .map(|_| ())
+            .map_err(|e| e.2)
+    }
+
+    /// `api_say` for an ad-hoc form: the error's message.
+    pub(crate) fn api_say_bytes(
+        &mut self,
+        now: Millis,
+        g: &str,
+        body: &str,
+        out: &mut Vec<Output>,
+    ) -> Result<(), String> {
+        self.api_say(now, g, body.as_bytes(), out)
+            .map(|_| ())
+            .map_err(|e| e.2)
+    }
+
     /// `PATCH /groups/{g}`: `{title?, join?}`.
     fn api_patch_group(
         &mut self,

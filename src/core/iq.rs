@@ -20,6 +20,7 @@ const GROUP_FEATURES: &[&str] = &[
     stanza::NS_RETRACT,
     stanza::NS_REACTIONS,
     stanza::NS_REPLY,
+    super::adhoc::NS_COMMANDS,
 ];
 
 const SERVICE_FEATURES: &[&str] = &[
@@ -28,6 +29,7 @@ const SERVICE_FEATURES: &[&str] = &[
     stanza::NS_PING,
     stanza::NS_VERSION,
     stanza::NS_VCARD,
+    super::adhoc::NS_COMMANDS,
 ];
 
 impl Core {
@@ -87,6 +89,15 @@ impl Core {
             )));
             return;
         };
+        // Ad-hoc commands (XEP-0050) first: they use disco nodes too.
+        let group_name = group.map(|g| g.name.to_string());
+        if self
+            .on_adhoc_iq(now, ctx, group_name.as_deref(), el, payload, out)
+            .is_some()
+        {
+            return;
+        }
+        let group = group_name.as_deref().and_then(|n| self.groups.get(n));
         let ns = payload.ns();
         let get = itype == Some("get");
         let reply = match (get, payload.name(), ns.as_str()) {

@@ -15,6 +15,7 @@
 //! membership operations), `avatar` (the group's picture), `route` (HTTP
 //! routes: commands, posts in, the outbox), `webhook` (route wire formats).
 
+pub mod adhoc;
 pub mod api;
 pub mod avatar;
 pub mod bridge;

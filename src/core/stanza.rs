@@ -53,6 +53,7 @@ pub const NS_VCARD_UPDATE: &str = "vcard-temp:x:update";
 /// Error `type` attribute values (RFC 6120 §8.3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorType {
+    Auth,
     Cancel,
     Modify,
     Wait,
@@ -61,6 +62,7 @@ pub enum ErrorType {
 impl ErrorType {
     fn as_str(self) -> &'static str {
         match self {
+            ErrorType::Auth => "auth",
             ErrorType::Cancel => "cancel",
             ErrorType::Modify => "modify",
             ErrorType::Wait => "wait",

@@ -372,6 +372,8 @@ mod store;
 #[path = "tests_clients.rs"]
 mod clients;
 
+#[path = "tests_adhoc.rs"]
+mod adhoc;
 #[path = "tests_api.rs"]
 mod api;
 #[path = "tests_routes.rs"]

@@ -708,6 +708,19 @@ impl Core {
         self.run(now, &ctx, group, Level::Admin, cmd, out)
     }
 
+    /// Runs a member's own command for an ad-hoc form, as that member.
+    pub(crate) fn run_as(
+        &mut self,
+        now: Millis,
+        ctx: &Ctx,
+        group: &str,
+        cmd: Command,
+        out: &mut Vec<Output>,
+    ) -> Reply {
+        self.acknowledged = true;
+        self.run(now, ctx, group, Level::User, cmd, out)
+    }
+
     /// Changes a member's record and emits the store write. `f` returns
     /// `None` to change nothing.
     pub(crate) fn update_member<T>(
