@@ -593,6 +593,7 @@ pub fn router(state: HttpState) -> Router {
             "/bridges/{group}/{name}",
             get(bridge_call_get).post(bridge_call_post),
         )
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/{*rest}", any(api_call))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -753,6 +754,15 @@ async fn bridge_call(
         body,
     };
     ask_core(&st, Post::Bridge(call)).await
+}
+
+/// `GET /api/v1/openapi.json` (no token needed): made from the API's
+/// route table.
+async fn openapi() -> Response {
+    json(
+        StatusCode::OK,
+        crate::core::api::openapi(env!("CARGO_PKG_VERSION")).to_string(),
+    )
 }
 
 /// An API error in the API's shape.
@@ -1149,6 +1159,10 @@ mod tests {
                 );
             }
         }
+        let (s, body) = call(&r, get("/api/v1/openapi.json", None)).await;
+        assert_eq!(s, StatusCode::OK, "no token needed");
+        let doc: openapiv3::OpenAPI = serde_json::from_str(&body).unwrap();
+        assert!(doc.paths.paths.contains_key("/groups/{g}/messages"));
         let big = Request::post("/api/v1/groups/lobby/messages")
             .header("authorization", format!("Bearer {service}"))
             .header("content-length", "100000")

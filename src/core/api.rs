@@ -804,3 +804,305 @@ impl Core {
         Ok((202, json!({ "id": seq, "message_id": id })))
     }
 }
+
+/// One operation of the API, as `GET /api/v1/openapi.json` describes it.
+/// The dispatcher (`Core::api`) and this table are checked against each
+/// other by a test, so the description cannot drift from the code.
+pub struct RouteDoc {
+    pub method: &'static str,
+    /// OpenAPI path template under `/api/v1`.
+    pub path: &'static str,
+    pub scope: &'static str,
+    pub summary: &'static str,
+    /// Body fields: (name, JSON type, required).
+    pub body: &'static [(&'static str, &'static str, bool)],
+    /// Query parameters: (name, JSON type).
+    pub query: &'static [(&'static str, &'static str)],
+    pub ok: u16,
+    pub errors: &'static [u16],
+}
+
+const E_READ: &[u16] = &[401, 403, 404];
+const E_CHANGE: &[u16] = &[400, 401, 403, 404, 409, 413, 422];
+
+pub const ROUTES: &[RouteDoc] = &[
+    RouteDoc {
+        method: "get",
+        path: "/groups",
+        scope: "any",
+        summary: "The groups the token reaches",
+        body: &[],
+        query: &[],
+        ok: 200,
+        errors: &[401],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/groups",
+        scope: "service",
+        summary: "Create a group (as //newgroup)",
+        body: &[
+            ("name", "string", true),
+            ("title", "string", false),
+            ("join", "string", false),
+        ],
+        query: &[],
+        ok: 201,
+        errors: &[400, 401, 403, 409, 422],
+    },
+    RouteDoc {
+        method: "get",
+        path: "/groups/{g}",
+        scope: "group",
+        summary: "A group, with its admins",
+        body: &[],
+        query: &[],
+        ok: 200,
+        errors: E_READ,
+    },
+    RouteDoc {
+        method: "patch",
+        path: "/groups/{g}",
+        scope: "group",
+        summary: "Change a group's title or join policy",
+        body: &[("title", "string", false), ("join", "string", false)],
+        query: &[],
+        ok: 200,
+        errors: E_CHANGE,
+    },
+    RouteDoc {
+        method: "delete",
+        path: "/groups/{g}",
+        scope: "service",
+        summary: "Delete a group (as //delgroup)",
+        body: &[],
+        query: &[],
+        ok: 200,
+        errors: E_READ,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/groups/{g}/members",
+        scope: "group",
+        summary: "Members and pending requests",
+        body: &[],
+        query: &[],
+        ok: 200,
+        errors: E_READ,
+    },
+    RouteDoc {
+        method: "put",
+        path: "/groups/{g}/members/{jid}",
+        scope: "group",
+        summary: "Add (as //add) or set a member's flags",
+        body: &[("admin", "boolean", false), ("muted", "boolean", false)],
+        query: &[],
+        ok: 200,
+        errors: E_CHANGE,
+    },
+    RouteDoc {
+        method: "delete",
+        path: "/groups/{g}/members/{jid}",
+        scope: "group",
+        summary: "Remove a member (as //kick)",
+        body: &[],
+        query: &[],
+        ok: 200,
+        errors: &[401, 403, 404, 409, 422],
+    },
+    RouteDoc {
+        method: "get",
+        path: "/groups/{g}/blacklist",
+        scope: "group",
+        summary: "The blacklist",
+        body: &[],
+        query: &[],
+        ok: 200,
+        errors: E_READ,
+    },
+    RouteDoc {
+        method: "put",
+        path: "/groups/{g}/blacklist/{jid}",
+        scope: "group",
+        summary: "Blacklist a JID (as //blacklist)",
+        body: &[],
+        query: &[],
+        ok: 201,
+        errors: &[401, 403, 404, 409, 422],
+    },
+    RouteDoc {
+        method: "delete",
+        path: "/groups/{g}/blacklist/{jid}",
+        scope: "group",
+        summary: "Lift a ban (as //pass)",
+        body: &[],
+        query: &[],
+        ok: 200,
+        errors: &[401, 403, 404, 422],
+    },
+    RouteDoc {
+        method: "post",
+        path: "/groups/{g}/messages",
+        scope: "group",
+        summary: "Say something in the group, or to chosen members",
+        body: &[
+            ("body", "string", true),
+            ("nick", "string", false),
+            ("to", "array", false),
+        ],
+        query: &[],
+        ok: 202,
+        errors: E_CHANGE,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/groups/{g}/messages",
+        scope: "group",
+        summary: "History, newest last, with cursors",
+        body: &[],
+        query: &[
+            ("limit", "integer"),
+            ("before", "integer"),
+            ("after", "integer"),
+            ("order", "string"),
+        ],
+        ok: 200,
+        errors: &[401, 403, 404, 422],
+    },
+    RouteDoc {
+        method: "get",
+        path: "/groups/{g}/events",
+        scope: "group",
+        summary: "Server-Sent Events: message, join, leave, pending (Last-Event-ID resumes)",
+        body: &[],
+        query: &[],
+        ok: 200,
+        errors: &[401, 403, 404, 422],
+    },
+    RouteDoc {
+        method: "get",
+        path: "/groups/{g}/routes",
+        scope: "group",
+        summary: "HTTP routes with their status (no secrets)",
+        body: &[],
+        query: &[],
+        ok: 200,
+        errors: E_READ,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/groups/{g}/bridges",
+        scope: "group",
+        summary: "Bridges with their status (no secrets)",
+        body: &[],
+        query: &[],
+        ok: 200,
+        errors: E_READ,
+    },
+    RouteDoc {
+        method: "get",
+        path: "/groups/{g}/mucs",
+        scope: "group",
+        summary: "Room bridges with their state",
+        body: &[],
+        query: &[],
+        ok: 200,
+        errors: E_READ,
+    },
+    RouteDoc {
+        method: "post",
+        path: "/broadcast",
+        scope: "service",
+        summary: "A notice in every group",
+        body: &[("body", "string", true)],
+        query: &[],
+        ok: 202,
+        errors: &[400, 401, 403, 413, 422],
+    },
+];
+
+/// The OpenAPI 3.0 description of [`ROUTES`].
+pub fn openapi(version: &str) -> Value {
+    let mut paths = serde_json::Map::new();
+    let error = json!({ "$ref": "#/components/schemas/Error" });
+    for r in ROUTES {
+        let mut params: Vec<Value> = Vec::new();
+        for name in ["g", "jid"] {
+            if r.path.contains(&format!("{{{name}}}")) {
+                params.push(json!({
+                    "name": name, "in": "path", "required": true,
+                    "description": if name == "g" { "the group's name" } else { "a bare JID (percent-encoding allowed)" },
+                    "schema": { "type": "string" },
+                }));
+            }
+        }
+        for (name, t) in r.query {
+            params.push(
+                json!({ "name": name, "in": "query", "required": false, "schema": { "type": t } }),
+            );
+        }
+        let mut responses = serde_json::Map::new();
+        let ok_body = if r.path.ends_with("/events") {
+            json!({ "text/event-stream": { "schema": { "type": "string" } } })
+        } else {
+            json!({ "application/json": { "schema": {} } })
+        };
+        responses.insert(
+            r.ok.to_string(),
+            json!({ "description": "done", "content": ok_body }),
+        );
+        for e in r.errors {
+            responses.insert(
+                e.to_string(),
+                json!({ "description": "an error", "content": { "application/json": { "schema": error } } }),
+            );
+        }
+        let mut op = json!({
+            "summary": r.summary,
+            "description": format!("Token scope: {}.", r.scope),
+            "operationId": format!("{}{}", r.method, r.path.replace(['/', '{', '}'], "_")),
+            "parameters": params,
+            "responses": responses,
+        });
+        if !r.body.is_empty() {
+            let props: serde_json::Map<String, Value> = r
+                .body
+                .iter()
+                .map(|(n, t, _)| {
+                    let s = if *t == "array" {
+                        json!({ "type": "array", "items": { "type": "string" } })
+                    } else {
+                        json!({ "type": t })
+                    };
+                    (n.to_string(), s)
+                })
+                .collect();
+            let required: Vec<&str> = r.body.iter().filter(|f| f.2).map(|f| f.0).collect();
+            let mut schema =
+                json!({ "type": "object", "properties": props, "additionalProperties": false });
+            if !required.is_empty() {
+                schema["required"] = json!(required);
+            }
+            op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": schema } } });
+        }
+        let item = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
+        item[r.method] = op;
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": { "title": "talkgroups operations API", "version": version },
+        "servers": [{ "url": "/api/v1" }],
+        "security": [{ "bearer": [] }],
+        "paths": paths,
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "message"],
+                    "properties": { "error": { "type": "string" }, "message": { "type": "string" } },
+                },
+            },
+        },
+    })
+}
