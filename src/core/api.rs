@@ -151,6 +151,88 @@ fn only_fields(
     }
 }
 
+/// The command a `POST …/routes|bridges|mucs` body stands for. Values go
+/// into the command's words, so none may hold white space.
+fn link_command(kind: &str, body: &[u8]) -> Result<String, (u16, &'static str, String)> {
+    let m = object(body)?;
+    let word = |k: &str, required: bool| -> Result<Option<String>, (u16, &'static str, String)> {
+        match m.get(k) {
+            None | Some(Value::Null) if !required => Ok(None),
+            None | Some(Value::Null) => Err(unprocessable(k, "is required")),
+            Some(Value::String(s)) if s.is_empty() || s.chars().any(char::is_whitespace) => Err(
+                unprocessable(k, "must be a non-empty string without spaces"),
+            ),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(unprocessable(k, "must be a string")),
+        }
+    };
+    match kind {
+        "routes" => {
+            only_fields(
+                &m,
+                &["name", "direction", "password", "url", "format", "noloop"],
+            )?;
+            let name = word("name", true)?.unwrap_or_default();
+            let pw = word("password", true)?.unwrap_or_default();
+            match word("direction", true)?.as_deref() {
+                Some("send") => {
+                    let url = word("url", true)?.unwrap_or_default();
+                    let format = word("format", false)?.unwrap_or_default();
+                    Ok(format!("addroutesend {name} {pw} {url} {format}"))
+                }
+                Some("receive") => {
+                    let noloop = word("noloop", false)?.unwrap_or_default();
+                    Ok(format!("addrouterecv {name} {pw} {noloop}"))
+                }
+                _ => Err(unprocessable("direction", "must be send or receive")),
+            }
+        }
+        "bridges" => {
+            only_fields(&m, &["name", "platform", "keys"])?;
+            let name = word("name", true)?.unwrap_or_default();
+            let platform = word("platform", true)?.unwrap_or_default();
+            let mut text = format!("addbridge {name} {platform}");
+            match m.get("keys") {
+                Some(Value::Object(keys)) => {
+                    for (k, v) in keys {
+                        let Some(v) = v.as_str().filter(|v| !v.chars().any(char::is_whitespace))
+                        else {
+                            return Err(unprocessable(
+                                "keys",
+                                &format!("{k} must be a string without spaces"),
+                            ));
+                        };
+                        if k.is_empty() || k.contains(['=', ' ']) {
+                            return Err(unprocessable("keys", "key names are words"));
+                        }
+                        text.push_str(&format!(" {k}={v}"));
+                    }
+                    Ok(text)
+                }
+                _ => Err(unprocessable("keys", "must be an object of strings")),
+            }
+        }
+        _ => {
+            only_fields(&m, &["name", "room", "nick", "password", "puppets"])?;
+            let name = word("name", true)?.unwrap_or_default();
+            let room = word("room", true)?.unwrap_or_default();
+            let mut text = format!("addmuc {name} {room}");
+            if let Some(n) = word("nick", false)? {
+                text.push_str(&format!(" nick={n}"));
+            }
+            if let Some(p) = word("password", false)? {
+                text.push_str(&format!(" password={p}"));
+            }
+            match m.get("puppets") {
+                None | Some(Value::Null) | Some(Value::Bool(false)) => {}
+                Some(Value::Bool(true)) => text.push_str(" puppets"),
+                Some(_) => return Err(unprocessable("puppets", "must be true or false")),
+            }
+            Ok(text)
+        }
+    }
+}
+
 /// A group title: 1–100 printable characters.
 fn check_title(s: &str) -> Result<String, (u16, &'static str, String)> {
     let t = s.trim();
@@ -166,12 +248,14 @@ fn path_jid(raw: &str) -> Result<String, (u16, &'static str, String)> {
         .ok_or_else(|| unprocessable("jid", &format!("{raw:?} is not a bare JID")))
 }
 
-/// A command's reply as an API answer: `OK…` is success (`ok` status),
-/// anything else says why nothing changed (409).
+/// A command's reply as an API answer: `OK…` is success (`ok` status);
+/// otherwise the reply says why nothing changed: a clash with what exists
+/// (409) or a value the command refused (422).
 fn from_reply(reply: Option<String>, ok: u16) -> Answer {
     match reply {
         Some(r) if r.starts_with("OK") => Ok((ok, json!({ "status": "ok", "message": r }))),
-        Some(r) => Err((409, "conflict", r)),
+        Some(r) if r.contains("exists") || r.contains("already") => Err((409, "conflict", r)),
+        Some(r) => Err((422, "invalid_field", r)),
         None => Err(not_found("That group")),
     }
 }
@@ -495,6 +579,34 @@ impl Core {
                             .collect();
                         Ok((200, Value::Array(rows)))
                     }
+                }
+            }
+            (Post, ["groups", g, kind @ ("routes" | "bridges" | "mucs")]) => {
+                self.api_scope(&c.scope, g)?;
+                let text = link_command(kind, &c.body)?;
+                match self.run_text_for_api(now, g, &text, out) {
+                    Ok(r) => from_reply(r, 201),
+                    Err(why) => Err((422, "invalid_field", why)),
+                }
+            }
+            (Delete, ["groups", g, kind @ ("routes" | "bridges" | "mucs"), name]) => {
+                self.api_scope(&c.scope, g)?;
+                let (wanted, cmd) = match *kind {
+                    "routes" => ("route", "delroute"),
+                    "bridges" => ("bridge", "delbridge"),
+                    _ => ("muc", "delmuc"),
+                };
+                let found = self.groups[*g].routes.get(*name).map(|r| match r.rec.kind {
+                    super::model::RouteKind::Bridge(_) => "bridge",
+                    super::model::RouteKind::Muc(_) => "muc",
+                    _ => "route",
+                });
+                if found != Some(wanted) {
+                    return Err(not_found(&format!("That {wanted}")));
+                }
+                match self.run_text_for_api(now, g, &format!("{cmd} {name}"), out) {
+                    Ok(r) => from_reply(r, 200),
+                    Err(why) => Err((422, "invalid_field", why)),
                 }
             }
             (Get, ["groups", g, kind @ ("routes" | "bridges" | "mucs")]) => {
@@ -1011,6 +1123,83 @@ pub const ROUTES: &[RouteDoc] = &[
     },
     RouteDoc {
         method: "post",
+        path: "/groups/{g}/routes",
+        scope: "group",
+        summary: "Add a send or receive route (as //addroutesend, //addrouterecv)",
+        body: &[
+            ("name", "string", true),
+            ("direction", "string", true),
+            ("password", "string", true),
+            ("url", "string", false),
+            ("format", "string", false),
+            ("noloop", "string", false),
+        ],
+        query: &[],
+        ok: 201,
+        errors: E_CHANGE,
+    },
+    RouteDoc {
+        method: "delete",
+        path: "/groups/{g}/routes/{name}",
+        scope: "group",
+        summary: "Delete a route (as //delroute)",
+        body: &[],
+        query: &[],
+        ok: 200,
+        errors: E_READ,
+    },
+    RouteDoc {
+        method: "post",
+        path: "/groups/{g}/bridges",
+        scope: "group",
+        summary: "Add a bridge (as //addbridge); keys are write-only",
+        body: &[
+            ("name", "string", true),
+            ("platform", "string", true),
+            ("keys", "object", true),
+        ],
+        query: &[],
+        ok: 201,
+        errors: E_CHANGE,
+    },
+    RouteDoc {
+        method: "delete",
+        path: "/groups/{g}/bridges/{name}",
+        scope: "group",
+        summary: "Delete a bridge (as //delbridge)",
+        body: &[],
+        query: &[],
+        ok: 200,
+        errors: E_READ,
+    },
+    RouteDoc {
+        method: "post",
+        path: "/groups/{g}/mucs",
+        scope: "group",
+        summary: "Bridge a room (as //addmuc); the password is write-only",
+        body: &[
+            ("name", "string", true),
+            ("room", "string", true),
+            ("nick", "string", false),
+            ("password", "string", false),
+            ("puppets", "boolean", false),
+        ],
+        query: &[],
+        ok: 201,
+        errors: E_CHANGE,
+    },
+    RouteDoc {
+        method: "delete",
+        path: "/groups/{g}/mucs/{name}",
+        scope: "group",
+        summary: "Leave a room and delete its bridge (as //delmuc)",
+        body: &[],
+        query: &[],
+        ok: 200,
+        errors: E_READ,
+    },
+    RouteDoc {
+        method: "post",
         path: "/broadcast",
         scope: "service",
         summary: "A notice in every group",
@@ -1027,11 +1216,15 @@ pub fn openapi(version: &str) -> Value {
     let error = json!({ "$ref": "#/components/schemas/Error" });
     for r in ROUTES {
         let mut params: Vec<Value> = Vec::new();
-        for name in ["g", "jid"] {
+        for name in ["g", "jid", "name"] {
             if r.path.contains(&format!("{{{name}}}")) {
                 params.push(json!({
                     "name": name, "in": "path", "required": true,
-                    "description": if name == "g" { "the group's name" } else { "a bare JID (percent-encoding allowed)" },
+                    "description": match name {
+                        "g" => "the group's name",
+                        "jid" => "a bare JID (percent-encoding allowed)",
+                        _ => "the route's, bridge's or room bridge's name",
+                    },
                     "schema": { "type": "string" },
                 }));
             }
@@ -1069,10 +1262,10 @@ pub fn openapi(version: &str) -> Value {
                 .body
                 .iter()
                 .map(|(n, t, _)| {
-                    let s = if *t == "array" {
-                        json!({ "type": "array", "items": { "type": "string" } })
-                    } else {
-                        json!({ "type": t })
+                    let s = match *t {
+                        "array" => json!({ "type": "array", "items": { "type": "string" } }),
+                        "object" => json!({ "type": "object", "additionalProperties": { "type": "string" } }),
+                        _ => json!({ "type": t }),
                     };
                     (n.to_string(), s)
                 })

@@ -542,7 +542,8 @@ fn the_openapi_document_matches_the_dispatcher_and_is_valid() {
         let path = r
             .path
             .replace("{g}", "lobby")
-            .replace("{jid}", "bob@localhost");
+            .replace("{jid}", "bob@localhost")
+            .replace("{name}", "x");
         let method = match r.method {
             "get" => ApiMethod::Get,
             "post" => ApiMethod::Post,
@@ -553,7 +554,12 @@ fn the_openapi_document_matches_the_dispatcher_and_is_valid() {
         let body = if r.body.is_empty() { "" } else { "{}" };
         let (s, v) = t.api(svc(), method, &path, body);
         assert!(
-            s != 405 && !(s == 404 && v["message"] == "That resource does not exist."),
+            s != 405
+                && !(s == 404 && v["message"] == "That resource does not exist.")
+                && !(s == 422
+                    && v["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("unknown command"))),
             "{} {path} is documented but not routed: {s} {v}",
             r.method
         );
@@ -589,6 +595,12 @@ fn the_openapi_document_matches_the_dispatcher_and_is_valid() {
         ("get", "/groups/{g}/bridges"),
         ("get", "/groups/{g}/mucs"),
         ("post", "/broadcast"),
+        ("post", "/groups/{g}/routes"),
+        ("delete", "/groups/{g}/routes/{name}"),
+        ("post", "/groups/{g}/bridges"),
+        ("delete", "/groups/{g}/bridges/{name}"),
+        ("post", "/groups/{g}/mucs"),
+        ("delete", "/groups/{g}/mucs/{name}"),
     ] {
         assert!(
             documented.contains(&(m.to_string(), p.to_string())),
@@ -598,6 +610,68 @@ fn the_openapi_document_matches_the_dispatcher_and_is_valid() {
     let doc = crate::core::api::openapi("0.0.0");
     let parsed: openapiv3::OpenAPI =
         serde_json::from_value(doc.clone()).expect("a valid OpenAPI 3 document");
-    assert_eq!(parsed.paths.paths.len(), 12);
+    assert_eq!(parsed.paths.paths.len(), 15);
     assert!(doc.to_string().contains("\"bearer\""));
+}
+
+#[test]
+fn routes_bridges_and_rooms_are_added_and_deleted_as_the_commands_do() {
+    let mut t = api_group();
+    let (s, v) = t.api(lobby(), ApiMethod::Post, "groups/lobby/routes", r#"{"name":"far","direction":"send","password":"password1","url":"http://a.example/routes/lobby/b"}"#);
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = t.api(
+        lobby(),
+        ApiMethod::Post,
+        "groups/lobby/routes",
+        r#"{"name":"far","direction":"send","password":"password1","url":"http://a.example/x"}"#,
+    );
+    assert_eq!(s, 409, "{v}");
+    let (s, v) = t.api(
+        lobby(),
+        ApiMethod::Post,
+        "groups/lobby/routes",
+        r#"{"name":"near","direction":"receive","password":"pw 2"}"#,
+    );
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (422, Some("invalid_field")),
+        "{v}"
+    );
+    let (s, v) = t.api(
+        lobby(),
+        ApiMethod::Post,
+        "groups/lobby/bridges",
+        r#"{"name":"gc","platform":"googlechat","keys":{"webhook":"http://127.0.0.1:9/chat"}}"#,
+    );
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = t.api(
+        lobby(),
+        ApiMethod::Post,
+        "groups/lobby/bridges",
+        r#"{"name":"x","platform":"irc","keys":{}}"#,
+    );
+    assert_eq!(s, 422, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("irc"), "{v}");
+    let (s, v) = t.api(
+        lobby(),
+        ApiMethod::Post,
+        "groups/lobby/mucs",
+        r#"{"name":"tea","room":"tea@conference.example.org","puppets":true}"#,
+    );
+    assert_eq!(s, 201, "{v}");
+    let (_, v) = t.api(lobby(), ApiMethod::Get, "groups/lobby/mucs", "");
+    assert_eq!(v[0]["puppets"], true);
+    // A route's name is not a bridge's: 404, and nothing goes.
+    let (s, _) = t.api(lobby(), ApiMethod::Delete, "groups/lobby/bridges/far", "");
+    assert_eq!(s, 404);
+    for (kind, name) in [("routes", "far"), ("bridges", "gc"), ("mucs", "tea")] {
+        let (s, v) = t.api(
+            lobby(),
+            ApiMethod::Delete,
+            &format!("groups/lobby/{kind}/{name}"),
+            "",
+        );
+        assert_eq!(s, 200, "{kind}: {v}");
+    }
+    assert!(t.core.groups["lobby"].routes.is_empty());
 }

@@ -708,6 +708,28 @@ impl Core {
         self.run(now, &ctx, group, Level::Admin, cmd, out)
     }
 
+    /// Runs the text of a group command (`addroutesend NAME …`, without
+    /// the slashes) for the API: parsed by the registry as typed commands
+    /// are, so the validation is the command's own. `Err` is the reason a
+    /// parse failed.
+    pub(crate) fn run_text_for_api(
+        &mut self,
+        now: Millis,
+        group: &str,
+        text: &str,
+        out: &mut Vec<Output>,
+    ) -> Result<Reply, String> {
+        let (cmd, rest) = split(text);
+        let Some(s) = find(&cmd) else {
+            return Err(format!("unknown command {cmd}"));
+        };
+        match parse(s, rest) {
+            Ok(c) => Ok(self.run_for_api(now, group, c, out)),
+            Err(Refusal::Usage) => Err(usage(s)),
+            Err(Refusal::Say(t)) => Err(t),
+        }
+    }
+
     /// Runs a member's own command for an ad-hoc form, as that member.
     pub(crate) fn run_as(
         &mut self,
