@@ -40,8 +40,8 @@ results="target/bench-results/$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 
 echo "== building (release)" >&2
 cargo build --release --quiet
-cargo bench --no-run --quiet --bench fanout --bench serialize --bench e2e --bench memory --bench bridge 2>/dev/null ||
-    cargo bench --no-run --bench fanout --bench serialize --bench e2e --bench memory --bench bridge
+cargo bench --no-run --quiet --bench fanout --bench serialize --bench e2e --bench memory --bench bridge --bench api 2>/dev/null ||
+    cargo bench --no-run --bench fanout --bench serialize --bench e2e --bench memory --bench bridge --bench api
 bin="$PWD/target/release/talkgroups"
 
 echo "== component alone: fan-out, fixed load, start-up" >&2
@@ -49,6 +49,9 @@ TALKGROUPS_BIN="$bin" cargo bench --quiet --bench fanout -- all | tee -a "$resul
 
 echo "== bridges: inbound platform events through one bridge to 100 members" >&2
 TALKGROUPS_BIN="$bin" cargo bench --quiet --bench bridge | tee -a "$results"
+
+echo "== the API: GET …/messages?limit=1000 on a 1 000 000-row history" >&2
+TALKGROUPS_BIN="$bin" cargo bench --quiet --bench api | tee -a "$results"
 
 echo "== the core's memory per member (counted allocations)" >&2
 cargo bench --quiet --bench memory | tee -a "$results"

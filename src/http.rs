@@ -562,6 +562,30 @@ impl TokenGate {
         }
     }
 
+    /// `f` on the reader (opened on first use, reopened after an error).
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&crate::store::tokens::TokenReader) -> Result<T, crate::store::StoreError>,
+    ) -> Result<T, String> {
+        let mut r = self
+            .reader
+            .lock()
+            .map_err(|_| "reader poisoned".to_string())?;
+        if r.is_none() {
+            *r = Some(
+                crate::store::tokens::TokenReader::open(&self.path).map_err(|e| e.to_string())?,
+            );
+        }
+        let result = match r.as_ref() {
+            Some(reader) => f(reader),
+            None => return Err("no reader".into()),
+        };
+        result.map_err(|e| {
+            *r = None;
+            e.to_string()
+        })
+    }
+
     /// The scope of `token`, `Ok(None)` for an unknown one.
     fn scope_of(&self, token: &str) -> Result<Option<String>, String> {
         let hash = crate::store::tokens::token_hash(token);
@@ -873,6 +897,9 @@ async fn api_call(
     if method == ApiMethod::Get && path.len() == 3 && path[0] == "groups" && path[2] == "events" {
         return events(&st, scope, path, &headers).await;
     }
+    if method == ApiMethod::Get && path.len() == 3 && path[0] == "groups" && path[2] == "messages" {
+        return messages(&st, scope, &path[1], &query).await;
+    }
     ask_core(
         &st,
         Post::Api(ApiCall {
@@ -885,6 +912,66 @@ async fn api_call(
         }),
     )
     .await
+}
+
+/// `GET /api/v1/groups/{g}/messages`, read from the database on a
+/// blocking thread (all of the history, not only what the core holds).
+async fn messages(
+    st: &HttpState,
+    scope: crate::core::api::Scope,
+    group: &str,
+    query: &[(String, String)],
+) -> Response {
+    use crate::core::api;
+    let reaches = match &scope {
+        api::Scope::Service => true,
+        api::Scope::Group(g) => g == group,
+    };
+    if !reaches {
+        return api_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "This token's scope does not reach that.",
+        );
+    }
+    let q = match api::history_query(query) {
+        Ok(q) => q,
+        Err((s, code, msg)) => {
+            return api_error(
+                StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST),
+                code,
+                &msg,
+            )
+        }
+    };
+    let Some(gate) = st.tokens.clone() else {
+        return api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "That group does not exist.",
+        );
+    };
+    let group = group.to_string();
+    let rows = tokio::task::spawn_blocking(move || gate.with(|r| r.history(&group, &q))).await;
+    match rows {
+        Ok(Ok(Some(rows))) => {
+            let mut v: Vec<serde_json::Value> = rows.iter().map(api::message_json).collect();
+            if q.desc {
+                v.reverse();
+            }
+            json(StatusCode::OK, serde_json::Value::Array(v).to_string())
+        }
+        Ok(Ok(None)) => api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "That group does not exist.",
+        ),
+        _ => api_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "The history cannot be read right now; try again.",
+        ),
+    }
 }
 
 /// `GET /api/v1/groups/{g}/events`: Server-Sent Events. Subscribes

@@ -89,6 +89,45 @@ pub(crate) fn message_json(h: &HistoryRecord) -> Value {
     })
 }
 
+/// `GET …/messages`'s parameters, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryQuery {
+    pub limit: usize,
+    pub before: Option<i64>,
+    pub after: Option<i64>,
+    pub desc: bool,
+}
+
+/// Reads `limit` (default 100, 1–1000), `before`, `after` and `order`.
+pub fn history_query(
+    query: &[(String, String)],
+) -> Result<HistoryQuery, (u16, &'static str, String)> {
+    let q = |k: &str| query.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
+    let num = |k: &str| -> Result<Option<i64>, (u16, &'static str, String)> {
+        q(k).map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| unprocessable(k, "must be a whole number"))
+        })
+        .transpose()
+    };
+    let limit = match num("limit")? {
+        None => 100,
+        Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => n as usize,
+        Some(_) => return Err(unprocessable("limit", "must be 1 to 1000")),
+    };
+    let desc = match q("order") {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => return Err(unprocessable("order", "must be asc or desc")),
+    };
+    Ok(HistoryQuery {
+        limit,
+        before: num("before")?,
+        after: num("after")?,
+        desc,
+    })
+}
+
 /// The largest `limit` of `GET …/messages`.
 pub const MAX_LIMIT: usize = 1000;
 
@@ -749,26 +788,12 @@ impl Core {
     /// 1000), `before` / `after` (history ids), `order=desc`. Served from
     /// the history the core holds (the newest 1 000 rows per group).
     fn api_history(&self, name: &str, query: &[(String, String)]) -> Answer {
-        let q = |k: &str| query.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
-        let num = |k: &str| -> Result<Option<i64>, (u16, &'static str, String)> {
-            q(k).map(|v| {
-                v.parse::<i64>()
-                    .map_err(|_| unprocessable(k, "must be a whole number"))
-            })
-            .transpose()
-        };
-        let limit = match num("limit")? {
-            None => 100,
-            Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => n as usize,
-            Some(_) => return Err(unprocessable("limit", "must be 1 to 1000")),
-        };
-        let before = num("before")?;
-        let after = num("after")?;
-        let desc = match q("order") {
-            None | Some("asc") => false,
-            Some("desc") => true,
-            Some(_) => return Err(unprocessable("order", "must be asc or desc")),
-        };
+        let HistoryQuery {
+            limit,
+            before,
+            after,
+            desc,
+        } = history_query(query)?;
         let g = self
             .groups
             .get(name)

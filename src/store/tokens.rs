@@ -98,7 +98,8 @@ pub(crate) fn list(conn: &Connection) -> Result<Vec<TokenRecord>, StoreError> {
         .collect::<Result<Vec<_>, _>>()?)
 }
 
-/// The listener's read-only view of the tokens table.
+/// The listener's read-only view of the database: tokens, and the history
+/// `GET …/messages` pages through (all of it, not just what the core holds).
 pub struct TokenReader {
     conn: Connection,
 }
@@ -126,6 +127,59 @@ impl TokenReader {
         Ok(row.and_then(|(stored, scope)| {
             crate::core::webhook::same_secret(&stored, hash).then_some(scope)
         }))
+    }
+}
+
+impl TokenReader {
+    /// Up to `q.limit` rows of `group`'s history (not retracted), oldest
+    /// first: the newest before `q.before` (or of all), or the oldest after
+    /// `q.after`. `None` when the group does not exist. Served by the
+    /// `(group_name, id)` index.
+    pub fn history(
+        &self,
+        group: &str,
+        q: &crate::core::api::HistoryQuery,
+    ) -> Result<Option<Vec<crate::core::model::HistoryRecord>>, StoreError> {
+        let exists: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT 1 FROM groups WHERE name = ?1")?
+            .query_row([group], |r| r.get(0))
+            .optional()?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        const COLS: &str = "id, group_name, sender, nick, text, at, origin_id, edited_at, removed";
+        let limit = q.limit as i64;
+        let mut rows = match q.after {
+            Some(after) => self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT {COLS} FROM history WHERE group_name = ?1 AND id > ?2 AND id < ?3
+                     AND removed = 0 ORDER BY id ASC LIMIT ?4"
+                ))?
+                .query_and_then(
+                    params![group, after, q.before.unwrap_or(i64::MAX), limit],
+                    super::rows::history_from_row,
+                )?
+                .collect::<Result<Vec<_>, _>>()?,
+            None => {
+                let mut v = self
+                    .conn
+                    .prepare_cached(&format!(
+                        "SELECT {COLS} FROM history WHERE group_name = ?1 AND id < ?2
+                         AND removed = 0 ORDER BY id DESC LIMIT ?3"
+                    ))?
+                    .query_and_then(
+                        params![group, q.before.unwrap_or(i64::MAX), limit],
+                        super::rows::history_from_row,
+                    )?
+                    .collect::<Result<Vec<_>, _>>()?;
+                v.reverse();
+                v
+            }
+        };
+        rows.shrink_to_fit();
+        Ok(Some(rows))
     }
 }
 
@@ -158,5 +212,68 @@ mod tests {
         assert_eq!(r.scope_of(&token_hash(&token)).unwrap(), None);
         assert!(valid_scope("service") && valid_scope("group:lobby"));
         assert!(!valid_scope("group:") && !valid_scope("admin") && !valid_scope("group:Bad Name"));
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+    use crate::core::api::HistoryQuery;
+    use crate::core::model::{GroupRecord, HistoryRecord, JoinPolicy, StoreOp};
+
+    #[test]
+    fn history_pages_through_all_rows_by_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.sqlite3");
+        let mut s = Store::open(&path).unwrap();
+        let mut ops = vec![StoreOp::UpsertGroup(GroupRecord {
+            name: "lobby".into(),
+            title: "Lobby".into(),
+            join: JoinPolicy::Open,
+            created_at: 0,
+        })];
+        for i in 1..=3000 {
+            ops.push(StoreOp::AppendHistory(HistoryRecord {
+                id: i,
+                group: "lobby".into(),
+                sender: "a@x".into(),
+                nick: "a".into(),
+                text: format!("m{i}"),
+                at: i,
+                origin_id: None,
+                edited_at: None,
+                removed: false,
+            }));
+        }
+        ops.push(StoreOp::RemoveHistory { id: 2999 });
+        s.apply(&ops).unwrap();
+        let r = TokenReader::open(&path).unwrap();
+        let q = |limit, before, after| HistoryQuery {
+            limit,
+            before,
+            after,
+            desc: false,
+        };
+        let ids = |v: Vec<HistoryRecord>| v.iter().map(|h| h.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(r.history("lobby", &q(3, None, None)).unwrap().unwrap()),
+            [2997, 2998, 3000]
+        );
+        assert_eq!(
+            ids(r.history("lobby", &q(2, Some(10), None)).unwrap().unwrap()),
+            [8, 9]
+        );
+        assert_eq!(
+            ids(r.history("lobby", &q(2, None, Some(10))).unwrap().unwrap()),
+            [11, 12]
+        );
+        assert_eq!(
+            r.history("lobby", &q(1000, None, Some(0)))
+                .unwrap()
+                .unwrap()
+                .len(),
+            1000
+        );
+        assert!(r.history("nosuch", &q(1, None, None)).unwrap().is_none());
     }
 }
