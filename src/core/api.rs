@@ -525,12 +525,19 @@ impl Core {
             ),
             Some(_) => return Err(unprocessable("join", "must be a string")),
         };
+        // A picture from the config stays; a drawn one follows the title.
+        let image = self
+            .cfg
+            .groups
+            .iter()
+            .find(|c| c.name == g)
+            .and_then(|c| c.avatar.clone());
         let grp = self
             .groups
             .get_mut(g)
             .ok_or_else(|| not_found("That group"))?;
         if let Some(t) = title {
-            grp.title = t;
+            grp.set_look(&t, image.as_ref());
         }
         if let Some(j) = join {
             grp.join = j;

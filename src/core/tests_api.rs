@@ -426,6 +426,11 @@ fn groups_are_created_changed_and_deleted_by_service_tokens() {
     );
     assert_eq!(s, 200, "{v}");
     assert_eq!(t.core.groups["lobby"].title, "Front room");
+    assert_eq!(
+        *t.core.groups["lobby"].avatar,
+        crate::core::avatar::Avatar::drawn("Front room"),
+        "the drawn picture follows the title"
+    );
     let (s, _) = t.api(lobby(), ApiMethod::Patch, "groups/lobby", r#"{"title":""}"#);
     assert_eq!(s, 422);
     // A broadcast: a notice in every group.
