@@ -1353,6 +1353,42 @@ impl Core {
         }
     }
 
+    /// A member changed their nick: their puppets take it in every room
+    /// (a MUC nick change is a presence to the new occupant JID).
+    pub(crate) fn rename_puppets(
+        &mut self,
+        group: &str,
+        jid: &str,
+        nick: &str,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(g) = self.groups.get_mut(group) else {
+            return;
+        };
+        let Some(fid) = g.members.get(jid).map(|m| m.rec.fid.clone()) else {
+            return;
+        };
+        let base = g.jid.clone();
+        for r in g.routes.values_mut() {
+            let (RouteKind::Muc(spec), Some(o)) = (&r.rec.kind, r.muc.as_deref_mut()) else {
+                continue;
+            };
+            let Some(p) = o
+                .puppets
+                .get_mut(&fid)
+                .filter(|p| p.joined && p.nick != nick)
+            else {
+                continue;
+            };
+            p.nick = nick.to_string();
+            out.push(Output::Send(stanza::presence(
+                &format!("{base}/{}~{fid}", r.rec.name),
+                &format!("{}/{nick}", spec.room),
+                None,
+            )));
+        }
+    }
+
     /// Puppets silent for an hour leave; joins never answered are given up.
     fn puppets_tick(&mut self, now: Millis, out: &mut Vec<Output>) {
         for g in self.groups.values_mut() {

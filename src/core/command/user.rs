@@ -55,6 +55,7 @@ impl Core {
                 &format!("*** {old} is now {nick}"),
                 out,
             );
+            self.rename_puppets(group, me, &nick, out);
         }
         Some(format!("OK, you are now {nick}."))
     }
