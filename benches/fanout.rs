@@ -38,8 +38,9 @@ use common::{cpu_secs, rss_kib, talkgroups_bin, Guard, Rng};
 use std::io::Write;
 use std::net::Shutdown;
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -60,6 +61,7 @@ fn main() {
     let mut messages: Option<usize> = None;
     let mut rate: Option<f64> = None;
     let mut window: Option<usize> = None;
+    let mut sse = 0usize;
     while let Some(a) = args.next() {
         let mut num = |name: &str| -> f64 {
             args.next()
@@ -71,6 +73,7 @@ fn main() {
             "--messages" => messages = Some(num("--messages") as usize),
             "--rate" => rate = Some(num("--rate")),
             "--window" => window = Some(num("--window") as usize),
+            "--sse" => sse = num("--sse") as usize,
             "all" | "fanout" | "latency" | "startup" => what = a,
             other => panic!("unknown argument {other:?}"),
         }
@@ -85,10 +88,11 @@ fn main() {
                 messages.unwrap_or(500_000 / n.max(2)),
                 None,
                 window,
+                0,
             ),
             None => {
                 for &(n, m) in FANOUT_RUNS {
-                    fanout(&bin, n, messages.unwrap_or(m), None, window);
+                    fanout(&bin, n, messages.unwrap_or(m), None, window, 0);
                 }
             }
         }
@@ -101,6 +105,7 @@ fn main() {
             messages.unwrap_or((rate * 10.0) as usize),
             Some(rate),
             None,
+            sse,
         );
     }
     if what == "all" || what == "startup" {
@@ -139,13 +144,46 @@ fn idle_rss(bin: &Path) -> u64 {
 
 /// One fan-out run. `rate`: fixed offered load (msg/s, open loop); `None`:
 /// as fast as it goes, with at most `window` messages in flight.
-fn fanout(bin: &Path, members: usize, messages: usize, rate: Option<f64>, window: Option<usize>) {
+/// `sse` readers of `GET /api/v1/groups/lobby/events` are connected
+/// before the run (they read and count, never slow down).
+fn fanout(
+    bin: &Path,
+    members: usize,
+    messages: usize,
+    rate: Option<f64>,
+    window: Option<usize>,
+    sse: usize,
+) {
     assert!(members >= 2, "need at least two members");
     eprintln!(
         "fanout: {members} members, {messages} messages, {}",
         rate.map_or("max rate".to_string(), |r| format!("{r} msg/s offered"))
     );
-    let s = setup(bin, "", members);
+    let http_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0);
+    let extra = if sse > 0 {
+        format!(
+            "[http]\nlisten = \"127.0.0.1:{http_port}\"\nmax_connections = {}\nmax_connections_per_ip = {}\nmax_connection_secs = 86400\n",
+            sse + 64,
+            sse + 64
+        )
+    } else {
+        String::new()
+    };
+    let s = setup(bin, &extra, members);
+    let token = if sse > 0 {
+        let out = std::process::Command::new(bin)
+            .args(["token", "add", "--scope", "group:lobby", "--config"])
+            .arg(&s.config)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("talkgroups token add");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    } else {
+        String::new()
+    };
     let sh = Shared::new(messages, (members - 1) as u32);
     let mut child = Guard::new(spawn(bin, &s));
     let pid = child.id();
@@ -174,6 +212,54 @@ fn fanout(bin: &Path, members: usize, messages: usize, rate: Option<f64>, window
         "  online in {:.0} ms; RSS {rss_online} KiB",
         setup_t.elapsed().as_secs_f64() * 1e3
     );
+    // Event-stream readers: each on its own connection and thread.
+    let sse_bytes = Arc::new(AtomicU64::new(0));
+    let ready = Arc::new(AtomicU64::new(0));
+    let mut readers = Vec::new();
+    for _ in 0..sse {
+        let (token, bytes, ready) = (token.clone(), sse_bytes.clone(), ready.clone());
+        readers.push(thread::spawn(move || {
+            let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", http_port)) else {
+                return;
+            };
+            let _ = c.write_all(
+                format!(
+                    "GET /api/v1/groups/lobby/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            let mut buf = [0u8; 16384];
+            let mut first = true;
+            loop {
+                match std::io::Read::read(&mut c, &mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        if first {
+                            first = false;
+                            ready.fetch_add(1, Ordering::Relaxed);
+                        }
+                        bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    let deadline = Instant::now() + STALL;
+    while (ready.load(Ordering::Relaxed) as usize) < sse {
+        assert!(
+            Instant::now() < deadline,
+            "only {} event readers connected",
+            ready.load(Ordering::Relaxed)
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    let rss_readers = rss_kib(pid);
+    if sse > 0 {
+        eprintln!(
+            "  {sse} event readers: RSS {rss_readers} KiB ({:.1} KiB per reader)",
+            rss_readers.saturating_sub(rss_online) as f64 / sse as f64
+        );
+    }
 
     // At most this many messages in flight (about WINDOW_COPIES copies).
     let window = window.unwrap_or((WINDOW_COPIES / (members - 1)).clamp(1, 10_000));
@@ -253,7 +339,11 @@ fn fanout(bin: &Path, members: usize, messages: usize, rate: Option<f64>, window
         let _ = std::fs::copy(format!("/proc/{pid}/smaps"), path);
     }
     let (cpu_user, cpu_sys) = cpu_secs(pid);
+    let rss_end = rss_kib(pid);
     child.stop();
+    for r in readers {
+        let _ = r.join();
+    }
     let _ = sock.shutdown(Shutdown::Both);
     let _ = reader_thread.join();
     let idle = idle_rss(bin);
@@ -289,7 +379,15 @@ fn fanout(bin: &Path, members: usize, messages: usize, rate: Option<f64>, window
         }
     );
     let kind = if rate.is_some() { "latency" } else { "fanout" };
-    let offered = rate.map_or(String::new(), |r| format!(",\"offered_msg_per_sec\":{r}"));
+    let mut offered = rate.map_or(String::new(), |r| format!(",\"offered_msg_per_sec\":{r}"));
+    if sse > 0 {
+        offered.push_str(&format!(
+            ",\"sse_readers\":{sse},\"sse_bytes\":{},\"rss_kib_before_readers\":{rss_online},\
+             \"rss_kib_with_readers\":{rss_readers},\"rss_kib_end\":{rss_end},\"kib_per_reader\":{:.2}",
+            sse_bytes.load(Ordering::Relaxed),
+            rss_readers.saturating_sub(rss_online) as f64 / sse as f64
+        ));
+    }
     println!(
         "{{\"bench\":\"{kind}\",\"members\":{members},\"messages\":{messages}{offered},\
          \"delivered_per_sec\":{:.0},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\

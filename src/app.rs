@@ -384,7 +384,7 @@ struct Link {
     replies: HashMap<u64, oneshot::Sender<PostReply>>,
     next_token: u64,
     /// The API's event streams (see `EVENTS_RING`).
-    events: tokio::sync::broadcast::Sender<Arc<crate::core::api::ApiEvent>>,
+    events: tokio::sync::broadcast::Sender<Arc<http::SseFrame>>,
 }
 
 impl Link {
@@ -494,7 +494,7 @@ impl Link {
         }
         for e in events {
             // No reader: nothing to do (the core stops making them).
-            let _ = self.events.send(Arc::new(e));
+            let _ = self.events.send(Arc::new(http::SseFrame::from(e)));
         }
         true
     }

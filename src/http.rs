@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -544,7 +544,7 @@ pub struct HttpState {
     /// Where API tokens are checked (`None`: the API answers 401).
     pub tokens: Option<Arc<TokenGate>>,
     /// The core's events, for `GET /api/v1/groups/{g}/events`.
-    pub events: Option<tokio::sync::broadcast::Sender<Arc<crate::core::api::ApiEvent>>>,
+    pub events: Option<tokio::sync::broadcast::Sender<Arc<SseFrame>>>,
 }
 
 /// The API's token check: a read-only connection to the database, used
@@ -987,7 +987,6 @@ async fn events(
     headers: &HeaderMap,
 ) -> Response {
     use crate::core::api::{ApiCall, ApiMethod};
-    use axum::response::sse::{Event, KeepAlive, Sse};
     let Some(tx) = st.events.clone() else {
         return api_error(
             StatusCode::NOT_FOUND,
@@ -1044,42 +1043,84 @@ async fn events(
         .filter_map(|m| m["id"].as_i64())
         .max()
         .unwrap_or(0);
-    let first: Vec<Result<Event, std::convert::Infallible>> = replay
-        .iter()
-        .map(|m| {
-            Ok(Event::default()
-                .event("message")
-                .id(m["id"].to_string())
-                .data(m.to_string()))
-        })
-        .collect();
+    let mut first = String::new();
+    for m in &replay {
+        first.push_str(&format!("event: message\nid: {}\ndata: {m}\n\n", m["id"]));
+    }
+    // Frames are made once per event (by the app) and shared; a reader
+    // woken for one takes every other one already waiting in the same
+    // write, so a busy group costs a reader a wakeup per burst, not per
+    // event.
     let live = futures::stream::unfold((rx, group, seen), |(mut rx, group, mut seen)| async move {
-        loop {
-            match rx.recv().await {
-                Ok(e) if e.group == group => {
-                    if let Some(id) = e.id {
-                        if id <= seen {
-                            continue; // Already replayed.
-                        }
-                        seen = id;
-                    }
-                    let mut ev = Event::default().event(e.kind).data(e.data.clone());
-                    if let Some(id) = e.id {
-                        ev = ev.id(id.to_string());
-                    }
-                    return Some((Ok::<_, std::convert::Infallible>(ev), (rx, group, seen)));
+        let mut chunk: Vec<u8> = Vec::new();
+        let take = |e: &SseFrame, chunk: &mut Vec<u8>, seen: &mut i64| {
+            if e.group != group {
+                return;
+            }
+            if let Some(id) = e.id {
+                if id <= *seen {
+                    return; // Already replayed.
                 }
-                Ok(_) => {}
-                // Too slow (a whole ring behind), or shutting down: the
-                // reader goes; it may come back with Last-Event-ID.
-                Err(_) => return None,
+                *seen = id;
+            }
+            chunk.extend_from_slice(&e.frame);
+        };
+        let keepalive = tokio::time::sleep(Duration::from_secs(15));
+        tokio::pin!(keepalive);
+        loop {
+            tokio::select! {
+                r = rx.recv() => match r {
+                    Ok(e) => take(&e, &mut chunk, &mut seen),
+                    // Too slow (a whole ring behind), or shutting down:
+                    // the reader goes; it may come back with Last-Event-ID.
+                    Err(_) => return None,
+                },
+                _ = &mut keepalive => {
+                    return Some((Ok::<_, std::convert::Infallible>(Bytes::from_static(b":\n\n")), (rx, group, seen)));
+                }
+            }
+            while chunk.len() < 64 * 1024 {
+                match rx.try_recv() {
+                    Ok(e) => take(&e, &mut chunk, &mut seen),
+                    Err(tokio::sync::broadcast::error::TryRecvError::Empty) => break,
+                    Err(_) => return None,
+                }
+            }
+            if !chunk.is_empty() {
+                return Some((Ok(Bytes::from(chunk)), (rx, group, seen)));
             }
         }
     });
-    let stream = futures::StreamExt::chain(futures::stream::iter(first), live);
-    Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    let stream = futures::StreamExt::chain(
+        futures::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(first))]),
+        live,
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(stream),
+    )
         .into_response()
+}
+
+/// One event as the readers get it: the group (to filter), the history id
+/// (to skip what was replayed) and the bytes, made once.
+pub struct SseFrame {
+    pub group: String,
+    pub id: Option<i64>,
+    pub frame: Bytes,
+}
+
+impl From<crate::core::api::ApiEvent> for SseFrame {
+    fn from(e: crate::core::api::ApiEvent) -> SseFrame {
+        SseFrame {
+            frame: Bytes::from(e.frame()),
+            group: e.group,
+            id: e.id,
+        }
+    }
 }
 
 /// `%XX` sequences decoded (a JID's `@` may come encoded); `None` when

@@ -75,6 +75,20 @@ pub struct ApiEvent {
     pub data: String,
 }
 
+impl ApiEvent {
+    /// The event as it goes on the wire (`event:`, `id:`, `data:` lines),
+    /// made once for every reader.
+    pub fn frame(&self) -> String {
+        let mut s = format!("event: {}\n", self.kind);
+        if let Some(id) = self.id {
+            s.push_str(&format!("id: {id}\n"));
+        }
+        // JSON has no raw newlines; one data line.
+        s.push_str(&format!("data: {}\n\n", self.data));
+        s
+    }
+}
+
 /// A history row as the API shows it (`GET …/messages`, `message` events).
 pub(crate) fn message_json(h: &HistoryRecord) -> Value {
     json!({
