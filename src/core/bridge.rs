@@ -312,26 +312,14 @@ impl Core {
     /// reported and skipped.
     pub(crate) fn apply_config_bridges(&mut self, now: Millis, out: &mut Vec<Output>) {
         let wanted = self.cfg.bridges.clone();
-        for g in self.groups.values_mut() {
-            let stale: Vec<String> = g
-                .routes
-                .values()
-                .filter(|r| matches!(&r.rec.kind, RouteKind::Bridge(b) if b.from_config))
-                .filter(|r| {
-                    !wanted
-                        .iter()
-                        .any(|w| *w.group == *g.name && w.name == r.rec.name)
-                })
-                .map(|r| r.rec.name.clone())
-                .collect();
-            for name in stale {
-                g.routes.remove(&name);
-                out.push(Output::Store(StoreOp::DeleteRoute {
-                    group: g.name.to_string(),
-                    name,
-                }));
-            }
-        }
+        let listed: Vec<(String, String)> = (wanted.iter())
+            .map(|w| (w.group.clone(), w.name.clone()))
+            .collect();
+        self.remove_stale_config_routes(
+            |k| matches!(k, RouteKind::Bridge(b) if b.from_config),
+            &listed,
+            out,
+        );
         for w in wanted {
             let Some(g) = self.groups.get_mut(&w.group) else {
                 out.push(Output::Notice(super::Notice::BridgeWithoutGroup {
@@ -364,6 +352,37 @@ impl Core {
                     out.push(Output::Store(StoreOp::UpsertRoute(rec.clone())));
                     g.routes.insert(w.name.clone(), Route::new(rec));
                 }
+            }
+        }
+    }
+
+    /// Deletes the routes of a kind `from_config` picks (bridges or rooms
+    /// an earlier config defined) that the config no longer lists as
+    /// (group, name).
+    pub(crate) fn remove_stale_config_routes(
+        &mut self,
+        from_config: impl Fn(&RouteKind) -> bool,
+        listed: &[(String, String)],
+        out: &mut Vec<Output>,
+    ) {
+        for g in self.groups.values_mut() {
+            let stale: Vec<String> = g
+                .routes
+                .values()
+                .filter(|r| from_config(&r.rec.kind))
+                .filter(|r| {
+                    !listed
+                        .iter()
+                        .any(|(lg, ln)| **lg == *g.name && *ln == r.rec.name)
+                })
+                .map(|r| r.rec.name.clone())
+                .collect();
+            for name in stale {
+                g.routes.remove(&name);
+                out.push(Output::Store(StoreOp::DeleteRoute {
+                    group: g.name.to_string(),
+                    name,
+                }));
             }
         }
     }

@@ -1162,26 +1162,14 @@ impl Core {
     /// earlier config that it no longer lists are removed.
     pub(crate) fn apply_config_mucs(&mut self, now: Millis, out: &mut Vec<Output>) {
         let wanted = self.cfg.mucs.clone();
-        for g in self.groups.values_mut() {
-            let stale: Vec<String> = g
-                .routes
-                .values()
-                .filter(|r| matches!(&r.rec.kind, RouteKind::Muc(m) if m.from_config))
-                .filter(|r| {
-                    !wanted
-                        .iter()
-                        .any(|w| *w.group == *g.name && w.name == r.rec.name)
-                })
-                .map(|r| r.rec.name.clone())
-                .collect();
-            for name in stale {
-                g.routes.remove(&name);
-                out.push(Output::Store(StoreOp::DeleteRoute {
-                    group: g.name.to_string(),
-                    name,
-                }));
-            }
-        }
+        let listed: Vec<(String, String)> = (wanted.iter())
+            .map(|w| (w.group.clone(), w.name.clone()))
+            .collect();
+        self.remove_stale_config_routes(
+            |k| matches!(k, RouteKind::Muc(m) if m.from_config),
+            &listed,
+            out,
+        );
         for w in wanted {
             let Some(g) = self.groups.get_mut(&w.group) else {
                 out.push(Output::Notice(super::Notice::BridgeWithoutGroup {

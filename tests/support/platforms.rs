@@ -1,4 +1,4 @@
-//! Local emulators of the chat platforms a bridge talks to (SPEC section 10),
+//! Local emulators of the chat platforms a bridge talks to (docs/bridges.md),
 //! written from each platform's own documentation and independent of the
 //! product code, so the product is checked against the platforms' rules and
 //! not against itself.
