@@ -212,36 +212,54 @@ fn fanout(
         "  online in {:.0} ms; RSS {rss_online} KiB",
         setup_t.elapsed().as_secs_f64() * 1e3
     );
-    // Event-stream readers: each on its own connection and thread.
+    // Event-stream readers: each on its own connection, all on one thread
+    // of the bench (epoll, as a remote client's many connections would
+    // be), so that the readers' own wake-ups take one thread of these two
+    // cores, not a thousand.
     let sse_bytes = Arc::new(AtomicU64::new(0));
     let ready = Arc::new(AtomicU64::new(0));
     let mut readers = Vec::new();
-    for _ in 0..sse {
+    if sse > 0 {
         let (token, bytes, ready) = (token.clone(), sse_bytes.clone(), ready.clone());
         readers.push(thread::spawn(move || {
-            let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", http_port)) else {
-                return;
-            };
-            let _ = c.write_all(
-                format!(
-                    "GET /api/v1/groups/lobby/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
-                )
-                .as_bytes(),
-            );
-            let mut buf = [0u8; 16384];
-            let mut first = true;
-            loop {
-                match std::io::Read::read(&mut c, &mut buf) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => {
-                        if first {
-                            first = false;
-                            ready.fetch_add(1, Ordering::Relaxed);
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("reader runtime");
+            rt.block_on(async move {
+                let mut tasks = tokio::task::JoinSet::new();
+                for _ in 0..sse {
+                    let (token, bytes, ready) = (token.clone(), bytes.clone(), ready.clone());
+                    tasks.spawn(async move {
+                        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                        let Ok(mut c) = tokio::net::TcpStream::connect(("127.0.0.1", http_port)).await
+                        else {
+                            return;
+                        };
+                        let req = format!(
+                            "GET /api/v1/groups/lobby/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+                        );
+                        if c.write_all(req.as_bytes()).await.is_err() {
+                            return;
                         }
-                        bytes.fetch_add(n as u64, Ordering::Relaxed);
-                    }
+                        let mut buf = vec![0u8; 16384];
+                        let mut first = true;
+                        loop {
+                            match c.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => {
+                                    if first {
+                                        first = false;
+                                        ready.fetch_add(1, Ordering::Relaxed);
+                                    }
+                                    bytes.fetch_add(n as u64, Ordering::Relaxed);
+                                }
+                            }
+                        }
+                    });
                 }
-            }
+                while tasks.join_next().await.is_some() {}
+            });
         }));
     }
     let deadline = Instant::now() + STALL;

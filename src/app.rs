@@ -167,6 +167,11 @@ fn open_store(cfg: &Config) -> anyhow::Result<(Store, crate::core::model::Snapsh
 /// 0.58–0.87 ms with one (21 runs), at the same throughput
 /// (BENCHMARKS.md, "one runtime worker").
 ///
+/// The HTTP listener has a runtime of its own, also of one worker: its
+/// connections (event streams to a thousand readers, a flood of route
+/// posts, an attacker's idle sockets) must not delay the XMPP writes that
+/// carry the relay. It reaches the core through the same channels.
+///
 /// The database's lock (`DB.lock`, see `store::lock_database`) is taken
 /// first and held until this returns: a second process on the same
 /// database stops here.
@@ -177,14 +182,26 @@ pub fn run(mut cfg: Config, shutdown: impl std::future::Future<Output = ()>) -> 
         .worker_threads(1)
         .enable_all()
         .build()?;
+    let http_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("talkgroups-http")
+        .enable_all()
+        .build()?;
     let (store, snap) = open_store(&cfg)?;
-    rt.block_on(main_loop(cfg, Writer::new(store), snap, shutdown))
+    rt.block_on(main_loop(
+        cfg,
+        Writer::new(store),
+        snap,
+        http_rt.handle().clone(),
+        shutdown,
+    ))
 }
 
 async fn main_loop(
     cfg: Config,
     store: Writer,
     snap: crate::core::model::Snapshot,
+    http_rt: tokio::runtime::Handle,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let mut out = Vec::new();
@@ -206,8 +223,13 @@ async fn main_loop(
     let (sd_tx, sd_rx) = watch::channel(false);
     let http_task = match cfg.http_listen {
         Some(addr) => {
-            let listener = http::bind(addr)
-                .with_context(|| format!("cannot listen on http.listen = {addr}"))?;
+            // Bound inside the HTTP runtime, so that its own worker, not
+            // the adapters', polls the listener and every connection.
+            let listener = {
+                let _in_http = http_rt.enter();
+                http::bind(addr)
+            }
+            .with_context(|| format!("cannot listen on http.listen = {addr}"))?;
             let limits = cfg.http.clone();
             tracing::info!(
                 %addr,
@@ -225,7 +247,7 @@ async fn main_loop(
                 tokens: Some(Arc::new(http::TokenGate::new(cfg.storage.database.clone()))),
                 events: Some(events_tx.clone()),
             });
-            Some(tokio::spawn(http::serve(
+            Some(http_rt.spawn(http::serve(
                 listener,
                 router,
                 limits,

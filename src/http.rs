@@ -1,5 +1,7 @@
 //! The HTTP listener (axum): `POST /routes/{group}/{name}` for receive
-//! routes, `GET /healthz` and Prometheus `GET /metrics`. A thin adapter:
+//! routes, `/bridges/…` for the platforms, the operations API under
+//! `/api/v1`, the web admin page under `/admin/`, `GET /healthz` and
+//! Prometheus `GET /metrics`. A thin adapter:
 //! it checks size and content type, hands the post to the core's task and
 //! waits for its answer, which comes only after the effects are committed.
 //!
@@ -621,6 +623,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/api/v1/{*rest}", any(api_call))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .merge(crate::admin::routes())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not found") })
         .with_state(state)
 }

@@ -9,7 +9,9 @@
 //! - `store`: SQLite (migrations, domain writes, a checkpointer thread);
 //!   blocking, called from the core thread only.
 //! - `xmpp`: the component stream — the only module naming tokio_xmpp.
-//! - `http`: the HTTP listener (receive routes, /healthz, /metrics).
+//! - `http`: the HTTP listener (receive routes, bridges, the API,
+//!   /healthz, /metrics), on a runtime of its own.
+//! - `admin`: the web admin page's files, built in.
 //! - `sender`: the HTTP client for send routes.
 //! - `wire`: stanzas to bytes for the component stream (fan-out patched).
 //! - `app`: the core thread: owns the core and the database, runs the
@@ -18,6 +20,7 @@
 //! The binary (`main.rs`) is a thin command line over `app::run`; the
 //! library exists so benchmarks and fuzz targets can drive the parts.
 
+pub mod admin;
 pub mod app;
 pub mod config;
 pub mod core;
