@@ -42,7 +42,7 @@ pub fn now_ms() -> Millis {
 
 /// File descriptors kept out of the HTTP listener's reach, so that HTTP
 /// clients can never take the ones the rest needs: the standard streams
-/// and the log, the runtime's own (epoll, wakers), the listener, the XMPP
+/// and the log, the two runtimes' own (epoll, wakers), the listener, the XMPP
 /// connection and the one opened while reconnecting, SQLite (the
 /// database, its WAL and shared-memory files, the checkpointer's second
 /// connection, temporary files), the lock file, the avatars and DNS

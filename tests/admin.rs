@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use support::{
-    body_of, free_port, is_from_bare, join, port_accepts, Prosody, Talkgroups, TestClient,
+    ask_to_join, body_of, free_port, is_from_bare, join, port_accepts, Prosody, Talkgroups,
 };
 use talkgroups_testkit::Guard;
 
@@ -93,8 +93,10 @@ async fn until(c: &Client, script: &str, what: &str) {
     }
 }
 
-fn text_of(id: &str) -> String {
-    format!("(document.getElementById('{id}').innerText || '')")
+/// Waits until the element `id` shows `needle` (no quotes in either).
+async fn until_text(c: &Client, id: &str, needle: &str, what: &str) {
+    let script = format!("(document.getElementById('{id}').innerText || '').includes('{needle}')");
+    until(c, &script, what).await;
 }
 
 async fn screenshot(c: &Client, name: &str) {
@@ -141,13 +143,7 @@ async fn the_admin_page_in_a_real_browser() {
     let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
 
     let mut ann = join(&p, "ann", LOBBY).await; // a config admin: in at once
-    p.register("bob", "pw");
-    let mut bob = TestClient::connect_online(&p, "bob", "pw", "r").await;
-    bob.send_presence(Some(LOBBY), Some("subscribe")).await;
-    assert!(bob
-        .expect_body_from(LOBBY, T)
-        .await
-        .contains("waits for an admin"));
+    let mut bob = ask_to_join(&p, "bob", LOBBY).await;
     ann.drain_for(Duration::from_millis(300)).await;
 
     let (_driver, port) = chromedriver();
@@ -169,12 +165,7 @@ async fn the_admin_page_in_a_real_browser() {
         .send_keys(&format!("tg_not_a_token{}", char::from(Key::Enter)))
         .await
         .expect("type");
-    until(
-        &c,
-        &format!("{}.includes('not accepted')", text_of("login-error")),
-        "the refusal",
-    )
-    .await;
+    until_text(&c, "login-error", "not accepted", "the refusal").await;
     assert!(!c.current_url().await.unwrap().as_str().contains("tg_"));
     screenshot(&c, "desktop-bad-token").await;
 
@@ -184,12 +175,7 @@ async fn the_admin_page_in_a_real_browser() {
         .send_keys(&format!("{token}{}", char::from(Key::Enter)))
         .await
         .expect("type");
-    until(
-        &c,
-        &format!("{}.includes('The lobby')", text_of("groups-table")),
-        "the groups",
-    )
-    .await;
+    until_text(&c, "groups-table", "The lobby", "the groups").await;
     let row = c
         .find(Locator::Css("#groups-table tbody tr"))
         .await
@@ -208,12 +194,7 @@ async fn the_admin_page_in_a_real_browser() {
     c.goto(&format!("{page}#token={token}"))
         .await
         .expect("goto");
-    until(
-        &c,
-        &format!("{}.includes('The lobby')", text_of("groups-table")),
-        "the groups again",
-    )
-    .await;
+    until_text(&c, "groups-table", "The lobby", "the groups again").await;
     assert!(!c.current_url().await.unwrap().as_str().contains(&token));
 
     // The group; bob waits; approve him with the keyboard.
@@ -223,18 +204,8 @@ async fn the_admin_page_in_a_real_browser() {
         .click()
         .await
         .unwrap();
-    until(
-        &c,
-        &format!("{}.includes('bob@localhost')", text_of("pending")),
-        "bob pending",
-    )
-    .await;
-    until(
-        &c,
-        &format!("{}.includes('Live')", text_of("live-state")),
-        "the live stream",
-    )
-    .await;
+    until_text(&c, "pending", "bob@localhost", "bob pending").await;
+    until_text(&c, "live-state", "Live", "the live stream").await;
     screenshot(&c, "desktop-group").await;
     let approve = c
         .find(Locator::Css("#pending button"))
@@ -249,18 +220,8 @@ async fn the_admin_page_in_a_real_browser() {
         e.name() == "presence" && is_from_bare(e, LOBBY) && e.attr("type") == Some("subscribed")
     })
     .await;
-    until(
-        &c,
-        &format!("{}.includes('No one is waiting')", text_of("pending")),
-        "an empty pending list",
-    )
-    .await;
-    until(
-        &c,
-        &format!("{}.includes('bob@localhost')", text_of("members-table")),
-        "bob a member",
-    )
-    .await;
+    until_text(&c, "pending", "No one is waiting", "an empty pending list").await;
+    until_text(&c, "members-table", "bob@localhost", "bob a member").await;
 
     // An announcement, said by the group to its members.
     let box_ = c.find(Locator::Id("announce-body")).await.unwrap();
@@ -277,18 +238,14 @@ async fn the_admin_page_in_a_real_browser() {
         })
         .await;
     assert!(body_of(&got).unwrap().contains("Meeting at noon in room 4"));
-    until(
-        &c,
-        &format!("{}.includes('Announcement sent')", text_of("notice")),
-        "the confirmation",
-    )
-    .await;
+    until_text(&c, "notice", "Announcement sent", "the confirmation").await;
 
     // A member's message arrives on the page by itself, as text.
     ann.send_message(LOBBY, "hello from <b>ann</b>").await;
-    until(
+    until_text(
         &c,
-        &format!("{}.includes('hello from <b>ann</b>')", text_of("messages")),
+        "messages",
+        "hello from <b>ann</b>",
         "ann's live message",
     )
     .await;
@@ -312,12 +269,7 @@ async fn the_admin_page_in_a_real_browser() {
     fits_width(&c, "phone").await;
     screenshot(&c, "phone-group").await;
     c.goto(&format!("{page}#/")).await.unwrap();
-    until(
-        &c,
-        &format!("{}.includes('The lobby')", text_of("groups-table")),
-        "the groups on a phone",
-    )
-    .await;
+    until_text(&c, "groups-table", "The lobby", "the groups on a phone").await;
     fits_width(&c, "phone, groups").await;
     screenshot(&c, "phone-groups").await;
 

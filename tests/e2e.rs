@@ -304,13 +304,7 @@ async fn approval_and_invitation(kind: Kind) {
     let _tg = Talkgroups::start(&p, &group("approve"));
     let mut alice = join(&p, "alice", LOBBY).await; // config admin: accepted at once
 
-    p.register("bob", "pw");
-    let mut bob = TestClient::connect_online(&p, "bob", "pw", "r").await;
-    bob.send_presence(Some(LOBBY), Some("subscribe")).await;
-    assert!(bob
-        .expect_body_from(LOBBY, T)
-        .await
-        .contains("waits for an admin"));
+    let mut bob = support::ask_to_join(&p, "bob", LOBBY).await;
     assert_eq!(
         alice.expect_body_from(LOBBY, T).await,
         "bob@localhost asks to join — //add bob@localhost or //allok"

@@ -842,6 +842,25 @@ pub async fn join(p: &impl XmppServer, user: &str, group: &str) -> TestClient {
     c
 }
 
+/// Logs `user` in and asks to join `group`, whose policy is `approve`;
+/// returns once the group said the request waits for an admin.
+pub async fn ask_to_join(p: &impl XmppServer, user: &str, group: &str) -> TestClient {
+    p.register(user, "pw");
+    let mut c = TestClient::connect_online(p, user, "pw", "r").await;
+    c.send_presence(Some(group), Some("subscribe")).await;
+    let said = c
+        .wait_for(Duration::from_secs(10), |e| {
+            is_from_bare(e, group) && body_of(e).is_some()
+        })
+        .await;
+    assert!(
+        body_of(&said).is_some_and(|b| b.contains("waits for an admin")),
+        "{}",
+        xml(&said)
+    );
+    c
+}
+
 /// The subscription handshake for an already connected client.
 pub async fn join_client(c: &mut TestClient, group: &str) {
     c.send_presence(Some(group), Some("subscribe")).await;
