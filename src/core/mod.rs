@@ -26,6 +26,7 @@ pub mod model;
 pub mod muc;
 pub mod multicast;
 pub mod names;
+pub mod openapi;
 pub mod platform;
 pub mod presence;
 pub mod relay;

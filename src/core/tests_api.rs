@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::core::api::{ApiCall, ApiMethod, Scope};
+use crate::core::openapi;
 use crate::core::route::PostReply;
 
 impl T {
@@ -36,7 +37,32 @@ impl T {
             .collect();
         assert_eq!(r.len(), 1, "{:?}", self.out);
         assert_eq!(r[0].token, 9);
-        (r[0].status, serde_json::from_str(&r[0].body).unwrap())
+        let (status, v): (u16, serde_json::Value) =
+            (r[0].status, serde_json::from_str(&r[0].body).unwrap());
+        // Every answer has the shape the OpenAPI document gives it.
+        let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let m = format!("{method:?}").to_lowercase();
+        if let Some(doc) = openapi::route_for(&m, &segs) {
+            let returns = if status < 300 {
+                let found = doc.ok.iter().find(|(s, _)| *s == status);
+                assert!(found.is_some(), "{m} {path}: undocumented {status} {v}");
+                found.map(|f| f.1)
+            } else {
+                if !segs.ends_with(&["events"]) {
+                    assert!(
+                        doc.errors.contains(&status),
+                        "{m} {path}: undocumented {status} {v}"
+                    );
+                }
+                Some(openapi::Returns::One("Error"))
+            };
+            if let Some(r) = returns {
+                if let Err(e) = openapi::conforms(&v, r) {
+                    panic!("{m} {path} {status}: {e}");
+                }
+            }
+        }
+        (status, v)
     }
 }
 
@@ -617,6 +643,103 @@ fn the_openapi_document_matches_the_dispatcher_and_is_valid() {
         serde_json::from_value(doc.clone()).expect("a valid OpenAPI 3 document");
     assert_eq!(parsed.paths.paths.len(), 15);
     assert!(doc.to_string().contains("\"bearer\""));
+}
+
+#[test]
+fn every_documented_success_is_answered_in_its_documented_shape() {
+    // `T::api` checks each answer's shape; this walks every operation to
+    // each of its success statuses, so no documented shape goes unchecked.
+    use ApiMethod::*;
+    let mut t = api_group();
+    let calls: &[(ApiMethod, &str, &str, u16)] = &[
+        (Get, "groups", "", 200),
+        (Post, "groups", r#"{"name":"tea"}"#, 201),
+        (Get, "groups/lobby", "", 200),
+        (Patch, "groups/lobby", r#"{"title":"Lobby"}"#, 200),
+        (Get, "groups/lobby/members", "", 200),
+        (
+            Put,
+            "groups/lobby/members/bob@localhost",
+            r#"{"admin":true}"#,
+            200,
+        ),
+        (Put, "groups/lobby/members/dave@localhost", "", 201),
+        (Delete, "groups/lobby/members/carol@localhost", "", 200),
+        (Get, "groups/lobby/blacklist", "", 200),
+        (Put, "groups/lobby/blacklist/eve@localhost", "", 201),
+        (Put, "groups/lobby/blacklist/eve@localhost", "", 200),
+        (Delete, "groups/lobby/blacklist/eve@localhost", "", 200),
+        (
+            Post,
+            "groups/lobby/messages",
+            r#"{"body":"hello","nick":"ops"}"#,
+            202,
+        ),
+        (
+            Post,
+            "groups/lobby/messages",
+            r#"{"body":"psst","to":["bob@localhost"]}"#,
+            202,
+        ),
+        (Get, "groups/lobby/messages?limit=5", "", 200),
+        (Get, "groups/lobby/events?after=0", "", 200),
+        (
+            Post,
+            "groups/lobby/routes",
+            r#"{"name":"far","direction":"send","password":"password1","url":"http://a.example/routes/lobby/b"}"#,
+            201,
+        ),
+        (
+            Post,
+            "groups/lobby/routes",
+            r#"{"name":"near","direction":"receive","password":"password2"}"#,
+            201,
+        ),
+        (Get, "groups/lobby/routes", "", 200),
+        (Delete, "groups/lobby/routes/far", "", 200),
+        (
+            Post,
+            "groups/lobby/bridges",
+            r#"{"name":"gc","platform":"googlechat","keys":{"webhook":"http://127.0.0.1:9/chat"}}"#,
+            201,
+        ),
+        (Get, "groups/lobby/bridges", "", 200),
+        (Delete, "groups/lobby/bridges/gc", "", 200),
+        (
+            Post,
+            "groups/lobby/mucs",
+            r#"{"name":"tea","room":"tea@conference.example.org"}"#,
+            201,
+        ),
+        (Get, "groups/lobby/mucs", "", 200),
+        (Delete, "groups/lobby/mucs/tea", "", 200),
+        (Post, "broadcast", r#"{"body":"maintenance at noon"}"#, 202),
+        (Delete, "groups/tea", "", 200),
+    ];
+    let mut seen = std::collections::HashSet::new();
+    for (method, path, body, want) in calls {
+        let (s, v) = t.api(svc(), *method, path, body);
+        assert_eq!(s, *want, "{method:?} {path}: {v}");
+        let segs: Vec<&str> = path
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .split('/')
+            .collect();
+        let m = format!("{method:?}").to_lowercase();
+        let doc = openapi::route_for(&m, &segs).expect("documented");
+        seen.insert((doc.method, doc.path, s));
+    }
+    for r in crate::core::api::ROUTES {
+        for (status, _) in r.ok {
+            assert!(
+                seen.contains(&(r.method, r.path, *status)),
+                "{} {} {status} not exercised",
+                r.method,
+                r.path
+            );
+        }
+    }
 }
 
 #[test]
