@@ -302,22 +302,32 @@ async fn main_loop(
         let mut counts = false;
         core.set_events(link.events.receiver_count() > 0);
         let wake = wake_at(core.next_deadline(), now_ms(), last_tick);
-        tokio::select! {
+        let first = tokio::select! {
             ev = ev_rx.recv() => {
                 let Some(ev) = ev else { break };
-                link.on_event(&mut core, now_ms(), Event::Xmpp(ev), &mut out);
+                Some(Event::Xmpp(ev))
             }
-            Some(p) = post_rx.recv() => link.on_event(&mut core, now_ms(), Event::Post(p), &mut out),
-            Some(d) = del_rx.recv() => link.on_event(&mut core, now_ms(), Event::Delivery(d), &mut out),
+            Some(p) = post_rx.recv() => Some(Event::Post(p)),
+            Some(d) = del_rx.recv() => Some(Event::Delivery(d)),
             _ = tokio::time::sleep_until(wake) => {
                 last_tick = tokio::time::Instant::now();
                 core.handle(now_ms(), Input::Tick, &mut out);
+                None
             }
             _ = at(counts_due) => {
                 counts_due = None;
                 counts = true;
+                None
             }
             _ = &mut shutdown => break,
+        };
+        // Tokens made or revoked on the command line meanwhile, before
+        // what came in (a `//token list` lists them).
+        if let Some(t) = link.store.tokens_if_changed() {
+            core.handle(now_ms(), Input::Tokens(t), &mut out);
+        }
+        if let Some(ev) = first {
+            link.on_event(&mut core, now_ms(), ev, &mut out);
         }
         // Batch whatever else is already waiting: one commit for all.
         let now = now_ms();

@@ -195,9 +195,17 @@ async fn tokens_scopes_groups_and_messages(kind: Kind) {
         .and_then(|l| l.split('\t').next())
         .unwrap()
         .to_string();
+    // The chat's `//token list` shows the token made on the command line
+    // while the component ran, and no longer once it is revoked there.
+    ann.send_message(LOBBY, "//token list").await;
+    let listed = ann.expect_body_from(LOBBY, T).await;
+    assert!(listed.contains(&id), "{listed}");
     let (ok, _, err) = token(&tg, &["revoke", &id]);
     assert!(ok, "{err}");
     assert_eq!(get("groups", &group).await.unwrap().status(), 401);
+    ann.send_message(LOBBY, "//token list").await;
+    let listed = ann.expect_body_from(LOBBY, T).await;
+    assert!(!listed.contains(&id), "{listed}");
     assert!(!tg.log().contains(&service) && !tg.log().contains(&group));
 }
 

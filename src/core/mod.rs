@@ -95,6 +95,9 @@ pub enum Input {
     Api(api::ApiCall),
     /// How a delivery on a send route went.
     Delivery(Delivery),
+    /// The API tokens as committed, after another process (the `token`
+    /// command line) changed them.
+    Tokens(Vec<model::TokenRecord>),
 }
 
 /// What the core asks the adapters to do.
@@ -352,6 +355,9 @@ impl Core {
             Input::BridgeCall(c) => self.on_bridge_call(now, c, out),
             Input::Api(c) => self.on_api_call(now, c, out),
             Input::Delivery(d) => self.on_delivery(now, d, out),
+            // The core's own token changes are committed before the app
+            // looks, so the database holds them too.
+            Input::Tokens(t) => self.tokens = t,
         }
         // Relays through the server's multicast service where it can.
         if let Some(m) = &mut self.multicast {

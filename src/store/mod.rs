@@ -258,15 +258,47 @@ fn configure(conn: &Connection, file: bool) -> rusqlite::Result<()> {
 pub struct Writer {
     store: Store,
     checkpointer: Option<Checkpointer>,
+    /// SQLite's `data_version` when last looked at: it moves when another
+    /// connection commits (`talkgroups token add` or `revoke` beside the
+    /// running process).
+    data_version: Option<i64>,
 }
 
 impl Writer {
     /// Starts the checkpointer (its own connection and thread).
     pub fn new(store: Store) -> Writer {
         let checkpointer = start_checkpointer(&store);
-        Writer {
+        let mut w = Writer {
             store,
             checkpointer,
+            data_version: None,
+        };
+        w.data_version = w.read_data_version();
+        w
+    }
+
+    fn read_data_version(&self) -> Option<i64> {
+        self.store
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .ok()
+    }
+
+    /// The tokens, when another process may have changed them since the
+    /// last look (one in-process pragma when nothing did; a checkpoint can
+    /// also move the counter, which costs one needless read).
+    pub fn tokens_if_changed(&mut self) -> Option<Vec<crate::core::model::TokenRecord>> {
+        let v = self.read_data_version();
+        if v.is_none() || v == self.data_version {
+            return None;
+        }
+        self.data_version = v;
+        match tokens::list(&self.store.conn) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not re-read the API tokens");
+                None
+            }
         }
     }
 
@@ -351,6 +383,25 @@ mod tests {
             Err(other) => panic!("unexpected error {other:?}"),
             Ok(_) => panic!("opened a non-database"),
         }
+    }
+
+    #[test]
+    fn the_writer_sees_tokens_another_process_made_or_revoked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let mut w = Writer::new(Store::open(&path).unwrap());
+        assert_eq!(w.tokens_if_changed(), None, "nothing changed yet");
+        let mut cli = Store::open(&path).unwrap();
+        let (_, rec) = cli.add_token("group:a", "ci", 5).unwrap();
+        assert_eq!(w.tokens_if_changed(), Some(vec![rec.clone()]));
+        assert_eq!(w.tokens_if_changed(), None, "once per change");
+        // Its own commits are not news.
+        w.apply(&[StoreOp::UpsertGroup(group("a"))], Durability::Crash)
+            .unwrap();
+        assert_eq!(w.tokens_if_changed(), None);
+        assert!(cli.revoke_token(&rec.id).unwrap());
+        assert_eq!(w.tokens_if_changed(), Some(vec![]));
+        w.close().unwrap();
     }
 
     #[test]

@@ -88,7 +88,7 @@ impl Core {
                     .position(|t| t.id == id && t.scope == scope)
                 else {
                     return Some(format!(
-                        "No token {id} for this group. //token list shows them (tokens made on the server since the start show after a restart)."
+                        "No token {id} for this group. //token list shows them."
                     ));
                 };
                 self.tokens.remove(i);
