@@ -420,6 +420,17 @@ struct Link {
 }
 
 impl Link {
+    /// Hands `input` to the core, first with the old history row it
+    /// refers to if the core asks for one (read here, on the core's
+    /// thread, from the writer's connection: an indexed lookup).
+    fn handle(&mut self, core: &mut Core, now: Millis, input: Input, out: &mut Vec<Output>) {
+        if let Some(q) = core.recall_for(&input) {
+            let row = self.store.recall(&q);
+            core.handle(now, Input::Recalled(q, row), out);
+        }
+        core.handle(now, input, out);
+    }
+
     fn on_event(&mut self, core: &mut Core, now: Millis, ev: Event, out: &mut Vec<Output>) {
         // A reader may have subscribed since the last event.
         core.set_events(self.events.receiver_count() > 0);
@@ -429,7 +440,7 @@ impl Link {
                 self.next_token += 1;
                 let token = self.next_token;
                 self.replies.insert(token, reply);
-                return core.handle(now, post.into_input(token), out);
+                return self.handle(core, now, post.into_input(token), out);
             }
             Event::Delivery(d) => return core.handle(now, Input::Delivery(d), out),
         };
@@ -438,7 +449,7 @@ impl Link {
                 if let Some(h) = answerable_header(&el) {
                     self.batch.push(h);
                 }
-                core.handle(now, Input::Stanza(el), out)
+                self.handle(core, now, Input::Stanza(el), out)
             }
             XmppEvent::Connected => {
                 tracing::info!("connected to the server");

@@ -693,6 +693,19 @@ impl Core {
                 self.api_scope(&c.scope, g)?;
                 self.api_history(g, &c.query)
             }
+            (Delete, ["groups", g, "messages", id]) => {
+                self.api_scope(&c.scope, g)?;
+                let seq: i64 = id
+                    .parse()
+                    .map_err(|_| unprocessable("id", "must be a message id"))?;
+                match self.remove_message(now, g, seq, out) {
+                    Ok(r) => {
+                        self.acknowledged = true;
+                        Ok((200, json!({ "status": "ok", "message": r })))
+                    }
+                    Err(r) => Err((404, "not_found", r)),
+                }
+            }
             (Post, ["groups", g, "messages"]) => {
                 self.api_scope(&c.scope, g)?;
                 self.api_say(now, g, &c.body, out)

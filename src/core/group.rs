@@ -241,6 +241,9 @@ pub(crate) struct Group {
     pub config_admins: HashSet<String>,
     /// The newest history rows, oldest first.
     pub history: VecDeque<HistoryRecord>,
+    /// Older rows read back from the store for a reference to them (see
+    /// `Core::recall_for`), newest last; a few, as a cache.
+    pub recalled: VecDeque<HistoryRecord>,
     /// (online, members) as last announced in the group's presence status
     /// to online members, and when.
     pub status_shown: (usize, usize),
@@ -263,6 +266,24 @@ pub(crate) struct Group {
 }
 
 impl Group {
+    /// History row `id`, held or recalled.
+    pub(crate) fn row(&self, id: i64) -> Option<&HistoryRecord> {
+        (self.history.iter().rev().find(|h| h.id == id))
+            .or_else(|| self.recalled.iter().find(|h| h.id == id))
+    }
+
+    pub(crate) fn row_mut(&mut self, id: i64) -> Option<&mut HistoryRecord> {
+        (self.history.iter_mut().rev().find(|h| h.id == id))
+            .or_else(|| self.recalled.iter_mut().find(|h| h.id == id))
+    }
+
+    /// `sender`'s own message, by the id their client gave it.
+    pub(crate) fn own_row(&self, sender: &str, origin_id: &str) -> Option<&HistoryRecord> {
+        let mine =
+            |h: &&HistoryRecord| h.sender == sender && h.origin_id.as_deref() == Some(origin_id);
+        (self.history.iter().rev().find(mine)).or_else(|| self.recalled.iter().rev().find(mine))
+    }
+
     pub(crate) fn new(
         name: &str,
         domain: &str,
@@ -282,6 +303,7 @@ impl Group {
             blacklist: HashSet::new(),
             config_admins: HashSet::new(),
             history: VecDeque::new(),
+            recalled: VecDeque::new(),
             status_shown: (0, 0),
             status_at: created_at,
             status_mixed: false,

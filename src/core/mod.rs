@@ -23,6 +23,7 @@ pub mod command;
 mod group;
 pub mod iq;
 pub mod model;
+mod moderate;
 pub mod muc;
 pub mod multicast;
 pub mod names;
@@ -98,6 +99,9 @@ pub enum Input {
     /// The API tokens as committed, after another process (the `token`
     /// command line) changed them.
     Tokens(Vec<model::TokenRecord>),
+    /// The row the app read for [`Core::recall_for`] of the input that
+    /// follows (`None`: the store has none).
+    Recalled(model::Recall, Option<HistoryRecord>),
 }
 
 /// What the core asks the adapters to do.
@@ -358,6 +362,7 @@ impl Core {
             // The core's own token changes are committed before the app
             // looks, so the database holds them too.
             Input::Tokens(t) => self.tokens = t,
+            Input::Recalled(q, row) => self.recalled(q, row),
         }
         // Relays through the server's multicast service where it can.
         if let Some(m) = &mut self.multicast {

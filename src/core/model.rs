@@ -101,6 +101,20 @@ pub struct MemberRecord {
     pub offline_seq: Option<i64>,
 }
 
+/// A history row a reference names, to be read from the store because the
+/// core no longer holds it (older than its newest `RING` rows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recall {
+    /// By history id (from a copy id `tgm-{id}-…`, or the API).
+    Row { group: String, id: i64 },
+    /// A member's own message, by the id their client gave it.
+    Origin {
+        group: String,
+        sender: String,
+        origin_id: String,
+    },
+}
+
 /// One relayed message in a group's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryRecord {

@@ -1437,34 +1437,19 @@ impl Core {
             }
             o.sent += 1;
             let id = format!("{tag}-{}", r.rec.name);
-            out.push(Output::Send(
-                Element::builder("message", NS_COMPONENT)
-                    .a("type", "groupchat")
-                    .a("from", format!("{}/{}", g.jid, r.rec.name))
-                    .a("to", spec.room.as_str())
+            let mut el = super::moderate::retraction(
+                "groupchat",
+                &format!("{}/{}", g.jid, r.rec.name),
+                &spec.room,
+                &id,
+                &original,
+            );
+            el.append_child(
+                Element::builder("origin-id", NS_SID)
                     .a("id", id.as_str())
-                    .append(
-                        Element::builder("retract", stanza::NS_RETRACT)
-                            .a("id", original.as_str())
-                            .build(),
-                    )
-                    .append(
-                        Element::builder("fallback", "urn:xmpp:fallback:0")
-                            .a("for", stanza::NS_RETRACT)
-                            .build(),
-                    )
-                    .append(stanza::text_child(
-                        "body",
-                        NS_COMPONENT,
-                        "This message was retracted; your client does not show retractions.",
-                    ))
-                    .append(
-                        Element::builder("origin-id", NS_SID)
-                            .a("id", id.as_str())
-                            .build(),
-                    )
                     .build(),
-            ));
+            );
+            out.push(Output::Send(el));
         }
     }
 }

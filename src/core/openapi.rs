@@ -436,6 +436,16 @@ pub const ROUTES: &[RouteDoc] = &[
         errors: &[401, 403, 404, 422],
     },
     RouteDoc {
+        method: "delete",
+        path: "/groups/{g}/messages/{id}",
+        scope: "group",
+        summary: "Remove a message for everyone (as //delete in reply to it)",
+        body: &[],
+        query: &[],
+        ok: DONE,
+        errors: &[401, 403, 404, 422],
+    },
+    RouteDoc {
         method: "get",
         path: "/groups/{g}/events",
         scope: "group",
@@ -570,13 +580,14 @@ pub fn openapi(version: &str) -> Value {
     let error = json!({ "$ref": "#/components/schemas/Error" });
     for r in ROUTES {
         let mut params: Vec<Value> = Vec::new();
-        for name in ["g", "jid", "name"] {
+        for name in ["g", "jid", "name", "id"] {
             if r.path.contains(&format!("{{{name}}}")) {
                 params.push(json!({
                     "name": name, "in": "path", "required": true,
                     "description": match name {
                         "g" => "the group's name",
                         "jid" => "a bare JID (percent-encoding allowed)",
+                        "id" => "a message's history id",
                         _ => "the route's, bridge's or room bridge's name",
                     },
                     "schema": { "type": "string" },

@@ -77,8 +77,18 @@ impl Core {
             self.member_available(now, ctx, name, Heard::Inferred, out);
         }
         let body = stanza::body(el);
-        if let Some(cmd) = body.as_deref().and_then(command::command_text) {
-            self.on_command(now, ctx, name, cmd, out);
+        // A command may come as a reply (`//delete` names what it answers).
+        let reply = body
+            .as_deref()
+            .and_then(|b| super::moderate::reply_parts(el, b));
+        let typed = reply.as_ref().map(|(_, b)| b.as_str()).or(body.as_deref());
+        if let Some(cmd) = typed.and_then(command::command_text) {
+            match &reply {
+                Some((target, _)) if command::split(cmd).0 == "delete" => {
+                    self.cmd_delete_reply(now, ctx, name, target, out)
+                }
+                _ => self.on_command(now, ctx, name, cmd, out),
+            }
             self.answer_receipt(ctx, name, el, out);
             return;
         }
@@ -160,13 +170,9 @@ impl Core {
         }
         // Which of the sender's own messages do they mean?
         let own = |id: &str| {
-            self.groups.get(name).and_then(|g| {
-                g.history
-                    .iter()
-                    .rev()
-                    .find(|h| h.sender == ctx.from_bare && h.origin_id.as_deref() == Some(id))
-                    .map(|h| h.id)
-            })
+            (self.groups.get(name))
+                .and_then(|g| g.own_row(&ctx.from_bare, id))
+                .map(|h| h.id)
         };
         let retracts = retract_of.map(own);
         if retracts == Some(None) {
@@ -451,9 +457,7 @@ impl Core {
         now: Millis,
         out: &mut Vec<Output>,
     ) {
-        if let Some(h) = (self.groups.get_mut(name))
-            .and_then(|g| g.history.iter_mut().rev().find(|h| h.id == row))
-        {
+        if let Some(h) = self.groups.get_mut(name).and_then(|g| g.row_mut(row)) {
             match text {
                 Some(t) => {
                     h.text = t.to_string();
@@ -668,17 +672,12 @@ fn rewrite_ref(g: &Group, p: &Element, sender: &str, rid: i64, rjid: &str) -> El
     let seq = match parse_copy_id(&id) {
         Some(s) if !own_only => Some(s),
         Some(_) => None,
-        None => g
-            .history
-            .iter()
-            .rev()
-            .find(|h| h.sender == sender && h.origin_id.as_deref() == Some(id.as_str()))
-            .map(|h| h.id),
+        None => g.own_row(sender, &id).map(|h| h.id),
     };
     let Some(seq) = seq else {
         return p;
     };
-    let author = g.history.iter().rev().find(|h| h.id == seq);
+    let author = g.row(seq);
     let new_id = match author {
         Some(h) if h.sender == rjid => h.origin_id.clone().unwrap_or_else(|| copy_id(seq, rid)),
         _ => copy_id(seq, rid),

@@ -21,6 +21,9 @@ struct T {
     out: Vec<Output>,
     /// How many fanouts the last call output.
     fanouts: usize,
+    /// When set, a real (in-memory) store: store writes are applied, and
+    /// the rows the core asks for (`recall_for`) read back, as the app does.
+    store: Option<crate::store::Store>,
 }
 
 fn config(extra: &str) -> Config {
@@ -56,12 +59,29 @@ impl T {
             now: 1_000_000,
             out,
             fanouts: 0,
+            store: None,
         }
     }
 
     fn input(&mut self, input: Input) -> &mut Self {
         self.out.clear();
+        if let Some(s) = &self.store {
+            if let Some(q) = self.core.recall_for(&input) {
+                let row = s.recall(&q).unwrap();
+                self.core
+                    .handle(self.now, Input::Recalled(q, row), &mut self.out);
+            }
+        }
         self.core.handle(self.now, input, &mut self.out);
+        if let Some(s) = &mut self.store {
+            let ops: Vec<StoreOp> = (self.out.iter())
+                .filter_map(|o| match o {
+                    Output::Store(op) => Some(op.clone()),
+                    _ => None,
+                })
+                .collect();
+            s.apply(&ops).unwrap();
+        }
         self.fanouts = 0;
         // Copies of a fanout, as the server will see them, in their place.
         let out = std::mem::take(&mut self.out);
@@ -381,3 +401,6 @@ mod routes;
 
 #[path = "tests_props.rs"]
 mod props;
+
+#[path = "tests_moderation.rs"]
+mod moderation;

@@ -574,7 +574,8 @@ fn the_openapi_document_matches_the_dispatcher_and_is_valid() {
             .path
             .replace("{g}", "lobby")
             .replace("{jid}", "bob@localhost")
-            .replace("{name}", "x");
+            .replace("{name}", "x")
+            .replace("{id}", "1");
         let method = match r.method {
             "get" => ApiMethod::Get,
             "post" => ApiMethod::Post,
@@ -621,6 +622,7 @@ fn the_openapi_document_matches_the_dispatcher_and_is_valid() {
         ("delete", "/groups/{g}/blacklist/{jid}"),
         ("post", "/groups/{g}/messages"),
         ("get", "/groups/{g}/messages"),
+        ("delete", "/groups/{g}/messages/{id}"),
         ("get", "/groups/{g}/events"),
         ("get", "/groups/{g}/routes"),
         ("get", "/groups/{g}/bridges"),
@@ -641,7 +643,7 @@ fn the_openapi_document_matches_the_dispatcher_and_is_valid() {
     let doc = crate::core::api::openapi("0.0.0");
     let parsed: openapiv3::OpenAPI =
         serde_json::from_value(doc.clone()).expect("a valid OpenAPI 3 document");
-    assert_eq!(parsed.paths.paths.len(), 15);
+    assert_eq!(parsed.paths.paths.len(), 16);
     assert!(doc.to_string().contains("\"bearer\""));
 }
 
@@ -682,6 +684,7 @@ fn every_documented_success_is_answered_in_its_documented_shape() {
             202,
         ),
         (Get, "groups/lobby/messages?limit=5", "", 200),
+        (Delete, "groups/lobby/messages/1", "", 200),
         (Get, "groups/lobby/events?after=0", "", 200),
         (
             Post,

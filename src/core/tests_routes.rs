@@ -28,6 +28,7 @@ fn routed() -> T {
         now: 1_000_000_000,
         out,
         fanouts: 0,
+        store: None,
     };
     t.join("alice").join("bob").join("carol");
     t

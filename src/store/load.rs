@@ -2,7 +2,6 @@
 //! members who were online when the last run stopped, and the highest ids
 //! ever used.
 
-#[cfg(test)]
 use rusqlite::params;
 use rusqlite::Transaction;
 
@@ -149,6 +148,34 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The history row a reference names, when the core no longer holds
+    /// it (see [`Recall`]).
+    pub fn recall(&self, q: &Recall) -> Result<Option<HistoryRecord>, StoreError> {
+        let row = match q {
+            Recall::Row { group, id } => self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT {HISTORY_COLUMNS} FROM history WHERE id = ?1 AND group_name = ?2"
+                ))?
+                .query_and_then(params![id, group], history_from_row)?
+                .next(),
+            Recall::Origin {
+                group,
+                sender,
+                origin_id,
+            } => self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT {HISTORY_COLUMNS} FROM history
+                     WHERE group_name = ?1 AND sender = ?2 AND origin_id = ?3
+                     ORDER BY id DESC LIMIT 1"
+                ))?
+                .query_and_then(params![group, sender, origin_id], history_from_row)?
+                .next(),
+        };
+        row.transpose()
     }
 
     /// The newest `limit` history rows of `group`, oldest first.

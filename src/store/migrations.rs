@@ -137,6 +137,14 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     ) WITHOUT ROWID;
     ",
+    // 6: long memory: a member's reference to one of their own messages
+    // (a correction, a retraction) names the id their client gave it.
+    // Copies' ids are derived from the history id, so this is the only
+    // id that must be looked up.
+    "
+    CREATE INDEX history_origin ON history(group_name, sender, origin_id)
+        WHERE origin_id IS NOT NULL;
+    ",
 ];
 
 /// The schema version this binary writes: the number of migrations.

@@ -330,6 +330,18 @@ impl Writer {
         }
     }
 
+    /// See [`Store::recall`]. A failed read is logged and found nothing:
+    /// the reference then reads as unknown, as for a purged row.
+    pub fn recall(
+        &self,
+        q: &crate::core::model::Recall,
+    ) -> Option<crate::core::model::HistoryRecord> {
+        self.store.recall(q).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not read an old history row");
+            None
+        })
+    }
+
     /// What is committed, as at start (see [`Store::load`]).
     pub fn load(&self, history_per_group: usize) -> Result<Snapshot, StoreError> {
         self.store.load(history_per_group)

@@ -434,6 +434,15 @@ pub const COMMANDS: &[Spec] = &[
         |w, _| none(w, Command::Mucs),
     ),
     spec(
+        "delete",
+        "",
+        "remove a message for everyone: send it as a reply to that message",
+        Level::Admin,
+        "//delete",
+        // Typed alone it cannot know which message: it says how.
+        |_, _| Ok(Command::Help(Some("delete".into()))),
+    ),
+    spec(
         "token",
         "new [LABEL] | list | revoke ID",
         "API tokens for this group (the operations API, /api/v1)",
