@@ -80,6 +80,7 @@ fn config() -> CoreConfig {
     CoreConfig {
         domain: DOMAIN.into(),
         service_name: "talkgroups".into(),
+        lang: Default::default(),
         version: "bench".into(),
         service_admins: Vec::new(),
         offline: talkgroups::core::OfflineMode::Catchup,
@@ -130,6 +131,7 @@ fn snapshot(members: usize) -> Snapshot {
             joined_at: 0,
             last_seen: 0,
             offline_seq: Some(0),
+            lang: None,
         });
     }
     snap

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::core::avatar::Avatar;
+use crate::core::i18n::Lang;
 use crate::core::model::JoinPolicy;
 use crate::core::names;
 use crate::core::platform::{Keys, Platform};
@@ -144,6 +145,7 @@ fn default_http_timeout() -> u64 {
 struct RawService {
     admins: Vec<String>,
     name: String,
+    lang: String,
 }
 
 impl Default for RawService {
@@ -151,6 +153,7 @@ impl Default for RawService {
         RawService {
             admins: Vec::new(),
             name: "talkgroups".into(),
+            lang: "en".into(),
         }
     }
 }
@@ -200,6 +203,7 @@ struct RawGroup {
     #[serde(default)]
     admins: Vec<String>,
     avatar: Option<PathBuf>,
+    lang: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -278,6 +282,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub service_admins: Vec<String>,
     pub service_name: String,
+    /// `[service] lang`: for groups without their own, and the bare domain.
+    pub lang: Lang,
     pub relay: RelayConfig,
     pub routes_max_age_hours: u32,
     pub groups: Vec<GroupSettings>,
@@ -292,6 +298,7 @@ impl Config {
         CoreConfig {
             domain: c.component.jid.clone(),
             service_name: c.service_name.clone(),
+            lang: c.lang,
             version: env!("CARGO_PKG_VERSION").to_string(),
             service_admins: c.service_admins.clone(),
             offline: c.relay.offline,
@@ -546,6 +553,10 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         return Err(err("relay.max_body must be at least 1"));
     }
 
+    let lang_of = |key: &str, v: &str| {
+        Lang::parse(v).ok_or_else(|| err(format!("{key} {v:?} is not one of \"en\", \"zh\"")))
+    };
+    let service_lang = lang_of("service.lang", &raw.service.lang)?;
     let mut groups: Vec<GroupSettings> = Vec::new();
     for (i, g) in raw.group.into_iter().enumerate() {
         let key = format!("group[{i}]");
@@ -584,12 +595,17 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 })?)
             }
         };
+        let lang = match g.lang {
+            None => service_lang,
+            Some(l) => lang_of(&format!("{key}.lang"), &l)?,
+        };
         groups.push(GroupSettings {
             name,
             title,
             join,
             admins,
             avatar,
+            lang,
         });
     }
 
@@ -613,6 +629,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         http,
         service_admins,
         service_name: raw.service.name,
+        lang: service_lang,
         relay: RelayConfig {
             offline,
             catchup_max: raw.relay.catchup_max,

@@ -698,7 +698,7 @@ impl Core {
                 let seq: i64 = id
                     .parse()
                     .map_err(|_| unprocessable("id", "must be a message id"))?;
-                match self.remove_message(now, g, seq, out) {
+                match self.remove_message(now, g, seq, crate::core::i18n::Lang::En, out) {
                     Ok(r) => {
                         self.acknowledged = true;
                         Ok((200, json!({ "status": "ok", "message": r })))

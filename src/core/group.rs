@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use super::avatar;
+use super::i18n::Lang;
 use super::model::{GroupRecord, HistoryRecord, JoinPolicy, MemberRecord, MemberState, Millis};
 use super::names;
 use super::route::Route;
@@ -30,6 +31,9 @@ pub(crate) struct Member {
     /// The (online, members) counts of the group's status line as last
     /// sent to this member, so an unchanged status is not sent again.
     pub shown: (u32, u32),
+    /// The `xml:lang` of their latest message to the group, when it is one
+    /// replies exist in.
+    pub client_lang: Option<Lang>,
 }
 
 /// What flood control remembers about a member.
@@ -178,6 +182,7 @@ impl Member {
             flood: None,
             nick_hash: Default::default(),
             shown: UNSHOWN,
+            client_lang: None,
         }
     }
 

@@ -21,6 +21,7 @@ pub mod avatar;
 pub mod bridge;
 pub mod command;
 mod group;
+pub mod i18n;
 pub mod iq;
 pub mod model;
 mod moderate;

@@ -99,6 +99,8 @@ pub struct MemberRecord {
     /// while they are online (a crash leaves `None`: the store's loader then
     /// treats them as having seen everything).
     pub offline_seq: Option<i64>,
+    /// Chosen with `//lang` (`None`: their client's, else the group's).
+    pub lang: Option<super::i18n::Lang>,
 }
 
 /// A history row a reference names, to be read from the store because the

@@ -12,6 +12,7 @@
 use minidom::Element;
 
 use super::api::{ApiCall, ApiMethod};
+use super::i18n::{t, Lang};
 use super::model::{HistoryRecord, Millis, Recall, StoreOp};
 use super::relay::{copy_id, copy_n, parse_copy_id};
 use super::stanza::{self, Attr, NS_COMPONENT};
@@ -22,7 +23,14 @@ const RECALLED: usize = 32;
 
 /// A retraction of message `target` (the id the recipient knows), with a
 /// body for clients that show none.
-pub(crate) fn retraction(kind: &str, from: &str, to: &str, id: &str, target: &str) -> Element {
+pub(crate) fn retraction(
+    kind: &str,
+    from: &str,
+    to: &str,
+    id: &str,
+    target: &str,
+    lang: Lang,
+) -> Element {
     Element::builder("message", NS_COMPONENT)
         .a("type", kind)
         .a("from", from)
@@ -41,7 +49,7 @@ pub(crate) fn retraction(kind: &str, from: &str, to: &str, id: &str, target: &st
         .append(stanza::text_child(
             "body",
             NS_COMPONENT,
-            "This message was retracted; your client does not show retractions.",
+            &t!(lang, "retracted"),
         ))
         .append(Element::builder("store", "urn:xmpp:hints").build())
         .build()
@@ -174,8 +182,10 @@ impl Core {
             return;
         };
         let gjid = g.jid.clone();
+        let lang = self.lang_of(name, &ctx.from_bare);
         if !self.is_admin(g, &ctx.from_bare) {
-            self.say(&gjid, &ctx.from, "//delete is for group admins.", out);
+            let text = t!(lang, "cmd-admin-only", cmd = "delete");
+            self.say(&gjid, &ctx.from, &text, out);
             return;
         }
         let row = match parse_copy_id(target) {
@@ -185,11 +195,11 @@ impl Core {
         let reply = match row {
             Some(seq) => {
                 self.acknowledged = true;
-                match self.remove_message(now, name, seq, out) {
+                match self.remove_message(now, name, seq, lang, out) {
                     Ok(r) | Err(r) => r,
                 }
             }
-            None => "That message is unknown here (or too old): nothing was removed.".into(),
+            None => t!(lang, "delete-unknown"),
         };
         self.say(&gjid, &ctx.from, &reply, out);
     }
@@ -204,18 +214,20 @@ impl Core {
         now: Millis,
         name: &str,
         seq: i64,
+        lang: Lang,
         out: &mut Vec<Output>,
     ) -> Result<String, String> {
         let shared = self.cfg.shared_copy_ids;
+        let default = self.group_lang(name);
         let tag = self.sys_id();
         let route_id = text::message_id(&self.instance_id, seq);
         let g = self
             .groups
             .get_mut(name)
-            .ok_or_else(|| "That group does not exist.".to_string())?;
+            .ok_or_else(|| t!(lang, "delete-unknown"))?;
         let h = match g.row(seq) {
-            None => return Err("That message is unknown here: nothing was removed.".into()),
-            Some(h) if h.removed => return Err("That message was removed already.".into()),
+            None => return Err(t!(lang, "delete-unknown")),
+            Some(h) if h.removed => return Err(t!(lang, "delete-gone")),
             Some(h) => h.clone(),
         };
         for m in g.members.values().filter(|m| m.is_member()) {
@@ -235,6 +247,7 @@ impl Core {
                 &m.rec.jid,
                 &format!("{tag}-{}", m.rec.id),
                 &known,
+                m.rec.lang.or(m.client_lang).unwrap_or(default),
             )));
         }
         for r in g.routes.values_mut() {
@@ -250,6 +263,6 @@ impl Core {
         }
         self.retract_in_rooms(name, seq, out);
         self.edit_history(name, seq, None, now, out);
-        Ok("OK, the message is removed for everyone.".into())
+        Ok(t!(lang, "delete-ok"))
     }
 }

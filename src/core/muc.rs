@@ -1443,6 +1443,7 @@ impl Core {
                 &spec.room,
                 &id,
                 &original,
+                self.cfg.lang,
             );
             el.append_child(
                 Element::builder("origin-id", NS_SID)

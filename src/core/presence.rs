@@ -3,6 +3,7 @@
 
 use minidom::Element;
 
+use super::i18n::{t, Lang};
 use super::model::{JoinPolicy, MemberRecord, MemberState, Millis, StoreOp};
 use super::names;
 use super::stanza::{self, ErrorType, Fanout};
@@ -408,28 +409,24 @@ impl Core {
                 self.admit(now, name, jid, true, out)
             }
             Some(MemberState::Pending) => {
-                let title = g.title.clone();
-                self.say(
-                    &gjid,
-                    jid,
-                    &format!("Your request to join {title} still waits for an admin."),
-                    out,
+                let text = t!(
+                    self.lang_of(name, jid),
+                    "join-still-waiting",
+                    title = g.title.as_str()
                 );
+                self.say(&gjid, jid, &text, out);
             }
             None if service_admin || config_admin => self.admit(now, name, jid, true, out),
             None => match g.join {
                 JoinPolicy::Open => self.admit(now, name, jid, false, out),
                 JoinPolicy::Invite => {
                     send_presence(out, &gjid, jid, Some("unsubscribed"));
-                    let title = g.title.clone();
-                    self.say(
-                        &gjid,
-                        jid,
-                        &format!(
-                            "{title} is by invitation only: ask one of its admins to //add you."
-                        ),
-                        out,
+                    let text = t!(
+                        self.group_lang(name),
+                        "join-invite-only",
+                        title = g.title.as_str()
                     );
+                    self.say(&gjid, jid, &text, out);
                 }
                 JoinPolicy::Approve => {
                     let title = g.title.clone();
@@ -446,14 +443,14 @@ impl Core {
                         || serde_json::json!({ "jid": jid }),
                         out,
                     );
-                    self.say(
-                        &gjid,
-                        jid,
-                        &format!("Your request to join {title} waits for an admin's approval. You will be told when you are in."),
-                        out,
+                    let text = t!(
+                        self.lang_of(name, jid),
+                        "join-waiting",
+                        title = title.as_str()
                     );
-                    let notice = format!("{jid} asks to join — //add {jid} or //allok");
+                    self.say(&gjid, jid, &text, out);
                     for admin in self.online_admins(name) {
+                        let notice = t!(self.lang_of(name, &admin), "notice-asks", jid = jid);
                         self.say(&gjid, &admin, &notice, out);
                     }
                 }
@@ -518,20 +515,25 @@ impl Core {
         let gjid = g.jid.clone();
         let title = g.title.clone();
         let count = g.member_count();
-        let members = if count == 1 { "member" } else { "members" };
         send_presence(out, &gjid, jid, Some("subscribed"));
         out.push(Output::Send(subscribe_with_title(&gjid, jid, &title)));
         self.welcome_presence(name, jid, out);
-        self.say(
-            &gjid,
-            jid,
-            &format!(
-                "Welcome to {title}! What you send here goes to the group ({count} {members}). \
-                 You are {nick} (id {fid}). //help lists commands; //nick NAME changes your nickname."
-            ),
+        let welcome = t!(
+            self.lang_of(name, jid),
+            "welcome",
+            title = title.as_str(),
+            count = count,
+            nick = nick.as_str(),
+            fid = fid.as_str()
+        );
+        self.say(&gjid, jid, &welcome, out);
+        self.announce(
+            now,
+            name,
+            Some(jid),
+            &|l| t!(l, "notice-joined", nick = nick.as_str()),
             out,
         );
-        self.announce(now, name, Some(jid), &format!("*** {nick} joined"), out);
     }
 
     pub(crate) fn new_member_record(
@@ -568,6 +570,7 @@ impl Core {
             joined_at: now,
             last_seen: now,
             offline_seq: Some(self.last_history_id),
+            lang: None,
         }
     }
 
@@ -589,6 +592,11 @@ impl Core {
         };
         // Membership changes are durable on power loss, told or not.
         self.acknowledged = true;
+        let lang = m
+            .rec
+            .lang
+            .or(m.client_lang)
+            .unwrap_or(self.group_lang(name));
         let was = m.rec.state.as_str();
         self.event(
             name,
@@ -611,20 +619,22 @@ impl Core {
         let was_member = m.rec.state == MemberState::Member;
         match why {
             Leave::Left => {}
-            Leave::LeftByCommand => self.say(&gjid, jid, &format!("You left {title}."), out),
-            Leave::Kicked => self.say(
-                &gjid,
-                jid,
-                &format!("You were removed from {title} by an admin."),
-                out,
-            ),
+            Leave::LeftByCommand => {
+                let text = t!(lang, "left", title = title.as_str());
+                self.say(&gjid, jid, &text, out)
+            }
+            Leave::Kicked => {
+                let text = t!(lang, "removed", title = title.as_str());
+                self.say(&gjid, jid, &text, out)
+            }
         }
         if was_member {
-            let verb = match why {
-                Leave::Left | Leave::LeftByCommand => "left",
-                Leave::Kicked => "was removed",
+            let id = match why {
+                Leave::Left | Leave::LeftByCommand => "notice-left",
+                Leave::Kicked => "notice-removed",
             };
-            self.announce(now, name, None, &format!("*** {} {verb}", m.rec.nick), out);
+            let nick = m.rec.nick.as_str();
+            self.announce(now, name, None, &|l| t!(l, id, nick = nick), out);
             if m.rec.admin {
                 self.ensure_admin(name, out);
             }
@@ -652,12 +662,12 @@ impl Core {
             m.admin = true;
             Some(())
         });
-        self.say(
-            &gjid,
-            &heir,
-            &format!("The last admin of {title} left: you are its admin now. //help lists admin commands."),
-            out,
+        let text = t!(
+            self.lang_of(name, &heir),
+            "new-admin",
+            title = title.as_str()
         );
+        self.say(&gjid, &heir, &text, out);
     }
 
     /// Online admins of the group (members with the admin flag, and service
@@ -676,33 +686,44 @@ impl Core {
     }
 
     /// A line from the group itself to every online, not stopped member
-    /// except `except`.
+    /// except `except`, each in their language (`text` makes it in one).
     pub(crate) fn announce(
         &mut self,
         now: Millis,
         name: &str,
         except: Option<&str>,
-        text: &str,
+        text: &dyn Fn(Lang) -> String,
         out: &mut Vec<Output>,
     ) {
-        // One stanza serialized once, not an element per member (a join
-        // into a group of 10 000 online members took 28 ms that way).
+        // One stanza per language serialized once, not an element per
+        // member (a join into a group of 10 000 online members took 28 ms
+        // that way).
         let id = self.sys_id();
+        let default = self.group_lang(name);
         let Some(g) = self.groups.get(name) else {
             return;
         };
-        let mut f = Fanout::new(stanza::chat_template(&g.jid, text), Some(format!("{id}-")));
+        let mut fanouts: Vec<(Lang, Fanout)> = Vec::new();
         let to = g.members.values().filter(|m| {
             m.is_member() && m.online() && !m.stopped(now) && Some(&*m.rec.jid) != except
         });
         for (n, m) in to.enumerate() {
-            f.push(m.rec.jid.clone(), n as i64);
+            let lang = m.rec.lang.or(m.client_lang).unwrap_or(default);
+            let i = match fanouts.iter().position(|(l, _)| *l == lang) {
+                Some(i) => i,
+                None => {
+                    let e = stanza::chat_template(&g.jid, &text(lang));
+                    fanouts.push((lang, Fanout::new(e, Some(format!("{id}-")))));
+                    fanouts.len() - 1
+                }
+            };
+            fanouts[i].1.push(m.rec.jid.clone(), n as i64);
         }
-        if f.copies.is_empty() {
+        if fanouts.is_empty() {
             return;
         }
         self.acknowledged = true;
-        out.push(Output::Fanout(f));
+        out.extend(fanouts.into_iter().map(|(_, f)| Output::Fanout(f)));
     }
 }
 

@@ -5,6 +5,7 @@
 use minidom::Element;
 
 use super::command;
+use super::i18n::{self, t};
 use super::model::RouteMessage;
 use super::model::{HistoryRecord, MemberState, Millis, StoreOp};
 use super::presence::Heard;
@@ -76,6 +77,19 @@ impl Core {
         if ctx.from_res.is_some() {
             self.member_available(now, ctx, name, Heard::Inferred, out);
         }
+        // Replies follow the language the member writes in (unless they
+        // chose one with //lang).
+        let client_lang = i18n::stanza_lang(el);
+        let member = (self.groups.get_mut(name)).and_then(|g| g.members.get_mut(&ctx.from_bare));
+        let lang = match (member, client_lang) {
+            (Some(m), _) => {
+                m.client_lang = client_lang.or(m.client_lang);
+                self.lang_of(name, &ctx.from_bare)
+            }
+            // Strangers: their client's language, else the group's.
+            (None, Some(l)) => l,
+            (None, None) => self.group_lang(name),
+        };
         let body = stanza::body(el);
         // A command may come as a reply (`//delete` names what it answers).
         let reply = body
@@ -106,14 +120,13 @@ impl Core {
                 return;
             }
             let text = match state {
-                Some(MemberState::Pending) => {
-                    format!("Your request to join {title} still waits for an admin; nothing was sent.")
-                }
-                Some(MemberState::Invited) => format!(
-                    "You are invited to {title}: accept the group's contact request to join; nothing was sent."
-                ),
-                _ => format!(
-                    "You are not a member of {title}, so nothing was sent. To join, add {gjid} to your contacts."
+                Some(MemberState::Pending) => t!(lang, "stranger-pending", title = title.as_str()),
+                Some(MemberState::Invited) => t!(lang, "stranger-invited", title = title.as_str()),
+                _ => t!(
+                    lang,
+                    "stranger",
+                    title = title.as_str(),
+                    gjid = gjid.as_str()
                 ),
             };
             self.say(&gjid, &ctx.from, &text, out);
@@ -132,12 +145,7 @@ impl Core {
             return;
         };
         if m.rec.muted {
-            self.say(
-                &gjid,
-                &ctx.from,
-                "You are muted by an admin: nothing you send is relayed.",
-                out,
-            );
+            self.say(&gjid, &ctx.from, &t!(lang, "muted"), out);
             return;
         }
         let len = text.chars().count();
@@ -146,7 +154,7 @@ impl Core {
             self.say(
                 &gjid,
                 &ctx.from,
-                &format!("Not sent: your message has {len} characters; the limit is {max}."),
+                &t!(lang, "too-long", len = len, max = max),
                 out,
             );
             return;
@@ -159,12 +167,7 @@ impl Core {
         let retract_of = retract.and_then(|r| r.attr("id"));
         for target in [replace_of, retract_of].into_iter().flatten() {
             if parse_copy_id(target).is_some() {
-                self.say(
-                    &gjid,
-                    &ctx.from,
-                    "You can only correct or retract your own messages.",
-                    out,
-                );
+                self.say(&gjid, &ctx.from, &t!(lang, "only-own"), out);
                 return;
             }
         }
@@ -176,12 +179,7 @@ impl Core {
         };
         let retracts = retract_of.map(own);
         if retracts == Some(None) {
-            self.say(
-                &gjid,
-                &ctx.from,
-                "That message is unknown here (or too old): it cannot be retracted.",
-                out,
-            );
+            self.say(&gjid, &ctx.from, &t!(lang, "retract-unknown"), out);
             return;
         }
         // A correction of a message we do not know is relayed as a new one.
@@ -234,7 +232,7 @@ impl Core {
             self.say(
                 gjid,
                 from,
-                &format!("Slow down: at most {burst} messages in {secs} s. Messages over the limit are not relayed."),
+                &t!(self.lang_of(name, jid), "flood", burst = burst, secs = secs),
                 out,
             );
         }
@@ -544,7 +542,12 @@ impl Core {
             self.say(
                 &gjid,
                 jid,
-                &format!("… {skipped} earlier messages not shown: //history {n} shows them."),
+                &t!(
+                    self.lang_of(name, jid),
+                    "catchup-more",
+                    skipped = skipped,
+                    n = n
+                ),
                 out,
             );
         }

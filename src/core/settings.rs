@@ -11,6 +11,8 @@ use super::model::{JoinPolicy, Millis};
 pub struct CoreConfig {
     pub domain: String,
     pub service_name: String,
+    /// Replies' language where nothing else chooses one (`[service] lang`).
+    pub lang: super::i18n::Lang,
     pub version: String,
     pub service_admins: Vec<String>,
     pub offline: OfflineMode,
@@ -68,6 +70,8 @@ pub struct GroupSettings {
     pub admins: Vec<String>,
     /// The configured picture, checked; `None` draws one from the title.
     pub avatar: Option<Avatar>,
+    /// `[[group]] lang` (default `[service] lang`).
+    pub lang: super::i18n::Lang,
 }
 
 /// What to do with messages for members who are offline (`relay.offline`).

@@ -404,3 +404,6 @@ mod props;
 
 #[path = "tests_moderation.rs"]
 mod moderation;
+
+#[path = "tests_lang.rs"]
+mod lang;

@@ -105,14 +105,15 @@ fn apply_op(tx: &Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()> {
             // row and, by cascade, the member's blocks.
             tx.prepare_cached(
                 "INSERT INTO members(id, group_name, jid, state, admin, nick, fid, fid_changed,
-                                     muted, stop_until, joined_at, last_seen, offline_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                                     muted, stop_until, joined_at, last_seen, offline_seq, lang)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
                  ON CONFLICT(group_name, jid) DO UPDATE SET
                      id = excluded.id, state = excluded.state, admin = excluded.admin,
                      nick = excluded.nick, fid = excluded.fid,
                      fid_changed = excluded.fid_changed, muted = excluded.muted,
                      stop_until = excluded.stop_until, joined_at = excluded.joined_at,
-                     last_seen = excluded.last_seen, offline_seq = excluded.offline_seq",
+                     last_seen = excluded.last_seen, offline_seq = excluded.offline_seq,
+                     lang = excluded.lang",
             )?
             .execute(params![
                 m.id,
@@ -128,6 +129,7 @@ fn apply_op(tx: &Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()> {
                 m.joined_at,
                 m.last_seen,
                 m.offline_seq,
+                m.lang.map(|l| l.code()),
             ])?;
         }
         StoreOp::DeleteMember { group, jid } => {

@@ -28,6 +28,7 @@ pub(super) fn member(id: i64, group: &str, jid: &str) -> MemberRecord {
         joined_at: 2_000,
         last_seen: 3_000,
         offline_seq: Some(0),
+        lang: None,
     }
 }
 

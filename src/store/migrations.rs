@@ -145,6 +145,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX history_origin ON history(group_name, sender, origin_id)
         WHERE origin_id IS NOT NULL;
     ",
+    // 7: the language a member chose with //lang ('en', 'zh'; NULL: none).
+    "
+    ALTER TABLE members ADD COLUMN lang TEXT;
+    ",
 ];
 
 /// The schema version this binary writes: the number of migrations.

@@ -16,7 +16,7 @@ pub(super) fn sql_limit(n: usize) -> i64 {
 
 pub(super) const MEMBER_COLUMNS: &str =
     "id, group_name, jid, state, admin, nick, fid, fid_changed, muted, \
-     stop_until, joined_at, last_seen, offline_seq";
+     stop_until, joined_at, last_seen, offline_seq, lang";
 pub(super) const HISTORY_COLUMNS: &str =
     "id, group_name, sender, nick, text, at, origin_id, edited_at, removed";
 pub(super) const ROUTE_COLUMNS: &str =
@@ -165,6 +165,11 @@ pub(super) fn member_from_row(row: &Row<'_>) -> Result<MemberRecord, StoreError>
         joined_at: row.get(10)?,
         last_seen: row.get(11)?,
         offline_seq: row.get(12)?,
+        // A language this build does not know reads as none chosen.
+        lang: row
+            .get::<_, Option<String>>(13)?
+            .as_deref()
+            .and_then(crate::core::i18n::Lang::parse),
         group: group.into(),
         jid: jid.into(),
     })

@@ -18,6 +18,7 @@ mod service;
 mod token;
 mod user;
 
+use super::i18n::{t, Lang};
 use super::model::{JoinPolicy, Millis, RouteFormat};
 use super::names;
 use super::{Core, Ctx, Output};
@@ -34,7 +35,6 @@ pub enum Level {
 pub struct Spec {
     pub name: &'static str,
     pub args: &'static str,
-    pub help: &'static str,
     pub level: Level,
     /// A complete invocation, shown by `//help NAME` (and run by the tests).
     pub example: &'static str,
@@ -72,6 +72,7 @@ pub enum Command {
     /// Seconds; `None` ends a pause.
     Stop(Option<i64>),
     History(usize),
+    Lang(LangCmd),
     Leave,
     // Group admins.
     Whois(String),
@@ -105,6 +106,17 @@ pub enum Command {
     Groups,
 }
 
+/// `//lang`, `//lang en|zh`, `//lang auto`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LangCmd {
+    Show,
+    Set(Lang),
+    Auto,
+    /// Not a language replies exist in (the handler says so in the
+    /// member's language).
+    Unknown(String),
+}
+
 /// A reply to the sender; `None` when the command answers otherwise
 /// (`//leave` says goodbye itself).
 pub type Reply = Option<String>;
@@ -112,7 +124,6 @@ pub type Reply = Option<String>;
 const fn spec(
     name: &'static str,
     args: &'static str,
-    help: &'static str,
     level: Level,
     example: &'static str,
     parse: fn(&[&str], &str) -> Parsed,
@@ -120,7 +131,6 @@ const fn spec(
     Spec {
         name,
         args,
-        help,
         level,
         example,
         parse,
@@ -132,7 +142,6 @@ pub const COMMANDS: &[Spec] = &[
     spec(
         "help",
         "[COMMAND]",
-        "list commands, or show one command's usage",
         Level::User,
         "//help nick",
         |w, _| match w {
@@ -143,18 +152,12 @@ pub const COMMANDS: &[Spec] = &[
             _ => Err(Refusal::Usage),
         },
     ),
-    spec(
-        "online",
-        "",
-        "who is online: nick and id",
-        Level::User,
-        "//online",
-        |_, _| Ok(Command::Online),
-    ),
+    spec("online", "", Level::User, "//online", |_, _| {
+        Ok(Command::Online)
+    }),
     spec(
         "nick",
         "NAME",
-        "set your nickname",
         Level::User,
         "//nick Bobby",
         |_, rest| match rest {
@@ -165,7 +168,6 @@ pub const COMMANDS: &[Spec] = &[
     spec(
         "setid",
         "ID",
-        "choose your id (once)",
         Level::User,
         "//setid bobby",
         |w, _| match w {
@@ -176,26 +178,15 @@ pub const COMMANDS: &[Spec] = &[
             _ => Err(Refusal::Usage),
         },
     ),
-    spec(
-        "block",
-        "ID",
-        "stop receiving that member's messages",
-        Level::User,
-        "//block carol",
-        |w, _| one(w).map(Command::Block),
-    ),
-    spec(
-        "unblock",
-        "ID",
-        "receive that member's messages again",
-        Level::User,
-        "//unblock carol",
-        |w, _| one(w).map(Command::Unblock),
-    ),
+    spec("block", "ID", Level::User, "//block carol", |w, _| {
+        one(w).map(Command::Block)
+    }),
+    spec("unblock", "ID", Level::User, "//unblock carol", |w, _| {
+        one(w).map(Command::Unblock)
+    }),
     spec(
         "m",
         "ID TEXT",
-        "private message to that member",
         Level::User,
         "//m carol see you at five",
         |_, rest| {
@@ -211,18 +202,12 @@ pub const COMMANDS: &[Spec] = &[
             }
         },
     ),
-    spec(
-        "showinfo",
-        "ID",
-        "nick, id, admin, online, joined date of a member",
-        Level::User,
-        "//showinfo carol",
-        |w, _| one(w).map(Command::ShowInfo),
-    ),
+    spec("showinfo", "ID", Level::User, "//showinfo carol", |w, _| {
+        one(w).map(Command::ShowInfo)
+    }),
     spec(
         "stop",
         "SECONDS",
-        "receive nothing for SECONDS (-1 ends it); missed messages are never delivered",
         Level::User,
         "//stop 3600",
         |w, _| match w {
@@ -234,18 +219,12 @@ pub const COMMANDS: &[Spec] = &[
             _ => Err(Refusal::Usage),
         },
     ),
-    spec(
-        "continue",
-        "",
-        "end //stop",
-        Level::User,
-        "//continue",
-        |w, _| none(w, Command::Stop(None)),
-    ),
+    spec("continue", "", Level::User, "//continue", |w, _| {
+        none(w, Command::Stop(None))
+    }),
     spec(
         "history",
         "[N]",
-        "the last N messages (default 20, max 200)",
         Level::User,
         "//history 50",
         |w, _| match w {
@@ -258,49 +237,42 @@ pub const COMMANDS: &[Spec] = &[
         },
     ),
     spec(
-        "leave",
-        "",
-        "leave the group",
+        "lang",
+        "[en|zh|auto]",
         Level::User,
-        "//leave",
-        |_, _| Ok(Command::Leave),
+        "//lang zh",
+        |w, _| match w {
+            [] => Ok(Command::Lang(LangCmd::Show)),
+            [a] if a.eq_ignore_ascii_case("auto") => Ok(Command::Lang(LangCmd::Auto)),
+            [a] => Ok(Command::Lang(match Lang::parse(a) {
+                Some(l) => LangCmd::Set(l),
+                None => LangCmd::Unknown((*a).to_string()),
+            })),
+            _ => Err(Refusal::Usage),
+        },
     ),
-    spec(
-        "whois",
-        "ID",
-        "that member's JID",
-        Level::Admin,
-        "//whois carol",
-        |w, _| one(w).map(Command::Whois),
-    ),
+    spec("leave", "", Level::User, "//leave", |_, _| {
+        Ok(Command::Leave)
+    }),
+    spec("whois", "ID", Level::Admin, "//whois carol", |w, _| {
+        one(w).map(Command::Whois)
+    }),
     spec(
         "add",
         "JID",
-        "approve or invite JID; for a member, reset their profile",
         Level::Admin,
         "//add dave@example.org",
         |w, _| one_jid(w).map(Command::Add),
     ),
-    spec(
-        "allok",
-        "",
-        "approve every pending request",
-        Level::Admin,
-        "//allok",
-        |w, _| none(w, Command::AllOk),
-    ),
-    spec(
-        "listuser",
-        "",
-        "every member and pending JID",
-        Level::Admin,
-        "//listuser",
-        |_, _| Ok(Command::ListUser),
-    ),
+    spec("allok", "", Level::Admin, "//allok", |w, _| {
+        none(w, Command::AllOk)
+    }),
+    spec("listuser", "", Level::Admin, "//listuser", |_, _| {
+        Ok(Command::ListUser)
+    }),
     spec(
         "kick",
         "JID",
-        "remove JID without blacklisting",
         Level::Admin,
         "//kick carol@localhost",
         |w, _| one_jid(w).map(Command::Kick),
@@ -308,7 +280,6 @@ pub const COMMANDS: &[Spec] = &[
     spec(
         "blacklist",
         "JID",
-        "ban JID and remove them",
         Level::Admin,
         "//blacklist eve@example.org",
         |w, _| one_jid(w).map(Command::Blacklist),
@@ -316,7 +287,6 @@ pub const COMMANDS: &[Spec] = &[
     spec(
         "pass",
         "JID",
-        "lift JID's ban",
         Level::Admin,
         "//pass eve@example.org",
         |w, _| one_jid(w).map(Command::Pass),
@@ -324,7 +294,6 @@ pub const COMMANDS: &[Spec] = &[
     spec(
         "admin",
         "JID",
-        "make JID an admin",
         Level::Admin,
         "//admin carol@localhost",
         |w, _| one_jid(w).map(Command::Admin),
@@ -332,31 +301,19 @@ pub const COMMANDS: &[Spec] = &[
     spec(
         "unadmin",
         "JID",
-        "revoke JID's admin rights",
         Level::Admin,
         "//unadmin carol@localhost",
         |w, _| one_jid(w).map(Command::Unadmin),
     ),
-    spec(
-        "mute",
-        "ID",
-        "that member's messages are not relayed",
-        Level::Admin,
-        "//mute carol",
-        |w, _| one(w).map(Command::Mute),
-    ),
-    spec(
-        "unmute",
-        "ID",
-        "relay that member's messages again",
-        Level::Admin,
-        "//unmute carol",
-        |w, _| one(w).map(Command::Unmute),
-    ),
+    spec("mute", "ID", Level::Admin, "//mute carol", |w, _| {
+        one(w).map(Command::Mute)
+    }),
+    spec("unmute", "ID", Level::Admin, "//unmute carol", |w, _| {
+        one(w).map(Command::Unmute)
+    }),
     spec(
         "addroutesend",
         "NAME PASSWORD URL [FORMAT]",
-        "post every message said here to URL; FORMAT talkgroups (default), slack, discord, wecom, feishu or matterbridge; PASSWORD - for none",
         Level::Admin,
         "//addroutesend paris s3cret-pw https://paris.example.org/routes/lobby/lyon",
         route::parse_send,
@@ -364,7 +321,6 @@ pub const COMMANDS: &[Spec] = &[
     spec(
         "addrouterecv",
         "NAME PASSWORD [NOLOOP]",
-        "accept messages posted to /routes/GROUP/NAME; they are not sent out again on send route NOLOOP",
         Level::Admin,
         "//addrouterecv paris s3cret-pw",
         route::parse_recv,
@@ -372,23 +328,16 @@ pub const COMMANDS: &[Spec] = &[
     spec(
         "delroute",
         "NAME",
-        "delete a route and its undelivered messages",
         Level::Admin,
         "//delroute paris",
         |w, _| one(w).map(|n| Command::DelRoute(n.to_lowercase())),
     ),
-    spec(
-        "routes",
-        "",
-        "this group's routes with their delivery status",
-        Level::Admin,
-        "//routes",
-        |w, _| none(w, Command::Routes),
-    ),
+    spec("routes", "", Level::Admin, "//routes", |w, _| {
+        none(w, Command::Routes)
+    }),
     spec(
         "addbridge",
         "NAME PLATFORM KEY=VALUE…",
-        "bridge this group with a Slack, Feishu, Lark, WeCom, DingTalk, Telegram or Google Chat conversation (keys: see the docs)",
         Level::Admin,
         "//addbridge tg telegram bot_token=123:abc chat_id=-100123 secret_token=s3cret-token",
         bridge::parse_add,
@@ -396,47 +345,29 @@ pub const COMMANDS: &[Spec] = &[
     spec(
         "delbridge",
         "NAME",
-        "delete a bridge and its undelivered messages",
         Level::Admin,
         "//delbridge tg",
         |w, _| one(w).map(|n| Command::DelBridge(n.to_lowercase())),
     ),
-    spec(
-        "bridges",
-        "",
-        "this group's bridges with their status (never their secrets)",
-        Level::Admin,
-        "//bridges",
-        |w, _| none(w, Command::Bridges),
-    ),
+    spec("bridges", "", Level::Admin, "//bridges", |w, _| {
+        none(w, Command::Bridges)
+    }),
     spec(
         "addmuc",
         "NAME ROOM@SERVICE [NICK] [password=PW] [puppets]",
-        "bridge this group with an XMPP group chat room (the nick defaults to the group's title)",
         Level::Admin,
         "//addmuc tea tea@conference.example.org",
         muc::parse_add,
     ),
-    spec(
-        "delmuc",
-        "NAME",
-        "leave a room and delete its bridge",
-        Level::Admin,
-        "//delmuc tea",
-        |w, _| one(w).map(|n| Command::DelMuc(n.to_lowercase())),
-    ),
-    spec(
-        "mucs",
-        "",
-        "this group's room bridges with their state",
-        Level::Admin,
-        "//mucs",
-        |w, _| none(w, Command::Mucs),
-    ),
+    spec("delmuc", "NAME", Level::Admin, "//delmuc tea", |w, _| {
+        one(w).map(|n| Command::DelMuc(n.to_lowercase()))
+    }),
+    spec("mucs", "", Level::Admin, "//mucs", |w, _| {
+        none(w, Command::Mucs)
+    }),
     spec(
         "delete",
         "",
-        "remove a message for everyone: send it as a reply to that message",
         Level::Admin,
         "//delete",
         // Typed alone it cannot know which message: it says how.
@@ -445,7 +376,6 @@ pub const COMMANDS: &[Spec] = &[
     spec(
         "token",
         "new [LABEL] | list | revoke ID",
-        "API tokens for this group (the operations API, /api/v1)",
         Level::Admin,
         "//token new ci-bot",
         token::parse,
@@ -453,7 +383,6 @@ pub const COMMANDS: &[Spec] = &[
     spec(
         "newgroup",
         "NAME [open|approve|invite]",
-        "create a group",
         Level::Service,
         "//newgroup cafe open",
         service::parse_newgroup,
@@ -461,19 +390,13 @@ pub const COMMANDS: &[Spec] = &[
     spec(
         "delgroup",
         "NAME",
-        "delete a group and all its data",
         Level::Service,
         "//delgroup cafe",
         |w, _| one(w).map(Command::DelGroup),
     ),
-    spec(
-        "groups",
-        "",
-        "list all groups",
-        Level::Service,
-        "//groups",
-        |_, _| Ok(Command::Groups),
-    ),
+    spec("groups", "", Level::Service, "//groups", |_, _| {
+        Ok(Command::Groups)
+    }),
 ];
 
 /// No arguments: `cmd`.
@@ -505,12 +428,22 @@ pub fn find(name: &str) -> Option<&'static Spec> {
     COMMANDS.iter().find(|s| s.name == name)
 }
 
-pub fn usage(s: &Spec) -> String {
+/// What command `s` does, in `lang` (message `cmd-NAME`).
+pub fn describe(s: &Spec, lang: Lang) -> String {
+    t!(lang, &format!("cmd-{}", s.name))
+}
+
+/// `//NAME ARGS`.
+fn syntax(s: &Spec) -> String {
     if s.args.is_empty() {
-        format!("usage: //{} — {}", s.name, s.help)
+        format!("//{}", s.name)
     } else {
-        format!("usage: //{} {} — {}", s.name, s.args, s.help)
+        format!("//{} {}", s.name, s.args)
     }
+}
+
+pub fn usage(s: &Spec, lang: Lang) -> String {
+    t!(lang, "usage", syntax = syntax(s), help = describe(s, lang))
 }
 
 /// Whether a message body is a command; if so, the body trimmed.
@@ -549,8 +482,8 @@ pub fn parse(s: &Spec, rest: &str) -> Parsed {
 }
 
 /// The help text for someone with `level` rights.
-fn help_text(level: Level, service: bool) -> String {
-    let mut s = String::from("Commands:");
+fn help_text(level: Level, service: bool, lang: Lang) -> String {
+    let mut s = t!(lang, "help-header");
     for c in COMMANDS {
         let visible = if service {
             c.level == Level::Service || c.name == "help"
@@ -558,27 +491,27 @@ fn help_text(level: Level, service: bool) -> String {
             c.level != Level::Service && c.level <= level
         };
         if visible {
-            let args = if c.args.is_empty() {
-                String::new()
-            } else {
-                format!(" {}", c.args)
-            };
-            s.push_str(&format!("\n//{}{} — {}", c.name, args, c.help));
+            s.push_str(&format!("\n{} — {}", syntax(c), describe(c, lang)));
         }
     }
     s
 }
 
 /// `//help NAME` for someone with `level` rights.
-fn help_one(level: Level, service: bool, name: &str) -> String {
+fn help_one(level: Level, service: bool, name: &str, lang: Lang) -> String {
     match find(name) {
         Some(s)
             if (service && s.level == Level::Service)
                 || (s.level <= level && s.level != Level::Service) =>
         {
-            format!("{}\ne.g. {}", usage(s), s.example)
+            t!(
+                lang,
+                "usage-example",
+                usage = usage(s, lang),
+                example = s.example
+            )
         }
-        _ => format!("No command //{name}. Send //help for the list."),
+        _ => t!(lang, "help-none", name = name),
     }
 }
 
@@ -608,31 +541,36 @@ impl Core {
             return;
         }
         let (cmd, rest) = split(body);
+        let lang = self.lang_of(name, &ctx.from_bare);
         let reply = match find(&cmd) {
-            None => format!("Unknown command //{cmd}. Send //help for the list."),
-            Some(s) if s.level == Level::Service => format!(
-                "//{} is a service command: send it to {}.",
-                s.name, self.cfg.domain
+            None => t!(lang, "cmd-unknown", cmd = cmd.as_str()),
+            Some(s) if s.level == Level::Service => t!(
+                lang,
+                "cmd-service-only",
+                cmd = s.name,
+                domain = self.cfg.domain.as_str()
             ),
             Some(s) if s.level == Level::Admin && !admin => {
-                format!("//{} is for group admins.", s.name)
+                t!(lang, "cmd-admin-only", cmd = s.name)
             }
             Some(_) if !is_member && !admin => {
                 let title = self.groups.get(name).map(|g| g.title.clone());
-                format!(
-                    "You are not a member of {}. To join, add {gjid} to your contacts.",
-                    title.unwrap_or_default()
+                t!(
+                    lang,
+                    "cmd-not-member",
+                    title = title.unwrap_or_default(),
+                    gjid = gjid.as_str()
                 )
             }
             Some(s) => match parse(s, rest) {
-                Err(Refusal::Usage) => usage(s),
-                Err(Refusal::Say(text)) => format!("{text}\n{}", usage(s)),
+                Err(Refusal::Usage) => usage(s, lang),
+                Err(Refusal::Say(text)) => format!("{text}\n{}", usage(s, lang)),
                 Ok(command) => {
                     // The reply goes out before the command's other effects
                     // (announcements, notices), so the sender reads "OK"
                     // first.
                     let mut effects = Vec::new();
-                    let reply = self.run(now, ctx, name, level, command, &mut effects);
+                    let reply = self.run(now, ctx, name, (level, lang), command, &mut effects);
                     if let Some(reply) = reply {
                         self.say(&gjid, &ctx.from, &reply, out);
                     }
@@ -650,23 +588,25 @@ impl Core {
         now: Millis,
         ctx: &Ctx,
         group: &str,
-        level: Level,
+        // The sender's rights, and the language they read.
+        (level, lang): (Level, Lang),
         cmd: Command,
         out: &mut Vec<Output>,
     ) -> Reply {
         let me = ctx.from_bare.as_str();
         match cmd {
-            Command::Help(None) => Some(help_text(level, false)),
-            Command::Help(Some(c)) => Some(help_one(level, false, &c)),
-            Command::Online => self.cmd_online(group),
-            Command::Nick(n) => self.cmd_nick(now, group, me, &n, out),
-            Command::SetId(fid) => self.cmd_setid(group, me, &fid, out),
-            Command::Block(fid) => self.cmd_block(group, me, &fid, true, out),
-            Command::Unblock(fid) => self.cmd_block(group, me, &fid, false, out),
+            Command::Help(None) => Some(help_text(level, false, lang)),
+            Command::Help(Some(c)) => Some(help_one(level, false, &c, lang)),
+            Command::Online => self.cmd_online(group, lang),
+            Command::Nick(n) => self.cmd_nick(now, group, me, &n, lang, out),
+            Command::SetId(fid) => self.cmd_setid(group, me, &fid, lang, out),
+            Command::Block(fid) => self.cmd_block(group, me, &fid, true, lang, out),
+            Command::Unblock(fid) => self.cmd_block(group, me, &fid, false, lang, out),
             Command::Msg { fid, text } => self.cmd_msg(now, group, me, &fid, &text, out),
-            Command::ShowInfo(fid) => self.cmd_showinfo(group, &fid),
-            Command::Stop(secs) => self.cmd_stop(now, group, me, secs, out),
-            Command::History(n) => self.cmd_history(group, me, n),
+            Command::ShowInfo(fid) => self.cmd_showinfo(group, &fid, lang),
+            Command::Stop(secs) => self.cmd_stop(now, group, me, secs, lang, out),
+            Command::History(n) => self.cmd_history(group, me, n, lang),
+            Command::Lang(c) => self.cmd_lang(group, me, c, out),
             Command::Leave => self.cmd_leave(now, group, me, out),
             Command::Whois(fid) => self.cmd_whois(group, &fid),
             Command::Add(jid) => self.cmd_add(now, group, &jid, out),
@@ -714,7 +654,8 @@ impl Core {
             from_res: None,
         };
         self.acknowledged = true;
-        self.run(now, &ctx, group, Level::Admin, cmd, out)
+        // Programs read the API's messages: English.
+        self.run(now, &ctx, group, (Level::Admin, Lang::En), cmd, out)
     }
 
     /// Runs the text of a group command (`addroutesend NAME …`, without
@@ -734,7 +675,7 @@ impl Core {
         };
         match parse(s, rest) {
             Ok(c) => Ok(self.run_for_api(now, group, c, out)),
-            Err(Refusal::Usage) => Err(usage(s)),
+            Err(Refusal::Usage) => Err(usage(s, Lang::En)),
             Err(Refusal::Say(t)) => Err(t),
         }
     }
@@ -749,7 +690,8 @@ impl Core {
         out: &mut Vec<Output>,
     ) -> Reply {
         self.acknowledged = true;
-        self.run(now, ctx, group, Level::User, cmd, out)
+        let lang = self.lang_of(group, &ctx.from_bare);
+        self.run(now, ctx, group, (Level::User, lang), cmd, out)
     }
 
     /// Changes a member's record and emits the store write. `f` returns

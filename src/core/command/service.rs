@@ -3,6 +3,7 @@
 //! groups and the ones they can join, and a refusal that says why.
 
 use super::{find, help_one, help_text, parse, split, usage, Command, Level, Parsed, Refusal};
+use crate::core::i18n::t;
 use crate::core::model::{JoinPolicy, Millis, StoreOp};
 use crate::core::names;
 use crate::core::presence::send_presence;
@@ -42,8 +43,9 @@ impl Core {
             return;
         }
         let (cmd, rest) = split(body);
+        let lang = self.cfg.lang;
         let reply = match find(&cmd) {
-            None => format!("Unknown command //{cmd}. Send //help for the list."),
+            None => t!(lang, "cmd-unknown", cmd = cmd.as_str()),
             Some(s) if s.level != Level::Service && s.name != "help" => format!(
                 "//{} works in a group: send it to the group's address (//groups lists them).",
                 s.name
@@ -54,10 +56,10 @@ impl Core {
                 self.groups_for(&ctx.from_bare)
             ),
             Some(s) => match parse(s, rest) {
-                Err(Refusal::Usage) => usage(s),
-                Err(Refusal::Say(text)) => format!("{text}\n{}", usage(s)),
-                Ok(Command::Help(None)) if admin => help_text(Level::Service, true),
-                Ok(Command::Help(Some(c))) if admin => help_one(Level::Service, true, &c),
+                Err(Refusal::Usage) => usage(s, lang),
+                Err(Refusal::Say(text)) => format!("{text}\n{}", usage(s, lang)),
+                Ok(Command::Help(None)) if admin => help_text(Level::Service, true, lang),
+                Ok(Command::Help(Some(c))) if admin => help_one(Level::Service, true, &c, lang),
                 Ok(Command::Help(_)) => format!(
                     "Here you find the groups of {domain}: //groups lists them. To join one, add its address as a contact; in a group, //help lists its commands. Creating and deleting groups is for the service's admins.\n\n{}",
                     self.groups_for(&ctx.from_bare)
@@ -69,7 +71,7 @@ impl Core {
                 Ok(Command::DelGroup(name)) => self.delete_group(&name, out),
                 Ok(Command::Groups) => self.all_groups(),
                 // Group commands were answered above.
-                Ok(_) => usage(s),
+                Ok(_) => usage(s, lang),
             },
         };
         self.say(&domain, &ctx.from, &reply, out);

@@ -2,6 +2,7 @@
 //! blocks and pauses, private messages, history, leaving.
 
 use super::Reply;
+use crate::core::i18n::{t, Lang, LangSource};
 use crate::core::model::{Millis, StoreOp};
 use crate::core::names;
 use crate::core::presence::Leave;
@@ -11,7 +12,7 @@ use crate::core::{Core, Output};
 
 impl Core {
     /// `//online`
-    pub(super) fn cmd_online(&self, group: &str) -> Reply {
+    pub(super) fn cmd_online(&self, group: &str, lang: Lang) -> Reply {
         let g = self.groups.get(group)?;
         let list: Vec<String> = g
             .members
@@ -19,11 +20,12 @@ impl Core {
             .filter(|m| m.is_member() && m.online())
             .map(|m| format!("{} ({})", m.rec.nick, m.rec.fid))
             .collect();
-        Some(format!(
-            "Online ({} of {}): {}",
-            list.len(),
-            g.member_count(),
-            list.join(", ")
+        Some(t!(
+            lang,
+            "online-list",
+            online = list.len(),
+            total = g.member_count(),
+            list = list.join(", ")
         ))
     }
 
@@ -34,15 +36,28 @@ impl Core {
         group: &str,
         me: &str,
         wanted: &str,
+        lang: Lang,
         out: &mut Vec<Output>,
     ) -> Reply {
         let g = self.groups.get(group)?;
         let nick = match names::validate_nick(wanted) {
             Ok(n) => n,
-            Err(e) => return Some(format!("Nick refused: {e}.")),
+            Err(e) => {
+                let why = match e {
+                    names::NickError::Empty => t!(lang, "nick-empty"),
+                    names::NickError::TooLong => t!(lang, "nick-too-long"),
+                    names::NickError::Forbidden(c @ ('[' | ']')) => {
+                        t!(lang, "nick-bracket", c = c.to_string())
+                    }
+                    names::NickError::Forbidden(c) => {
+                        t!(lang, "nick-invisible", code = format!("U+{:04X}", c as u32))
+                    }
+                };
+                return Some(t!(lang, "nick-refused", why = why));
+            }
         };
         if g.nick_taken(&nick, me) {
-            return Some(format!("The nick {nick} is taken."));
+            return Some(t!(lang, "nick-taken", nick = nick.as_str()));
         }
         let old = self.update_member(group, me, out, |m| {
             Some(std::mem::replace(&mut m.nick, nick.clone()))
@@ -52,12 +67,12 @@ impl Core {
                 now,
                 group,
                 Some(me),
-                &format!("*** {old} is now {nick}"),
+                &|l| t!(l, "notice-nick", old = old.as_str(), nick = nick.as_str()),
                 out,
             );
             self.rename_puppets(group, me, &nick, out);
         }
-        Some(format!("OK, you are now {nick}."))
+        Some(t!(lang, "nick-ok", nick = nick.as_str()))
     }
 
     /// `//setid ID`
@@ -66,25 +81,23 @@ impl Core {
         group: &str,
         me: &str,
         fid: &str,
+        lang: Lang,
         out: &mut Vec<Output>,
     ) -> Reply {
         let g = self.groups.get(group)?;
         let m = g.members.get(me)?;
         if m.rec.fid_changed {
-            return Some(format!(
-                "Your id is {} and can be changed only once.",
-                m.rec.fid
-            ));
+            return Some(t!(lang, "setid-once", fid = m.rec.fid.as_str()));
         }
         if g.fid_taken(fid, me) {
-            return Some(format!("The id {fid} is taken."));
+            return Some(t!(lang, "setid-taken", fid = fid));
         }
         self.update_member(group, me, out, |m| {
             m.fid = fid.to_string();
             m.fid_changed = true;
             Some(())
         });
-        Some(format!("OK, your id is now {fid}."))
+        Some(t!(lang, "setid-ok", fid = fid))
     }
 
     /// `//block ID` (`on`) and `//unblock ID`.
@@ -94,14 +107,15 @@ impl Core {
         me: &str,
         fid: &str,
         on: bool,
+        lang: Lang,
         out: &mut Vec<Output>,
     ) -> Reply {
         let g = self.groups.get(group)?;
         let Some(target) = g.by_fid(fid).map(|m| m.rec.jid.to_string()) else {
-            return Some(format!("No member has the id {fid}."));
+            return Some(t!(lang, "no-such-id", fid = fid));
         };
         if target == me {
-            return Some("You cannot block yourself.".into());
+            return Some(t!(lang, "block-self"));
         }
         let m = self.groups.get_mut(group)?.member_mut(me)?;
         if on {
@@ -115,7 +129,7 @@ impl Core {
             blocked: target,
             on,
         }));
-        Some("OK".into())
+        Some(t!(lang, "ok"))
     }
 
     /// `//m ID TEXT`
@@ -128,50 +142,59 @@ impl Core {
         text: &str,
         out: &mut Vec<Output>,
     ) -> Reply {
+        let lang = self.lang_of(group, me);
         let g = self.groups.get(group)?;
         let Some(t) = g.by_fid(fid) else {
-            return Some(format!("No member has the id {fid}."));
+            return Some(t!(lang, "no-such-id", fid = fid));
         };
         if *t.rec.jid == *me {
-            return Some("That is you.".into());
+            return Some(t!(lang, "msg-self"));
         }
         let sender = g.members.get(me)?;
         if t.stopped(now) {
-            return Some(format!(
-                "{} has paused the group (//stop) and receives nothing now.",
-                t.rec.nick
-            ));
+            return Some(t!(lang, "msg-paused", nick = t.rec.nick.as_str()));
         }
         if text.chars().count() > self.cfg.max_body {
-            return Some(format!(
-                "Not sent: the limit is {} characters.",
-                self.cfg.max_body
-            ));
+            return Some(t!(lang, "msg-too-long", max = self.cfg.max_body));
         }
         // A block is not revealed: the sender reads OK either way.
         let blocked = t.blocks.contains(me);
         let (gjid, tjid) = (g.jid.clone(), t.rec.jid.clone());
-        let line = format!("[{} → you] {text}", sender.rec.nick);
+        // In the language of the one who reads it.
+        let line = t!(
+            self.lang_of(group, &tjid),
+            "msg-private",
+            nick = sender.rec.nick.as_str(),
+            text = text
+        );
         if !blocked {
             self.say(&gjid, &tjid, &line, out);
         }
-        Some("OK".into())
+        Some(t!(lang, "ok"))
     }
 
     /// `//showinfo ID`
-    pub(super) fn cmd_showinfo(&self, group: &str, fid: &str) -> Reply {
+    pub(super) fn cmd_showinfo(&self, group: &str, fid: &str, lang: Lang) -> Reply {
         let g = self.groups.get(group)?;
         let Some(t) = g.by_fid(fid) else {
-            return Some(format!("No member has the id {fid}."));
+            return Some(t!(lang, "no-such-id", fid = fid));
         };
         let admin = t.rec.admin || self.is_service_admin(&t.rec.jid);
-        Some(format!(
-            "{} (id {}): {}, {}, joined {}",
-            t.rec.nick,
-            t.rec.fid,
-            if admin { "admin" } else { "member" },
-            if t.online() { "online" } else { "offline" },
-            stanza::human_date(t.rec.joined_at)
+        Some(t!(
+            lang,
+            "showinfo",
+            nick = t.rec.nick.as_str(),
+            fid = t.rec.fid.as_str(),
+            role = t!(lang, if admin { "role-admin" } else { "role-member" }),
+            state = t!(
+                lang,
+                if t.online() {
+                    "state-online"
+                } else {
+                    "state-offline"
+                }
+            ),
+            date = stanza::human_date(t.rec.joined_at)
         ))
     }
 
@@ -182,6 +205,7 @@ impl Core {
         group: &str,
         me: &str,
         secs: Option<i64>,
+        lang: Lang,
         out: &mut Vec<Output>,
     ) -> Reply {
         let Some(secs) = secs else {
@@ -189,7 +213,7 @@ impl Core {
                 m.stop_until = None;
                 Some(())
             });
-            return Some("OK, you receive the group's messages again.".into());
+            return Some(t!(lang, "stop-off"));
         };
         // At most ten years; a larger value means "until I say so".
         let until = now + secs.min(10 * 365 * 24 * 3600) * 1000;
@@ -197,14 +221,11 @@ impl Core {
             m.stop_until = Some(until);
             Some(())
         });
-        Some(format!(
-            "OK, you receive nothing until {} UTC (//continue ends it). What is said meanwhile will not be delivered later.",
-            stanza::human_time(until)
-        ))
+        Some(t!(lang, "stop-until", until = stanza::human_time(until)))
     }
 
     /// `//history [N]`
-    pub(super) fn cmd_history(&self, group: &str, me: &str, n: usize) -> Reply {
+    pub(super) fn cmd_history(&self, group: &str, me: &str, n: usize, lang: Lang) -> Reply {
         let g = self.groups.get(group)?;
         let m = g.members.get(me);
         let visible: Vec<String> = g
@@ -214,23 +235,72 @@ impl Core {
             .map(|h| {
                 let at = stanza::human_time(h.at);
                 if h.removed {
-                    format!("{at} [{}] (message removed)", h.nick)
+                    t!(lang, "history-removed", at = at, nick = h.nick.as_str())
                 } else if h.edited_at.is_some() {
-                    format!("{at} {} (corrected)", format_line(&h.nick, &h.text))
+                    let line = format_line(&h.nick, &h.text);
+                    t!(lang, "history-corrected", at = at, line = line)
                 } else {
                     format!("{at} {}", format_line(&h.nick, &h.text))
                 }
             })
             .collect();
         if visible.is_empty() {
-            return Some("No messages yet.".into());
+            return Some(t!(lang, "history-empty"));
         }
         let skip = visible.len().saturating_sub(n);
         Some(format!(
-            "Last {} messages (UTC):\n{}",
-            visible.len() - skip,
+            "{}\n{}",
+            t!(lang, "history-header", n = visible.len() - skip),
             visible[skip..].join("\n")
         ))
+    }
+
+    /// `//lang`: shows the language of replies and why, or sets it.
+    pub(super) fn cmd_lang(
+        &mut self,
+        group: &str,
+        me: &str,
+        c: super::LangCmd,
+        out: &mut Vec<Output>,
+    ) -> Reply {
+        use super::LangCmd;
+        let name = |l: Lang| {
+            t!(
+                l,
+                if l == Lang::Zh {
+                    "lang-name-zh"
+                } else {
+                    "lang-name-en"
+                }
+            )
+        };
+        match c {
+            LangCmd::Show => {
+                let (l, why) = self.lang_and_source(group, me);
+                let id = match why {
+                    LangSource::Chosen => "lang-now-set",
+                    LangSource::Client => "lang-now-client",
+                    LangSource::Group => "lang-now-group",
+                };
+                Some(t!(l, id, lang = name(l)))
+            }
+            LangCmd::Unknown(x) => Some(t!(self.lang_of(group, me), "lang-unknown", lang = x)),
+            LangCmd::Set(l) => {
+                self.update_member(group, me, out, |m| {
+                    m.lang = Some(l);
+                    Some(())
+                });
+                Some(t!(l, "lang-set", lang = name(l)))
+            }
+            LangCmd::Auto => {
+                self.update_member(group, me, out, |m| {
+                    m.lang = None;
+                    Some(())
+                });
+                let l = self.lang_of(group, me);
+                Some(t!(l, "lang-auto", lang = name(l)))
+            }
+        }
     }
 
     /// `//leave`: the goodbye is the reply.

@@ -1,0 +1,138 @@
+# talkgroups: what members read, in English. Every id here exists in
+# zh.ftl too (a test checks). Command names (//help, //nick…) stay as they
+# are in every language; so do JIDs, nicks and relayed text.
+
+## Commands: the framework
+
+cmd-unknown = Unknown command //{ $cmd }. Send //help for the list.
+cmd-service-only = //{ $cmd } is a service command: send it to { $domain }.
+cmd-admin-only = //{ $cmd } is for group admins.
+cmd-not-member = You are not a member of { $title }. To join, add { $gjid } to your contacts.
+usage = usage: { $syntax } — { $help }
+usage-example =
+    { $usage }
+    e.g. { $example }
+help-header = Commands:
+help-none = No command //{ $name }. Send //help for the list.
+ok = OK
+
+## What each command does (//help)
+
+cmd-help = list commands, or show one command's usage
+cmd-online = who is online: nick and id
+cmd-nick = set your nickname
+cmd-setid = choose your id (once)
+cmd-block = stop receiving that member's messages
+cmd-unblock = receive that member's messages again
+cmd-m = private message to that member
+cmd-showinfo = nick, id, admin, online, joined date of a member
+cmd-stop = receive nothing for SECONDS (-1 ends it); missed messages are never delivered
+cmd-continue = end //stop
+cmd-history = the last N messages (default 20, max 200)
+cmd-lang = the language of replies to you: en (English) or zh (Chinese); auto follows your client
+cmd-leave = leave the group
+cmd-whois = that member's JID
+cmd-add = approve or invite JID; for a member, reset their profile
+cmd-allok = approve every pending request
+cmd-listuser = every member and pending JID
+cmd-kick = remove JID without blacklisting
+cmd-blacklist = ban JID and remove them
+cmd-pass = lift JID's ban
+cmd-admin = make JID an admin
+cmd-unadmin = revoke JID's admin rights
+cmd-mute = that member's messages are not relayed
+cmd-unmute = relay that member's messages again
+cmd-addroutesend = post every message said here to URL; FORMAT talkgroups (default), slack, discord, wecom, feishu or matterbridge; PASSWORD - for none
+cmd-addrouterecv = accept messages posted to /routes/GROUP/NAME; they are not sent out again on send route NOLOOP
+cmd-delroute = delete a route and its undelivered messages
+cmd-routes = this group's routes with their delivery status
+cmd-addbridge = bridge this group with a Slack, Feishu, Lark, WeCom, DingTalk, Telegram or Google Chat conversation (keys: see the docs)
+cmd-delbridge = delete a bridge and its undelivered messages
+cmd-bridges = this group's bridges with their status (never their secrets)
+cmd-addmuc = bridge this group with an XMPP group chat room (the nick defaults to the group's title)
+cmd-delmuc = leave a room and delete its bridge
+cmd-mucs = this group's room bridges with their state
+cmd-delete = remove a message for everyone: send it as a reply to that message
+cmd-token = API tokens for this group (the operations API, /api/v1)
+cmd-newgroup = create a group
+cmd-delgroup = delete a group and all its data
+cmd-groups = list all groups
+
+## //lang
+
+lang-name-en = English
+lang-name-zh = Chinese
+lang-set = OK, replies to you are now in { $lang }.
+lang-auto = OK, replies to you now follow your client's language, else the group's ({ $lang } now).
+lang-now-set = Replies to you are in { $lang }: you chose it. //lang en, //lang zh or //lang auto changes it.
+lang-now-client = Replies to you are in { $lang }, your client's language. //lang en or //lang zh fixes one.
+lang-now-group = Replies to you are in { $lang }, the group's language. //lang en or //lang zh fixes one.
+lang-unknown = Unknown language { $lang }: use en (English), zh (Chinese) or auto.
+
+## Every member's commands
+
+online-list = Online ({ $online } of { $total }): { $list }
+nick-refused = Nick refused: { $why }.
+nick-empty = a nick needs at least one visible character
+nick-too-long = a nick has at most 32 characters
+nick-bracket = a nick cannot contain { $c } (brackets frame nicks in relayed lines)
+nick-invisible = a nick cannot contain the invisible character { $code } (control, bidi and zero-width characters are refused)
+nick-taken = The nick { $nick } is taken.
+nick-ok = OK, you are now { $nick }.
+notice-nick = *** { $old } is now { $nick }
+setid-once = Your id is { $fid } and can be changed only once.
+setid-taken = The id { $fid } is taken.
+setid-ok = OK, your id is now { $fid }.
+no-such-id = No member has the id { $fid }.
+block-self = You cannot block yourself.
+msg-self = That is you.
+msg-paused = { $nick } has paused the group (//stop) and receives nothing now.
+msg-too-long = Not sent: the limit is { $max } characters.
+msg-private = [{ $nick } → you] { $text }
+showinfo = { $nick } (id { $fid }): { $role }, { $state }, joined { $date }
+role-admin = admin
+role-member = member
+state-online = online
+state-offline = offline
+stop-off = OK, you receive the group's messages again.
+stop-until = OK, you receive nothing until { $until } UTC (//continue ends it). What is said meanwhile will not be delivered later.
+history-empty = No messages yet.
+history-header = Last { $n } messages (UTC):
+history-removed = { $at } [{ $nick }] (message removed)
+history-corrected = { $at } { $line } (corrected)
+
+## Relaying
+
+stranger-pending = Your request to join { $title } still waits for an admin; nothing was sent.
+stranger-invited = You are invited to { $title }: accept the group's contact request to join; nothing was sent.
+stranger = You are not a member of { $title }, so nothing was sent. To join, add { $gjid } to your contacts.
+muted = You are muted by an admin: nothing you send is relayed.
+too-long = Not sent: your message has { $len } characters; the limit is { $max }.
+only-own = You can only correct or retract your own messages.
+retract-unknown = That message is unknown here (or too old): it cannot be retracted.
+flood = Slow down: at most { $burst } messages in { $secs } s. Messages over the limit are not relayed.
+catchup-more = … { $skipped } earlier messages not shown: //history { $n } shows them.
+
+## Joining and leaving
+
+join-still-waiting = Your request to join { $title } still waits for an admin.
+join-waiting = Your request to join { $title } waits for an admin's approval. You will be told when you are in.
+welcome = Welcome to { $title }! What you send here goes to the group ({ $count ->
+        [one] { $count } member
+       *[other] { $count } members
+    }). You are { $nick } (id { $fid }). //help lists commands; //nick NAME changes your nickname.
+notice-joined = *** { $nick } joined
+notice-left = *** { $nick } left
+notice-removed = *** { $nick } was removed
+left = You left { $title }.
+removed = You were removed from { $title } by an admin.
+new-admin = The last admin of { $title } left: you are its admin now. //help lists admin commands.
+
+## Removing a message
+
+delete-unknown = That message is unknown here (or too old): nothing was removed.
+delete-gone = That message was removed already.
+delete-ok = OK, the message is removed for everyone.
+retracted = This message was retracted; your client does not show retractions.
+join-invite-only = { $title } is by invitation only: ask one of its admins to //add you.
+notice-asks = { $jid } asks to join — //add { $jid } or //allok

@@ -1,0 +1,134 @@
+# talkgroups：成员看到的中文文字。这里的每个 id 在 en.ftl 中都有（有测试检查）。
+# 命令名（//help、//nick……）在各语言中保持不变；JID、昵称和转发的内容也不翻译。
+
+## 命令：通用
+
+cmd-unknown = 没有 //{ $cmd } 这个命令。发送 //help 查看命令列表。
+cmd-service-only = //{ $cmd } 是服务命令，请发给 { $domain }。
+cmd-admin-only = //{ $cmd } 只有群管理员可以使用。
+cmd-not-member = 你还不是 { $title } 的成员。要加入，请把 { $gjid } 加为联系人。
+usage = 用法：{ $syntax } — { $help }
+usage-example =
+    { $usage }
+    例如：{ $example }
+help-header = 命令列表：
+help-none = 没有 //{ $name } 这个命令。发送 //help 查看命令列表。
+ok = 好的
+
+## 各命令的说明（//help）
+
+cmd-help = 列出所有命令，或查看某个命令的用法
+cmd-online = 查看谁在线：昵称和 ID
+cmd-nick = 设置你的昵称
+cmd-setid = 选择你的 ID（只能改一次）
+cmd-block = 不再接收这位成员的消息
+cmd-unblock = 重新接收这位成员的消息
+cmd-m = 给这位成员发私信
+cmd-showinfo = 查看成员的昵称、ID、是否管理员、是否在线和加入日期
+cmd-stop = 在 SECONDS 秒内不接收任何消息（-1 表示结束）；期间的消息不会补发
+cmd-continue = 结束 //stop
+cmd-history = 最近 N 条消息（默认 20 条，最多 200 条）
+cmd-lang = 回复你的语言：en（英文）或 zh（中文）；auto 表示跟随你的客户端
+cmd-leave = 退出本群
+cmd-whois = 查看这位成员的 JID
+cmd-add = 批准或邀请 JID；对已有成员则重置其资料
+cmd-allok = 批准所有待审核的申请
+cmd-listuser = 列出所有成员和待审核的 JID
+cmd-kick = 移出 JID，但不拉黑
+cmd-blacklist = 拉黑 JID 并将其移出
+cmd-pass = 解除对 JID 的拉黑
+cmd-admin = 设 JID 为管理员
+cmd-unadmin = 撤销 JID 的管理员身份
+cmd-mute = 禁言：不再转发这位成员的消息
+cmd-unmute = 解除禁言，重新转发这位成员的消息
+cmd-addroutesend = 把群里的每条消息发送到 URL；FORMAT 可为 talkgroups（默认）、slack、discord、wecom、feishu 或 matterbridge；不设密码时 PASSWORD 写 -
+cmd-addrouterecv = 接收发到 /routes/GROUP/NAME 的消息；这些消息不会再经发送路由 NOLOOP 发回去
+cmd-delroute = 删除一条路由及其未送达的消息
+cmd-routes = 本群的路由及其投递状态
+cmd-addbridge = 把本群与 Slack、飞书、Lark、企业微信、钉钉、Telegram 或 Google Chat 的会话桥接（各项参数见文档）
+cmd-delbridge = 删除一个桥接及其未送达的消息
+cmd-bridges = 本群的桥接及其状态（不显示密钥）
+cmd-addmuc = 把本群与一个 XMPP 群聊房间桥接（昵称默认为群名称）
+cmd-delmuc = 退出房间并删除该桥接
+cmd-mucs = 本群桥接的房间及其状态
+cmd-delete = 为所有人删除一条消息：以回复那条消息的方式发送
+cmd-token = 本群的 API 令牌（运维 API，/api/v1）
+cmd-newgroup = 创建一个群
+cmd-delgroup = 删除一个群及其全部数据
+cmd-groups = 列出所有群
+
+## //lang
+
+lang-name-en = 英文
+lang-name-zh = 中文
+lang-set = 好的，以后用{ $lang }回复你。
+lang-auto = 好的，以后按你客户端的语言回复你，否则用本群的语言（现在是{ $lang }）。
+lang-now-set = 现在用{ $lang }回复你，这是你选的。发送 //lang en、//lang zh 或 //lang auto 可以更改。
+lang-now-client = 现在用{ $lang }回复你，这是你客户端的语言。发送 //lang en 或 //lang zh 可以固定一种。
+lang-now-group = 现在用{ $lang }回复你，这是本群的语言。发送 //lang en 或 //lang zh 可以固定一种。
+lang-unknown = 不支持“{ $lang }”：请用 en（英文）、zh（中文）或 auto。
+
+## 所有成员都能用的命令
+
+online-list = 在线（{ $online }/{ $total }）：{ $list }
+nick-refused = 昵称不可用：{ $why }。
+nick-empty = 昵称至少要有一个可见字符
+nick-too-long = 昵称最多 32 个字符
+nick-bracket = 昵称不能包含 { $c }（转发的消息用方括号标出昵称）
+nick-invisible = 昵称不能包含不可见字符 { $code }（控制字符、双向控制符和零宽字符都不允许）
+nick-taken = 昵称 { $nick } 已被占用。
+nick-ok = 好的，你现在叫 { $nick }。
+notice-nick = *** { $old } 改名为 { $nick }
+setid-once = 你的 ID 是 { $fid }，只能修改一次。
+setid-taken = ID { $fid } 已被占用。
+setid-ok = 好的，你的 ID 现在是 { $fid }。
+no-such-id = 没有 ID 为 { $fid } 的成员。
+block-self = 你不能屏蔽自己。
+msg-self = 那是你自己。
+msg-paused = { $nick } 暂停了本群（//stop），现在收不到任何消息。
+msg-too-long = 没有发送：最多 { $max } 个字符。
+msg-private = [{ $nick } → 你] { $text }
+showinfo = { $nick }（ID { $fid }）：{ $role }，{ $state }，加入于 { $date }
+role-admin = 管理员
+role-member = 成员
+state-online = 在线
+state-offline = 离线
+stop-off = 好的，你重新开始接收群消息了。
+stop-until = 好的，在 UTC { $until } 之前你不会收到任何消息（发送 //continue 可提前结束）。这期间的消息之后也不会补发。
+history-empty = 还没有消息。
+history-header = 最近 { $n } 条消息（UTC 时间）：
+history-removed = { $at } [{ $nick }]（消息已删除）
+history-corrected = { $at } { $line }（已更正）
+
+## 转发
+
+stranger-pending = 你加入 { $title } 的申请还在等管理员审核，这条消息没有发出。
+stranger-invited = 你已被邀请加入 { $title }：接受群的联系人请求即可加入。这条消息没有发出。
+stranger = 你不是 { $title } 的成员，这条消息没有发出。要加入，请把 { $gjid } 加为联系人。
+muted = 你已被管理员禁言，你发的消息不会被转发。
+too-long = 没有发送：你的消息有 { $len } 个字符，上限是 { $max } 个。
+only-own = 你只能更正或撤回自己的消息。
+retract-unknown = 找不到那条消息（或已太久远），无法撤回。
+flood = 请慢一点：{ $secs } 秒内最多 { $burst } 条消息，超出的不会被转发。
+catchup-more = ……还有 { $skipped } 条更早的消息没有显示，发送 //history { $n } 可以查看。
+
+## 加入和离开
+
+join-still-waiting = 你加入 { $title } 的申请还在等管理员审核。
+join-waiting = 你加入 { $title } 的申请正在等管理员审核，通过后会通知你。
+welcome = 欢迎加入 { $title }！你在这里发的消息会转发给全群（共 { $count } 位成员）。你的昵称是 { $nick }（ID { $fid }）。发送 //help 查看命令；发送 //nick 昵称 可以改名。
+notice-joined = *** { $nick } 加入了本群
+notice-left = *** { $nick } 退出了本群
+notice-removed = *** { $nick } 被移出了本群
+left = 你已退出 { $title }。
+removed = 你已被管理员移出 { $title }。
+new-admin = { $title } 的最后一位管理员已离开：现在由你担任管理员。发送 //help 可查看管理命令。
+
+## 删除消息
+
+delete-unknown = 找不到那条消息（或已太久远），没有删除任何内容。
+delete-gone = 那条消息已经删除了。
+delete-ok = 好的，这条消息已为所有人删除。
+retracted = 这条消息已被撤回；你的客户端不支持显示撤回。
+join-invite-only = { $title } 仅限邀请加入：请找一位管理员用 //add 邀请你。
+notice-asks = { $jid } 申请加入 — 发送 //add { $jid } 或 //allok 批准

@@ -1,0 +1,124 @@
+//! Languages: `//lang`, the client's `xml:lang`, `[[group]] lang` and
+//! `[service] lang`, in both languages, with an explicit `now`.
+
+use super::*;
+use crate::core::i18n::Lang;
+
+/// `user` sends `body` with `xml:lang` = `lang`.
+fn say_in(t: &mut T, user: &str, lang: &str, body: &str) -> String {
+    t.xml(&format!(
+        "<message xmlns='jabber:component:accept' from='{user}@localhost/r' to='{G}' type='chat' id='l1' xml:lang='{lang}'><body>{body}</body></message>"
+    ));
+    t.bodies(&format!("{user}@localhost"))
+        .first()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn lang_sets_the_language_of_replies_and_is_stored() {
+    let mut t = three();
+    assert!(t.cmd("bob", "//help").starts_with("Commands:"));
+    let r = t.cmd("bob", "//lang zh");
+    assert_eq!(r, "好的，以后用中文回复你。");
+    assert!(t
+        .stores()
+        .iter()
+        .any(|s| matches!(s, StoreOp::UpsertMember(m) if m.lang == Some(Lang::Zh))));
+    let help = t.cmd("bob", "//help");
+    assert!(help.starts_with("命令列表："), "{help}");
+    assert!(help.contains("//nick NAME — 设置你的昵称"), "{help}");
+    assert!(t.cmd("bob", "//help nick").contains("例如：//nick"));
+    assert!(t.cmd("bob", "//lang").contains("这是你选的"));
+    assert_eq!(
+        t.cmd("bob", "//frobnicate"),
+        "没有 //frobnicate 这个命令。发送 //help 查看命令列表。"
+    );
+    assert!(t.cmd("bob", "//lang fr").contains("不支持“fr”"));
+    // Alice still reads English.
+    assert!(t.cmd("alice", "//help").starts_with("Commands:"));
+    assert!(t
+        .cmd("bob", "//lang en")
+        .starts_with("OK, replies to you are now in English"));
+}
+
+#[test]
+fn the_clients_xml_lang_chooses_until_lang_says_otherwise() {
+    let mut t = three();
+    let r = say_in(&mut t, "bob", "zh-CN", "//online");
+    assert!(r.starts_with("在线（3/3）："), "{r}");
+    // It sticks for what the group sends unasked.
+    t.pres("bob@localhost/r", G, Some("unavailable"));
+    t.pres("bob@localhost/r", G, None);
+    assert!(t.cmd("bob", "//lang").contains("你客户端的语言"));
+    let r = say_in(&mut t, "bob", "zh-CN", "//lang en");
+    assert!(r.starts_with("OK"), "{r}");
+    let r = say_in(&mut t, "bob", "zh-TW", "//online");
+    assert!(r.starts_with("Online (3 of 3)"), "{r}");
+    // A stranger writing in Chinese is answered in Chinese.
+    let r = say_in(&mut t, "zed", "zh", "hello?");
+    assert!(r.starts_with("你不是 Lobby 的成员"), "{r}");
+}
+
+/// A group `lobby` with `group` lines, on a service with `lang = "zh"`.
+fn zh_service(group: &str) -> T {
+    T::from_cfg(
+        crate::config::Config::parse(&format!(
+            "[component]\njid = \"groups.localhost\"\nsecret = \"s\"\n[service]\nlang = \"zh\"\n\
+             [[group]]\nname = \"lobby\"\ntitle = \"Lobby\"\njoin = \"open\"\n{group}\n"
+        ))
+        .unwrap(),
+    )
+}
+
+#[test]
+fn group_and_service_languages_and_notices_in_each_members_language() {
+    let mut t = zh_service("admins = [\"alice@localhost\"]");
+    t.join("alice");
+    assert!(t.cmd("alice", "//help").starts_with("命令列表："));
+    t.cmd("alice", "//lang en");
+    t.pres("bob@localhost", G, Some("subscribe"));
+    let welcome = t.bodies(B);
+    assert!(welcome[0].starts_with("欢迎加入 Lobby！"), "{welcome:?}");
+    assert!(welcome[0].contains("共 2 位成员"), "{welcome:?}");
+    t.pres("bob@localhost/r", G, None);
+    t.pres("carol@localhost", G, Some("subscribe"));
+    // One notice per language, each member in theirs.
+    assert_eq!(t.bodies(A), ["*** carol joined"]);
+    assert_eq!(t.bodies(B), ["*** carol 加入了本群"]);
+    assert_eq!(t.fanouts, 2);
+    // A group's own lang wins over the service's.
+    let mut t = zh_service("lang = \"en\"");
+    t.join("alice");
+    assert!(t.cmd("alice", "//help").starts_with("Commands:"));
+}
+
+#[test]
+fn an_unknown_language_in_the_config_is_refused_by_name() {
+    let e = crate::config::Config::parse(
+        "[component]\njid = \"g.localhost\"\nsecret = \"s\"\n[service]\nlang = \"fr\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("service.lang") && e.contains("fr"), "{e}");
+    let e = crate::config::Config::parse(
+        "[component]\njid = \"g.localhost\"\nsecret = \"s\"\n[[group]]\nname = \"a\"\nlang = \"de\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("group[0].lang"), "{e}");
+}
+
+#[test]
+fn every_command_is_described_in_both_languages() {
+    for c in crate::core::command::COMMANDS {
+        for l in Lang::ALL {
+            let d = crate::core::command::describe(c, l);
+            assert!(
+                !d.starts_with("cmd-"),
+                "//{} has no description in {l:?}",
+                c.name
+            );
+        }
+    }
+}
