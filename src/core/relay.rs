@@ -80,16 +80,12 @@ impl Core {
         // Replies follow the language the member writes in (unless they
         // chose one with //lang).
         let client_lang = i18n::stanza_lang(el);
-        let member = (self.groups.get_mut(name)).and_then(|g| g.members.get_mut(&ctx.from_bare));
-        let lang = match (member, client_lang) {
-            (Some(m), _) => {
-                m.client_lang = client_lang.or(m.client_lang);
-                self.lang_of(name, &ctx.from_bare)
+        if let Some(l) = client_lang {
+            let m = (self.groups.get_mut(name)).and_then(|g| g.members.get_mut(&ctx.from_bare));
+            if let Some(m) = m {
+                m.client_lang = Some(l);
             }
-            // Strangers: their client's language, else the group's.
-            (None, Some(l)) => l,
-            (None, None) => self.group_lang(name),
-        };
+        }
         let body = stanza::body(el);
         // A command may come as a reply (`//delete` names what it answers).
         let reply = body
@@ -119,6 +115,8 @@ impl Core {
             if !self.may_answer_stranger(now, name, &ctx.from_bare) {
                 return;
             }
+            // Their client's language, else the group's.
+            let lang = client_lang.unwrap_or_else(|| self.lang_of(name, &ctx.from_bare));
             let text = match state {
                 Some(MemberState::Pending) => t!(lang, "stranger-pending", title = title.as_str()),
                 Some(MemberState::Invited) => t!(lang, "stranger-invited", title = title.as_str()),
@@ -145,7 +143,12 @@ impl Core {
             return;
         };
         if m.rec.muted {
-            self.say(&gjid, &ctx.from, &t!(lang, "muted"), out);
+            self.say(
+                &gjid,
+                &ctx.from,
+                &t!(self.lang_of(name, &ctx.from_bare), "muted"),
+                out,
+            );
             return;
         }
         let len = text.chars().count();
@@ -154,7 +157,12 @@ impl Core {
             self.say(
                 &gjid,
                 &ctx.from,
-                &t!(lang, "too-long", len = len, max = max),
+                &t!(
+                    self.lang_of(name, &ctx.from_bare),
+                    "too-long",
+                    len = len,
+                    max = max
+                ),
                 out,
             );
             return;
@@ -167,7 +175,12 @@ impl Core {
         let retract_of = retract.and_then(|r| r.attr("id"));
         for target in [replace_of, retract_of].into_iter().flatten() {
             if parse_copy_id(target).is_some() {
-                self.say(&gjid, &ctx.from, &t!(lang, "only-own"), out);
+                self.say(
+                    &gjid,
+                    &ctx.from,
+                    &t!(self.lang_of(name, &ctx.from_bare), "only-own"),
+                    out,
+                );
                 return;
             }
         }
@@ -179,7 +192,12 @@ impl Core {
         };
         let retracts = retract_of.map(own);
         if retracts == Some(None) {
-            self.say(&gjid, &ctx.from, &t!(lang, "retract-unknown"), out);
+            self.say(
+                &gjid,
+                &ctx.from,
+                &t!(self.lang_of(name, &ctx.from_bare), "retract-unknown"),
+                out,
+            );
             return;
         }
         // A correction of a message we do not know is relayed as a new one.
