@@ -122,3 +122,49 @@ fn every_command_is_described_in_both_languages() {
         }
     }
 }
+
+#[test]
+fn admin_commands_answer_in_the_admins_language_and_tell_others_in_theirs() {
+    let mut t = three();
+    t.cmd("alice", "//lang zh");
+    let list = t.cmd("alice", "//listuser");
+    assert!(list.starts_with("共 3 条："), "{list}");
+    assert!(list.contains("bob@localhost — 成员，昵称 bob"), "{list}");
+    let fid = t.core.groups["lobby"].members[B].rec.fid.clone();
+    assert_eq!(t.cmd("alice", &format!("//mute {fid}")), "好的");
+    assert_eq!(
+        t.bodies(B),
+        ["An admin muted you: what you send is not relayed until they //unmute you."]
+    );
+    assert_eq!(
+        t.cmd("alice", "//kick bob@localhost"),
+        "好的，已移出 bob@localhost。"
+    );
+    assert_eq!(t.bodies(B), ["You were removed from Lobby by an admin."]);
+    assert_eq!(t.bodies(C), ["*** bob was removed"]);
+    // The API's messages stay English, whatever the group's language.
+    let mut t = zh_service("");
+    t.join("alice").join("bob");
+    t.input(Input::Api(crate::core::api::ApiCall {
+        token: 1,
+        scope: crate::core::api::Scope::Service,
+        method: crate::core::api::ApiMethod::Delete,
+        path: ["groups", "lobby", "members", "bob@localhost"]
+            .map(str::to_string)
+            .to_vec(),
+        query: vec![],
+        body: vec![],
+    }));
+    let reply = t.out.iter().find_map(|o| match o {
+        Output::Reply(r) => Some(r.clone()),
+        _ => None,
+    });
+    let reply = reply.unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(
+        reply.body.contains("OK, bob@localhost was removed."),
+        "{}",
+        reply.body
+    );
+    assert_eq!(t.bodies(B), ["你已被管理员移出 Lobby。"]);
+}

@@ -2,17 +2,24 @@
 //! banning, admin rights, muting, and the member list.
 
 use super::Reply;
+use crate::core::i18n::{t, Lang};
 use crate::core::model::{MemberState, Millis, StoreOp};
 use crate::core::presence::{send_presence, subscribe_with_title, Leave};
 use crate::core::{Core, Output};
 
 impl Core {
     /// `//whois ID`
-    pub(super) fn cmd_whois(&self, group: &str, fid: &str) -> Reply {
+    pub(super) fn cmd_whois(&self, group: &str, fid: &str, lang: Lang) -> Reply {
         let g = self.groups.get(group)?;
         Some(match g.by_fid(fid) {
-            Some(t) => format!("{} ({}) is {}", t.rec.fid, t.rec.nick, t.rec.jid),
-            None => format!("No member has the id {fid}."),
+            Some(m) => t!(
+                lang,
+                "whois",
+                fid = m.rec.fid.as_str(),
+                nick = m.rec.nick.as_str(),
+                jid = &*m.rec.jid
+            ),
+            None => t!(lang, "no-such-id", fid = fid),
         })
     }
 
@@ -23,17 +30,18 @@ impl Core {
         now: Millis,
         group: &str,
         jid: &str,
+        lang: Lang,
         out: &mut Vec<Output>,
     ) -> Reply {
         let g = self.groups.get(group)?;
         if g.blacklist.contains(jid) {
-            return Some(format!("{jid} is blacklisted: //pass {jid} first."));
+            return Some(t!(lang, "add-blacklisted", jid = jid));
         }
         let gjid = g.jid.clone();
         Some(match g.members.get(jid).map(|m| m.rec.state) {
             Some(MemberState::Pending) => {
                 self.admit(now, group, jid, false, out);
-                format!("OK, {jid} is now a member.")
+                t!(lang, "add-approved", jid = jid)
             }
             Some(MemberState::Member) => {
                 // default_names leaves `jid`'s own names out of the check
@@ -56,11 +64,11 @@ impl Core {
                         on: false,
                     }));
                 }
-                format!("OK, {jid}'s profile was reset (nick {nick}, id {fid}).")
+                t!(lang, "add-reset", jid = jid, nick = nick, fid = fid)
             }
             Some(MemberState::Invited) => {
                 out.push(Output::Send(subscribe_with_title(&gjid, jid, &g.title)));
-                format!("{jid} was already invited; the request was sent again.")
+                t!(lang, "add-reinvited", jid = jid)
             }
             None => {
                 let rec = self.new_member_record(now, group, jid, MemberState::Invited, false);
@@ -68,51 +76,65 @@ impl Core {
                 let g = self.groups.get_mut(group)?;
                 g.put_member(rec);
                 out.push(Output::Send(subscribe_with_title(&gjid, jid, &g.title)));
-                format!(
-                    "OK, {jid} is invited: they join when they accept the group's contact request."
-                )
+                t!(lang, "add-invited", jid = jid)
             }
         })
     }
 
     /// `//allok`
-    pub(super) fn cmd_allok(&mut self, now: Millis, group: &str, out: &mut Vec<Output>) -> Reply {
+    pub(super) fn cmd_allok(
+        &mut self,
+        now: Millis,
+        group: &str,
+        lang: Lang,
+        out: &mut Vec<Output>,
+    ) -> Reply {
         let g = self.groups.get(group)?;
         let pending: Vec<String> = g.pending().map(str::to_string).collect();
         if pending.is_empty() {
-            return Some("No pending requests.".into());
+            return Some(t!(lang, "allok-none"));
         }
         for jid in &pending {
             self.admit(now, group, jid, false, out);
         }
-        Some(format!(
-            "OK, approved {}: {}",
-            pending.len(),
-            pending.join(", ")
+        Some(t!(
+            lang,
+            "allok-ok",
+            n = pending.len(),
+            list = pending.join(", ")
         ))
     }
 
     /// `//listuser`
-    pub(super) fn cmd_listuser(&self, group: &str) -> Reply {
+    pub(super) fn cmd_listuser(&self, group: &str, lang: Lang) -> Reply {
         let g = self.groups.get(group)?;
-        let mut lines = vec![format!("{} entries:", g.members.len())];
+        let mut lines = vec![t!(lang, "listuser-header", n = g.members.len())];
         for m in g.members.values() {
             let admin = m.rec.admin || self.is_service_admin(&m.rec.jid);
-            lines.push(format!(
-                "{} — {}{}, nick {}, id {}{}{}",
-                m.rec.jid,
-                m.rec.state.as_str(),
-                if admin { ", admin" } else { "" },
-                m.rec.nick,
-                m.rec.fid,
-                if m.rec.muted { ", muted" } else { "" },
-                if m.online() { ", online" } else { "" },
+            let mut flags = String::new();
+            for (on, id) in [
+                (admin, "listuser-admin"),
+                (m.rec.muted, "listuser-muted"),
+                (m.online(), "listuser-online"),
+            ] {
+                if on {
+                    flags.push_str(&t!(lang, id));
+                }
+            }
+            lines.push(t!(
+                lang,
+                "listuser-line",
+                jid = &*m.rec.jid,
+                state = t!(lang, &format!("state-{}", m.rec.state.as_str())),
+                nick = m.rec.nick.as_str(),
+                fid = m.rec.fid.as_str(),
+                flags = flags
             ));
         }
         if !g.blacklist.is_empty() {
             let mut b: Vec<&str> = g.blacklist.iter().map(String::as_str).collect();
             b.sort_unstable();
-            lines.push(format!("blacklisted: {}", b.join(", ")));
+            lines.push(t!(lang, "listuser-blacklist", list = b.join(", ")));
         }
         Some(lines.join("\n"))
     }
@@ -124,20 +146,21 @@ impl Core {
         group: &str,
         me: &str,
         jid: &str,
+        lang: Lang,
         out: &mut Vec<Output>,
     ) -> Reply {
         let g = self.groups.get(group)?;
         if jid == me {
-            return Some("Use //leave to leave.".into());
+            return Some(t!(lang, "kick-self"));
         }
         if !g.members.contains_key(jid) {
-            return Some(format!("{jid} is not in this group."));
+            return Some(t!(lang, "kick-not-in", jid = jid));
         }
         if self.is_service_admin(jid) {
-            return Some("A service admin cannot be kicked.".into());
+            return Some(t!(lang, "kick-service-admin"));
         }
         self.remove_member(now, group, jid, Leave::Kicked, out);
-        Some(format!("OK, {jid} was removed."))
+        Some(t!(lang, "kick-ok", jid = jid))
     }
 
     /// `//blacklist JID`
@@ -147,17 +170,18 @@ impl Core {
         group: &str,
         me: &str,
         jid: &str,
+        lang: Lang,
         out: &mut Vec<Output>,
     ) -> Reply {
         let g = self.groups.get(group)?;
         if jid == me {
-            return Some("You cannot blacklist yourself.".into());
+            return Some(t!(lang, "blacklist-self"));
         }
         if self.is_service_admin(jid) {
-            return Some("A service admin cannot be blacklisted.".into());
+            return Some(t!(lang, "blacklist-service-admin"));
         }
         if g.blacklist.contains(jid) {
-            return Some(format!("{jid} is already blacklisted."));
+            return Some(t!(lang, "blacklist-already", jid = jid));
         }
         let gjid = g.jid.clone();
         let present = g.members.contains_key(jid);
@@ -172,21 +196,27 @@ impl Core {
         } else {
             send_presence(out, &gjid, jid, Some("unsubscribed"));
         }
-        Some(format!("OK, {jid} is blacklisted."))
+        Some(t!(lang, "blacklist-ok", jid = jid))
     }
 
     /// `//pass JID`
-    pub(super) fn cmd_pass(&mut self, group: &str, jid: &str, out: &mut Vec<Output>) -> Reply {
+    pub(super) fn cmd_pass(
+        &mut self,
+        group: &str,
+        jid: &str,
+        lang: Lang,
+        out: &mut Vec<Output>,
+    ) -> Reply {
         let g = self.groups.get_mut(group)?;
         if !g.unban(jid) {
-            return Some(format!("{jid} is not blacklisted."));
+            return Some(t!(lang, "pass-not", jid = jid));
         }
         out.push(Output::Store(StoreOp::SetBlacklisted {
             group: group.to_string(),
             jid: jid.to_string(),
             on: false,
         }));
-        Some(format!("OK, {jid} may join again."))
+        Some(t!(lang, "pass-ok", jid = jid))
     }
 
     /// `//admin JID` (`on`) and `//unadmin JID`.
@@ -196,17 +226,16 @@ impl Core {
         me: &str,
         jid: &str,
         on: bool,
+        lang: Lang,
         out: &mut Vec<Output>,
     ) -> Reply {
         let g = self.groups.get(group)?;
-        let Some(t) = g.members.get(jid).filter(|m| m.is_member()) else {
-            return Some(format!("{jid} is not a member."));
+        let Some(target) = g.members.get(jid).filter(|m| m.is_member()) else {
+            return Some(t!(lang, "not-a-member", jid = jid));
         };
-        if t.rec.admin == on {
-            return Some(format!(
-                "{jid} {} an admin.",
-                if on { "is already" } else { "is not" }
-            ));
+        if target.rec.admin == on {
+            let id = if on { "admin-already" } else { "admin-not" };
+            return Some(t!(lang, id, jid = jid));
         }
         if !on {
             let others = g
@@ -215,12 +244,10 @@ impl Core {
                 .filter(|m| m.is_member() && m.rec.admin && *m.rec.jid != *jid)
                 .count();
             if others == 0 && jid == me {
-                return Some("You are the last admin: make someone else admin first.".into());
+                return Some(t!(lang, "admin-last-you"));
             }
             if others == 0 {
-                return Some(format!(
-                    "{jid} is the last admin: make someone else admin first."
-                ));
+                return Some(t!(lang, "admin-last", jid = jid));
             }
         }
         let (gjid, title) = (g.jid.clone(), g.title.clone());
@@ -228,15 +255,12 @@ impl Core {
             m.admin = on;
             Some(())
         });
-        let note = if on {
-            format!("You are now an admin of {title}. //help lists admin commands.")
-        } else {
-            format!("You are no longer an admin of {title}.")
-        };
+        let id = if on { "admin-granted" } else { "admin-revoked" };
+        let note = t!(self.lang_of(group, jid), id, title = title.as_str());
         if jid != me {
             self.say(&gjid, jid, &note, out);
         }
-        Some("OK".into())
+        Some(t!(lang, "ok"))
     }
 
     /// `//mute ID` (`on`) and `//unmute ID`: the member is told at once,
@@ -247,27 +271,25 @@ impl Core {
         me: &str,
         fid: &str,
         on: bool,
+        lang: Lang,
         out: &mut Vec<Output>,
     ) -> Reply {
         let g = self.groups.get(group)?;
         let Some(jid) = g.by_fid(fid).map(|m| m.rec.jid.to_string()) else {
-            return Some(format!("No member has the id {fid}."));
+            return Some(t!(lang, "no-such-id", fid = fid));
         };
         let gjid = g.jid.clone();
         let changed =
             self.update_member(group, &jid, out, |m| (m.muted != on).then(|| m.muted = on));
         if changed.is_none() {
-            let state = if on { "already muted" } else { "not muted" };
-            return Some(format!("{fid} is {state}."));
+            let id = if on { "mute-already" } else { "mute-not" };
+            return Some(t!(lang, id, fid = fid));
         }
-        let note = if on {
-            "An admin muted you: what you send is not relayed until they //unmute you."
-        } else {
-            "An admin unmuted you: what you send is relayed again."
-        };
+        let id = if on { "muted-you" } else { "unmuted-you" };
+        let note = t!(self.lang_of(group, &jid), id);
         if jid != me {
-            self.say(&gjid, &jid, note, out);
+            self.say(&gjid, &jid, &note, out);
         }
-        Some("OK".into())
+        Some(t!(lang, "ok"))
     }
 }
