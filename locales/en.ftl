@@ -177,3 +177,13 @@ mute-already = { $fid } is already muted.
 mute-not = { $fid } is not muted.
 muted-you = An admin muted you: what you send is not relayed until they //unmute you.
 unmuted-you = An admin unmuted you: what you send is relayed again.
+token-made =
+    OK, token { $id } made for the operations API ({ $scope }):
+    { $token }
+    It is shown only now. Note: this reply may be kept in your server's message archive; `talkgroups token add` on the server keeps a token out of it.
+token-line = { $id } made { $made }
+token-line-label = { $id } made { $made }: { $label }
+token-none = No API tokens for this group. //token new makes one.
+token-list = API tokens of this group:
+token-unknown = No token { $id } for this group. //token list shows them.
+token-revoked = OK, token { $id } revoked.

@@ -173,3 +173,13 @@ mute-already = { $fid } 已经被禁言。
 mute-not = { $fid } 没有被禁言。
 muted-you = 你已被管理员禁言：在管理员发送 //unmute 之前，你发的消息不会被转发。
 unmuted-you = 管理员已解除你的禁言，你发的消息会重新被转发。
+token-made =
+    好的，已为运维 API 生成令牌 { $id }（{ $scope }）：
+    { $token }
+    令牌只显示这一次。注意：这条回复可能会保存在你服务器的消息存档中；在服务器上用 `talkgroups token add` 生成的令牌则不会。
+token-line = { $id } 生成于 { $made }
+token-line-label = { $id } 生成于 { $made }：{ $label }
+token-none = 本群还没有 API 令牌。发送 //token new 生成一个。
+token-list = 本群的 API 令牌：
+token-unknown = 本群没有令牌 { $id }。发送 //token list 查看。
+token-revoked = 好的，令牌 { $id } 已撤销。

@@ -629,7 +629,7 @@ impl Core {
             Command::AddMuc(m) => self.cmd_addmuc(now, group, m, out),
             Command::DelMuc(n) => self.cmd_delmuc(group, &n, out),
             Command::Mucs => self.cmd_mucs(group),
-            Command::Token(c) => self.cmd_token(now, group, c, out),
+            Command::Token(c) => self.cmd_token(now, group, c, lang, out),
             // The level check keeps these out of groups; should one get
             // here, it gets the same answer.
             Command::NewGroup { .. } | Command::DelGroup(_) | Command::Groups => Some(format!(

@@ -2,6 +2,7 @@
 //! API tokens (scope `group:NAME`), made by its admins.
 
 use super::{Command, Parsed, Refusal, Reply};
+use crate::core::i18n::{t, Lang};
 use crate::core::model::{Millis, StoreOp, TokenRecord};
 use crate::core::stanza;
 use crate::core::{Core, Output};
@@ -35,6 +36,7 @@ impl Core {
         now: Millis,
         group: &str,
         c: TokenCmd,
+        lang: Lang,
         out: &mut Vec<Output>,
     ) -> Reply {
         let scope = format!("group:{group}");
@@ -52,10 +54,12 @@ impl Core {
                 let id = rec.id.clone();
                 out.push(Output::Store(StoreOp::AddToken(rec.clone())));
                 self.tokens.push(rec);
-                Some(format!(
-                    "OK, token {id} made for the operations API ({scope}):\n{token}\n\
-                     It is shown only now. Note: this reply may be kept in your server's \
-                     message archive; `talkgroups token add` on the server keeps a token out of it."
+                Some(t!(
+                    lang,
+                    "token-made",
+                    id = id,
+                    scope = scope.as_str(),
+                    token = token
                 ))
             }
             TokenCmd::List => {
@@ -63,23 +67,27 @@ impl Core {
                     .tokens
                     .iter()
                     .filter(|t| t.scope == scope)
-                    .map(|t| {
-                        format!(
-                            "\n{} made {}{}",
-                            t.id,
-                            stanza::human_time(t.created_at),
-                            if t.label.is_empty() {
-                                String::new()
-                            } else {
-                                format!(": {}", t.label)
-                            }
-                        )
+                    .map(|r| {
+                        let made = stanza::human_time(r.created_at);
+                        let line = if r.label.is_empty() {
+                            t!(lang, "token-line", id = r.id.as_str(), made = made)
+                        } else {
+                            let label = r.label.as_str();
+                            t!(
+                                lang,
+                                "token-line-label",
+                                id = r.id.as_str(),
+                                made = made,
+                                label = label
+                            )
+                        };
+                        format!("\n{line}")
                     })
                     .collect();
                 if mine.is_empty() {
-                    return Some("No API tokens for this group. //token new makes one.".into());
+                    return Some(t!(lang, "token-none"));
                 }
-                Some(format!("API tokens of this group:{}", mine.concat()))
+                Some(format!("{}{}", t!(lang, "token-list"), mine.concat()))
             }
             TokenCmd::Revoke(id) => {
                 let Some(i) = self
@@ -87,13 +95,11 @@ impl Core {
                     .iter()
                     .position(|t| t.id == id && t.scope == scope)
                 else {
-                    return Some(format!(
-                        "No token {id} for this group. //token list shows them."
-                    ));
+                    return Some(t!(lang, "token-unknown", id = id.as_str()));
                 };
                 self.tokens.remove(i);
                 out.push(Output::Store(StoreOp::RevokeToken { id: id.clone() }));
-                Some(format!("OK, token {id} revoked."))
+                Some(t!(lang, "token-revoked", id = id.as_str()))
             }
         }
     }
