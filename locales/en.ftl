@@ -187,3 +187,24 @@ token-none = No API tokens for this group. //token new makes one.
 token-list = API tokens of this group:
 token-unknown = No token { $id } for this group. //token list shows them.
 token-revoked = OK, token { $id } revoked.
+
+## The service domain
+
+service-group-command = //{ $cmd } works in a group: send it to the group's address (//groups lists them).
+service-refused = Refused: //{ $cmd } is for the service's admins.
+service-help = Here you find the groups of { $domain }: //groups lists them. To join one, add its address as a contact; in a group, //help lists its commands. Creating and deleting groups is for the service's admins.
+groups-none = No groups.
+groups-line = { $jid } — { $title } ({ $join }, { $members } members, { $online } online, { $pending } pending)
+groups-mine = Your groups:
+groups-waiting = Waiting for an admin's approval:
+groups-joinable = Groups you can join (add one as a contact):
+groups-joinable-line = { $jid } — { $title } ({ $join }, { $members } members)
+groups-none-open = No other groups are open to join here.
+join-open = open
+join-approve = approve
+join-invite = invite
+newgroup-exists = The group { $name } already exists.
+newgroup-ok = OK, created { $jid } ({ $join }). Add it as a contact to join.
+delgroup-none = No group { $name }.
+delgroup-ok = OK, deleted { $jid }.
+delgroup-notice = { $title } was deleted by the service admin.

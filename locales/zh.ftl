@@ -183,3 +183,24 @@ token-none = 本群还没有 API 令牌。发送 //token new 生成一个。
 token-list = 本群的 API 令牌：
 token-unknown = 本群没有令牌 { $id }。发送 //token list 查看。
 token-revoked = 好的，令牌 { $id } 已撤销。
+
+## 服务域名
+
+service-group-command = //{ $cmd } 要在群里使用：请发到群的地址（//groups 会列出所有群）。
+service-refused = 拒绝：//{ $cmd } 只有服务管理员可以使用。
+service-help = 这里是 { $domain } 的群：发送 //groups 查看列表。要加入某个群，把它的地址加为联系人；在群里发送 //help 查看命令。创建和删除群只有服务管理员可以操作。
+groups-none = 还没有群。
+groups-line = { $jid } — { $title }（{ $join }，{ $members } 位成员，{ $online } 人在线，{ $pending } 人待审核）
+groups-mine = 你加入的群：
+groups-waiting = 等待管理员审核：
+groups-joinable = 可以加入的群（把它加为联系人即可）：
+groups-joinable-line = { $jid } — { $title }（{ $join }，{ $members } 位成员）
+groups-none-open = 这里没有其他可以加入的群。
+join-open = 公开
+join-approve = 需审核
+join-invite = 仅邀请
+newgroup-exists = 群 { $name } 已存在。
+newgroup-ok = 好的，已创建 { $jid }（{ $join }）。把它加为联系人即可加入。
+delgroup-none = 没有名为 { $name } 的群。
+delgroup-ok = 好的，已删除 { $jid }。
+delgroup-notice = { $title } 已被服务管理员删除。

@@ -6,6 +6,7 @@
 //! and answers with a note once the change is committed. The form carries
 //! everything: no session state is kept between the steps.
 
+use super::i18n::Lang;
 use minidom::Element;
 
 use super::command::Command;
@@ -518,12 +519,13 @@ impl Core {
                     .and_then(|j| JoinPolicy::parse(&j))
                     .unwrap_or(JoinPolicy::Approve);
                 self.acknowledged = true;
-                Ok(self.create_group(now, &name, &title, join, out))
+                // Ad-hoc forms are not translated yet: English, as the form.
+                Ok(self.create_group(now, &name, &title, join, Lang::En, out))
             }
             "delete" => {
                 let name = value(x, "group").ok_or("choose a group")?;
                 self.acknowledged = true;
-                Ok(self.delete_group(&name, out))
+                Ok(self.delete_group(&name, Lang::En, out))
             }
             _ => Err("no such command".into()),
         }

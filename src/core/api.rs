@@ -483,7 +483,7 @@ impl Core {
             return Err((409, "exists", format!("The group {name} exists already.")));
         }
         self.acknowledged = true;
-        self.create_group(now, &name, &title, join, out);
+        self.create_group(now, &name, &title, join, crate::core::i18n::Lang::En, out);
         let v = self
             .api_group(&name)
             .ok_or_else(|| not_found("That group"))?;
@@ -594,7 +594,7 @@ impl Core {
                     return Err(not_found("That group"));
                 }
                 self.acknowledged = true;
-                let r = self.delete_group(g, out);
+                let r = self.delete_group(g, crate::core::i18n::Lang::En, out);
                 Ok((200, json!({ "status": "ok", "message": r })))
             }
             (Patch, ["groups", g]) => {

@@ -583,8 +583,11 @@ impl Core {
         let Some(body) = stanza::body(el) else {
             return;
         };
+        // The bare domain has no members: the message's language, else
+        // the service's.
+        let lang = i18n::stanza_lang(el).unwrap_or(self.cfg.lang);
         if let Some(cmd) = command::command_text(&body) {
-            self.on_service_command(now, ctx, cmd, out);
+            self.on_service_command(now, ctx, cmd, lang, out);
             return;
         }
         let domain = self.cfg.domain.clone();
@@ -593,13 +596,13 @@ impl Core {
         {
             return;
         }
-        let text = self.groups_for(&ctx.from_bare);
+        let text = self.groups_for(&ctx.from_bare, lang);
         self.say(&domain, &ctx.from, &text, out);
     }
 
     /// The groups `jid` is in, waits for, and can join (open and approve
     /// groups they are not in; invite-only groups stay unlisted).
-    pub(crate) fn groups_for(&self, jid: &str) -> String {
+    pub(crate) fn groups_for(&self, jid: &str, lang: i18n::Lang) -> String {
         let state = |g: &Group| g.members.get(jid).map(|m| m.rec.state);
         let line = |g: &Group| format!("{} — {}", g.jid, g.title);
         let mut sections = Vec::new();
@@ -608,7 +611,7 @@ impl Core {
             .map(line)
             .collect();
         if !mine.is_empty() {
-            sections.push(format!("Your groups:\n{}", mine.join("\n")));
+            sections.push(format!("{}\n{}", t!(lang, "groups-mine"), mine.join("\n")));
         }
         let waiting: Vec<String> = (self.groups.values())
             .filter(|g| state(g) == Some(MemberState::Pending))
@@ -616,27 +619,30 @@ impl Core {
             .collect();
         if !waiting.is_empty() {
             sections.push(format!(
-                "Waiting for an admin's approval:\n{}",
+                "{}\n{}",
+                t!(lang, "groups-waiting"),
                 waiting.join("\n")
             ));
         }
         let joinable: Vec<String> = (self.groups.values())
             .filter(|g| g.join != super::model::JoinPolicy::Invite && state(g).is_none())
             .map(|g| {
-                format!(
-                    "{} — {} ({}, {} members)",
-                    g.jid,
-                    g.title,
-                    g.join.as_str(),
-                    g.member_count()
+                t!(
+                    lang,
+                    "groups-joinable-line",
+                    jid = g.jid.as_str(),
+                    title = g.title.as_str(),
+                    join = t!(lang, &format!("join-{}", g.join.as_str())),
+                    members = g.member_count()
                 )
             })
             .collect();
         if joinable.is_empty() {
-            sections.push("No other groups are open to join here.".to_string());
+            sections.push(t!(lang, "groups-none-open"));
         } else {
             sections.push(format!(
-                "Groups you can join (add one as a contact):\n{}",
+                "{}\n{}",
+                t!(lang, "groups-joinable"),
                 joinable.join("\n")
             ));
         }

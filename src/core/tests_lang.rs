@@ -168,3 +168,24 @@ fn admin_commands_answer_in_the_admins_language_and_tell_others_in_theirs() {
     );
     assert_eq!(t.bodies(B), ["你已被管理员移出 Lobby。"]);
 }
+
+#[test]
+fn the_service_domain_answers_in_the_messages_language() {
+    let mut t = three();
+    t.xml(&format!(
+        "<message xmlns='jabber:component:accept' from='zed@localhost/r' to='{D}' type='chat' id='s1' xml:lang='zh-CN'><body>hello</body></message>"
+    ));
+    let r = t.bodies("zed@localhost");
+    assert!(r[0].starts_with("可以加入的群"), "{r:?}");
+    assert!(
+        r[0].contains("lobby@groups.localhost — Lobby（公开，3 位成员）"),
+        "{r:?}"
+    );
+    t.xml(&format!(
+        "<message xmlns='jabber:component:accept' from='root@localhost/r' to='{D}' type='chat' id='s2' xml:lang='zh'><body>//newgroup tea open</body></message>"
+    ));
+    assert_eq!(
+        t.bodies("root@localhost"),
+        ["好的，已创建 tea@groups.localhost（公开）。把它加为联系人即可加入。"]
+    );
+}

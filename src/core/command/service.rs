@@ -3,7 +3,7 @@
 //! groups and the ones they can join, and a refusal that says why.
 
 use super::{find, help_one, help_text, parse, split, usage, Command, Level, Parsed, Refusal};
-use crate::core::i18n::t;
+use crate::core::i18n::{t, Lang};
 use crate::core::model::{JoinPolicy, Millis, StoreOp};
 use crate::core::names;
 use crate::core::presence::send_presence;
@@ -35,6 +35,7 @@ impl Core {
         now: Millis,
         ctx: &Ctx,
         body: &str,
+        lang: Lang,
         out: &mut Vec<Output>,
     ) {
         let domain = self.cfg.domain.clone();
@@ -43,17 +44,15 @@ impl Core {
             return;
         }
         let (cmd, rest) = split(body);
-        let lang = self.cfg.lang;
         let reply = match find(&cmd) {
             None => t!(lang, "cmd-unknown", cmd = cmd.as_str()),
-            Some(s) if s.level != Level::Service && s.name != "help" => format!(
-                "//{} works in a group: send it to the group's address (//groups lists them).",
-                s.name
-            ),
+            Some(s) if s.level != Level::Service && s.name != "help" => {
+                t!(lang, "service-group-command", cmd = s.name)
+            }
             Some(s) if !admin && s.level == Level::Service && s.name != "groups" => format!(
-                "Refused: //{} is for the service's admins.\n\n{}",
-                s.name,
-                self.groups_for(&ctx.from_bare)
+                "{}\n\n{}",
+                t!(lang, "service-refused", cmd = s.name),
+                self.groups_for(&ctx.from_bare, lang)
             ),
             Some(s) => match parse(s, rest) {
                 Err(Refusal::Usage) => usage(s, lang),
@@ -61,15 +60,16 @@ impl Core {
                 Ok(Command::Help(None)) if admin => help_text(Level::Service, true, lang),
                 Ok(Command::Help(Some(c))) if admin => help_one(Level::Service, true, &c, lang),
                 Ok(Command::Help(_)) => format!(
-                    "Here you find the groups of {domain}: //groups lists them. To join one, add its address as a contact; in a group, //help lists its commands. Creating and deleting groups is for the service's admins.\n\n{}",
-                    self.groups_for(&ctx.from_bare)
+                    "{}\n\n{}",
+                    t!(lang, "service-help", domain = domain.as_str()),
+                    self.groups_for(&ctx.from_bare, lang)
                 ),
-                Ok(_) if !admin => self.groups_for(&ctx.from_bare),
+                Ok(_) if !admin => self.groups_for(&ctx.from_bare, lang),
                 Ok(Command::NewGroup { name, join }) => {
-                    self.create_group(now, &name, &name, join, out)
+                    self.create_group(now, &name, &name, join, lang, out)
                 }
-                Ok(Command::DelGroup(name)) => self.delete_group(&name, out),
-                Ok(Command::Groups) => self.all_groups(),
+                Ok(Command::DelGroup(name)) => self.delete_group(&name, lang, out),
+                Ok(Command::Groups) => self.all_groups(lang),
                 // Group commands were answered above.
                 Ok(_) => usage(s, lang),
             },
@@ -78,20 +78,21 @@ impl Core {
     }
 
     /// `//groups` for a service admin: every group with its counts.
-    fn all_groups(&self) -> String {
+    fn all_groups(&self, lang: Lang) -> String {
         if self.groups.is_empty() {
-            return "No groups.".into();
+            return t!(lang, "groups-none");
         }
         let lines: Vec<String> = (self.groups.values())
             .map(|g| {
-                format!(
-                    "{} — {} ({}, {} members, {} online, {} pending)",
-                    g.jid,
-                    g.title,
-                    g.join.as_str(),
-                    g.member_count(),
-                    g.online_count(),
-                    g.pending().count()
+                t!(
+                    lang,
+                    "groups-line",
+                    jid = g.jid.as_str(),
+                    title = g.title.as_str(),
+                    join = t!(lang, &format!("join-{}", g.join.as_str())),
+                    members = g.member_count(),
+                    online = g.online_count(),
+                    pending = g.pending().count()
                 )
             })
             .collect();
@@ -106,25 +107,29 @@ impl Core {
         name: &str,
         title: &str,
         join: JoinPolicy,
+        lang: Lang,
         out: &mut Vec<Output>,
     ) -> String {
         if self.groups.contains_key(name) {
-            return format!("The group {name} already exists.");
+            return t!(lang, "newgroup-exists", name = name);
         }
         let g = Group::new(name, &self.cfg.domain, title, join, now);
         out.push(Output::Store(StoreOp::UpsertGroup(g.record())));
         let jid = g.jid.clone();
         self.groups.insert(name.to_string(), g);
-        format!(
-            "OK, created {jid} ({}). Add it as a contact to join.",
-            join.as_str()
+        t!(
+            lang,
+            "newgroup-ok",
+            jid = jid,
+            join = t!(lang, &format!("join-{}", join.as_str()))
         )
     }
 
     /// `//delgroup NAME`: members are told, and both subscriptions end.
-    pub(crate) fn delete_group(&mut self, name: &str, out: &mut Vec<Output>) -> String {
+    pub(crate) fn delete_group(&mut self, name: &str, lang: Lang, out: &mut Vec<Output>) -> String {
+        let group_lang = self.group_lang(name);
         let Some(g) = self.groups.remove(name) else {
-            return format!("No group {name}.");
+            return t!(lang, "delgroup-none", name = name);
         };
         out.push(Output::Store(StoreOp::DeleteGroup {
             group: name.to_string(),
@@ -136,13 +141,17 @@ impl Core {
                     &g.jid,
                     &m.rec.jid,
                     &id,
-                    &format!("{} was deleted by the service admin.", g.title),
+                    &t!(
+                        m.rec.lang.or(m.client_lang).unwrap_or(group_lang),
+                        "delgroup-notice",
+                        title = g.title.as_str()
+                    ),
                 )));
                 send_presence(out, &g.presence_jid, &m.rec.jid, Some("unavailable"));
             }
             send_presence(out, &g.jid, &m.rec.jid, Some("unsubscribed"));
             send_presence(out, &g.jid, &m.rec.jid, Some("unsubscribe"));
         }
-        format!("OK, deleted {}.", g.jid)
+        t!(lang, "delgroup-ok", jid = g.jid.as_str())
     }
 }
