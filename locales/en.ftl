@@ -208,3 +208,29 @@ newgroup-ok = OK, created { $jid } ({ $join }). Add it as a contact to join.
 delgroup-none = No group { $name }.
 delgroup-ok = OK, deleted { $jid }.
 delgroup-notice = { $title } was deleted by the service admin.
+
+## Routes
+
+route-signed = talkgroups routes are signed: give a password of at least 8 characters.
+route-short-password = Passwords have at least 8 characters.
+route-bad-url = Not a valid http:// or https:// URL: { $url }
+route-password-unused = {" "}(this format does not use the password)
+route-send-ok = OK, route { $name } sends every message said here to { $url } ({ $format }){ $note }.
+route-noloop = {" "}Messages from it are not sent out on route { $route }.
+route-recv-ok = OK, route { $name } receives at POST /routes/{ $group }/{ $name }.{ $noloop }
+route-bad-name = Route names are 1–64 of a-z 0-9 . _ - (starting with a letter or digit): { $name }
+route-exists = A route or bridge named { $name } exists: delete it first.
+route-none = No route named { $name }. //routes lists them.
+route-is-bridge = { $name } is a bridge: //delbridge { $name }.
+route-is-muc = { $name } is a room bridge: //delmuc { $name }.
+kind-route = route
+kind-bridge = bridge
+kind-muc = room bridge
+route-deleted = OK, { $what } { $name } deleted.
+route-deleted-dropped = OK, { $what } { $name } deleted; { $n } undelivered messages dropped.
+routes-none = No routes. //addroutesend and //addrouterecv create them.
+never = never
+routes-header = Routes of { $title }:
+routes-send = send { $name } → { $url } ({ $format }): last success { $ok }, last error { $error }, { $queued } queued
+routes-noloop = , not sent back on { $route }
+routes-recv = recv { $name } ← POST /routes/{ $group }/{ $name }{ $noloop }: last message { $last }

@@ -204,3 +204,29 @@ newgroup-ok = 好的，已创建 { $jid }（{ $join }）。把它加为联系人
 delgroup-none = 没有名为 { $name } 的群。
 delgroup-ok = 好的，已删除 { $jid }。
 delgroup-notice = { $title } 已被服务管理员删除。
+
+## 路由
+
+route-signed = talkgroups 路由需要签名：请设置至少 8 个字符的密码。
+route-short-password = 密码至少要有 8 个字符。
+route-bad-url = 不是有效的 http:// 或 https:// 地址：{ $url }
+route-password-unused = （这种格式不使用密码）
+route-send-ok = 好的，路由 { $name } 会把群里的每条消息发送到 { $url }（{ $format }）{ $note }。
+route-noloop = 从这里收到的消息不会再经路由 { $route } 发出。
+route-recv-ok = 好的，路由 { $name } 在 POST /routes/{ $group }/{ $name } 接收消息。{ $noloop }
+route-bad-name = 路由名称须为 1–64 个 a-z 0-9 . _ - 字符（以字母或数字开头）：{ $name }
+route-exists = 已有名为 { $name } 的路由或桥接：请先删除它。
+route-none = 没有名为 { $name } 的路由。发送 //routes 查看列表。
+route-is-bridge = { $name } 是一个桥接：请用 //delbridge { $name }。
+route-is-muc = { $name } 是一个房间桥接：请用 //delmuc { $name }。
+kind-route = 路由
+kind-bridge = 桥接
+kind-muc = 房间桥接
+route-deleted = 好的，已删除{ $what } { $name }。
+route-deleted-dropped = 好的，已删除{ $what } { $name }，丢弃了 { $n } 条未送达的消息。
+routes-none = 还没有路由。用 //addroutesend 和 //addrouterecv 创建。
+never = 从未
+routes-header = { $title } 的路由：
+routes-send = 发送 { $name } → { $url }（{ $format }）：上次成功 { $ok }，上次出错 { $error }，排队 { $queued } 条
+routes-noloop = ，不会再发回 { $route }
+routes-recv = 接收 { $name } ← POST /routes/{ $group }/{ $name }{ $noloop }：上次收到 { $last }

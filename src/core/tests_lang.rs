@@ -189,3 +189,38 @@ fn the_service_domain_answers_in_the_messages_language() {
         ["好的，已创建 tea@groups.localhost（公开）。把它加为联系人即可加入。"]
     );
 }
+
+#[test]
+fn route_commands_answer_in_the_admins_language() {
+    let mut t = three();
+    t.cmd("alice", "//lang zh");
+    assert_eq!(
+        t.cmd("alice", "//routes"),
+        "还没有路由。用 //addroutesend 和 //addrouterecv 创建。"
+    );
+    let r = t.cmd("alice", "//addrouterecv near password1");
+    assert_eq!(r, "好的，路由 near 在 POST /routes/lobby/near 接收消息。");
+    let r = t.cmd(
+        "alice",
+        "//addroutesend far - https://hooks.example/x slack",
+    );
+    assert!(
+        r.starts_with("好的，路由 far 会把群里的每条消息发送到"),
+        "{r}"
+    );
+    assert!(t
+        .cmd("alice", "//routes")
+        .contains("接收 near ← POST /routes/lobby/near：上次收到 从未"));
+    assert_eq!(t.cmd("alice", "//delroute near"), "好的，已删除路由 near。");
+    t.cmd("alice", "//lang en");
+    let r = t.cmd("alice", "//addroutesend x - https://hooks.example/y slack");
+    assert!(!r.contains("  ") && r.ends_with("(slack)."), "{r}");
+    let r = t.cmd(
+        "alice",
+        "//addroutesend y password1 https://hooks.example/z slack",
+    );
+    assert!(
+        r.ends_with("(slack) (this format does not use the password)."),
+        "{r}"
+    );
+}

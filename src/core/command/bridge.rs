@@ -4,6 +4,7 @@
 
 use super::{Command, Parsed, Refusal, Reply};
 use crate::core::bridge::{check_bridge, shown_keys};
+use crate::core::i18n::Lang;
 use crate::core::model::{BridgeSpec, Millis, RouteKind, RouteRecord};
 use crate::core::platform::{Keys, Platform};
 use crate::core::stanza;
@@ -122,6 +123,7 @@ impl Core {
         &mut self,
         group: &str,
         name: &str,
+        lang: Lang,
         out: &mut Vec<Output>,
     ) -> Reply {
         let from_config = match self.groups.get(group).and_then(|g| g.routes.get(name)) {
@@ -139,7 +141,7 @@ impl Core {
                 "Bridge {name} comes from the config file: remove its [[bridge]] table there and restart."
             ));
         }
-        self.remove_route(group, name, out)
+        self.remove_route(group, name, lang, out)
     }
 
     /// `//bridges`

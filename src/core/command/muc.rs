@@ -2,6 +2,7 @@
 //! rooms themselves live in `core::muc`.
 
 use super::{Command, Parsed, Refusal, Reply};
+use crate::core::i18n::Lang;
 use crate::core::model::{Millis, MucSpec, RouteKind, RouteRecord};
 use crate::core::muc::check_room;
 use crate::core::names;
@@ -134,7 +135,13 @@ impl Core {
     }
 
     /// `//delmuc NAME`
-    pub(super) fn cmd_delmuc(&mut self, group: &str, name: &str, out: &mut Vec<Output>) -> Reply {
+    pub(super) fn cmd_delmuc(
+        &mut self,
+        group: &str,
+        name: &str,
+        lang: Lang,
+        out: &mut Vec<Output>,
+    ) -> Reply {
         let from_config = match self.groups.get(group).and_then(|g| g.routes.get(name)) {
             Some(r) => match &r.rec.kind {
                 RouteKind::Muc(m) => m.from_config,
@@ -150,7 +157,7 @@ impl Core {
                 "Room bridge {name} comes from the config file: remove its [[muc]] table there and restart."
             ));
         }
-        self.remove_route(group, name, out)
+        self.remove_route(group, name, lang, out)
     }
 
     /// `//mucs`

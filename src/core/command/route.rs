@@ -3,6 +3,7 @@
 //! outbox out) live in `core::route`.
 
 use super::{format_names, Command, Parsed, Refusal, Reply};
+use crate::core::i18n::{t, Lang};
 use crate::core::model::{Millis, RouteFormat, RouteKind, RouteRecord, StoreOp};
 use crate::core::names;
 use crate::core::route::{shown_url, valid_url, Route};
@@ -73,38 +74,39 @@ impl Core {
         now: Millis,
         group: &str,
         r: SendRoute,
+        lang: Lang,
         out: &mut Vec<Output>,
     ) -> Reply {
-        if let Err(e) = self.check_new_route(group, &r.name) {
+        if let Err(e) = self.check_new_route(group, &r.name, lang) {
             return Some(e);
         }
         let password = match r.password.as_str() {
             "-" if r.format == RouteFormat::Talkgroups => {
-                return Some(
-                    "talkgroups routes are signed: give a password of at least 8 characters."
-                        .into(),
-                )
+                return Some(t!(lang, "route-signed"));
             }
             "-" => None,
             p if p.chars().count() < 8 => {
-                return Some("Passwords have at least 8 characters.".into());
+                return Some(t!(lang, "route-short-password"));
             }
             p => Some(p.to_string()),
         };
         if !valid_url(&r.url) {
-            return Some(format!("Not a valid http:// or https:// URL: {}", r.url));
+            return Some(t!(lang, "route-bad-url", url = r.url.as_str()));
         }
         let note = match (r.format, &password) {
             (RouteFormat::Slack | RouteFormat::Discord | RouteFormat::Wecom, Some(_)) => {
-                " (this format does not use the password)"
+                t!(lang, "route-password-unused")
             }
-            _ => "",
+            _ => String::new(),
         };
         let shown = shown_url(&r.url, r.format);
-        let reply = format!(
-            "OK, route {} sends every message said here to {shown} ({}){note}.",
-            r.name,
-            r.format.as_str()
+        let reply = t!(
+            lang,
+            "route-send-ok",
+            name = r.name.as_str(),
+            url = shown,
+            format = r.format.as_str(),
+            note = note
         );
         self.insert_route(
             RouteRecord {
@@ -130,21 +132,25 @@ impl Core {
         now: Millis,
         group: &str,
         r: RecvRoute,
+        lang: Lang,
         out: &mut Vec<Output>,
     ) -> Reply {
-        if let Err(e) = self.check_new_route(group, &r.name) {
+        if let Err(e) = self.check_new_route(group, &r.name, lang) {
             return Some(e);
         }
         if r.password.chars().count() < 8 {
-            return Some("Passwords have at least 8 characters.".into());
+            return Some(t!(lang, "route-short-password"));
         }
         let noloop = match &r.noloop {
-            Some(l) => format!(" Messages from it are not sent out on route {l}."),
+            Some(l) => t!(lang, "route-noloop", route = l.as_str()),
             None => String::new(),
         };
-        let reply = format!(
-            "OK, route {} receives at POST /routes/{group}/{}.{noloop}",
-            r.name, r.name
+        let reply = t!(
+            lang,
+            "route-recv-ok",
+            name = r.name.as_str(),
+            group = group,
+            noloop = noloop
         );
         self.insert_route(
             RouteRecord {
@@ -161,20 +167,21 @@ impl Core {
         Some(reply)
     }
 
-    fn check_new_route(&self, group: &str, name: &str) -> Result<(), String> {
+    pub(super) fn check_new_route(
+        &self,
+        group: &str,
+        name: &str,
+        lang: Lang,
+    ) -> Result<(), String> {
         if !names::is_valid_group_name(name) {
-            return Err(format!(
-                "Route names are 1–64 of a-z 0-9 . _ - (starting with a letter or digit): {name}"
-            ));
+            return Err(t!(lang, "route-bad-name", name = name));
         }
         if self
             .groups
             .get(group)
             .is_some_and(|g| g.routes.contains_key(name))
         {
-            return Err(format!(
-                "A route or bridge named {name} exists: delete it first."
-            ));
+            return Err(t!(lang, "route-exists", name = name));
         }
         Ok(())
     }
@@ -187,82 +194,107 @@ impl Core {
     }
 
     /// `//delroute NAME`
-    pub(super) fn cmd_delroute(&mut self, group: &str, name: &str, out: &mut Vec<Output>) -> Reply {
+    pub(super) fn cmd_delroute(
+        &mut self,
+        group: &str,
+        name: &str,
+        lang: Lang,
+        out: &mut Vec<Output>,
+    ) -> Reply {
         match self.groups.get(group).and_then(|g| g.routes.get(name)) {
-            None => Some(format!("No route named {name}. //routes lists them.")),
+            None => Some(t!(lang, "route-none", name = name)),
             Some(r) if matches!(r.rec.kind, RouteKind::Bridge(_)) => {
-                Some(format!("{name} is a bridge: //delbridge {name}."))
+                Some(t!(lang, "route-is-bridge", name = name))
             }
             Some(r) if matches!(r.rec.kind, RouteKind::Muc(_)) => {
-                Some(format!("{name} is a room bridge: //delmuc {name}."))
+                Some(t!(lang, "route-is-muc", name = name))
             }
-            Some(_) => self.remove_route(group, name, out),
+            Some(_) => self.remove_route(group, name, lang, out),
         }
     }
 
     /// Deletes a route or bridge with its queue.
-    pub(super) fn remove_route(&mut self, group: &str, name: &str, out: &mut Vec<Output>) -> Reply {
+    pub(super) fn remove_route(
+        &mut self,
+        group: &str,
+        name: &str,
+        lang: Lang,
+        out: &mut Vec<Output>,
+    ) -> Reply {
         self.leave_room(group, name, out);
         let r = self.groups.get_mut(group)?.routes.remove(name)?;
         out.push(Output::Store(StoreOp::DeleteRoute {
             group: group.to_string(),
             name: name.to_string(),
         }));
-        let what = match r.rec.kind {
-            RouteKind::Bridge(_) => "bridge",
-            RouteKind::Muc(_) => "room bridge",
-            _ => "route",
-        };
+        let what = t!(
+            lang,
+            match r.rec.kind {
+                RouteKind::Bridge(_) => "kind-bridge",
+                RouteKind::Muc(_) => "kind-muc",
+                _ => "kind-route",
+            }
+        );
         Some(match r.queue.len() {
-            0 => format!("OK, {what} {name} deleted."),
-            n => format!("OK, {what} {name} deleted; {n} undelivered messages dropped."),
+            0 => t!(lang, "route-deleted", what = what, name = name),
+            n => t!(
+                lang,
+                "route-deleted-dropped",
+                what = what,
+                name = name,
+                n = n
+            ),
         })
     }
 
     /// `//routes`
-    pub(super) fn cmd_routes(&self, group: &str) -> Reply {
+    pub(super) fn cmd_routes(&self, group: &str, lang: Lang) -> Reply {
         let g = self.groups.get(group)?;
         if !g
             .routes
             .values()
             .any(|r| matches!(r.rec.kind, RouteKind::Send { .. } | RouteKind::Recv { .. }))
         {
-            return Some("No routes. //addroutesend and //addrouterecv create them.".into());
+            return Some(t!(lang, "routes-none"));
         }
-        let when = |t: Option<Millis>| t.map_or("never".to_string(), stanza::human_time);
-        let mut s = format!("Routes of {}:", g.title);
+        let never = t!(lang, "never");
+        let when = |at: Option<Millis>| at.map_or(never.clone(), stanza::human_time);
+        let mut s = t!(lang, "routes-header", title = g.title.as_str());
         for r in g.routes.values() {
             match &r.rec.kind {
                 RouteKind::Send { url, format } => {
                     let err = match &r.rec.last_error {
                         Some((at, e)) => format!("{} ({e})", stanza::human_time(*at)),
-                        None => "never".into(),
+                        None => never.clone(),
                     };
-                    s.push_str(&format!(
-                        "\nsend {} → {} ({}): last success {}, last error {}, {} queued",
-                        r.rec.name,
-                        shown_url(url, *format),
-                        format.as_str(),
-                        when(r.rec.last_ok),
-                        err,
-                        r.queue.len()
-                    ));
+                    let line = t!(
+                        lang,
+                        "routes-send",
+                        name = r.rec.name.as_str(),
+                        url = shown_url(url, *format),
+                        format = format.as_str(),
+                        ok = when(r.rec.last_ok),
+                        error = err,
+                        queued = r.queue.len()
+                    );
+                    s.push_str(&format!("\n{line}"));
                 }
                 // Listed by //bridges.
                 RouteKind::Bridge(_) | RouteKind::Muc(_) => {}
                 RouteKind::Recv { noloop } => {
                     let noloop = noloop
                         .as_ref()
-                        .map(|l| format!(", not sent back on {l}"))
+                        .map(|l| t!(lang, "routes-noloop", route = l.as_str()))
                         .unwrap_or_default();
-                    s.push_str(&format!(
-                        "\nrecv {} ← POST /routes/{}/{}{}: last message {}",
-                        r.rec.name,
-                        g.name,
-                        r.rec.name,
-                        noloop,
-                        when(r.last_received)
-                    ));
+                    let line = t!(
+                        lang,
+                        "routes-recv",
+                        name = r.rec.name.as_str(),
+                        group = &*g.name,
+                        noloop = noloop,
+                        last = when(r.last_received)
+                    );
+                    s.push_str(&format!("\n{line}"));
                 }
             }
         }
