@@ -234,3 +234,35 @@ routes-header = Routes of { $title }:
 routes-send = send { $name } → { $url } ({ $format }): last success { $ok }, last error { $error }, { $queued } queued
 routes-noloop = , not sent back on { $route }
 routes-recv = recv { $name } ← POST /routes/{ $group }/{ $name }{ $noloop }: last message { $last }
+
+## Bridges
+
+bridge-refused = Not added: { $why }.
+bridge-send-only = It only sends (Google Chat has no bot callback here).
+bridge-callback = Point the platform's callback at https://YOUR-HTTP-LISTENER/bridges/{ $group }/{ $name }.
+bridge-ok = OK, bridge { $name } ({ $platform }) added. { $inbound } Note: this command, with its secrets, may be kept in your server's message archive; a [[bridge]] table in the config file (with *_file or *_env keys) keeps them out of it.
+bridge-is-route = { $name } is a route: //delroute { $name }.
+bridge-none = No bridge named { $name }. //bridges lists them.
+bridge-from-config = Bridge { $name } comes from the config file: remove its [[bridge]] table there and restart.
+bridges-line = { $name } ({ $platform }{ $config }): last inbound { $inbound }, last outbound success { $ok }, last error { $error }, { $queued } queued; keys { $keys }
+bridges-from-config = , from the config
+bridges-none = No bridges. //addbridge creates one.
+bridges-header = Bridges of { $title }:
+
+## Room bridges
+
+muc-bad-name = Not added: room bridge names are 1-32 of a-z, 0-9, _ and -, starting with a letter or digit.
+muc-already = This group is bridged with { $room } already ({ $name }).
+muc-bad-nick = Not added: { $nick } is not a usable room nick.
+muc-ok = OK, room bridge { $name } added: joining { $room } as { $nick }. //mucs shows how it goes.
+muc-password-note = {" "}Note: this command, with the room's password, may be kept in your server's message archive; a [[muc]] table in the config file (with password_file or password_env) keeps it out of it.
+muc-none = No room bridge named { $name }. //mucs lists them.
+muc-from-config = Room bridge { $name } comes from the config file: remove its [[muc]] table there and restart.
+muc-state-joined = joined
+muc-state-joining = joining
+muc-state-error = error
+muc-joined-as = joined as { $nick }
+mucs-puppets = , puppets
+mucs-line = { $name } ({ $room }{ $flags }): { $state }; { $sent } sent to the room, { $received } relayed from it
+mucs-none = No room bridges. //addmuc creates one.
+mucs-header = Room bridges of { $title }:

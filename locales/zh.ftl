@@ -230,3 +230,35 @@ routes-header = { $title } 的路由：
 routes-send = 发送 { $name } → { $url }（{ $format }）：上次成功 { $ok }，上次出错 { $error }，排队 { $queued } 条
 routes-noloop = ，不会再发回 { $route }
 routes-recv = 接收 { $name } ← POST /routes/{ $group }/{ $name }{ $noloop }：上次收到 { $last }
+
+## 桥接
+
+bridge-refused = 未添加：{ $why }。
+bridge-send-only = 它只发送消息（Google Chat 在这里没有机器人回调）。
+bridge-callback = 请把平台的回调地址设为 https://YOUR-HTTP-LISTENER/bridges/{ $group }/{ $name }。
+bridge-ok = 好的，已添加桥接 { $name }（{ $platform }）。{ $inbound } 注意：这条命令连同其中的密钥可能会保存在你服务器的消息存档中；在配置文件中用 [[bridge]] 表（配合 *_file 或 *_env 键）可以避免这一点。
+bridge-is-route = { $name } 是一条路由：请用 //delroute { $name }。
+bridge-none = 没有名为 { $name } 的桥接。发送 //bridges 查看列表。
+bridge-from-config = 桥接 { $name } 来自配置文件：请在配置文件中删除它的 [[bridge]] 表并重启。
+bridges-line = { $name }（{ $platform }{ $config }）：上次收到 { $inbound }，上次发送成功 { $ok }，上次出错 { $error }，排队 { $queued } 条；参数 { $keys }
+bridges-from-config = ，来自配置文件
+bridges-none = 还没有桥接。用 //addbridge 创建。
+bridges-header = { $title } 的桥接：
+
+## 房间桥接
+
+muc-bad-name = 未添加：房间桥接名称须为 1–32 个 a-z、0-9、_ 和 - 字符，以字母或数字开头。
+muc-already = 本群已经与 { $room } 桥接（{ $name }）。
+muc-bad-nick = 未添加：{ $nick } 不能用作房间昵称。
+muc-ok = 好的，已添加房间桥接 { $name }：正以 { $nick } 的身份加入 { $room }。发送 //mucs 查看进展。
+muc-password-note = 注意：这条命令连同房间密码可能会保存在你服务器的消息存档中；在配置文件中用 [[muc]] 表（配合 password_file 或 password_env）可以避免这一点。
+muc-none = 没有名为 { $name } 的房间桥接。发送 //mucs 查看列表。
+muc-from-config = 房间桥接 { $name } 来自配置文件：请在配置文件中删除它的 [[muc]] 表并重启。
+muc-state-joined = 已加入
+muc-state-joining = 正在加入
+muc-state-error = 出错
+muc-joined-as = 已以 { $nick } 的身份加入
+mucs-puppets = ，成员各自发言
+mucs-line = { $name }（{ $room }{ $flags }）：{ $state }；已向房间发送 { $sent } 条，从房间转发 { $received } 条
+mucs-none = 还没有房间桥接。用 //addmuc 创建。
+mucs-header = { $title } 的房间桥接：

@@ -224,3 +224,40 @@ fn route_commands_answer_in_the_admins_language() {
         "{r}"
     );
 }
+
+#[test]
+fn bridge_and_room_commands_answer_in_the_admins_language() {
+    let mut t = three();
+    t.cmd("alice", "//lang zh");
+    assert_eq!(
+        t.cmd("alice", "//bridges"),
+        "还没有桥接。用 //addbridge 创建。"
+    );
+    assert_eq!(
+        t.cmd("alice", "//mucs"),
+        "还没有房间桥接。用 //addmuc 创建。"
+    );
+    let r = t.cmd("alice", "//addmuc tea tea@conference.example.org");
+    assert!(
+        r.starts_with("好的，已添加房间桥接 tea：正以 Lobby 的身份加入"),
+        "{r}"
+    );
+    let r = t.cmd("alice", "//mucs");
+    assert!(
+        r.starts_with("Lobby 的房间桥接：\ntea（tea@conference.example.org）："),
+        "{r}"
+    );
+    assert_eq!(
+        t.cmd("alice", "//delbridge tea"),
+        "tea 是一个房间桥接：请用 //delmuc tea。"
+    );
+    assert_eq!(t.cmd("alice", "//delmuc tea"), "好的，已删除房间桥接 tea。");
+    let r = t.cmd(
+        "alice",
+        "//addbridge gc googlechat webhook=https://chat.googleapis.com/v1/spaces/x/messages?key=k",
+    );
+    assert!(
+        r.starts_with("好的，已添加桥接 gc（googlechat）。它只发送消息"),
+        "{r}"
+    );
+}

@@ -4,7 +4,7 @@
 
 use super::{Command, Parsed, Refusal, Reply};
 use crate::core::bridge::{check_bridge, shown_keys};
-use crate::core::i18n::Lang;
+use crate::core::i18n::{t, Lang};
 use crate::core::model::{BridgeSpec, Millis, RouteKind, RouteRecord};
 use crate::core::platform::{Keys, Platform};
 use crate::core::stanza;
@@ -70,34 +70,35 @@ impl Core {
         now: Millis,
         group: &str,
         b: NewBridge,
+        lang: Lang,
         out: &mut Vec<Output>,
     ) -> Reply {
         if let Err(e) = check_bridge(&b.name, b.platform, &b.keys) {
-            return Some(format!("Not added: {e}."));
+            // The reason names a key; it is not translated yet.
+            return Some(t!(lang, "bridge-refused", why = e));
         }
         if self
             .groups
             .get(group)
             .is_some_and(|g| g.routes.contains_key(&b.name))
         {
-            return Some(format!(
-                "A route or bridge named {} exists: delete it first.",
-                b.name
-            ));
+            return Some(t!(lang, "route-exists", name = b.name.as_str()));
         }
         let inbound = match b.platform {
-            Platform::Googlechat => "It only sends (Google Chat has no bot callback here).".into(),
-            _ => format!(
-                "Point the platform's callback at https://YOUR-HTTP-LISTENER/bridges/{group}/{}.",
-                b.name
+            Platform::Googlechat => t!(lang, "bridge-send-only"),
+            _ => t!(
+                lang,
+                "bridge-callback",
+                group = group,
+                name = b.name.as_str()
             ),
         };
-        let reply = format!(
-            "OK, bridge {} ({}) added. {inbound} Note: this command, with its secrets, \
-             may be kept in your server's message archive; a [[bridge]] table in the \
-             config file (with *_file or *_env keys) keeps them out of it.",
-            b.name,
-            b.platform.as_str()
+        let reply = t!(
+            lang,
+            "bridge-ok",
+            name = b.name.as_str(),
+            platform = b.platform.as_str(),
+            inbound = inbound
         );
         self.insert_route(
             RouteRecord {
@@ -129,25 +130,22 @@ impl Core {
         let from_config = match self.groups.get(group).and_then(|g| g.routes.get(name)) {
             Some(r) => match &r.rec.kind {
                 RouteKind::Bridge(b) => b.from_config,
-                RouteKind::Muc(_) => {
-                    return Some(format!("{name} is a room bridge: //delmuc {name}."))
-                }
-                _ => return Some(format!("{name} is a route: //delroute {name}.")),
+                RouteKind::Muc(_) => return Some(t!(lang, "route-is-muc", name = name)),
+                _ => return Some(t!(lang, "bridge-is-route", name = name)),
             },
-            None => return Some(format!("No bridge named {name}. //bridges lists them.")),
+            None => return Some(t!(lang, "bridge-none", name = name)),
         };
         if from_config {
-            return Some(format!(
-                "Bridge {name} comes from the config file: remove its [[bridge]] table there and restart."
-            ));
+            return Some(t!(lang, "bridge-from-config", name = name));
         }
         self.remove_route(group, name, lang, out)
     }
 
     /// `//bridges`
-    pub(super) fn cmd_bridges(&self, group: &str) -> Reply {
+    pub(super) fn cmd_bridges(&self, group: &str, lang: Lang) -> Reply {
         let g = self.groups.get(group)?;
-        let when = |t: Option<Millis>| t.map_or("never".to_string(), stanza::human_time);
+        let never = t!(lang, "never");
+        let when = |at: Option<Millis>| at.map_or(never.clone(), stanza::human_time);
         let mut s = String::new();
         for r in g.routes.values() {
             let RouteKind::Bridge(b) = &r.rec.kind else {
@@ -155,23 +153,32 @@ impl Core {
             };
             let err = match &r.rec.last_error {
                 Some((at, e)) => format!("{} ({e})", stanza::human_time(*at)),
-                None => "never".into(),
+                None => never.clone(),
             };
-            s.push_str(&format!(
-                "\n{} ({}{}): last inbound {}, last outbound success {}, last error {}, {} queued; keys {}",
-                r.rec.name,
-                b.platform.as_str(),
-                if b.from_config { ", from the config" } else { "" },
-                when(r.last_received),
-                when(r.rec.last_ok),
-                err,
-                r.queue.len(),
-                shown_keys(&b.keys),
-            ));
+            let line = t!(
+                lang,
+                "bridges-line",
+                name = r.rec.name.as_str(),
+                platform = b.platform.as_str(),
+                config = if b.from_config {
+                    t!(lang, "bridges-from-config")
+                } else {
+                    String::new()
+                },
+                inbound = when(r.last_received),
+                ok = when(r.rec.last_ok),
+                error = err,
+                queued = r.queue.len(),
+                keys = shown_keys(&b.keys)
+            );
+            s.push_str(&format!("\n{line}"));
         }
         if s.is_empty() {
-            return Some("No bridges. //addbridge creates one.".into());
+            return Some(t!(lang, "bridges-none"));
         }
-        Some(format!("Bridges of {}:{s}", g.title))
+        Some(format!(
+            "{}{s}",
+            t!(lang, "bridges-header", title = g.title.as_str())
+        ))
     }
 }

@@ -623,12 +623,12 @@ impl Core {
             Command::AddRouteRecv(r) => self.cmd_addrouterecv(now, group, r, lang, out),
             Command::DelRoute(n) => self.cmd_delroute(group, &n, lang, out),
             Command::Routes => self.cmd_routes(group, lang),
-            Command::AddBridge(b) => self.cmd_addbridge(now, group, b, out),
+            Command::AddBridge(b) => self.cmd_addbridge(now, group, b, lang, out),
             Command::DelBridge(n) => self.cmd_delbridge(group, &n, lang, out),
-            Command::Bridges => self.cmd_bridges(group),
-            Command::AddMuc(m) => self.cmd_addmuc(now, group, m, out),
+            Command::Bridges => self.cmd_bridges(group, lang),
+            Command::AddMuc(m) => self.cmd_addmuc(now, group, m, lang, out),
             Command::DelMuc(n) => self.cmd_delmuc(group, &n, lang, out),
-            Command::Mucs => self.cmd_mucs(group),
+            Command::Mucs => self.cmd_mucs(group, lang),
             Command::Token(c) => self.cmd_token(now, group, c, lang, out),
             // The level check keeps these out of groups; should one get
             // here, it gets the same answer.

@@ -2,7 +2,7 @@
 //! rooms themselves live in `core::muc`.
 
 use super::{Command, Parsed, Refusal, Reply};
-use crate::core::i18n::Lang;
+use crate::core::i18n::{t, Lang};
 use crate::core::model::{Millis, MucSpec, RouteKind, RouteRecord};
 use crate::core::muc::check_room;
 use crate::core::names;
@@ -68,39 +68,37 @@ impl Core {
         now: Millis,
         group: &str,
         m: NewMuc,
+        lang: Lang,
         out: &mut Vec<Output>,
     ) -> Reply {
         if !names::is_valid_bridge_name(&m.name) {
-            return Some(
-                "Not added: room bridge names are 1-32 of a-z, 0-9, _ and -, starting with a letter or digit."
-                    .into(),
-            );
+            return Some(t!(lang, "muc-bad-name"));
         }
         let room = match check_room(&m.room, &self.cfg.domain) {
             Ok(r) => r,
-            Err(e) => return Some(format!("Not added: {e}.")),
+            // The reason names the room; it is not translated yet.
+            Err(e) => return Some(t!(lang, "bridge-refused", why = e)),
         };
         let g = self.groups.get(group)?;
         if g.routes.contains_key(&m.name) {
-            return Some(format!(
-                "A route or bridge named {} exists: delete it first.",
-                m.name
-            ));
+            return Some(t!(lang, "route-exists", name = m.name.as_str()));
         }
         if let Some(other) = g
             .routes
             .values()
             .find(|r| matches!(&r.rec.kind, RouteKind::Muc(s) if s.room == room))
         {
-            return Some(format!(
-                "This group is bridged with {room} already ({}).",
-                other.rec.name
+            return Some(t!(
+                lang,
+                "muc-already",
+                room = room.as_str(),
+                name = other.rec.name.as_str()
             ));
         }
         let nick = m.nick.unwrap_or_else(|| g.title.clone());
         if nick.trim().is_empty() || nick.chars().count() > 64 || nick.chars().any(char::is_control)
         {
-            return Some(format!("Not added: {nick:?} is not a usable room nick."));
+            return Some(t!(lang, "muc-bad-nick", nick = format!("{nick:?}")));
         }
         let rec = RouteRecord {
             group: group.to_string(),
@@ -120,16 +118,15 @@ impl Core {
         if self.connected {
             self.mucs_tick(now, out);
         }
-        let mut reply = format!(
-            "OK, room bridge {} added: joining {room} as {nick}. //mucs shows how it goes.",
-            m.name
+        let mut reply = t!(
+            lang,
+            "muc-ok",
+            name = m.name.as_str(),
+            room = room.as_str(),
+            nick = nick.as_str()
         );
         if m.password.is_some() {
-            reply.push_str(
-                " Note: this command, with the room's password, may be kept in your server's \
-                 message archive; a [[muc]] table in the config file (with password_file or \
-                 password_env) keeps it out of it.",
-            );
+            reply.push_str(&t!(lang, "muc-password-note"));
         }
         Some(reply)
     }
@@ -145,51 +142,59 @@ impl Core {
         let from_config = match self.groups.get(group).and_then(|g| g.routes.get(name)) {
             Some(r) => match &r.rec.kind {
                 RouteKind::Muc(m) => m.from_config,
-                RouteKind::Bridge(_) => {
-                    return Some(format!("{name} is a bridge: //delbridge {name}."))
-                }
-                _ => return Some(format!("{name} is a route: //delroute {name}.")),
+                RouteKind::Bridge(_) => return Some(t!(lang, "route-is-bridge", name = name)),
+                _ => return Some(t!(lang, "bridge-is-route", name = name)),
             },
-            None => return Some(format!("No room bridge named {name}. //mucs lists them.")),
+            None => return Some(t!(lang, "muc-none", name = name)),
         };
         if from_config {
-            return Some(format!(
-                "Room bridge {name} comes from the config file: remove its [[muc]] table there and restart."
-            ));
+            return Some(t!(lang, "muc-from-config", name = name));
         }
         self.remove_route(group, name, lang, out)
     }
 
     /// `//mucs`
-    pub(super) fn cmd_mucs(&self, group: &str) -> Reply {
+    pub(super) fn cmd_mucs(&self, group: &str, lang: Lang) -> Reply {
         let g = self.groups.get(group)?;
         let mut s = String::new();
         for r in g.routes.values() {
             let (RouteKind::Muc(m), Some(o)) = (&r.rec.kind, r.muc.as_deref()) else {
                 continue;
             };
+            let shown = t!(lang, &format!("muc-state-{}", o.state()));
             let state = match (&o.phase, &o.reason) {
-                (crate::core::muc::Phase::Joined { nick }, _) => format!("joined as {nick}"),
-                (_, Some(reason)) => format!("{}: {reason}", o.state()),
-                _ => o.state().to_string(),
+                (crate::core::muc::Phase::Joined { nick }, _) => {
+                    t!(lang, "muc-joined-as", nick = nick.as_str())
+                }
+                // The reason comes from the room's server: not translated.
+                (_, Some(reason)) => format!("{shown}: {reason}"),
+                _ => shown,
             };
-            s.push_str(&format!(
-                "\n{} ({}{}{}): {state}; {} sent to the room, {} relayed from it",
-                r.rec.name,
-                m.room,
-                if m.puppets { ", puppets" } else { "" },
-                if m.from_config {
-                    ", from the config"
-                } else {
-                    ""
-                },
-                o.sent,
-                o.received,
-            ));
+            let mut flags = String::new();
+            if m.puppets {
+                flags.push_str(&t!(lang, "mucs-puppets"));
+            }
+            if m.from_config {
+                flags.push_str(&t!(lang, "bridges-from-config"));
+            }
+            let line = t!(
+                lang,
+                "mucs-line",
+                name = r.rec.name.as_str(),
+                room = m.room.as_str(),
+                flags = flags,
+                state = state,
+                sent = o.sent,
+                received = o.received
+            );
+            s.push_str(&format!("\n{line}"));
         }
         if s.is_empty() {
-            return Some("No room bridges. //addmuc creates one.".into());
+            return Some(t!(lang, "mucs-none"));
         }
-        Some(format!("Room bridges of {}:{s}", g.title))
+        Some(format!(
+            "{}{s}",
+            t!(lang, "mucs-header", title = g.title.as_str())
+        ))
     }
 }
