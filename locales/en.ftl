@@ -266,3 +266,15 @@ mucs-puppets = , puppets
 mucs-line = { $name } ({ $room }{ $flags }): { $state }; { $sent } sent to the room, { $received } relayed from it
 mucs-none = No room bridges. //addmuc creates one.
 mucs-header = Room bridges of { $title }:
+
+## Arguments refused
+
+setid-refused = Id refused: use 1–32 of A-Z a-z 0-9 _ . -
+newgroup-bad-name = Group name refused: use lowercase [a-z0-9][a-z0-9._-], at most 64.
+bridge-unknown-platform = Unknown platform { $platform }: use one of { $all }.
+bridge-key-value = Give keys as key=value: { $key } is not.
+bridge-key-twice = { $key } is given twice.
+route-unknown-format = Unknown format { $format }: use one of { $all }.
+route-not-a-name = { $name } is not a route name.
+token-label-long = A label is at most 100 characters.
+muc-not-understood = { $word } is not understood: give NICK, nick=NICK, password=PW or puppets.

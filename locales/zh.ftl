@@ -262,3 +262,15 @@ mucs-puppets = ，成员各自发言
 mucs-line = { $name }（{ $room }{ $flags }）：{ $state }；已向房间发送 { $sent } 条，从房间转发 { $received } 条
 mucs-none = 还没有房间桥接。用 //addmuc 创建。
 mucs-header = { $title } 的房间桥接：
+
+## 参数不对
+
+setid-refused = ID 不可用：请用 1–32 个 A-Z a-z 0-9 _ . - 字符
+newgroup-bad-name = 群名不可用：请用小写 [a-z0-9][a-z0-9._-]，最多 64 个字符。
+bridge-unknown-platform = 不支持平台 { $platform }：请用 { $all } 之一。
+bridge-key-value = 参数要写成 key=value 的形式：{ $key } 不是。
+bridge-key-twice = { $key } 重复给出了。
+route-unknown-format = 不支持格式 { $format }：请用 { $all } 之一。
+route-not-a-name = { $name } 不是路由名称。
+token-label-long = 标签最多 100 个字符。
+muc-not-understood = 无法理解 { $word }：请给出 NICK、nick=NICK、password=PW 或 puppets。

@@ -261,3 +261,16 @@ fn bridge_and_room_commands_answer_in_the_admins_language() {
         "{r}"
     );
 }
+
+#[test]
+fn a_refusal_of_arguments_is_said_in_the_senders_language() {
+    let mut t = three();
+    t.cmd("bob", "//lang zh");
+    assert_eq!(
+        t.cmd("bob", "//setid no/slash"),
+        "ID 不可用：请用 1–32 个 A-Z a-z 0-9 _ . - 字符\n用法：//setid ID — 选择你的 ID（只能改一次）"
+    );
+    assert!(t
+        .cmd("alice", "//addroutesend far pw123456 https://x.example/ y")
+        .starts_with("Unknown format y"));
+}

@@ -39,21 +39,21 @@ pub(super) fn parse_add(words: &[&str], _: &str) -> Parsed {
         return Err(Refusal::Usage);
     };
     let Some(platform) = Platform::parse(platform) else {
-        return Err(Refusal::Say(format!(
-            "Unknown platform {platform}: use one of {}.",
-            platform_names()
-        )));
+        return Err(Refusal::say(
+            "bridge-unknown-platform",
+            &[("platform", platform), ("all", &platform_names())],
+        ));
     };
     let mut keys = Keys::new();
     for pair in pairs {
         let Some((k, v)) = pair.split_once('=') else {
-            return Err(Refusal::Say(format!(
-                "Give keys as key=value: {} is not.",
-                pair.split('=').next().unwrap_or_default()
-            )));
+            return Err(Refusal::say(
+                "bridge-key-value",
+                &[("key", pair.split('=').next().unwrap_or_default())],
+            ));
         };
         if keys.insert(k.to_ascii_lowercase(), v.to_string()).is_some() {
-            return Err(Refusal::Say(format!("{k} is given twice.")));
+            return Err(Refusal::say("bridge-key-twice", &[("key", k)]));
         }
     }
     Ok(Command::AddBridge(NewBridge {

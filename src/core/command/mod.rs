@@ -50,8 +50,28 @@ pub type Parsed = Result<Command, Refusal>;
 pub enum Refusal {
     /// The shape is wrong: the reply is the usage line.
     Usage,
-    /// The reply says what is wrong.
-    Say(String),
+    /// The reply says what is wrong: message `id` with these arguments,
+    /// put into words once the sender's language is known.
+    Say(&'static str, Vec<(&'static str, String)>),
+}
+
+impl Refusal {
+    /// A refusal that says message `id`.
+    pub fn say(id: &'static str, args: &[(&'static str, &str)]) -> Refusal {
+        Refusal::Say(id, args.iter().map(|(k, v)| (*k, v.to_string())).collect())
+    }
+
+    /// The sentence of a `Say` in `lang` (empty for `Usage`).
+    pub fn text(&self, lang: Lang) -> String {
+        let Refusal::Say(id, args) = self else {
+            return String::new();
+        };
+        let mut a = fluent_bundle::FluentArgs::new();
+        for (k, v) in args {
+            a.set(*k, v.as_str());
+        }
+        super::i18n::tr(lang, id, Some(&a))
+    }
 }
 
 /// A command with its arguments, as parsed from the registry.
@@ -172,9 +192,7 @@ pub const COMMANDS: &[Spec] = &[
         "//setid bobby",
         |w, _| match w {
             [fid] if names::is_valid_fid(fid) => Ok(Command::SetId(fid.to_string())),
-            [_] => Err(Refusal::Say(
-                "Id refused: use 1–32 of A-Z a-z 0-9 _ . -".into(),
-            )),
+            [_] => Err(Refusal::say("setid-refused", &[])),
             _ => Err(Refusal::Usage),
         },
     ),
@@ -564,7 +582,7 @@ impl Core {
             }
             Some(s) => match parse(s, rest) {
                 Err(Refusal::Usage) => usage(s, lang),
-                Err(Refusal::Say(text)) => format!("{text}\n{}", usage(s, lang)),
+                Err(r @ Refusal::Say(..)) => format!("{}\n{}", r.text(lang), usage(s, lang)),
                 Ok(command) => {
                     // The reply goes out before the command's other effects
                     // (announcements, notices), so the sender reads "OK"
@@ -676,7 +694,7 @@ impl Core {
         match parse(s, rest) {
             Ok(c) => Ok(self.run_for_api(now, group, c, out)),
             Err(Refusal::Usage) => Err(usage(s, Lang::En)),
-            Err(Refusal::Say(t)) => Err(t),
+            Err(r @ Refusal::Say(..)) => Err(r.text(Lang::En)),
         }
     }
 
@@ -759,7 +777,7 @@ mod tests {
         let (name, rest) = split("//setid no/slashes");
         assert!(matches!(
             parse(find(&name).unwrap(), rest),
-            Err(Refusal::Say(_))
+            Err(Refusal::Say(..))
         ));
         assert_eq!(
             parse(find("history").unwrap(), "999"),

@@ -52,10 +52,10 @@ pub(super) fn parse_add(words: &[&str], _: &str) -> Parsed {
         } else if m.nick.is_none() && !w.contains('=') {
             m.nick = Some(w.to_string());
         } else {
-            return Err(Refusal::Say(format!(
-                "{} is not understood: give NICK, nick=NICK, password=PW or puppets.",
-                w.split('=').next().unwrap_or_default()
-            )));
+            return Err(Refusal::say(
+                "muc-not-understood",
+                &[("word", w.split('=').next().unwrap_or_default())],
+            ));
         }
     }
     Ok(Command::AddMuc(m))

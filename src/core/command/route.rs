@@ -35,10 +35,10 @@ pub(super) fn parse_send(words: &[&str], _: &str) -> Parsed {
         [n, p, u, f] => match RouteFormat::parse(f) {
             Some(f) => (*n, *p, *u, f),
             None => {
-                return Err(Refusal::Say(format!(
-                    "Unknown format {f}: use one of {}.",
-                    format_names()
-                )))
+                return Err(Refusal::say(
+                    "route-unknown-format",
+                    &[("format", f), ("all", &format_names())],
+                ))
             }
         },
         _ => return Err(Refusal::Usage),
@@ -58,7 +58,7 @@ pub(super) fn parse_recv(words: &[&str], _: &str) -> Parsed {
         _ => return Err(Refusal::Usage),
     };
     if let Some(l) = noloop.as_deref().filter(|l| !names::is_valid_group_name(l)) {
-        return Err(Refusal::Say(format!("{l} is not a route name.")));
+        return Err(Refusal::say("route-not-a-name", &[("name", l)]));
     }
     Ok(Command::AddRouteRecv(RecvRoute {
         name: name.to_lowercase(),

@@ -18,9 +18,7 @@ pub(super) fn parse_newgroup(words: &[&str], _: &str) -> Parsed {
         _ => return Err(Refusal::Usage),
     };
     if !names::is_valid_group_name(name) {
-        return Err(Refusal::Say(
-            "Group name refused: use lowercase [a-z0-9][a-z0-9._-], at most 64.".into(),
-        ));
+        return Err(Refusal::say("newgroup-bad-name", &[]));
     }
     Ok(Command::NewGroup {
         name: name.to_string(),
@@ -56,7 +54,7 @@ impl Core {
             ),
             Some(s) => match parse(s, rest) {
                 Err(Refusal::Usage) => usage(s, lang),
-                Err(Refusal::Say(text)) => format!("{text}\n{}", usage(s, lang)),
+                Err(r @ Refusal::Say(..)) => format!("{}\n{}", r.text(lang), usage(s, lang)),
                 Ok(Command::Help(None)) if admin => help_text(Level::Service, true, lang),
                 Ok(Command::Help(Some(c))) if admin => help_one(Level::Service, true, &c, lang),
                 Ok(Command::Help(_)) => format!(

@@ -20,7 +20,7 @@ pub(super) fn parse(words: &[&str], _: &str) -> Parsed {
         ["new", label @ ..] => {
             let label = label.join(" ");
             if label.chars().count() > 100 {
-                return Err(Refusal::Say("A label is at most 100 characters.".into()));
+                return Err(Refusal::say("token-label-long", &[]));
             }
             Ok(Command::Token(TokenCmd::New(label)))
         }
