@@ -278,3 +278,7 @@ route-unknown-format = Unknown format { $format }: use one of { $all }.
 route-not-a-name = { $name } is not a route name.
 token-label-long = A label is at most 100 characters.
 muc-not-understood = { $word } is not understood: give NICK, nick=NICK, password=PW or puppets.
+
+## The group's presence
+
+status-line = { $title } — { $online } of { $members } online

@@ -274,3 +274,7 @@ route-unknown-format = 不支持格式 { $format }：请用 { $all } 之一。
 route-not-a-name = { $name } 不是路由名称。
 token-label-long = 标签最多 100 个字符。
 muc-not-understood = 无法理解 { $word }：请给出 NICK、nick=NICK、password=PW 或 puppets。
+
+## 群的在线状态
+
+status-line = { $title } — { $online }/{ $members } 人在线

@@ -174,6 +174,12 @@ impl Resources {
 }
 
 impl Member {
+    /// The language this member reads: chosen, else their client's, else
+    /// `group` (the group's).
+    pub(crate) fn lang(&self, group: Lang) -> Lang {
+        self.rec.lang.or(self.client_lang).unwrap_or(group)
+    }
+
     pub(crate) fn new(rec: MemberRecord) -> Member {
         Member {
             rec,

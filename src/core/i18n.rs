@@ -106,6 +106,14 @@ pub fn stanza_lang(el: &minidom::Element) -> Option<Lang> {
         .and_then(Lang::parse)
 }
 
+/// See [`super::Core::group_lang`] (for code that holds the groups
+/// mutably).
+pub(crate) fn group_lang(cfg: &super::CoreConfig, group: &str) -> Lang {
+    (cfg.groups.iter())
+        .find(|g| g.name == group)
+        .map_or(cfg.lang, |g| g.lang)
+}
+
 /// Why a member reads the language they do (`//lang` says).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LangSource {
@@ -117,9 +125,7 @@ pub enum LangSource {
 impl super::Core {
     /// `[[group]] lang`, else `[service] lang` (groups made by command).
     pub(crate) fn group_lang(&self, group: &str) -> Lang {
-        (self.cfg.groups.iter())
-            .find(|g| g.name == group)
-            .map_or(self.cfg.lang, |g| g.lang)
+        group_lang(&self.cfg, group)
     }
 
     /// The language of what `jid` reads from `group`, and why: their

@@ -3,7 +3,7 @@
 
 use minidom::Element;
 
-use super::i18n::{t, Lang};
+use super::i18n::{self, t, Lang};
 use super::model::{JoinPolicy, MemberRecord, MemberState, Millis, StoreOp};
 use super::names;
 use super::stanza::{self, ErrorType, Fanout};
@@ -14,7 +14,9 @@ impl Core {
     /// to every member, so we learn who is online without waiting.
     pub(crate) fn on_connected(&mut self, now: Millis, out: &mut Vec<Output>) {
         let latest = self.last_history_id;
+        let cfg = &self.cfg;
         for g in self.groups.values_mut() {
+            let glang = i18n::group_lang(cfg, &g.name);
             // The status shows the counts from before the connection
             // dropped, the best guess until the probe answers tell the
             // truth again (a refresh then corrects it where it changed).
@@ -30,17 +32,18 @@ impl Core {
             g.status_at = now;
             g.status_mixed = false;
             g.status_touch(now);
-            // Two stanzas per member, each serialized once per group.
-            let mut presence = Fanout::new(group_presence_template(g, counts), None);
+            // Two stanzas per member, each serialized once per group (and
+            // language).
+            let mut presence = status_fanouts(g, counts);
             let mut probe = Fanout::new(stanza::presence_template(&g.jid, Some("probe")), None);
             let shown = shown_counts(counts);
             for m in g.members.values_mut().filter(|m| m.is_member()) {
-                presence.push(m.rec.jid.clone(), 0);
+                presence[m.lang(glang) as usize].push(m.rec.jid.clone(), 0);
                 probe.push(m.rec.jid.clone(), 0);
                 m.shown = shown;
             }
-            if !presence.copies.is_empty() {
-                out.push(Output::Fanout(presence));
+            if !probe.copies.is_empty() {
+                push_nonempty(presence, out);
                 out.push(Output::Fanout(probe));
             }
         }
@@ -53,6 +56,7 @@ impl Core {
     /// get the current line when their server probes the group at their
     /// next login.
     pub(crate) fn refresh_status(&mut self, now: Millis, out: &mut Vec<Output>) {
+        let cfg = &self.cfg;
         for g in self.groups.values_mut().filter(|g| g.status_dirty) {
             if now < g.status_next {
                 continue; // Still settling.
@@ -72,17 +76,16 @@ impl Core {
             g.status_at = now;
             g.status_mixed = false;
             g.status_dirty = false;
-            let mut presence = Fanout::new(group_presence_template(g, counts), None);
+            let glang = i18n::group_lang(cfg, &g.name);
+            let mut presence = status_fanouts(g, counts);
             let shown = shown_counts(counts);
             for m in g.members.values_mut() {
                 if m.is_member() && m.online() && m.shown != shown {
-                    presence.push(m.rec.jid.clone(), 0);
+                    presence[m.lang(glang) as usize].push(m.rec.jid.clone(), 0);
                     m.shown = shown;
                 }
             }
-            if !presence.copies.is_empty() {
-                out.push(Output::Fanout(presence));
-            }
+            push_nonempty(presence, out);
         }
     }
 
@@ -172,6 +175,7 @@ impl Core {
                 self.remove_member(now, &name, &ctx.from_bare, Leave::Left, out)
             }
             Some("probe") => {
+                let glang = self.group_lang(&name);
                 let Some(g) = self.groups.get_mut(&name) else {
                     return;
                 };
@@ -180,7 +184,11 @@ impl Core {
                     // it is a new session that has no presence of the
                     // group yet, while the member's other sessions have.
                     let counts = counts_for_probe(g, now);
-                    out.push(Output::Send(group_presence(g, &ctx.from, counts)));
+                    let lang = g
+                        .members
+                        .get(&ctx.from_bare)
+                        .map_or(glang, |m| m.lang(glang));
+                    out.push(Output::Send(group_presence(g, &ctx.from, counts, lang)));
                     note_shown(g, &ctx.from_bare, counts);
                     // A probe from a full JID is a login (the user's server
                     // probes its contacts for the new session). It is the
@@ -772,8 +780,28 @@ pub(crate) fn counts_for_probe(g: &Group, now: Millis) -> (usize, usize) {
 }
 
 /// "Lobby — 2 of 5 online".
-pub(crate) fn status_text(g: &Group, (online, members): (usize, usize)) -> String {
-    format!("{} — {online} of {members} online", g.title)
+pub(crate) fn status_text(g: &Group, (online, members): (usize, usize), lang: Lang) -> String {
+    t!(
+        lang,
+        "status-line",
+        title = g.title.as_str(),
+        online = online,
+        members = members
+    )
+}
+
+/// The group's presence with the status line, one fanout per language
+/// (indexed by `Lang as usize`); the recipients are added by the caller.
+fn status_fanouts(g: &Group, counts: (usize, usize)) -> [Fanout; 2] {
+    Lang::ALL.map(|l| Fanout::new(group_presence_template(g, counts, l), None))
+}
+
+fn push_nonempty(fanouts: [Fanout; 2], out: &mut Vec<Output>) {
+    for f in fanouts {
+        if !f.copies.is_empty() {
+            out.push(Output::Fanout(f));
+        }
+    }
 }
 
 /// Counts as a member records them (see [`Member::shown`]).
@@ -794,19 +822,19 @@ fn note_shown(g: &mut Group, jid: &str, counts: (usize, usize)) {
 
 /// The group's available presence to `to`, from its full JID, with the
 /// status line and the avatar's hash.
-pub(crate) fn group_presence(g: &Group, to: &str, counts: (usize, usize)) -> Element {
-    let mut p = group_presence_template(g, counts);
+pub(crate) fn group_presence(g: &Group, to: &str, counts: (usize, usize), lang: Lang) -> Element {
+    let mut p = group_presence_template(g, counts, lang);
     stanza::set_attr(&mut p, "to", to);
     p
 }
 
 /// The same without `to`, for a fanout.
-fn group_presence_template(g: &Group, counts: (usize, usize)) -> Element {
+fn group_presence_template(g: &Group, counts: (usize, usize), lang: Lang) -> Element {
     let mut p = stanza::presence_template(&g.presence_jid, None);
     p.append_child(stanza::text_child(
         "status",
         stanza::NS_COMPONENT,
-        &status_text(g, counts),
+        &status_text(g, counts, lang),
     ));
     // XEP-0153: the hash of the vCard PHOTO, so clients fetch the picture.
     p.append_child(
@@ -834,6 +862,7 @@ impl Core {
     /// as online: they are (they just asked), though their own presence
     /// has not arrived yet.
     fn welcome_presence(&mut self, name: &str, jid: &str, out: &mut Vec<Output>) {
+        let glang = self.group_lang(name);
         let Some(g) = self.groups.get_mut(name) else {
             return;
         };
@@ -850,7 +879,7 @@ impl Core {
         if m.online() && m.shown == shown_counts(counts) {
             return;
         }
-        out.push(Output::Send(group_presence(g, jid, counts)));
+        out.push(Output::Send(group_presence(g, jid, counts, m.lang(glang))));
         note_shown(g, jid, counts);
     }
 }

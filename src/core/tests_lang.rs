@@ -274,3 +274,22 @@ fn a_refusal_of_arguments_is_said_in_the_senders_language() {
         .cmd("alice", "//addroutesend far pw123456 https://x.example/ y")
         .starts_with("Unknown format y"));
 }
+
+#[test]
+fn the_status_line_is_in_each_members_language() {
+    let mut t = three();
+    t.cmd("bob", "//lang zh");
+    t.join("dora");
+    t.later(10_000).input(Input::Tick);
+    let status = |t: &T, to: &str| -> Vec<String> {
+        t.sent()
+            .into_iter()
+            .filter(|e| e.name() == "presence" && e.attr("to") == Some(to))
+            .filter_map(|e| e.get_child("status", crate::core::stanza::NS_COMPONENT))
+            .map(|s| s.text())
+            .collect()
+    };
+    assert_eq!(status(&t, B), ["Lobby — 4/4 人在线"]);
+    assert_eq!(status(&t, C), ["Lobby — 4 of 4 online"]);
+    assert_eq!(t.fanouts, 2, "one presence per language");
+}
