@@ -111,21 +111,14 @@ impl Core {
         let mut lines = vec![t!(lang, "listuser-header", n = g.members.len())];
         for m in g.members.values() {
             let admin = m.rec.admin || self.is_service_admin(&m.rec.jid);
-            let mut flags = String::new();
-            for (on, id) in [
-                (admin, "listuser-admin"),
-                (m.rec.muted, "listuser-muted"),
-                (m.online(), "listuser-online"),
-            ] {
-                if on {
-                    flags.push_str(&t!(lang, id));
-                }
-            }
+            let flag = |on: bool, id: &str| if on { t!(lang, id) } else { String::new() };
+            let flags = flag(m.rec.muted, "listuser-muted") + &flag(m.online(), "listuser-online");
             lines.push(t!(
                 lang,
                 "listuser-line",
                 jid = &*m.rec.jid,
                 state = t!(lang, &format!("state-{}", m.rec.state.as_str())),
+                admin = flag(admin, "listuser-admin"),
                 nick = m.rec.nick.as_str(),
                 fid = m.rec.fid.as_str(),
                 flags = flags
