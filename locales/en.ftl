@@ -282,3 +282,118 @@ muc-not-understood = { $word } is not understood: give NICK, nick=NICK, password
 ## The group's presence
 
 status-line = { $title } — { $online } of { $members } online
+
+## Room bridges: why a room is not joined (//mucs, notices to admins)
+
+muc-state-why = { $state }: { $why }
+muc-reason-said = { $what }: { $said }
+muc-notice-retry = Room bridge { $name }: { $why }. Trying again in { $secs } s.
+muc-notice-failed = Room bridge { $name }: { $why }. Not trying again: fix it, then //delmuc { $name } and //addmuc it again.
+muc-pm-answer = This occupant is a bridge to a group: it relays what is said in the room, but does not read private messages.
+muc-why-password = wrong or missing room password
+muc-why-members-only = the room is members-only
+muc-why-banned = banned from the room
+muc-why-no-room = no such room, and it may not be created
+muc-why-not-created = the room may not be created
+muc-why-full = the room is full or unavailable
+muc-why-unreachable = cannot reach the room's server ({ $condition })
+muc-why-refused-as = the room refused the join ({ $condition })
+muc-why-refused = the room refused the join
+muc-why-destroyed = the room was destroyed
+muc-why-kicked = kicked from the room
+muc-why-affiliation = removed from the room (affiliation changed)
+muc-why-now-members-only = removed: the room became members-only
+muc-why-shutdown = the room's service is shutting down
+muc-why-left = left the room
+muc-why-gone = not in the room any more
+muc-why-nicks-taken = every nick tried is in use in the room
+muc-why-unknown-occupant = lost: the room no longer knows the occupant
+muc-why-no-answer = the room did not answer the join
+muc-why-ping = lost: no answer to the self-ping
+room-has-resource = { $room } has a resource: give the room's bare JID (room@service)
+room-not-a-room = { $room } is not a room JID (room@service)
+room-own-group = { $room } is one of this service's own groups, not a room
+
+## Bridge keys refused (//addbridge; the config file's errors are these in English)
+
+bridge-bad-name = bridge names are 1–32 of a-z 0-9 _ - starting with a letter or digit: { $name }
+bridge-key-unknown = unknown key { $key } for { $platform }
+bridge-key-empty = key { $key } is empty
+bridge-key-missing = missing key { $key }
+bridge-key-url = { $key } must be an absolute http(s) URL with a host
+bridge-key-rate = rate must be COUNT/WINDOW such as 20/60s, 5/1s or 20/min (got "{ $got }")
+bridge-slack-webhook = missing key webhook (or bot_token and channel)
+bridge-wecom-key-length = encoding_aes_key must be 43 characters (got { $n })
+bridge-wecom-key-base64 = encoding_aes_key does not decode to 32 bytes (Base64)
+bridge-telegram-secret = secret_token must be 1-256 characters of A-Z, a-z, 0-9, _ and -
+bridge-telegram-chat = chat_id must be the numeric chat id, e.g. -1001234567890 (got "{ $got }")
+
+## Stanza errors (the text of an <error/>, shown by clients)
+
+err-unsaved = talkgroups could not save this; nothing was done. Try again later.
+err-not-a-room = This is a contact, not a chat room: send chat messages.
+err-message-type = Unknown message type.
+err-no-group = No such group.
+err-iq-type = An iq's type must be get or set.
+err-iq-payload = An iq needs exactly one payload.
+err-no-node = No such node.
+err-presence-type = Unknown presence type.
+
+## Profiles (vCard) and reminders
+
+vcard-group = Group chat (joining: { $join }): add { $gjid } as a contact to join.
+vcard-service = Roster-based group chats. Send a message here to see the groups.
+pending-reminder = { $n } waiting to join { $title }: { $jids } — //add JID or //allok
+
+## Ad-hoc commands (forms in Gajim, Conversations, Cheogram, Psi)
+
+adhoc-approve = Approve pending requests
+adhoc-approve-intro = Choose the requests to approve.
+adhoc-remove = Remove a member
+adhoc-remove-intro = Remove a member; blacklisting also keeps them from coming back.
+adhoc-mute = Mute or unmute
+adhoc-mute-intro = A muted member's messages are not relayed.
+adhoc-edit = Edit the group
+adhoc-edit-intro = The group's title and who may join.
+adhoc-announce = Send an announcement
+adhoc-announce-intro = Sent to every member from the group itself.
+adhoc-settings = My settings
+adhoc-settings-intro = Your nick in this group, a pause (seconds; 0 ends one) and the language of replies to you.
+adhoc-create = Create a group
+adhoc-create-intro = A new group; its address is NAME@this service.
+adhoc-delete = Delete a group
+adhoc-delete-intro = Members are told, and the group is gone with all its data.
+adhoc-field-pending = Pending requests
+adhoc-field-member = Member
+adhoc-field-how = How
+adhoc-how-kick = Remove
+adhoc-how-blacklist = Remove and blacklist
+adhoc-field-muted = Muted
+adhoc-field-title = Title
+adhoc-field-join = Joining
+adhoc-field-announcement = Announcement
+adhoc-field-nick = Nick
+adhoc-field-pause = Pause (seconds)
+adhoc-field-lang = Language
+adhoc-lang-auto = As my client
+adhoc-field-name = Name
+adhoc-field-group = Group
+adhoc-no-command = No such command.
+adhoc-not-here = That command is not offered here.
+adhoc-members-only = This command is for the group's members.
+adhoc-admins-only = This command is for the group's admins.
+adhoc-service-admins-only = This command is for the service's admins.
+adhoc-done = Done.
+adhoc-choose-request = Choose at least one request.
+adhoc-choose-member = Choose a member.
+adhoc-choose-group = Choose a group.
+adhoc-not-member = Not a member of this group.
+adhoc-bad-title = A title has at most 100 printable characters.
+adhoc-bad-join = Joining is open, approve or invite.
+adhoc-edited = The group is changed.
+adhoc-empty-announcement = The announcement is empty.
+adhoc-long-announcement = An announcement has at most { $max } characters.
+adhoc-announced = Sent to the members.
+adhoc-bad-pause = The pause is a number of seconds.
+adhoc-bad-lang = The language is auto, en or zh.
+adhoc-unchanged = Nothing changed.

@@ -278,3 +278,118 @@ muc-not-understood = 无法理解 { $word }：请给出 NICK、nick=NICK、passw
 ## 群的在线状态
 
 status-line = { $title } — { $online }/{ $members } 人在线
+
+## Room bridges: why a room is not joined (//mucs, notices to admins)
+
+muc-state-why = { $state }：{ $why }
+muc-reason-said = { $what }：{ $said }
+muc-notice-retry = 聊天室桥接 { $name }：{ $why }。{ $secs } 秒后重试。
+muc-notice-failed = 聊天室桥接 { $name }：{ $why }。不再重试：请先解决问题，再用 //delmuc { $name } 删掉后重新 //addmuc。
+muc-pm-answer = 这是一个连接群组的桥接账号：它只转发聊天室里的发言，不看私信。
+muc-why-password = 聊天室密码错误或没有填写
+muc-why-members-only = 这个聊天室只允许成员进入
+muc-why-banned = 已被聊天室封禁
+muc-why-no-room = 聊天室不存在，也不允许新建
+muc-why-not-created = 不允许新建这个聊天室
+muc-why-full = 聊天室已满或暂时不可用
+muc-why-unreachable = 连不上聊天室所在的服务器（{ $condition }）
+muc-why-refused-as = 聊天室拒绝加入（{ $condition }）
+muc-why-refused = 聊天室拒绝加入
+muc-why-destroyed = 聊天室已被解散
+muc-why-kicked = 被踢出了聊天室
+muc-why-affiliation = 已被移出聊天室（身份有变）
+muc-why-now-members-only = 已被移出：聊天室改成了仅限成员
+muc-why-shutdown = 聊天室服务正在关闭
+muc-why-left = 已离开聊天室
+muc-why-gone = 已经不在聊天室里了
+muc-why-nicks-taken = 试过的昵称在聊天室里都被占用了
+muc-why-unknown-occupant = 连接中断：聊天室已经不认这个成员了
+muc-why-no-answer = 聊天室没有回应加入请求
+muc-why-ping = 连接中断：自检 ping 没有回应
+room-has-resource = { $room } 带了资源名：请填聊天室的纯 JID（room@service）
+room-not-a-room = { $room } 不是聊天室的 JID（room@service）
+room-own-group = { $room } 是本服务自己的群，不是聊天室
+
+## Bridge keys refused (//addbridge; the config file's errors are these in English)
+
+bridge-bad-name = 桥接名须为 1–32 个 a-z、0-9、_、- 字符，并以字母或数字开头：{ $name }
+bridge-key-unknown = { $platform } 没有 { $key } 这个键
+bridge-key-empty = 键 { $key } 的值是空的
+bridge-key-missing = 缺少键 { $key }
+bridge-key-url = { $key } 必须是带主机名的完整 http(s) 网址
+bridge-key-rate = rate 的格式是“条数/时长”，例如 20/60s、5/1s 或 20/min（收到的是“{ $got }”）
+bridge-slack-webhook = 缺少键 webhook（或者同时给出 bot_token 和 channel）
+bridge-wecom-key-length = encoding_aes_key 应为 43 个字符（现在是 { $n } 个）
+bridge-wecom-key-base64 = encoding_aes_key 按 Base64 解码后不是 32 字节
+bridge-telegram-secret = secret_token 须为 1–256 个 A-Z、a-z、0-9、_ 或 - 字符
+bridge-telegram-chat = chat_id 须为数字形式的会话 ID，例如 -1001234567890（收到的是“{ $got }”）
+
+## Stanza errors (the text of an <error/>, shown by clients)
+
+err-unsaved = talkgroups 没能保存这条操作，所以什么也没做。请稍后再试。
+err-not-a-room = 这是一个联系人，不是聊天室：请发普通的聊天消息。
+err-message-type = 不认识的消息类型。
+err-no-group = 没有这个群。
+err-iq-type = iq 的类型必须是 get 或 set。
+err-iq-payload = 一个 iq 只能带一个子元素。
+err-no-node = 没有这个节点。
+err-presence-type = 不认识的出席类型。
+
+## Profiles (vCard) and reminders
+
+vcard-group = 群聊（加入方式：{ $join }）：把 { $gjid } 加为联系人即可加入。
+vcard-service = 基于联系人列表的群聊服务。给这里发条消息就能看到有哪些群。
+pending-reminder = 有 { $n } 人申请加入 { $title }：{ $jids } —— 用 //add JID 或 //allok 批准
+
+## Ad-hoc commands (forms in Gajim, Conversations, Cheogram, Psi)
+
+adhoc-approve = 审核入群申请
+adhoc-approve-intro = 选出要批准的申请。
+adhoc-remove = 移出成员
+adhoc-remove-intro = 把成员移出本群；加入黑名单的话，对方也不能再加入。
+adhoc-mute = 禁言或解除禁言
+adhoc-mute-intro = 被禁言成员的消息不会转发给其他人。
+adhoc-edit = 修改群信息
+adhoc-edit-intro = 群名称和加入方式。
+adhoc-announce = 发布公告
+adhoc-announce-intro = 以群的名义发给每一位成员。
+adhoc-settings = 我的设置
+adhoc-settings-intro = 你在本群的昵称、暂停接收的秒数（填 0 结束暂停），以及回复你时用的语言。
+adhoc-create = 新建群
+adhoc-create-intro = 新群的地址是“名字@本服务”。
+adhoc-delete = 删除群
+adhoc-delete-intro = 会通知所有成员，群和它的全部数据都会被删除。
+adhoc-field-pending = 待审核的申请
+adhoc-field-member = 成员
+adhoc-field-how = 方式
+adhoc-how-kick = 移出
+adhoc-how-blacklist = 移出并拉黑
+adhoc-field-muted = 禁言
+adhoc-field-title = 名称
+adhoc-field-join = 加入方式
+adhoc-field-announcement = 公告内容
+adhoc-field-nick = 昵称
+adhoc-field-pause = 暂停（秒）
+adhoc-field-lang = 语言
+adhoc-lang-auto = 跟随客户端
+adhoc-field-name = 名字
+adhoc-field-group = 群
+adhoc-no-command = 没有这个命令。
+adhoc-not-here = 这里不提供这个命令。
+adhoc-members-only = 这个命令只有本群成员能用。
+adhoc-admins-only = 这个命令只有本群管理员能用。
+adhoc-service-admins-only = 这个命令只有服务管理员能用。
+adhoc-done = 完成。
+adhoc-choose-request = 请至少选择一个申请。
+adhoc-choose-member = 请选择一位成员。
+adhoc-choose-group = 请选择一个群。
+adhoc-not-member = 对方不是本群成员。
+adhoc-bad-title = 群名称最多 100 个可显示字符。
+adhoc-bad-join = 加入方式只能是 open、approve 或 invite。
+adhoc-edited = 群信息已修改。
+adhoc-empty-announcement = 公告内容是空的。
+adhoc-long-announcement = 公告最多 { $max } 个字符。
+adhoc-announced = 已发给全体成员。
+adhoc-bad-pause = 暂停时间请填秒数。
+adhoc-bad-lang = 语言只能是 auto、en 或 zh。
+adhoc-unchanged = 没有任何改动。

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::config::{Config, HttpConfig};
 use crate::core::model::{Millis, StoreOp};
 use crate::core::route::{Delivery, HttpSend, PostReply};
-use crate::core::stanza::{self, Attr, ErrorType};
+use crate::core::stanza::{self, Attr};
 use crate::core::{Core, CoreConfig, Input, Notice, Output, RING};
 use crate::http::{self, HttpState, Metrics, PostRequest};
 use crate::sender::Sender;
@@ -288,7 +288,8 @@ async fn main_loop(
         next_token: 0,
         events: events_tx,
     };
-    link.commit_and_send(&mut out, Durability::PowerLoss).await;
+    link.commit_and_send(&core, &mut out, Durability::PowerLoss)
+        .await;
     link.publish(&core, true);
 
     tokio::pin!(shutdown);
@@ -348,7 +349,7 @@ async fn main_loop(
         } else {
             Durability::Crash
         };
-        if !link.commit_and_send(&mut out, durability).await {
+        if !link.commit_and_send(&core, &mut out, durability).await {
             link.recover(&mut core, &core_cfg, &mut out).await;
         }
         link.store.between_batches();
@@ -360,7 +361,8 @@ async fn main_loop(
 
     tracing::info!("shutting down");
     core.handle(now_ms(), Input::Shutdown, &mut out);
-    link.commit_and_send(&mut out, Durability::PowerLoss).await;
+    link.commit_and_send(&core, &mut out, Durability::PowerLoss)
+        .await;
     if link.connected {
         let (tx, rx) = oneshot::channel();
         if link.ob_tx.send(Outbound::Flush(tx)).await.is_ok() {
@@ -470,7 +472,12 @@ impl Link {
     /// Commits the store writes in `out`, then sends its stanzas. If the
     /// commit fails, the stanzas are dropped (nothing is announced that was
     /// not stored) and it returns false.
-    async fn commit_and_send(&mut self, out: &mut Vec<Output>, durability: Durability) -> bool {
+    async fn commit_and_send(
+        &mut self,
+        core: &Core,
+        out: &mut Vec<Output>,
+        durability: Durability,
+    ) -> bool {
         let batch = std::mem::take(&mut self.batch);
         if out.is_empty() {
             return true;
@@ -510,14 +517,7 @@ impl Link {
             if let Err(e) = self.store.apply(&ops, durability) {
                 tracing::error!(error = %e, dropped = stanzas.len(), "could not store changes; their replies are not sent");
                 // Tell each sender their stanza was not acted on.
-                let errors = batch.iter().map(|h| {
-                    stanza::error_reply(
-                        h,
-                        ErrorType::Wait,
-                        "internal-server-error",
-                        Some("talkgroups could not save this; nothing was done. Try again later."),
-                    )
-                });
+                let errors = batch.iter().map(|h| core.unsaved_error(h));
                 self.send(errors.map(OutStanza::One).collect()).await;
                 self.fail_replies(
                     503,
@@ -642,7 +642,7 @@ impl Link {
                 // Core::new's own writes (the configured groups and admins)
                 // were committed at start; if they fail now, the next
                 // recovery tries again.
-                if !self.commit_and_send(out, Durability::PowerLoss).await {
+                if !self.commit_and_send(core, out, Durability::PowerLoss).await {
                     out.clear();
                 }
             }

@@ -6,10 +6,10 @@
 //! and answers with a note once the change is committed. The form carries
 //! everything: no session state is kept between the steps.
 
-use super::i18n::Lang;
 use minidom::Element;
 
 use super::command::Command;
+use super::i18n::{t, Lang};
 use super::model::{JoinPolicy, Millis};
 use super::stanza::{self, Attr, ErrorType};
 use super::{Core, Ctx, Output};
@@ -25,17 +25,23 @@ enum Who {
     ServiceAdmin,
 }
 
-/// (node, name, who, on a group (true) or the bare domain (false)).
-const COMMANDS: &[(&str, &str, Who, bool)] = &[
-    ("approve", "Approve pending requests", Who::Admin, true),
-    ("remove", "Remove a member", Who::Admin, true),
-    ("mute", "Mute or unmute", Who::Admin, true),
-    ("edit", "Edit the group", Who::Admin, true),
-    ("announce", "Send an announcement", Who::Admin, true),
-    ("settings", "My settings", Who::Member, true),
-    ("create", "Create a group", Who::ServiceAdmin, false),
-    ("delete", "Delete a group", Who::ServiceAdmin, false),
+/// (node, who, on a group (true) or the bare domain (false)). A
+/// command's name is message `adhoc-NODE`; its form's instructions are
+/// `adhoc-NODE-intro`.
+const COMMANDS: &[(&str, Who, bool)] = &[
+    ("approve", Who::Admin, true),
+    ("remove", Who::Admin, true),
+    ("mute", Who::Admin, true),
+    ("edit", Who::Admin, true),
+    ("announce", Who::Admin, true),
+    ("settings", Who::Member, true),
+    ("create", Who::ServiceAdmin, false),
+    ("delete", Who::ServiceAdmin, false),
 ];
+
+fn name(node: &str, lang: Lang) -> String {
+    t!(lang, &format!("adhoc-{node}"))
+}
 
 fn field(var: &str, kind: &str, label: &str, values: &[&str]) -> Element {
     let mut f = Element::builder("field", NS_DATA)
@@ -60,11 +66,13 @@ fn with_options(mut f: Element, options: &[(String, String)]) -> Element {
     f
 }
 
-fn form(title: &str, instructions: &str, fields: Vec<Element>) -> Element {
+/// Form `node` in `lang`: its name as the title, its instructions.
+fn form(node: &str, lang: Lang, fields: Vec<Element>) -> Element {
+    let intro = t!(lang, &format!("adhoc-{node}-intro"));
     let mut x = Element::builder("x", NS_DATA)
         .a("type", "form")
-        .append(stanza::text_child("title", NS_DATA, title))
-        .append(stanza::text_child("instructions", NS_DATA, instructions));
+        .append(stanza::text_child("title", NS_DATA, &name(node, lang)))
+        .append(stanza::text_child("instructions", NS_DATA, &intro));
     for f in fields {
         x = x.append(f);
     }
@@ -122,6 +130,7 @@ impl Core {
         out: &mut Vec<Output>,
     ) -> Option<()> {
         let get = el.attr("type") == Some("get");
+        let lang = self.answer_lang(group, &ctx.from_bare, el);
         let own = match group {
             Some(g) => self.groups.get(g)?.jid.clone(),
             None => self.cfg.domain.clone(),
@@ -132,13 +141,13 @@ impl Core {
             {
                 let mut q =
                     Element::builder("query", stanza::NS_DISCO_ITEMS).a("node", NS_COMMANDS);
-                for (node, name, who, on_group) in COMMANDS {
+                for (node, who, on_group) in COMMANDS {
                     if *on_group == group.is_some() && self.may(*who, group, &ctx.from_bare) {
                         q = q.append(
                             Element::builder("item", stanza::NS_DISCO_ITEMS)
                                 .a("jid", own.as_str())
                                 .a("node", *node)
-                                .a("name", *name)
+                                .a("name", name(node, lang))
                                 .build(),
                         );
                     }
@@ -152,14 +161,14 @@ impl Core {
                     .is_some_and(|n| COMMANDS.iter().any(|c| c.0 == n)) =>
             {
                 let node = payload.attr("node").unwrap_or_default();
-                let name = COMMANDS.iter().find(|c| c.0 == node).map_or("", |c| c.1);
+                let name = name(node, lang);
                 let q = Element::builder("query", stanza::NS_DISCO_INFO)
                     .a("node", node)
                     .append(
                         Element::builder("identity", stanza::NS_DISCO_INFO)
                             .a("category", "automation")
                             .a("type", "command-node")
-                            .a("name", name)
+                            .a("name", name.as_str())
                             .build(),
                     )
                     .append(
@@ -177,7 +186,7 @@ impl Core {
                 Some(())
             }
             (false, "command", NS_COMMANDS) => {
-                self.on_command_iq(now, ctx, group, el, payload, out);
+                self.on_command_iq(now, (ctx, lang), group, el, payload, out);
                 Some(())
             }
             _ => None,
@@ -187,38 +196,45 @@ impl Core {
     fn on_command_iq(
         &mut self,
         now: Millis,
-        ctx: &Ctx,
+        (ctx, lang): (&Ctx, Lang),
         group: Option<&str>,
         el: &Element,
         cmd: &Element,
         out: &mut Vec<Output>,
     ) {
         let node = cmd.attr("node").unwrap_or_default();
-        let Some(&(node, name, who, on_group)) = COMMANDS.iter().find(|c| c.0 == node) else {
-            out.push(Output::Send(stanza::error_reply(
+        let refuse = |etype, condition, id: &str| {
+            let text = t!(lang, id);
+            Output::Send(stanza::error_reply(
                 el,
+                etype,
+                condition,
+                Some((lang, &text)),
+            ))
+        };
+        let Some(&(node, who, on_group)) = COMMANDS.iter().find(|c| c.0 == node) else {
+            out.push(refuse(
                 ErrorType::Cancel,
                 "item-not-found",
-                Some("no such command"),
-            )));
+                "adhoc-no-command",
+            ));
             return;
         };
         if on_group != group.is_some() {
-            out.push(Output::Send(stanza::error_reply(
-                el,
+            out.push(refuse(
                 ErrorType::Cancel,
                 "item-not-found",
-                Some("no such command here"),
-            )));
+                "adhoc-not-here",
+            ));
             return;
         }
         if !self.may(who, group, &ctx.from_bare) {
-            out.push(Output::Send(stanza::error_reply(
-                el,
-                ErrorType::Auth,
-                "forbidden",
-                Some("this command is for the group's admins"),
-            )));
+            let id = match who {
+                Who::Member => "adhoc-members-only",
+                Who::Admin => "adhoc-admins-only",
+                Who::ServiceAdmin => "adhoc-service-admins-only",
+            };
+            out.push(refuse(ErrorType::Auth, "forbidden", id));
             return;
         }
         let session = cmd
@@ -248,7 +264,7 @@ impl Core {
             .find(|c| c.is("x", NS_DATA) && c.attr("type") == Some("submit"));
         let Some(x) = submitted else {
             // The first step: the form.
-            let f = self.adhoc_form(node, name, group, &ctx.from_bare);
+            let f = self.adhoc_form(node, lang, group, &ctx.from_bare);
             let c = answer("executing", Some(f)).append(
                 Element::builder("actions", NS_COMMANDS)
                     .a("execute", "complete")
@@ -258,7 +274,7 @@ impl Core {
             out.push(Output::Send(stanza::iq_result(el, Some(c.build()))));
             return;
         };
-        match self.adhoc_complete(now, ctx, node, group, x, out) {
+        match self.adhoc_complete(now, (ctx, lang), node, group, x, out) {
             Ok(note) => {
                 let c = answer("completed", None)
                     .append(
@@ -274,13 +290,14 @@ impl Core {
                 el,
                 ErrorType::Modify,
                 "bad-request",
-                Some(&why),
+                Some((lang, &why)),
             ))),
         }
     }
 
-    fn adhoc_form(&self, node: &str, name: &str, group: Option<&str>, jid: &str) -> Element {
+    fn adhoc_form(&self, node: &str, lang: Lang, group: Option<&str>, jid: &str) -> Element {
         let g = group.and_then(|g| self.groups.get(g));
+        let l = |id: &str| t!(lang, id);
         let members = |admins_too: bool| -> Vec<(String, String)> {
             g.map(|g| {
                 g.members
@@ -298,9 +315,9 @@ impl Core {
         };
         let joins: Vec<(String, String)> = ["open", "approve", "invite"]
             .iter()
-            .map(|j| (j.to_string(), j.to_string()))
+            .map(|j| (l(&format!("join-{j}")), j.to_string()))
             .collect();
-        match node {
+        let fields = match node {
             "approve" => {
                 let pending: Vec<(String, String)> = g
                     .map(|g| {
@@ -309,174 +326,184 @@ impl Core {
                             .collect()
                     })
                     .unwrap_or_default();
-                form(
-                    name,
-                    "Choose the requests to approve.",
-                    vec![with_options(
-                        field("jids", "list-multi", "Pending requests", &[]),
-                        &pending,
-                    )],
-                )
+                vec![with_options(
+                    field("jids", "list-multi", &l("adhoc-field-pending"), &[]),
+                    &pending,
+                )]
             }
-            "remove" => form(
-                name,
-                "Remove a member; blacklisting also keeps them from coming back.",
-                vec![
-                    with_options(field("jid", "list-single", "Member", &[]), &members(false)),
-                    with_options(
-                        field("how", "list-single", "How", &["kick"]),
-                        &[
-                            ("Remove".into(), "kick".into()),
-                            ("Remove and blacklist".into(), "blacklist".into()),
-                        ],
-                    ),
-                ],
-            ),
-            "mute" => form(
-                name,
-                "A muted member's messages are not relayed.",
-                vec![
-                    with_options(field("jid", "list-single", "Member", &[]), &members(true)),
-                    field("muted", "boolean", "Muted", &["1"]),
-                ],
-            ),
-            "edit" => form(
-                name,
-                "The group's title and who may join.",
-                vec![
+            "remove" => vec![
+                with_options(
+                    field("jid", "list-single", &l("adhoc-field-member"), &[]),
+                    &members(false),
+                ),
+                with_options(
+                    field("how", "list-single", &l("adhoc-field-how"), &["kick"]),
+                    &[
+                        (l("adhoc-how-kick"), "kick".into()),
+                        (l("adhoc-how-blacklist"), "blacklist".into()),
+                    ],
+                ),
+            ],
+            "mute" => vec![
+                with_options(
+                    field("jid", "list-single", &l("adhoc-field-member"), &[]),
+                    &members(true),
+                ),
+                field("muted", "boolean", &l("adhoc-field-muted"), &["1"]),
+            ],
+            "edit" => vec![
+                field(
+                    "title",
+                    "text-single",
+                    &l("adhoc-field-title"),
+                    &[g.map_or("", |g| g.title.as_str())],
+                ),
+                with_options(
                     field(
-                        "title",
-                        "text-single",
-                        "Title",
-                        &[g.map_or("", |g| g.title.as_str())],
+                        "join",
+                        "list-single",
+                        &l("adhoc-field-join"),
+                        &[g.map_or("open", |g| g.join.as_str())],
                     ),
-                    with_options(
-                        field(
-                            "join",
-                            "list-single",
-                            "Joining",
-                            &[g.map_or("open", |g| g.join.as_str())],
-                        ),
-                        &joins,
-                    ),
-                ],
-            ),
-            "announce" => form(
-                name,
-                "Sent to every member from the group itself.",
-                vec![field("body", "text-multi", "Announcement", &[])],
-            ),
+                    &joins,
+                ),
+            ],
+            "announce" => vec![field(
+                "body",
+                "text-multi",
+                &l("adhoc-field-announcement"),
+                &[],
+            )],
             "settings" => {
                 let m = g.and_then(|g| g.members.get(jid));
-                form(
-                    name,
-                    "Your nick in this group, and a pause (seconds; 0 ends one).",
-                    vec![
-                        field(
-                            "nick",
-                            "text-single",
-                            "Nick",
-                            &[m.map_or("", |m| m.rec.nick.as_str())],
-                        ),
-                        field("pause", "text-single", "Pause (seconds)", &[]),
-                    ],
-                )
-            }
-            "create" => form(
-                name,
-                "A new group; its address is NAME@this service.",
+                let chosen = m.and_then(|m| m.rec.lang).map_or("auto", Lang::code);
                 vec![
-                    field("name", "text-single", "Name", &[]),
-                    field("title", "text-single", "Title", &[]),
-                    with_options(
-                        field("join", "list-single", "Joining", &["approve"]),
-                        &joins,
+                    field(
+                        "nick",
+                        "text-single",
+                        &l("adhoc-field-nick"),
+                        &[m.map_or("", |m| m.rec.nick.as_str())],
                     ),
-                ],
-            ),
+                    field("pause", "text-single", &l("adhoc-field-pause"), &[]),
+                    with_options(
+                        field("lang", "list-single", &l("adhoc-field-lang"), &[chosen]),
+                        &[
+                            (l("adhoc-lang-auto"), "auto".into()),
+                            ("English".into(), "en".into()),
+                            ("中文".into(), "zh".into()),
+                        ],
+                    ),
+                ]
+            }
+            "create" => vec![
+                field("name", "text-single", &l("adhoc-field-name"), &[]),
+                field("title", "text-single", &l("adhoc-field-title"), &[]),
+                with_options(
+                    field("join", "list-single", &l("adhoc-field-join"), &["approve"]),
+                    &joins,
+                ),
+            ],
             "delete" => {
                 let all: Vec<(String, String)> = self
                     .groups
                     .values()
                     .map(|g| (format!("{} ({})", g.title, g.jid), g.name.to_string()))
                     .collect();
-                form(
-                    name,
-                    "Members are told, and the group is gone with all its data.",
-                    vec![with_options(
-                        field("group", "list-single", "Group", &[]),
-                        &all,
-                    )],
-                )
+                vec![with_options(
+                    field("group", "list-single", &l("adhoc-field-group"), &[]),
+                    &all,
+                )]
             }
-            _ => form(name, "", vec![]),
-        }
+            _ => vec![],
+        };
+        form(node, lang, fields)
     }
 
-    /// Carries out a submitted form; the note for the client.
+    /// Carries out a submitted form; the note for the client, or why it
+    /// was refused, in `lang`.
     fn adhoc_complete(
         &mut self,
         now: Millis,
-        ctx: &Ctx,
+        (ctx, lang): (&Ctx, Lang),
         node: &str,
         group: Option<&str>,
         x: &Element,
         out: &mut Vec<Output>,
     ) -> Result<String, String> {
         let g = group.unwrap_or_default();
-        let said = |r: Option<String>| r.unwrap_or_else(|| "Done.".into());
+        let l = |id: &str| t!(lang, id);
+        let said = |r: Option<String>| r.unwrap_or_else(|| l("adhoc-done"));
+        let member = |x: &Element| value(x, "jid").ok_or_else(|| l("adhoc-choose-member"));
         match node {
             "approve" => {
                 let jids = values(x, "jids");
                 if jids.is_empty() {
-                    return Err("choose at least one request".into());
+                    return Err(l("adhoc-choose-request"));
                 }
                 let mut notes = Vec::new();
                 for j in jids {
-                    notes.push(said(self.run_for_api(
-                        now,
-                        g,
-                        Command::Add(j.trim().to_lowercase()),
-                        out,
-                    )));
+                    let cmd = Command::Add(j.trim().to_lowercase());
+                    notes.push(said(self.run_as_admin(now, g, lang, cmd, out)));
                 }
                 Ok(notes.join("\n"))
             }
             "remove" => {
-                let jid = value(x, "jid").ok_or("choose a member")?;
+                let jid = member(x)?;
                 let cmd = match value(x, "how").as_deref() {
                     Some("blacklist") => Command::Blacklist(jid),
                     _ => Command::Kick(jid),
                 };
-                Ok(said(self.run_for_api(now, g, cmd, out)))
+                Ok(said(self.run_as_admin(now, g, lang, cmd, out)))
             }
             "mute" => {
-                let jid = value(x, "jid").ok_or("choose a member")?;
+                let jid = member(x)?;
                 let fid = self
                     .groups
                     .get(g)
                     .and_then(|gr| gr.members.get(&jid))
                     .map(|m| m.rec.fid.clone())
-                    .ok_or("not a member")?;
+                    .ok_or_else(|| l("adhoc-not-member"))?;
                 let on = matches!(value(x, "muted").as_deref(), Some("1" | "true"));
                 let cmd = if on {
                     Command::Mute(fid)
                 } else {
                     Command::Unmute(fid)
                 };
-                Ok(said(self.run_for_api(now, g, cmd, out)))
+                Ok(said(self.run_as_admin(now, g, lang, cmd, out)))
             }
             "edit" => {
-                let body =
-                    serde_json::json!({ "title": value(x, "title"), "join": value(x, "join") });
+                // Checked here so that a refusal is in the reader's words.
+                let title = value(x, "title").filter(|t| !t.is_empty());
+                if title
+                    .as_ref()
+                    .is_some_and(|t| t.chars().count() > 100 || t.chars().any(char::is_control))
+                {
+                    return Err(l("adhoc-bad-title"));
+                }
+                let join = value(x, "join").filter(|j| !j.is_empty());
+                if join
+                    .as_ref()
+                    .is_some_and(|j| JoinPolicy::parse(j).is_none())
+                {
+                    return Err(l("adhoc-bad-join"));
+                }
+                let body = serde_json::json!({ "title": title, "join": join });
                 self.api_patch_group_bytes(now, g, &body.to_string(), out)
-                    .map(|_| "The group is changed.".into())
+                    .map(|_| l("adhoc-edited"))
+                    .map_err(|_| l("err-no-group"))
             }
             "announce" => {
                 let body = values(x, "body").join("\n");
+                if body.trim().is_empty() {
+                    return Err(l("adhoc-empty-announcement"));
+                }
+                if body.chars().count() > self.cfg.max_body {
+                    return Err(t!(lang, "adhoc-long-announcement", max = self.cfg.max_body));
+                }
                 let json = serde_json::json!({ "body": body }).to_string();
                 self.api_say_bytes(now, g, &json, out)
-                    .map(|_| "Sent to the members.".into())
+                    .map(|_| l("adhoc-announced"))
+                    .map_err(|_| l("err-no-group"))
             }
             "settings" => {
                 let mut notes = Vec::new();
@@ -485,32 +512,48 @@ impl Core {
                     from_bare: ctx.from_bare.clone(),
                     from_res: ctx.from_res.clone(),
                 };
+                let current = self
+                    .groups
+                    .get(g)
+                    .and_then(|gr| gr.members.get(&ctx.from_bare))
+                    .map(|m| (m.rec.nick.clone(), m.rec.lang));
+                let pause = match value(x, "pause").filter(|p| !p.is_empty()) {
+                    None => None,
+                    Some(p) => Some(p.parse::<i64>().map_err(|_| l("adhoc-bad-pause"))?),
+                };
+                let lang_cmd = match value(x, "lang").as_deref() {
+                    None | Some("") => None,
+                    Some(v) => match (v, current.as_ref().and_then(|c| c.1)) {
+                        ("auto", None) => None,
+                        ("auto", Some(_)) => Some(super::command::LangCmd::Auto),
+                        (v, now_lang) => match Lang::parse(v) {
+                            Some(new) if Some(new) == now_lang => None,
+                            Some(new) => Some(super::command::LangCmd::Set(new)),
+                            None => return Err(l("adhoc-bad-lang")),
+                        },
+                    },
+                };
                 if let Some(n) = value(x, "nick").filter(|n| !n.is_empty()) {
-                    let current = self
-                        .groups
-                        .get(g)
-                        .and_then(|gr| gr.members.get(&ctx.from_bare))
-                        .map(|m| m.rec.nick.clone());
-                    if current.as_deref() != Some(n.as_str()) {
+                    if current.as_ref().map(|c| c.0.as_str()) != Some(n.as_str()) {
                         notes.push(said(self.run_as(now, &me, g, Command::Nick(n), out)));
                     }
                 }
-                if let Some(p) = value(x, "pause").filter(|p| !p.is_empty()) {
-                    let secs: i64 = p
-                        .parse()
-                        .map_err(|_| "the pause is a number of seconds".to_string())?;
+                if let Some(secs) = pause {
                     let arg = if secs <= 0 { None } else { Some(secs) };
                     notes.push(said(self.run_as(now, &me, g, Command::Stop(arg), out)));
                 }
+                if let Some(c) = lang_cmd {
+                    notes.push(said(self.run_as(now, &me, g, Command::Lang(c), out)));
+                }
                 if notes.is_empty() {
-                    notes.push("Nothing changed.".into());
+                    notes.push(l("adhoc-unchanged"));
                 }
                 Ok(notes.join("\n"))
             }
             "create" => {
                 let name = value(x, "name").unwrap_or_default().to_lowercase();
                 if !super::names::is_valid_group_name(&name) {
-                    return Err("the name must be [a-z0-9][a-z0-9._-]{0,63}".into());
+                    return Err(l("newgroup-bad-name"));
                 }
                 let title = value(x, "title")
                     .filter(|t| !t.is_empty())
@@ -519,15 +562,14 @@ impl Core {
                     .and_then(|j| JoinPolicy::parse(&j))
                     .unwrap_or(JoinPolicy::Approve);
                 self.acknowledged = true;
-                // Ad-hoc forms are not translated yet: English, as the form.
-                Ok(self.create_group(now, &name, &title, join, Lang::En, out))
+                Ok(self.create_group(now, &name, &title, join, lang, out))
             }
             "delete" => {
-                let name = value(x, "group").ok_or("choose a group")?;
+                let name = value(x, "group").ok_or_else(|| l("adhoc-choose-group"))?;
                 self.acknowledged = true;
-                Ok(self.delete_group(&name, Lang::En, out))
+                Ok(self.delete_group(&name, lang, out))
             }
-            _ => Err("no such command".into()),
+            _ => Err(l("adhoc-no-command")),
         }
     }
 }

@@ -9,6 +9,7 @@
 use serde_json::{json, Value};
 
 use super::command::Command;
+use super::i18n::Lang;
 use super::model::{HistoryRecord, MemberState, Millis};
 use super::route::PostReply;
 use super::stanza::{self, Fanout};
@@ -445,7 +446,7 @@ impl Core {
                                 "name": r.rec.name, "room": m.room, "nick": m.nick,
                                 "puppets": m.puppets, "from_config": m.from_config,
                                 "state": o.map(|o| o.state()),
-                                "reason": o.and_then(|o| o.reason.clone()),
+                                "reason": o.and_then(|o| o.reason.as_ref()).map(|r| r.text(Lang::En)),
                                 "sent": o.map(|o| o.sent), "received": o.map(|o| o.received),
                             }))
                         }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use minidom::Element;
 
+use super::i18n::Msg;
 use super::model::{BridgeSpec, Millis, RouteKind, RouteMessage, RouteRecord, StoreOp};
 use super::platform::{self, Call, Inbound, Method, Platform};
 use super::relay::{copy_id, copy_n, receives};
@@ -400,11 +401,9 @@ impl Core {
 
 /// Why a bridge definition is refused (config, command or API): one line
 /// naming the key.
-pub fn check_bridge(name: &str, platform: Platform, keys: &platform::Keys) -> Result<(), String> {
+pub fn check_bridge(name: &str, platform: Platform, keys: &platform::Keys) -> Result<(), Msg> {
     if !super::names::is_valid_bridge_name(name) {
-        return Err(format!(
-            "bridge names are 1–32 of a-z 0-9 _ - starting with a letter or digit: {name}"
-        ));
+        return Err(Msg::new("bridge-bad-name", &[("name", name)]));
     }
     platform::validate(platform, keys)
 }

@@ -86,6 +86,39 @@ pub fn tr(lang: Lang, id: &str, args: Option<&FluentArgs>) -> String {
     id.to_string()
 }
 
+/// A sentence made before its reader's language is known (a refused
+/// argument, why a room was not joined): message `id` and its arguments,
+/// put into words by [`Msg::text`] for each reader. `Display` is the
+/// English, for the log and the operator's config errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Msg {
+    pub id: &'static str,
+    pub args: Vec<(&'static str, String)>,
+}
+
+impl Msg {
+    pub fn new(id: &'static str, args: &[(&'static str, &str)]) -> Msg {
+        Msg {
+            id,
+            args: args.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+        }
+    }
+
+    pub fn text(&self, lang: Lang) -> String {
+        let mut a = FluentArgs::new();
+        for (k, v) in &self.args {
+            a.set(*k, v.as_str());
+        }
+        tr(lang, self.id, Some(&a))
+    }
+}
+
+impl std::fmt::Display for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text(Lang::En))
+    }
+}
+
 /// `t!(lang, "id")` or `t!(lang, "id", name = value, …)`: message `id`
 /// with those arguments (strings or numbers).
 macro_rules! t {
@@ -139,6 +172,25 @@ impl super::Core {
             return (l, LangSource::Client);
         }
         (self.group_lang(group), LangSource::Group)
+    }
+
+    /// The language to answer stanza `el` from `jid` in (an error, a
+    /// form): their `//lang`, else the stanza's `xml:lang`, else their
+    /// client's last, else the group's; outside a group, the stanza's or
+    /// `[service] lang`.
+    pub(crate) fn answer_lang(
+        &self,
+        group: Option<&str>,
+        jid: &str,
+        el: &minidom::Element,
+    ) -> Lang {
+        let Some(g) = group else {
+            return stanza_lang(el).unwrap_or(self.cfg.lang);
+        };
+        match self.lang_and_source(g, jid) {
+            (l, LangSource::Chosen) => l,
+            (l, _) => stanza_lang(el).unwrap_or(l),
+        }
     }
 
     pub(crate) fn lang_of(&self, group: &str, jid: &str) -> Lang {

@@ -3,6 +3,7 @@
 
 use minidom::Element;
 
+use super::i18n::t;
 use super::model::{JoinPolicy, Millis};
 use super::presence::PING_PREFIX;
 use super::stanza::{self, Attr, ErrorType};
@@ -55,11 +56,13 @@ impl Core {
             Some("get") | Some("set") => {}
             _ => {
                 if el.attr("id").is_some() {
-                    out.push(Output::Send(stanza::error_reply(
+                    out.push(Output::Send(self.refusal(
                         el,
+                        None,
+                        &ctx.from_bare,
                         ErrorType::Modify,
                         "bad-request",
-                        Some("iq type must be get or set"),
+                        "err-iq-type",
                     )));
                 }
                 return;
@@ -67,11 +70,13 @@ impl Core {
         }
         let group = match &target {
             Target::Unknown => {
-                out.push(Output::Send(stanza::error_reply(
+                out.push(Output::Send(self.refusal(
                     el,
+                    None,
+                    &ctx.from_bare,
                     ErrorType::Cancel,
                     "item-not-found",
-                    Some("no such group"),
+                    "err-no-group",
                 )));
                 return;
             }
@@ -81,11 +86,14 @@ impl Core {
         // RFC 6120: an iq get/set has exactly one payload child.
         let mut children = el.children();
         let (Some(payload), None) = (children.next(), children.next()) else {
-            out.push(Output::Send(stanza::error_reply(
+            let name = group.map(|g| g.name.to_string());
+            out.push(Output::Send(self.refusal(
                 el,
+                name.as_deref(),
+                &ctx.from_bare,
                 ErrorType::Modify,
                 "bad-request",
-                Some("an iq needs exactly one payload"),
+                "err-iq-payload",
             )));
             return;
         };
@@ -104,11 +112,13 @@ impl Core {
             (true, "query", stanza::NS_DISCO_INFO) => {
                 if payload.attr("node").is_some() {
                     // XEP-0030: we publish no nodes.
-                    Some(stanza::error_reply(
+                    Some(self.refusal(
                         el,
+                        group_name.as_deref(),
+                        &ctx.from_bare,
                         ErrorType::Cancel,
                         "item-not-found",
-                        Some("no such node"),
+                        "err-no-node",
                     ))
                 } else {
                     let mut q = Element::builder("query", stanza::NS_DISCO_INFO);
@@ -169,20 +179,18 @@ impl Core {
             }
             (true, "ping", stanza::NS_PING) => Some(stanza::iq_result(el, None)),
             (true, "vCard", stanza::NS_VCARD) => {
+                let lang = self.answer_lang(group_name.as_deref(), &ctx.from_bare, el);
                 let (fnm, desc) = match group {
                     Some(g) => (
                         g.title.clone(),
-                        format!(
-                            "{} group chat: add {} as a contact to join.",
-                            g.join.as_str(),
-                            g.jid
+                        t!(
+                            lang,
+                            "vcard-group",
+                            join = t!(lang, &format!("join-{}", g.join.as_str())),
+                            gjid = g.jid.as_str()
                         ),
                     ),
-                    None => (
-                        self.cfg.service_name.clone(),
-                        "Roster-based group chats. Send a message here to see the groups."
-                            .to_string(),
-                    ),
+                    None => (self.cfg.service_name.clone(), t!(lang, "vcard-service")),
                 };
                 let mut v = Element::builder("vCard", stanza::NS_VCARD)
                     .append(stanza::text_child("FN", stanza::NS_VCARD, &fnm))

@@ -47,6 +47,7 @@ use std::sync::Arc;
 use minidom::Element;
 
 pub(crate) use group::{Flood, Group, Member};
+use i18n::t;
 use model::{HistoryRecord, Millis, Snapshot, StoreOp};
 use route::{Delivery, HttpSend, PostReply, Route, RoutePost, RouteStats};
 pub use settings::{BridgeSettings, CoreConfig, GroupSettings, MucSettings, OfflineMode};
@@ -580,32 +581,67 @@ impl Core {
         out.push(Output::Send(stanza::chat(from, to, &id, text)));
     }
 
+    /// What the JID `to` names here: the service, a group, or a group
+    /// that does not exist; `None` when it is not on our domain.
+    fn target(&self, to: &str) -> Option<Target> {
+        let (to_bare, _) = names::split_jid(to);
+        if to_bare == self.cfg.domain {
+            return Some(Target::Service);
+        }
+        let local = to_bare.strip_suffix(&self.cfg.domain)?.strip_suffix('@')?;
+        Some(match self.groups.contains_key(local) {
+            true => Target::Group(local.to_string()),
+            false => Target::Unknown,
+        })
+    }
+
+    /// The error a sender gets when what their stanza changed could not be
+    /// stored (`header`: its attributes, see the app's batch), in their
+    /// language.
+    pub fn unsaved_error(&self, header: &Element) -> Element {
+        let from = names::split_jid(header.attr("from").unwrap_or_default()).0;
+        let group = match header.attr("to").and_then(|t| self.target(t)) {
+            Some(Target::Group(g)) => Some(g),
+            _ => None,
+        };
+        self.refusal(
+            header,
+            group.as_deref(),
+            &from,
+            ErrorType::Wait,
+            "internal-server-error",
+            "err-unsaved",
+        )
+    }
+
+    /// Error `condition` for stanza `el` from `jid`, with message `id` as
+    /// its text, in their language.
+    pub(crate) fn refusal(
+        &self,
+        el: &Element,
+        group: Option<&str>,
+        jid: &str,
+        etype: ErrorType,
+        condition: &str,
+        id: &str,
+    ) -> Element {
+        let lang = self.answer_lang(group, jid, el);
+        stanza::error_reply(el, etype, condition, Some((lang, &t!(lang, id))))
+    }
+
     fn on_stanza(&mut self, now: Millis, el: Element, out: &mut Vec<Output>) {
         let (Some(from), Some(to)) = (el.attr("from"), el.attr("to")) else {
             return; // Nobody to answer; the server never sends these.
         };
         let (from_bare, from_res) = names::split_jid(from);
         let from_res = from_res.map(str::to_string);
-        let (to_bare, _) = names::split_jid(to);
         // Loop guard: nothing from our own domain is processed.
         let from_domain = from_bare.rsplit('@').next().unwrap_or(&from_bare);
         if from_domain == self.cfg.domain {
             return;
         }
-        let target = if to_bare == self.cfg.domain {
-            Target::Service
-        } else {
-            match to_bare.strip_suffix(&self.cfg.domain) {
-                Some(local) if local.ends_with('@') => {
-                    let name = &local[..local.len() - 1];
-                    if self.groups.contains_key(name) {
-                        Target::Group(name.to_string())
-                    } else {
-                        Target::Unknown
-                    }
-                }
-                _ => return, // Not addressed to us.
-            }
+        let Some(target) = self.target(to) else {
+            return; // Not addressed to us.
         };
         let ctx = Ctx {
             from: from.to_string(),
@@ -649,30 +685,40 @@ impl Core {
             Some("error") => return, // Never answer errors: no loops.
             None | Some("chat") | Some("normal") => {}
             Some("groupchat") | Some("headline") => {
-                out.push(Output::Send(stanza::error_reply(
+                let group = match &target {
+                    Target::Group(g) => Some(g.as_str()),
+                    _ => None,
+                };
+                out.push(Output::Send(self.refusal(
                     el,
+                    group,
+                    &ctx.from_bare,
                     ErrorType::Cancel,
                     "not-acceptable",
-                    Some("this is a contact, not a chat room: send chat messages"),
+                    "err-not-a-room",
                 )));
                 return;
             }
             Some(_) => {
-                out.push(Output::Send(stanza::error_reply(
+                out.push(Output::Send(self.refusal(
                     el,
+                    None,
+                    &ctx.from_bare,
                     ErrorType::Modify,
                     "bad-request",
-                    Some("unknown message type"),
+                    "err-message-type",
                 )));
                 return;
             }
         }
         match target {
-            Target::Unknown => out.push(Output::Send(stanza::error_reply(
+            Target::Unknown => out.push(Output::Send(self.refusal(
                 el,
+                None,
+                &ctx.from_bare,
                 ErrorType::Cancel,
                 "item-not-found",
-                Some("no such group"),
+                "err-no-group",
             ))),
             Target::Service => self.on_service_message(now, ctx, el, out),
             Target::Group(name) => self.on_group_message(now, ctx, &name, el, out),

@@ -18,6 +18,7 @@ use std::collections::{HashMap, VecDeque};
 
 use minidom::Element;
 
+use super::i18n::{t, Lang, Msg};
 use super::model::{Millis, MucSpec, RouteKind, RouteMessage, RouteRecord, StoreOp};
 use super::names;
 use super::route::Route;
@@ -93,12 +94,44 @@ pub enum Phase {
     Failed,
 }
 
+/// Why a room is not joined: in our words, with the room's own (the
+/// `<reason/>` of a kick or ban) after them, as the room said them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    pub what: Msg,
+    pub said: Option<String>,
+}
+
+impl Reason {
+    fn of(id: &'static str) -> Reason {
+        Reason {
+            what: Msg::new(id, &[]),
+            said: None,
+        }
+    }
+
+    fn with(id: &'static str, condition: &str) -> Reason {
+        Reason {
+            what: Msg::new(id, &[("condition", condition)]),
+            said: None,
+        }
+    }
+
+    pub fn text(&self, lang: Lang) -> String {
+        let what = self.what.text(lang);
+        match &self.said {
+            Some(s) => t!(lang, "muc-reason-said", what = what, said = s.as_str()),
+            None => what,
+        }
+    }
+}
+
 /// The live side of a room bridge (never stored).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Occupancy {
     pub phase: Phase,
     /// Why the room is not (or was last not) joined, for `//mucs`.
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     /// Retries since the last successful join (the backoff).
     pub failures: u32,
     /// The admins were told about the current failure.
@@ -267,9 +300,9 @@ enum Outcome {
     /// Retry with the next nick.
     Conflict,
     /// Retry after a backoff, for this reason.
-    Retry(String),
+    Retry(Reason),
     /// Do not retry.
-    Fail(String),
+    Fail(Reason),
     /// Someone else's presence, or nothing that changes our state.
     Nothing,
 }
@@ -280,43 +313,41 @@ fn judge_presence(el: &Element, from_res: Option<&str>, own_nick: Option<&str>) 
     match el.attr("type") {
         Some("error") => match error_condition(el).as_deref() {
             Some("conflict") => Outcome::Conflict,
-            Some("not-authorized") => Outcome::Fail("wrong or missing room password".into()),
-            Some("registration-required") => Outcome::Fail("the room is members-only".into()),
-            Some("forbidden") => Outcome::Fail("banned from the room".into()),
-            Some("item-not-found") => {
-                Outcome::Fail("no such room, and it may not be created".into())
-            }
-            Some("not-allowed") => Outcome::Fail("the room may not be created".into()),
-            Some("service-unavailable") => Outcome::Retry("the room is full or unavailable".into()),
+            Some("not-authorized") => Outcome::Fail(Reason::of("muc-why-password")),
+            Some("registration-required") => Outcome::Fail(Reason::of("muc-why-members-only")),
+            Some("forbidden") => Outcome::Fail(Reason::of("muc-why-banned")),
+            Some("item-not-found") => Outcome::Fail(Reason::of("muc-why-no-room")),
+            Some("not-allowed") => Outcome::Fail(Reason::of("muc-why-not-created")),
+            Some("service-unavailable") => Outcome::Retry(Reason::of("muc-why-full")),
             Some(c @ ("remote-server-not-found" | "remote-server-timeout")) => {
-                Outcome::Retry(format!("cannot reach the room's server ({c})"))
+                Outcome::Retry(Reason::with("muc-why-unreachable", c))
             }
-            Some(c) => Outcome::Retry(format!("the room refused the join ({c})")),
-            None => Outcome::Retry("the room refused the join".into()),
+            Some(c) => Outcome::Retry(Reason::with("muc-why-refused-as", c)),
+            None => Outcome::Retry(Reason::of("muc-why-refused")),
         },
         // A nick change (ours): the new nick's presence follows.
         Some("unavailable") if is_self && codes.contains(&303) => Outcome::Nothing,
         Some("unavailable") if is_self => {
-            let why = |what: &str| match item_reason(el) {
-                Some(r) => format!("{what}: {r}"),
-                None => what.to_string(),
+            let why = |id| Reason {
+                what: Msg::new(id, &[]),
+                said: item_reason(el),
             };
             if stanza::child(el, "x", NS_MUC_USER)
                 .is_some_and(|x| x.children().any(|c| c.name() == "destroy"))
             {
-                Outcome::Fail(why("the room was destroyed"))
+                Outcome::Fail(why("muc-why-destroyed"))
             } else if codes.contains(&301) {
-                Outcome::Fail(why("banned from the room"))
+                Outcome::Fail(why("muc-why-banned"))
             } else if codes.contains(&307) {
-                Outcome::Retry(why("kicked from the room"))
+                Outcome::Retry(why("muc-why-kicked"))
             } else if codes.contains(&321) {
-                Outcome::Fail(why("removed from the room (affiliation changed)"))
+                Outcome::Fail(why("muc-why-affiliation"))
             } else if codes.contains(&322) {
-                Outcome::Fail(why("removed: the room became members-only"))
+                Outcome::Fail(why("muc-why-now-members-only"))
             } else if codes.contains(&332) {
-                Outcome::Retry(why("the room's service is shutting down"))
+                Outcome::Retry(why("muc-why-shutdown"))
             } else {
-                Outcome::Retry(why("left the room"))
+                Outcome::Retry(why("muc-why-left"))
             }
         }
         None if is_self => Outcome::Joined {
@@ -454,21 +485,12 @@ impl Core {
         for (group, name, phase, ping) in due {
             match phase {
                 Phase::Waiting { .. } => self.send_join(now, &group, &name, 1, out),
-                Phase::Joining { .. } => self.muc_retry(
-                    now,
-                    &group,
-                    &name,
-                    "the room did not answer the join".into(),
-                    out,
-                ),
+                Phase::Joining { .. } => {
+                    self.muc_retry(now, &group, &name, Reason::of("muc-why-no-answer"), out)
+                }
                 Phase::Joined { nick } => match ping {
                     Some(_) => {
-                        self.muc_retry_now(
-                            now,
-                            &group,
-                            &name,
-                            "lost: no answer to the self-ping".into(),
-                        );
+                        self.muc_retry_now(now, &group, &name, Reason::of("muc-why-ping"));
                         self.send_join(now, &group, &name, 1, out);
                     }
                     None => {
@@ -529,7 +551,7 @@ impl Core {
         now: Millis,
         group: &str,
         name: &str,
-        reason: String,
+        reason: Reason,
         out: &mut Vec<Output>,
     ) {
         let Some(o) = self.occupancy(group, name) else {
@@ -545,14 +567,17 @@ impl Core {
             let secs = wait / 1000;
             self.tell_admins(
                 group,
-                &format!("Room bridge {name}: {reason}. Trying again in {secs} s."),
+                &|l| {
+                    let why = reason.text(l);
+                    t!(l, "muc-notice-retry", name = name, why = why, secs = secs)
+                },
                 out,
             );
         }
     }
 
     /// Lost without a word from the room: join again at once, quietly.
-    fn muc_retry_now(&mut self, now: Millis, group: &str, name: &str, reason: String) {
+    fn muc_retry_now(&mut self, now: Millis, group: &str, name: &str, reason: Reason) {
         if let Some(o) = self.occupancy(group, name) {
             o.phase = Phase::Waiting { at: now };
             o.ping = None;
@@ -560,7 +585,7 @@ impl Core {
         }
     }
 
-    fn muc_fail(&mut self, group: &str, name: &str, reason: String, out: &mut Vec<Output>) {
+    fn muc_fail(&mut self, group: &str, name: &str, reason: Reason, out: &mut Vec<Output>) {
         let Some(o) = self.occupancy(group, name) else {
             return;
         };
@@ -573,16 +598,15 @@ impl Core {
         if tell {
             self.tell_admins(
                 group,
-                &format!(
-                    "Room bridge {name}: {reason}. Not trying again: fix it, then //delmuc {name} and //addmuc it again."
-                ),
+                &|l| t!(l, "muc-notice-failed", name = name, why = reason.text(l)),
                 out,
             );
         }
     }
 
-    /// A chat message from the group to each of its admins.
-    fn tell_admins(&mut self, group: &str, body: &str, out: &mut Vec<Output>) {
+    /// A chat message from the group to each of its admins, in each
+    /// one's language.
+    fn tell_admins(&mut self, group: &str, body: &dyn Fn(Lang) -> String, out: &mut Vec<Output>) {
         let Some(g) = self.groups.get(group) else {
             return;
         };
@@ -595,7 +619,8 @@ impl Core {
         let from = g.jid.clone();
         for a in admins {
             let id = self.sys_id();
-            out.push(Output::Send(stanza::chat(&from, &a, &id, body)));
+            let text = body(self.lang_of(group, &a));
+            out.push(Output::Send(stanza::chat(&from, &a, &id, &text)));
         }
     }
 
@@ -665,7 +690,7 @@ impl Core {
                 error_condition(el).as_deref(),
                 Some("not-acceptable" | "item-not-found")
             ) {
-                self.muc_retry_now(now, group, name, "not in the room any more".into());
+                self.muc_retry_now(now, group, name, Reason::of("muc-why-gone"));
                 self.mucs_tick(now, out);
             }
             return;
@@ -710,12 +735,7 @@ impl Core {
             Outcome::Conflict if matches!(o.phase, Phase::Joining { .. }) && tries < NICK_TRIES => {
                 self.send_join(now, group, name, tries + 1, out);
             }
-            Outcome::Conflict => self.muc_fail(
-                group,
-                name,
-                "every nick tried is in use in the room".into(),
-                out,
-            ),
+            Outcome::Conflict => self.muc_fail(group, name, Reason::of("muc-why-nicks-taken"), out),
             Outcome::Retry(reason) => self.muc_retry(now, group, name, reason, out),
             Outcome::Fail(reason) => self.muc_fail(group, name, reason, out),
         }
@@ -734,7 +754,7 @@ impl Core {
             Some("error") => {
                 // Our message bounced: not an occupant any more.
                 if error_condition(el).as_deref() == Some("not-acceptable") {
-                    self.muc_retry_now(now, group, name, "not in the room any more".into());
+                    self.muc_retry_now(now, group, name, Reason::of("muc-why-gone"));
                     self.mucs_tick(now, out);
                 }
             }
@@ -768,12 +788,8 @@ impl Core {
                 };
                 let (to, from) = (to.to_string(), from.to_string());
                 let id = self.sys_id();
-                out.push(Output::Send(stanza::chat(
-                    &from,
-                    &to,
-                    &id,
-                    "This occupant is a bridge to a group: it relays what is said in the room, but does not read private messages.",
-                )));
+                let text = t!(self.group_lang(group), "muc-pm-answer");
+                out.push(Output::Send(stanza::chat(&from, &to, &id, &text)));
             }
         }
     }
@@ -923,12 +939,7 @@ impl Core {
                 | "remote-server-timeout",
             ) => {}
             _ => {
-                self.muc_retry_now(
-                    now,
-                    group,
-                    name,
-                    "lost: the room no longer knows the occupant".into(),
-                );
+                self.muc_retry_now(now, group, name, Reason::of("muc-why-unknown-occupant"));
                 self.mucs_tick(now, out);
             }
         }
@@ -1306,34 +1317,20 @@ impl Core {
             return;
         };
         let sender = format!("route:{name}");
+        let default = super::i18n::group_lang(&self.cfg, group);
         for m in g.members.values() {
             if !super::relay::receives(m, &sender, now, mode) {
                 continue;
             }
             let n = super::relay::copy_n(shared, m);
-            out.push(Output::Send(
-                Element::builder("message", NS_COMPONENT)
-                    .a("type", "chat")
-                    .a("from", g.jid.as_str())
-                    .a("to", &*m.rec.jid)
-                    .a("id", format!("{tag}-{n}"))
-                    .append(
-                        Element::builder("retract", stanza::NS_RETRACT)
-                            .a("id", super::relay::copy_id(row, n))
-                            .build(),
-                    )
-                    .append(
-                        Element::builder("fallback", "urn:xmpp:fallback:0")
-                            .a("for", stanza::NS_RETRACT)
-                            .build(),
-                    )
-                    .append(stanza::text_child(
-                        "body",
-                        NS_COMPONENT,
-                        "This message was retracted; your client does not show retractions.",
-                    ))
-                    .build(),
-            ));
+            out.push(Output::Send(super::moderate::retraction(
+                "chat",
+                &g.jid,
+                &m.rec.jid,
+                &format!("{tag}-{n}"),
+                &super::relay::copy_id(row, n),
+                m.lang(default),
+            )));
         }
         self.edit_history(group, row, None, now, out);
         if let Some(o) = self.occupancy(group, name) {
@@ -1457,25 +1454,19 @@ impl Core {
 
 /// What `//addmuc` and `[[muc]]` accept as a room: a bare JID with a
 /// local part, not on this component's own domain.
-pub fn check_room(room: &str, own_domain: &str) -> Result<String, String> {
+pub fn check_room(room: &str, own_domain: &str) -> Result<String, Msg> {
+    let refused = |id| Msg::new(id, &[("room", room)]);
     if room.contains('/') {
-        return Err(format!(
-            "{room} has a resource: give the room's bare JID (room@service)"
-        ));
+        return Err(refused("room-has-resource"));
     }
-    let Some(bare) = names::normalize_bare_jid(room) else {
-        return Err(format!("{room} is not a room JID (room@service)"));
-    };
-    let Some((local, domain)) = bare.split_once('@') else {
-        return Err(format!("{room} is not a room JID (room@service)"));
-    };
+    let not_room = || refused("room-not-a-room");
+    let bare = names::normalize_bare_jid(room).ok_or_else(not_room)?;
+    let (local, domain) = bare.split_once('@').ok_or_else(not_room)?;
     if local.is_empty() || domain.is_empty() {
-        return Err(format!("{room} is not a room JID (room@service)"));
+        return Err(not_room());
     }
     if domain == own_domain {
-        return Err(format!(
-            "{room} is one of this service's own groups, not a room"
-        ));
+        return Err(refused("room-own-group"));
     }
     Ok(bare)
 }

@@ -82,26 +82,6 @@ pub enum NickError {
     Forbidden(char),
 }
 
-impl std::fmt::Display for NickError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            NickError::Empty => write!(f, "a nick needs at least one visible character"),
-            NickError::TooLong => write!(f, "a nick has at most 32 characters"),
-            // Visible characters are shown as themselves; invisible ones
-            // (controls, bidi, zero-width) only make sense as a code point.
-            NickError::Forbidden(c @ ('[' | ']')) => write!(
-                f,
-                "a nick cannot contain {c} (brackets frame nicks in relayed lines)"
-            ),
-            NickError::Forbidden(c) => write!(
-                f,
-                "a nick cannot contain the invisible character U+{:04X} (control, bidi and zero-width characters are refused)",
-                *c as u32
-            ),
-        }
-    }
-}
-
 /// Characters refused in nicks: controls, bidi controls, zero-width and
 /// other invisible formatting characters, and the brackets that frame a nick
 /// in relayed text (`[nick] text`), so nobody can fake another speaker.

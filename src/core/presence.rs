@@ -125,11 +125,13 @@ impl Core {
                 | Some("error")
         );
         if !known {
-            out.push(Output::Send(stanza::error_reply(
+            out.push(Output::Send(self.refusal(
                 el,
+                None,
+                &ctx.from_bare,
                 ErrorType::Modify,
                 "bad-request",
-                Some("unknown presence type"),
+                "err-presence-type",
             )));
             return;
         }
@@ -154,11 +156,13 @@ impl Core {
             }
             Target::Unknown => {
                 if matches!(ptype, Some("subscribe") | Some("probe")) {
-                    out.push(Output::Send(stanza::error_reply(
+                    out.push(Output::Send(self.refusal(
                         el,
+                        None,
+                        &ctx.from_bare,
                         ErrorType::Cancel,
                         "item-not-found",
-                        Some("no such group"),
+                        "err-no-group",
                     )));
                 }
                 return;
@@ -349,11 +353,12 @@ impl Core {
         if pending.is_empty() {
             return;
         }
-        let text = format!(
-            "{} waiting to join {}: {} — //add JID or //allok",
-            pending.len(),
-            g.title,
-            pending.join(", ")
+        let text = t!(
+            self.lang_of(name, admin),
+            "pending-reminder",
+            n = pending.len(),
+            title = g.title.as_str(),
+            jids = pending.join(", ")
         );
         let gjid = g.jid.clone();
         self.say(&gjid, admin, &text, out);

@@ -5,6 +5,8 @@
 use minidom::rxml::{Namespace, NcName};
 use minidom::{Element, ElementBuilder, IntoAttributeValue};
 
+use super::i18n::Lang;
+
 /// Attribute setting with plain `&'static str` names (minidom wants `NcName`).
 pub trait Attr {
     fn a(self, name: &'static str, value: impl IntoAttributeValue) -> Self;
@@ -352,13 +354,17 @@ pub fn error_reply(
     stanza: &Element,
     etype: ErrorType,
     condition: &str,
-    text: Option<&str>,
+    text: Option<(Lang, &str)>,
 ) -> Element {
     let mut err = Element::builder("error", NS_COMPONENT)
         .a("type", etype.as_str())
         .append(Element::builder(condition, NS_STANZAS).build());
-    if let Some(t) = text {
-        err = err.append(Element::builder("text", NS_STANZAS).append(t).build());
+    if let Some((lang, t)) = text {
+        let mut text = Element::builder("text", NS_STANZAS).append(t).build();
+        if let Ok(n) = NcName::try_from("lang") {
+            text.set_attr(Namespace::XML, n, lang.code());
+        }
+        err = err.append(text);
     }
     let mut b = Element::builder(stanza.name(), NS_COMPONENT).a("type", "error");
     if let Some(to) = stanza.attr("from") {

@@ -2,6 +2,8 @@
 //! others, forms, and each completed command's effect.
 
 use super::*;
+use crate::core::i18n::Lang;
+use crate::core::stanza;
 
 const CMDS: &str = "http://jabber.org/protocol/commands";
 
@@ -173,4 +175,86 @@ fn completed_commands_do_what_their_commands_do() {
          <command xmlns='{CMDS}' node='announce' action='cancel' sessionid='s1'/></iq>"
     ));
     assert!(format!("{:?}", t.first_to("alice@localhost/r")).contains("canceled"));
+}
+
+/// The text of every `label`, `title`, `instructions` and `note` in `el`.
+fn texts(el: &Element) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Some(l) = el.attr("label").or(el.attr("name")) {
+        v.push(l.to_string());
+    }
+    if matches!(el.name(), "title" | "instructions" | "note" | "text") {
+        v.push(el.text());
+    }
+    for c in el.children() {
+        v.extend(texts(c));
+    }
+    v
+}
+
+#[test]
+fn forms_lists_and_errors_speak_the_askers_language() {
+    let mut t = adhoc_group();
+    // Bob chose Chinese: his form is in Chinese, his language preselected.
+    t.cmd("bob", "//lang zh");
+    let r = t.adhoc("bob", G, "settings", None);
+    let all = texts(&r);
+    for want in ["我的设置", "昵称", "暂停（秒）", "语言", "跟随客户端"] {
+        assert!(all.iter().any(|s| s == want), "{want} in {all:?}");
+    }
+    let chosen = (r
+        .children()
+        .flat_map(|c| c.children())
+        .flat_map(|x| x.children()))
+    .find(|f| f.attr("var") == Some("lang"))
+    .and_then(|f| f.children().find(|v| v.name() == "value"))
+    .map(Element::text);
+    assert_eq!(chosen.as_deref(), Some("zh"));
+    // His refusals too, marked as Chinese.
+    let r = t.adhoc("bob", G, "announce", None);
+    let error = stanza::child(&r, "error", stanza::NS_COMPONENT).unwrap();
+    let text = stanza::child(error, "text", stanza::NS_STANZAS).unwrap();
+    assert_eq!(text.text(), "这个命令只有本群管理员能用。");
+    assert_eq!(crate::core::i18n::stanza_lang(text), Some(Lang::Zh));
+    // Alice chose nothing: her iq's xml:lang decides.
+    t.xml(&format!(
+        "<iq xmlns='jabber:component:accept' type='get' id='i2' xml:lang='zh-CN' from='alice@localhost/r' to='{G}'>\
+         <query xmlns='http://jabber.org/protocol/disco#items' node='{CMDS}'/></iq>"
+    ));
+    let r = t.first_to("alice@localhost/r");
+    let names = texts(&r);
+    assert!(names.contains(&"审核入群申请".to_string()), "{names:?}");
+    // Without one, the group's language (English here).
+    let r = t.adhoc("alice", G, "edit", None);
+    assert!(texts(&r).contains(&"Edit the group".to_string()));
+    let r = t.adhoc("alice", G, "announce", Some(&f("body", &[" "])));
+    assert!(
+        texts(&r).contains(&"The announcement is empty.".to_string()),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn my_settings_sets_the_language_of_replies() {
+    let mut t = adhoc_group();
+    let r = t.adhoc("bob", G, "settings", Some(&f("lang", &["zh"])));
+    assert_eq!(r.attr("type"), Some("result"), "{r:?}");
+    assert!(
+        texts(&r).iter().any(|s| s == "好的，以后用中文回复你。"),
+        "{r:?}"
+    );
+    assert!(t.cmd("bob", "//help").starts_with("命令列表："));
+    // The same choice again changes nothing; auto ends it.
+    let r = t.adhoc("bob", G, "settings", Some(&f("lang", &["zh"])));
+    assert!(texts(&r).iter().any(|s| s == "没有任何改动。"), "{r:?}");
+    t.adhoc("bob", G, "settings", Some(&f("lang", &["auto"])));
+    assert!(t.cmd("bob", "//help").starts_with("Commands:"));
+    let r = t.adhoc("bob", G, "settings", Some(&f("lang", &["fr"])));
+    assert_eq!(r.attr("type"), Some("error"));
+    assert!(
+        texts(&r)
+            .iter()
+            .any(|s| s == "The language is auto, en or zh."),
+        "{r:?}"
+    );
 }

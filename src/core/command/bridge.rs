@@ -74,8 +74,7 @@ impl Core {
         out: &mut Vec<Output>,
     ) -> Reply {
         if let Err(e) = check_bridge(&b.name, b.platform, &b.keys) {
-            // The reason names a key; it is not translated yet.
-            return Some(t!(lang, "bridge-refused", why = e));
+            return Some(t!(lang, "bridge-refused", why = e.text(lang)));
         }
         if self
             .groups

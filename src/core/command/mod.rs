@@ -18,7 +18,7 @@ mod service;
 mod token;
 mod user;
 
-use super::i18n::{t, Lang};
+use super::i18n::{t, Lang, Msg};
 use super::model::{JoinPolicy, Millis, RouteFormat};
 use super::names;
 use super::{Core, Ctx, Output};
@@ -52,25 +52,21 @@ pub enum Refusal {
     Usage,
     /// The reply says what is wrong: message `id` with these arguments,
     /// put into words once the sender's language is known.
-    Say(&'static str, Vec<(&'static str, String)>),
+    Say(Msg),
 }
 
 impl Refusal {
     /// A refusal that says message `id`.
     pub fn say(id: &'static str, args: &[(&'static str, &str)]) -> Refusal {
-        Refusal::Say(id, args.iter().map(|(k, v)| (*k, v.to_string())).collect())
+        Refusal::Say(Msg::new(id, args))
     }
 
     /// The sentence of a `Say` in `lang` (empty for `Usage`).
     pub fn text(&self, lang: Lang) -> String {
-        let Refusal::Say(id, args) = self else {
-            return String::new();
-        };
-        let mut a = fluent_bundle::FluentArgs::new();
-        for (k, v) in args {
-            a.set(*k, v.as_str());
+        match self {
+            Refusal::Say(m) => m.text(lang),
+            Refusal::Usage => String::new(),
         }
-        super::i18n::tr(lang, id, Some(&a))
     }
 }
 
@@ -650,10 +646,19 @@ impl Core {
             Command::Token(c) => self.cmd_token(now, group, c, lang, out),
             // The level check keeps these out of groups; should one get
             // here, it gets the same answer.
-            Command::NewGroup { .. } | Command::DelGroup(_) | Command::Groups => Some(format!(
-                "This is a service command: send it to {}.",
-                self.cfg.domain
-            )),
+            c @ (Command::NewGroup { .. } | Command::DelGroup(_) | Command::Groups) => {
+                let cmd = match c {
+                    Command::NewGroup { .. } => "newgroup",
+                    Command::DelGroup(_) => "delgroup",
+                    _ => "groups",
+                };
+                Some(t!(
+                    lang,
+                    "cmd-service-only",
+                    cmd = cmd,
+                    domain = self.cfg.domain.as_str()
+                ))
+            }
         }
     }
 
@@ -666,14 +671,27 @@ impl Core {
         cmd: Command,
         out: &mut Vec<Output>,
     ) -> Reply {
+        // Programs read the API's messages: English.
+        self.run_as_admin(now, group, Lang::En, cmd, out)
+    }
+
+    /// Runs a group command as an admin named `api` (the API, an ad-hoc
+    /// form), replying in `lang`.
+    pub(crate) fn run_as_admin(
+        &mut self,
+        now: Millis,
+        group: &str,
+        lang: Lang,
+        cmd: Command,
+        out: &mut Vec<Output>,
+    ) -> Reply {
         let ctx = Ctx {
             from: "api".into(),
             from_bare: "api".into(),
             from_res: None,
         };
         self.acknowledged = true;
-        // Programs read the API's messages: English.
-        self.run(now, &ctx, group, (Level::Admin, Lang::En), cmd, out)
+        self.run(now, &ctx, group, (Level::Admin, lang), cmd, out)
     }
 
     /// Runs the text of a group command (`addroutesend NAME …`, without
@@ -689,7 +707,7 @@ impl Core {
     ) -> Result<Reply, String> {
         let (cmd, rest) = split(text);
         let Some(s) = find(&cmd) else {
-            return Err(format!("unknown command {cmd}"));
+            return Err(t!(Lang::En, "cmd-unknown", cmd = cmd));
         };
         match parse(s, rest) {
             Ok(c) => Ok(self.run_for_api(now, group, c, out)),

@@ -76,8 +76,7 @@ impl Core {
         }
         let room = match check_room(&m.room, &self.cfg.domain) {
             Ok(r) => r,
-            // The reason names the room; it is not translated yet.
-            Err(e) => return Some(t!(lang, "bridge-refused", why = e)),
+            Err(e) => return Some(t!(lang, "bridge-refused", why = e.text(lang))),
         };
         let g = self.groups.get(group)?;
         if g.routes.contains_key(&m.name) {
@@ -166,8 +165,12 @@ impl Core {
                 (crate::core::muc::Phase::Joined { nick }, _) => {
                     t!(lang, "muc-joined-as", nick = nick.as_str())
                 }
-                // The reason comes from the room's server: not translated.
-                (_, Some(reason)) => format!("{shown}: {reason}"),
+                (_, Some(reason)) => t!(
+                    lang,
+                    "muc-state-why",
+                    state = shown,
+                    why = reason.text(lang)
+                ),
                 _ => shown,
             };
             let mut flags = String::new();

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use super::i18n::Msg;
 use super::text::format_line;
 use super::webhook::{refuse, HttpRequest, Refusal, Verdict};
 
@@ -193,7 +194,7 @@ pub fn judge(platform: Platform, status: u16, body: &[u8], retry_after: Option<u
 /// Checks a bridge's keys: every required key present, no unknown key,
 /// URLs absolute http(s), WeCom's `encoding_aes_key` 43 characters that
 /// decode. The error is one line naming the key.
-pub fn validate(platform: Platform, keys: &Keys) -> Result<(), String> {
+pub fn validate(platform: Platform, keys: &Keys) -> Result<(), Msg> {
     let (required, optional): (&[&str], &[&str]) = match platform {
         // Slack's either-or (webhook, or bot_token + channel) is checked below.
         Platform::Slack => (
@@ -211,52 +212,56 @@ pub fn validate(platform: Platform, keys: &Keys) -> Result<(), String> {
     };
     for k in keys.keys() {
         if !required.contains(&k.as_str()) && !optional.contains(&k.as_str()) && k != "rate" {
-            return Err(format!("unknown key {k} for {}", platform.as_str()));
+            return Err(Msg::new(
+                "bridge-key-unknown",
+                &[("key", k), ("platform", platform.as_str())],
+            ));
         }
     }
     for (k, v) in keys {
         if v.trim().is_empty() {
-            return Err(format!("key {k} is empty"));
+            return Err(Msg::new("bridge-key-empty", &[("key", k)]));
         }
     }
     for k in required {
         if !keys.contains_key(*k) {
-            return Err(format!("missing key {k}"));
+            return Err(Msg::new("bridge-key-missing", &[("key", k)]));
         }
     }
     for k in ["webhook", "api"] {
         if let Some(v) = keys.get(k) {
             if !super::route::valid_url(v.trim()) {
                 // The webhook URL is a secret: never echoed.
-                return Err(format!("{k} must be an absolute http(s) URL with a host"));
+                return Err(Msg::new("bridge-key-url", &[("key", k)]));
             }
         }
     }
     if let Some(r) = keys.get("rate") {
         if parse_rate(r).is_none() {
-            return Err(format!(
-                "rate must be COUNT/WINDOW such as 20/60s, 5/1s or 20/min (got {:?})",
-                r.chars().take(40).collect::<String>()
-            ));
+            let got: String = r.chars().take(40).collect();
+            return Err(Msg::new("bridge-key-rate", &[("got", &got)]));
         }
     }
     match platform {
         Platform::Slack if !keys.contains_key("webhook") => {
             if !keys.contains_key("bot_token") {
-                return Err("missing key webhook (or bot_token and channel)".into());
+                return Err(Msg::new("bridge-slack-webhook", &[]));
             }
             if !keys.contains_key("channel") {
-                return Err("missing key channel".into());
+                return Err(Msg::new("bridge-key-missing", &[("key", "channel")]));
             }
         }
         Platform::Wecom => {
             let k = keys.get("encoding_aes_key").map_or("", |k| k.trim());
             let n = k.chars().count();
             if n != 43 {
-                return Err(format!("encoding_aes_key must be 43 characters (got {n})"));
+                return Err(Msg::new(
+                    "bridge-wecom-key-length",
+                    &[("n", &n.to_string())],
+                ));
             }
             if crypto::wecom_key(k).is_none() {
-                return Err("encoding_aes_key does not decode to 32 bytes (Base64)".into());
+                return Err(Msg::new("bridge-wecom-key-base64", &[]));
             }
         }
         Platform::Telegram => {
@@ -267,17 +272,13 @@ pub fn validate(platform: Platform, keys: &Keys) -> Result<(), String> {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
             {
-                return Err(
-                    "secret_token must be 1-256 characters of A-Z, a-z, 0-9, _ and -".into(),
-                );
+                return Err(Msg::new("bridge-telegram-secret", &[]));
             }
             let c = keys.get("chat_id").map_or("", |k| k.trim());
             // Updates name the chat by its number; an @name would never match.
             if c.parse::<i64>().is_err() {
-                return Err(format!(
-                    "chat_id must be the numeric chat id, e.g. -1001234567890 (got {:?})",
-                    c.chars().take(40).collect::<String>()
-                ));
+                let got: String = c.chars().take(40).collect();
+                return Err(Msg::new("bridge-telegram-chat", &[("got", &got)]));
             }
         }
         _ => {}

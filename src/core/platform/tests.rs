@@ -140,6 +140,8 @@ fn good(p: Platform) -> Keys {
 
 #[test]
 fn validation() {
+    // The refusals in English, as the config file's errors show them.
+    let validate = |p, k: &Keys| super::validate(p, k).map_err(|m| m.to_string());
     for p in Platform::ALL {
         let k = good(p);
         assert_eq!(validate(p, &k), Ok(()), "{p:?}");
