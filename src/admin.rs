@@ -32,9 +32,22 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
             get(|| async { file(SCRIPT, "text/javascript; charset=utf-8") }),
         )
         .route(
+            "/admin/strings.json",
+            get(|| async {
+                let body: &'static str = strings();
+                file(body, "application/json")
+            }),
+        )
+        .route(
             "/admin/admin.css",
             get(|| async { file(STYLE, "text/css; charset=utf-8") }),
         )
+}
+
+/// The page's labels from the message files (built once).
+fn strings() -> &'static str {
+    static STRINGS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    STRINGS.get_or_init(crate::core::i18n::web_strings)
 }
 
 fn file(body: &'static str, content_type: &'static str) -> Response {
@@ -82,6 +95,7 @@ mod tests {
             ("/admin/", "text/html"),
             ("/admin/admin.js", "text/javascript"),
             ("/admin/admin.css", "text/css"),
+            ("/admin/strings.json", "application/json"),
         ] {
             let r = get(path).await;
             assert_eq!(r.status(), StatusCode::OK, "{path}");
@@ -93,6 +107,44 @@ mod tests {
                 .contains("script-src 'self'"));
             assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         }
+    }
+
+    /// Every label the page asks for (`t("key")`, `data-t="key"`) is a
+    /// `web-` message in both files, and the page holds no text of its own.
+    #[test]
+    fn the_pages_labels_come_from_the_message_files() {
+        let all: serde_json::Value = serde_json::from_str(strings()).unwrap();
+        let (en, zh) = (
+            all["en"].as_object().unwrap(),
+            all["zh"].as_object().unwrap(),
+        );
+        assert_eq!(en.keys().collect::<Vec<_>>(), zh.keys().collect::<Vec<_>>());
+        assert_eq!(zh["confirm_kick"], "确定把 {jid} 移出本群吗？");
+        assert!(!strings().contains("{$") && !strings().contains("{ $"));
+        let mut used = Vec::new();
+        for (text, open) in [(SCRIPT, "t(\""), (INDEX, "data-t=\"")] {
+            for (at, _) in text.match_indices(open) {
+                // `t(` itself, not the end of `post(`.
+                let before = text[..at].chars().next_back().unwrap_or(' ');
+                if before.is_alphanumeric() || before == '_' || before == '.' {
+                    continue;
+                }
+                let key: String = (text[at + open.len()..].chars())
+                    .take_while(|c| *c != '"')
+                    .collect();
+                used.push(key);
+            }
+        }
+        assert!(used.len() > 40, "{used:?}");
+        for key in &used {
+            assert!(en.contains_key(key), "{key} is not a web- message");
+        }
+        // What a data-t element holds before the labels arrive: nothing.
+        for part in INDEX.split("data-t=\"").skip(1) {
+            let after_tag = part.split_once('>').map_or("", |(_, r)| r);
+            assert!(after_tag.starts_with("</"), "text in the page: {part}");
+        }
+        assert!(!SCRIPT.contains("Sign in") && !SCRIPT.contains("STRINGS = {"));
     }
 
     /// No external assets: nothing the page loads comes from elsewhere.

@@ -273,5 +273,24 @@ async fn the_admin_page_in_a_real_browser() {
     fits_width(&c, "phone, groups").await;
     screenshot(&c, "phone-groups").await;
 
+    // Chinese, chosen on the page: the labels of the zh message file.
+    c.execute(
+        "const s = document.getElementById('lang'); s.value = 'zh'; s.dispatchEvent(new Event('change'));",
+        vec![],
+    )
+    .await
+    .unwrap();
+    until_text(&c, "groups", "群组", "the Chinese labels").await;
+    until_text(
+        &c,
+        "groups-table",
+        "需审核",
+        "the joining policy in Chinese",
+    )
+    .await;
+    let title = c.execute("return document.title;", vec![]).await.unwrap();
+    assert_eq!(title.as_str(), Some("talkgroups 管理"));
+    screenshot(&c, "phone-groups-zh").await;
+
     c.close().await.expect("close the browser");
 }

@@ -2,70 +2,9 @@
 // page shows is in STRINGS (English and Chinese); data from the API is
 // only ever set with textContent, never parsed as HTML.
 
-const STRINGS = {
-  en: {
-    skip: "Skip to content", language: "Language", sign_out: "Sign out",
-    sign_in_title: "Sign in", token_label: "API token", sign_in: "Sign in",
-    token_hint: "Make a token with “talkgroups token add” or, as a group admin, “//token new”.",
-    bad_token: "This token was not accepted. Check it and try again.",
-    no_token: "Type a token first.",
-    out_of_scope: "This token does not reach that group.",
-    groups: "Groups", group: "Group", title: "Title", join_policy: "Joining",
-    members: "Members", online: "Online", pending: "Pending", no_groups: "No groups.",
-    all_groups: "← All groups", announce: "Announcement",
-    announce_label: "Said by the group to every member", send: "Send",
-    sent: "Announcement sent.", messages: "Latest messages",
-    live: "Live.", reconnecting: "Connection lost; reconnecting…",
-    pending_requests: "Pending requests", no_pending: "No one is waiting.",
-    approve: "Approve", member: "Member", nick: "Nick", admin: "Admin",
-    muted: "Muted", actions: "Actions", mute: "Mute", unmute: "Unmute",
-    kick: "Kick", confirm_kick: "Remove {jid} from the group?",
-    blacklist: "Blacklist", blacklist_add: "Add an address", add: "Add",
-    remove: "Remove", no_blacklist: "The blacklist is empty.",
-    links: "Routes, bridges and rooms", name: "Name", kind: "Kind",
-    target: "Target", status: "Status", no_links: "None.",
-    k_send: "send route", k_receive: "receive route", k_bridge: "bridge", k_muc: "room",
-    yes: "yes", no: "no", never: "never", queued: "{n} queued",
-    last_ok: "delivered {at}", last_error: "failed {at}: {error}",
-    last_received: "last received {at}", room_state: "{state}",
-    meta: "{jid} · joining: {join} · {members} members, {online} online",
-    j_open: "open", j_approve: "on approval", j_invite: "by invitation",
-    notice_from_group: "(the group)", failed: "That did not work: {message}",
-    offline: "The service cannot be reached.", loading: "Loading…",
-    message_removed: "message removed",
-  },
-  zh: {
-    skip: "跳到正文", language: "语言", sign_out: "退出",
-    sign_in_title: "登录", token_label: "API 令牌", sign_in: "登录",
-    token_hint: "用 “talkgroups token add” 生成令牌；群管理员也可以在群里发 “//token new”。",
-    bad_token: "令牌无效，请检查后重试。",
-    no_token: "请先输入令牌。",
-    out_of_scope: "这个令牌无权管理该群。",
-    groups: "群组", group: "群", title: "名称", join_policy: "加入方式",
-    members: "成员", online: "在线", pending: "待审核", no_groups: "还没有群。",
-    all_groups: "← 全部群组", announce: "公告",
-    announce_label: "以群的名义发给所有成员", send: "发送",
-    sent: "公告已发出。", messages: "最新消息",
-    live: "实时更新中。", reconnecting: "连接中断，正在重连…",
-    pending_requests: "入群申请", no_pending: "暂无申请。",
-    approve: "批准", member: "成员", nick: "昵称", admin: "管理员",
-    muted: "已禁言", actions: "操作", mute: "禁言", unmute: "解除禁言",
-    kick: "移出", confirm_kick: "确定把 {jid} 移出本群吗？",
-    blacklist: "黑名单", blacklist_add: "加入黑名单的地址", add: "加入",
-    remove: "移除", no_blacklist: "黑名单是空的。",
-    links: "路由、桥接和聊天室", name: "名字", kind: "类型",
-    target: "目标", status: "状态", no_links: "暂无。",
-    k_send: "发送路由", k_receive: "接收路由", k_bridge: "桥接", k_muc: "聊天室",
-    yes: "是", no: "否", never: "从未", queued: "排队 {n} 条",
-    last_ok: "{at} 送达", last_error: "{at} 失败：{error}",
-    last_received: "最近收到于 {at}", room_state: "{state}",
-    meta: "{jid} · 加入方式：{join} · 成员 {members} 人，在线 {online} 人",
-    j_open: "自由加入", j_approve: "需审核", j_invite: "仅限邀请",
-    notice_from_group: "（群通知）", failed: "操作失败：{message}",
-    offline: "无法连接到服务。", loading: "加载中…",
-    message_removed: "消息已删除",
-  },
-};
+// The labels in every language, from the server's message files
+// (locales/*.ftl, the `web-` messages): { en: { key: text }, zh: … }.
+const STRINGS = await fetch("strings.json").then((r) => r.json());
 
 const $ = (id) => document.getElementById(id);
 let lang = pickLang();
@@ -85,6 +24,7 @@ function t(key, args = {}) {
 
 function translatePage() {
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  document.title = t("page_title");
   for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
   $("lang").value = lang;
 }

@@ -198,6 +198,48 @@ impl super::Core {
     }
 }
 
+/// The web page's labels (the `web-` messages) in every language, as
+/// JSON: `{"en": {"sign_in": "Sign in", …}, "zh": {…}}`, keys with `_`
+/// for `-`. A variable stays in the text as `{name}`, for the page to
+/// fill in.
+pub fn web_strings() -> String {
+    let mut all = serde_json::Map::new();
+    for lang in Lang::ALL {
+        let res = FluentResource::try_new(lang.source().to_string()).unwrap_or_else(|(r, _)| r);
+        let mut strings = serde_json::Map::new();
+        for e in res.entries() {
+            let fluent_syntax::ast::Entry::Message(m) = e else {
+                continue;
+            };
+            let Some(key) = m.id.name.strip_prefix("web-") else {
+                continue;
+            };
+            let mut args = FluentArgs::new();
+            for v in m.value.iter().flat_map(variables) {
+                args.set(v, format!("{{{v}}}"));
+            }
+            let text = tr(lang, m.id.name, Some(&args));
+            strings.insert(key.replace('-', "_"), text.into());
+        }
+        all.insert(lang.code().into(), strings.into());
+    }
+    serde_json::Value::Object(all).to_string()
+}
+
+/// The variables a pattern's placeables name (`{ $jid }`).
+fn variables<'a>(p: &'a fluent_syntax::ast::Pattern<&'a str>) -> Vec<&'a str> {
+    use fluent_syntax::ast::{Expression, InlineExpression, PatternElement};
+    p.elements
+        .iter()
+        .filter_map(|e| match e {
+            PatternElement::Placeable {
+                expression: Expression::Inline(InlineExpression::VariableReference { id }),
+            } => Some(id.name),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The ids a message file defines.
 pub fn ids(lang: Lang) -> Vec<String> {
     let res = FluentResource::try_new(lang.source().to_string()).unwrap_or_else(|(r, _)| r);
