@@ -95,4 +95,56 @@ async fn admins_and_members_list_and_run_commands(kind: Kind) {
         .await;
     assert_eq!(r.attr("type"), Some("error"));
     assert!(format!("{r:?}").contains("forbidden"), "{r:?}");
+
+    // Bob picks Chinese in his settings form: its note, his forms, his
+    // errors and his replies follow.
+    let r = bob
+        .iq(
+            LOBBY,
+            "set",
+            el(&format!(
+                "<command xmlns='{CMDS}' node='settings' action='complete'>\
+                 <x xmlns='{DATA}' type='submit'><field var='lang'><value>zh</value></field></x></command>"
+            )),
+        )
+        .await;
+    assert_eq!(
+        find(&r, "note").map(Element::text).as_deref(),
+        Some("好的，以后用中文回复你。"),
+        "{r:?}"
+    );
+    let form = el(&format!(
+        "<command xmlns='{CMDS}' node='settings' action='execute'/>"
+    ));
+    let r = bob.iq(LOBBY, "set", form).await;
+    assert_eq!(find(&r, "title").map(Element::text).as_deref(), Some("我的设置"));
+    let r = bob
+        .iq(
+            LOBBY,
+            "set",
+            el(&format!(
+                "<command xmlns='{CMDS}' node='announce' action='execute'/>"
+            )),
+        )
+        .await;
+    assert_eq!(
+        find(&r, "text").map(Element::text).as_deref(),
+        Some("这个命令只有本群管理员能用。"),
+        "{r:?}"
+    );
+    bob.send_message(LOBBY, "//help").await;
+    let help = bob
+        .wait_for(Duration::from_secs(10), |e| {
+            is_from_bare(e, LOBBY) && body_of(e).is_some_and(|b| b.contains("//help"))
+        })
+        .await;
+    assert!(body_of(&help).unwrap().starts_with("命令列表："), "{help:?}");
+}
+
+/// The first element named `name` in `el`, at any depth.
+fn find<'a>(el: &'a Element, name: &str) -> Option<&'a Element> {
+    if el.name() == name {
+        return Some(el);
+    }
+    el.children().find_map(|c| find(c, name))
 }
