@@ -117,7 +117,10 @@ async fn admins_and_members_list_and_run_commands(kind: Kind) {
         "<command xmlns='{CMDS}' node='settings' action='execute'/>"
     ));
     let r = bob.iq(LOBBY, "set", form).await;
-    assert_eq!(find(&r, "title").map(Element::text).as_deref(), Some("我的设置"));
+    assert_eq!(
+        find(&r, "title").map(Element::text).as_deref(),
+        Some("我的设置")
+    );
     let r = bob
         .iq(
             LOBBY,
@@ -138,7 +141,10 @@ async fn admins_and_members_list_and_run_commands(kind: Kind) {
             is_from_bare(e, LOBBY) && body_of(e).is_some_and(|b| b.contains("//help"))
         })
         .await;
-    assert!(body_of(&help).unwrap().starts_with("命令列表："), "{help:?}");
+    assert!(
+        body_of(&help).unwrap().starts_with("命令列表："),
+        "{help:?}"
+    );
 }
 
 /// The first element named `name` in `el`, at any depth.

@@ -617,3 +617,29 @@ fn an_occupants_retraction_retracts_each_members_copy() {
     ));
     assert!(t.sent().is_empty());
 }
+
+#[test]
+fn a_rooms_state_is_told_in_each_admins_language() {
+    let mut t = joined();
+    t.cmd("alice", "//lang zh");
+    t.later(10).room_sends(&format!(
+        "<presence xmlns='{JC}' type='unavailable' from='{ROOM}/Lobby' to='{OCC}'>\
+         <x xmlns='http://jabber.org/protocol/muc#user'><item role='none'><reason>spam</reason></item>\
+         <status code='307'/><status code='110'/></x></presence>"
+    ));
+    // Our words translated; the room's own as it said them.
+    assert_eq!(
+        t.bodies(A),
+        ["房间桥接 tea：被踢出了房间：spam。5 秒后重试。"]
+    );
+    let r = t.mucs();
+    assert!(r.contains("：出错：被踢出了房间：spam；"), "{r}");
+    // A refused room address, in her language too.
+    let r = t.cmd("alice", "//addmuc tea2 tea@conference.example.org/res");
+    assert!(r.contains("带了资源名"), "{r}");
+    let r = t.cmd(
+        "alice",
+        "//addbridge tg telegram bot_token=1 chat_id=@x secret_token=s",
+    );
+    assert!(r.contains("chat_id 须为数字形式的会话 ID"), "{r}");
+}
