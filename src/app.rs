@@ -426,7 +426,7 @@ impl Link {
     /// refers to if the core asks for one (read here, on the core's
     /// thread, from the writer's connection: an indexed lookup).
     fn handle(&mut self, core: &mut Core, now: Millis, input: Input, out: &mut Vec<Output>) {
-        if let Some(q) = core.recall_for(&input) {
+        if let Some(q) = core.recall_for(now, &input) {
             let row = self.store.recall(&q);
             core.handle(now, Input::Recalled(q, row), out);
         }

@@ -222,11 +222,46 @@ impl Core {
         ));
     }
 
-    /// The history row a platform message became, if still held.
+    /// The history row a platform message became, if held or recalled.
     fn bridge_ref(&self, group: &str, bridge: &str, message_ref: &str) -> Option<i64> {
         let g = self.groups.get(group)?;
         let row = *g.routes.get(bridge)?.refs.get(message_ref)?;
-        g.history.iter().any(|h| h.id == row).then_some(row)
+        g.row(row).is_some().then_some(row)
+    }
+
+    /// For a platform's edit of a message older than the rows held: the
+    /// reference to read from the store first (see `Core::recall_for`).
+    /// The call is verified and parsed here as it will be when handled;
+    /// only full groups pay for that twice.
+    pub(crate) fn bridge_recall(
+        &self,
+        now: Millis,
+        c: &BridgeCall,
+    ) -> Option<super::model::Recall> {
+        let g = self.groups.get(&c.group)?;
+        if g.history.len() < super::RING {
+            return None;
+        }
+        let r = g.routes.get(&c.bridge)?;
+        let RouteKind::Bridge(b) = &r.rec.kind else {
+            return None;
+        };
+        let call = Call {
+            method: c.method,
+            query: &c.query,
+            headers: &c.headers,
+            body: &c.body,
+            now_ms: now,
+        };
+        let Ok(Inbound::Message(m)) = platform::inbound(b.platform, &b.keys, &call) else {
+            return None;
+        };
+        let key = m.message_ref.filter(|_| m.edit)?;
+        (!r.refs.contains_key(&key)).then(|| super::model::Recall::Ref {
+            group: c.group.clone(),
+            route: c.bridge.clone(),
+            key,
+        })
     }
 
     pub(crate) fn remember_ref(

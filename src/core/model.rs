@@ -115,6 +115,13 @@ pub enum Recall {
         sender: String,
         origin_id: String,
     },
+    /// A message that came from a room or platform, by the reference the
+    /// room bridge or bridge `route` stored for it (`bridge_refs`).
+    Ref {
+        group: String,
+        route: String,
+        key: String,
+    },
 }
 
 /// One relayed message in a group's history.

@@ -109,15 +109,35 @@ impl Core {
     /// (`Input::Recalled`) before the input. Only a group holding its
     /// whole window (`RING` rows) can have older ones, so smaller groups
     /// never cost a read.
-    pub fn recall_for(&self, input: &Input) -> Option<Recall> {
+    pub fn recall_for(&self, now: Millis, input: &Input) -> Option<Recall> {
         match input {
             Input::Stanza(el) if el.name() == "message" => {
                 let (to, _) = names::split_jid(el.attr("to")?);
-                let (from, _) = names::split_jid(el.attr("from")?);
+                let (from, occupant) = names::split_jid(el.attr("from")?);
                 let local = to.strip_suffix(&self.cfg.domain)?.strip_suffix('@')?;
                 let g = self.groups.get(local)?;
                 if g.history.len() < RING {
                     return None;
+                }
+                // An occupant of a bridged room corrects or retracts a line
+                // of theirs: by the reference the room bridge stored.
+                if let Some(route) = self.muc_of(local, &from) {
+                    let of = [
+                        (stanza::NS_CORRECT, "replace"),
+                        (stanza::NS_RETRACT, "retract"),
+                    ]
+                    .iter()
+                    .find_map(|(ns, name)| stanza::child(el, name, ns)?.attr("id"))?;
+                    let key = super::muc::ref_key(occupant?, of);
+                    let known = g
+                        .routes
+                        .get(&route)
+                        .is_some_and(|r| r.refs.contains_key(&key));
+                    return (!known).then(|| Recall::Ref {
+                        group: local.to_string(),
+                        route,
+                        key,
+                    });
                 }
                 references(el).find_map(|id| match parse_copy_id(id) {
                     Some(seq) => g.row(seq).is_none().then(|| Recall::Row {
@@ -131,6 +151,7 @@ impl Core {
                     }),
                 })
             }
+            Input::BridgeCall(c) => self.bridge_recall(now, c),
             Input::Api(ApiCall {
                 method: ApiMethod::Delete,
                 path,
@@ -153,13 +174,26 @@ impl Core {
     /// What the store had for a [`Recall`]: kept for the input that
     /// follows (and a few after it).
     pub(crate) fn recalled(&mut self, q: Recall, row: Option<HistoryRecord>) {
-        let (Some(row), Recall::Row { group, .. } | Recall::Origin { group, .. }) = (row, q) else {
+        let Some(row) = row else {
             return;
+        };
+        let (group, reference) = match q {
+            Recall::Row { group, .. } | Recall::Origin { group, .. } => (group, None),
+            Recall::Ref { group, route, key } => (group, Some((route, key))),
         };
         let Some(g) = self.groups.get_mut(&group) else {
             return;
         };
-        if row.group != group || g.row(row.id).is_some() {
+        if row.group != group {
+            return;
+        }
+        // The room's or platform's reference, for the input that follows.
+        if let Some((route, key)) = reference {
+            if let Some(r) = g.routes.get_mut(&route) {
+                r.refs.insert(key, row.id);
+            }
+        }
+        if g.row(row.id).is_some() {
             return;
         }
         g.recalled.push_back(row);

@@ -359,7 +359,7 @@ fn judge_presence(el: &Element, from_res: Option<&str>, own_nick: Option<&str>) 
 }
 
 /// The key a room message is remembered by, for corrections.
-fn ref_key(occupant: &str, id: &str) -> String {
+pub(crate) fn ref_key(occupant: &str, id: &str) -> String {
     format!("{occupant}\n{id}")
 }
 
@@ -823,7 +823,7 @@ impl Core {
                     .get(name)
                     .and_then(|r| r.refs.get(&key))
                     .copied()
-                    .filter(|row| g.history.iter().any(|h| h.id == *row && !h.removed))
+                    .filter(|row| g.row(*row).is_some_and(|h| !h.removed))
             });
             if let Some(row) = row {
                 self.retract_from_room(now, group, name, row, out);
@@ -876,7 +876,7 @@ impl Core {
         {
             let key = ref_key(occupant, of);
             let row = g.routes.get(name).and_then(|r| r.refs.get(&key)).copied();
-            if let Some(row) = row.filter(|row| g.history.iter().any(|h| h.id == *row)) {
+            if let Some(row) = row.filter(|row| g.row(*row).is_some()) {
                 self.correct_from_bridge(now, group, name, row, occupant, &body, out);
                 if let Some(o) = self.occupancy(group, name) {
                     o.received += 1;

@@ -66,7 +66,7 @@ impl T {
     fn input(&mut self, input: Input) -> &mut Self {
         self.out.clear();
         if let Some(s) = &self.store {
-            if let Some(q) = self.core.recall_for(&input) {
+            if let Some(q) = self.core.recall_for(self.now, &input) {
                 let row = s.recall(&q).unwrap();
                 self.core
                     .handle(self.now, Input::Recalled(q, row), &mut self.out);

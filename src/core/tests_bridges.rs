@@ -295,3 +295,28 @@ fn platform_edits_correct_each_members_copy_or_arrive_marked_edited() {
         .get_child("replace", "urn:xmpp:message-correct:0")
         .is_none());
 }
+
+#[test]
+fn a_platforms_edit_of_a_message_beyond_the_held_rows_resolves_after_a_restart() {
+    let mut t = super::moderation::stored();
+    t.cmd("alice", TG);
+    t.later(10)
+        .telegram(&update(1, "message", 501, "dora", "helo"), "s3cret");
+    let bob_knows = t.id_to(B);
+    for i in 0..(crate::core::RING + 5) {
+        t.chat_from("carol", &format!("c-{i}"), "filler");
+    }
+    super::moderation::restart(&mut t);
+    t.later(10)
+        .telegram(&update(2, "edited_message", 501, "dora", "hello"), "s3cret");
+    assert_eq!(t.status(), 200);
+    let el = t.first_to(B);
+    assert_eq!(
+        crate::core::stanza::body(&el).as_deref(),
+        Some("[dora@tg] hello")
+    );
+    let replace = el
+        .get_child("replace", "urn:xmpp:message-correct:0")
+        .and_then(|r| r.attr("id"));
+    assert_eq!(replace, Some(bob_knows.as_str()));
+}

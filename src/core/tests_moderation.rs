@@ -10,7 +10,7 @@ use crate::store::Store;
 const RELAY: &str = "burst = 100000";
 
 /// alice (admin), bob and carol, online, with the store attached first.
-fn stored() -> T {
+pub(super) fn stored() -> T {
     let mut t = open_group(RELAY);
     let mut s = Store::open_in_memory().unwrap();
     let ops: Vec<StoreOp> = (t.out.iter())
@@ -23,6 +23,25 @@ fn stored() -> T {
     t.store = Some(s);
     t.join("alice").join("bob").join("carol");
     t
+}
+
+/// A restart: the core starts from what the store holds, and the members'
+/// presences come again.
+pub(super) fn restart(t: &mut T) {
+    let snap = t.store.as_ref().unwrap().load(crate::core::RING).unwrap();
+    let mut out = Vec::new();
+    t.core = Core::new(
+        config(&format!(
+            "[relay]\n{RELAY}\n[[group]]\nname = \"lobby\"\ntitle = \"Lobby\"\njoin = \"open\"\nadmins = [\"alice@localhost\"]\n"
+        ))
+        .core(),
+        snap,
+        t.now,
+        &mut out,
+    );
+    for u in ["alice", "bob", "carol"] {
+        t.pres(&format!("{u}@localhost/r"), G, None);
+    }
 }
 
 /// The id each retraction sent to `to` names.
@@ -171,21 +190,7 @@ fn references_to_messages_beyond_the_held_rows_resolve_also_after_a_restart() {
             .and_then(|r| r.attr("id")),
         Some(carol_knows.as_str())
     );
-    // A restart: the core starts from what the store holds.
-    let snap = t.store.as_ref().unwrap().load(crate::core::RING).unwrap();
-    let mut out = Vec::new();
-    t.core = Core::new(
-        config(&format!(
-            "[relay]\n{RELAY}\n[[group]]\nname = \"lobby\"\ntitle = \"Lobby\"\njoin = \"open\"\nadmins = [\"alice@localhost\"]\n"
-        ))
-        .core(),
-        snap,
-        t.now,
-        &mut out,
-    );
-    for u in ["alice", "bob", "carol"] {
-        t.pres(&format!("{u}@localhost/r"), G, None);
-    }
+    restart(&mut t);
     assert!(t.core.groups["lobby"].row(1).is_none());
     // Bob replies to his copy: alice's client gets her own id.
     let mut m = vec![body_el("nice"), reply_el(&bob_knows)];

@@ -643,3 +643,48 @@ fn a_rooms_state_is_told_in_each_admins_language() {
     );
     assert!(r.contains("chat_id 须为数字形式的会话 ID"), "{r}");
 }
+
+#[test]
+fn an_occupants_correction_of_a_line_beyond_the_held_rows_resolves_after_a_restart() {
+    let mut t = super::moderation::stored();
+    t.cmd("alice", &format!("//addmuc tea {ROOM}"));
+    t.input(Input::Connected);
+    for u in ["alice", "bob", "carol"] {
+        t.pres(&format!("{u}@localhost/r"), G, None);
+    }
+    t.joined_as("Lobby");
+    t.later(10).occupant_says("dan", "d1", "helo");
+    let bob_knows = t.id_to(B);
+    for i in 0..(crate::core::RING + 5) {
+        t.chat_from("carol", &format!("c-{i}"), "filler");
+    }
+    super::moderation::restart(&mut t);
+    t.input(Input::Connected);
+    for u in ["alice", "bob", "carol"] {
+        t.pres(&format!("{u}@localhost/r"), G, None);
+    }
+    t.joined_as("Lobby");
+    t.later(10).room_sends(&format!(
+        "<message xmlns='{JC}' type='groupchat' from='{ROOM}/dan' to='{OCC}' id='d2'>\
+         <body>hello</body><replace xmlns='urn:xmpp:message-correct:0' id='d1'/></message>"
+    ));
+    let el = t.first_to(B);
+    assert_eq!(
+        crate::core::stanza::body(&el).as_deref(),
+        Some("[dan@tea] hello")
+    );
+    let replace = el
+        .get_child("replace", "urn:xmpp:message-correct:0")
+        .and_then(|r| r.attr("id"));
+    assert_eq!(replace, Some(bob_knows.as_str()));
+    // And the occupant's retraction of it: each member's copy.
+    t.later(10).room_sends(&format!(
+        "<message xmlns='{JC}' type='groupchat' from='{ROOM}/dan' to='{OCC}' id='d3'>\
+         <retract xmlns='urn:xmpp:message-retract:1' id='d1'/></message>"
+    ));
+    let el = t.first_to(B);
+    let retract = el
+        .get_child("retract", "urn:xmpp:message-retract:1")
+        .and_then(|r| r.attr("id"));
+    assert_eq!(retract, Some(bob_knows.as_str()));
+}

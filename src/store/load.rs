@@ -174,6 +174,15 @@ impl Store {
                 ))?
                 .query_and_then(params![group, sender, origin_id], history_from_row)?
                 .next(),
+            Recall::Ref { group, route, key } => self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT {HISTORY_COLUMNS} FROM history WHERE group_name = ?1 AND id =
+                     (SELECT history_id FROM bridge_refs
+                      WHERE group_name = ?1 AND bridge = ?2 AND message_ref = ?3)"
+                ))?
+                .query_and_then(params![group, route, key], history_from_row)?
+                .next(),
         };
         row.transpose()
     }
