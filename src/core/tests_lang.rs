@@ -292,4 +292,14 @@ fn the_status_line_is_in_each_members_language() {
     assert_eq!(status(&t, B), ["Lobby — 4/4 人在线"]);
     assert_eq!(status(&t, C), ["Lobby — 4 of 4 online"]);
     assert_eq!(t.fanouts, 2, "one presence per language");
+    // A change of language shows at once (after the settling), the
+    // counts unchanged; the others are not sent it again.
+    t.later(10_000).cmd("carol", "//lang zh");
+    t.later(10_000).input(Input::Tick);
+    assert_eq!(status(&t, C), ["Lobby — 4/4 人在线"]);
+    assert!(status(&t, B).is_empty() && status(&t, A).is_empty());
+    // Choosing the language already in use changes nothing.
+    t.later(10_000).cmd("carol", "//lang zh");
+    t.later(10_000).input(Input::Tick);
+    assert!(status(&t, C).is_empty());
 }

@@ -620,7 +620,7 @@ impl Core {
             Command::ShowInfo(fid) => self.cmd_showinfo(group, &fid, lang),
             Command::Stop(secs) => self.cmd_stop(now, group, me, secs, lang, out),
             Command::History(n) => self.cmd_history(group, me, n, lang),
-            Command::Lang(c) => self.cmd_lang(group, me, c, out),
+            Command::Lang(c) => self.cmd_lang(now, group, me, c, out),
             Command::Leave => self.cmd_leave(now, group, me, out),
             Command::Whois(fid) => self.cmd_whois(group, &fid, lang),
             Command::Add(jid) => self.cmd_add(now, group, &jid, lang, out),

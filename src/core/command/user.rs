@@ -258,6 +258,7 @@ impl Core {
     /// `//lang`: shows the language of replies and why, or sets it.
     pub(super) fn cmd_lang(
         &mut self,
+        now: Millis,
         group: &str,
         me: &str,
         c: super::LangCmd,
@@ -286,20 +287,39 @@ impl Core {
             }
             LangCmd::Unknown(x) => Some(t!(self.lang_of(group, me), "lang-unknown", lang = x)),
             LangCmd::Set(l) => {
+                let before = self.lang_of(group, me);
                 self.update_member(group, me, out, |m| {
                     m.lang = Some(l);
                     Some(())
                 });
+                self.reshow_status(now, group, me, before);
                 Some(t!(l, "lang-set", lang = name(l)))
             }
             LangCmd::Auto => {
+                let before = self.lang_of(group, me);
                 self.update_member(group, me, out, |m| {
                     m.lang = None;
                     Some(())
                 });
+                self.reshow_status(now, group, me, before);
                 let l = self.lang_of(group, me);
                 Some(t!(l, "lang-auto", lang = name(l)))
             }
+        }
+    }
+
+    /// After a change of `me`'s language from `before`: the group's status
+    /// line goes to them again, in the new one, at the next status pass.
+    fn reshow_status(&mut self, now: Millis, group: &str, me: &str, before: Lang) {
+        if self.lang_of(group, me) == before {
+            return;
+        }
+        if let Some(g) = self.groups.get_mut(group) {
+            if let Some(m) = g.member_mut(me) {
+                m.shown = crate::core::UNSHOWN;
+            }
+            g.status_mixed = true;
+            g.status_touch(now);
         }
     }
 
