@@ -92,14 +92,7 @@ pub(crate) fn reply_parts(el: &Element, body: &str) -> Option<(String, String)> 
 /// The ids a message refers to (reply, correction, retraction, reaction).
 fn references(el: &Element) -> impl Iterator<Item = &str> {
     el.children()
-        .filter(|c| {
-            let ns = c.ns();
-            ns == stanza::NS_REPLY
-                || ns == stanza::NS_CORRECT
-                || ns == stanza::NS_RETRACT
-                || ns == stanza::NS_RETRACT_0
-                || ns == stanza::NS_REACTIONS
-        })
+        .filter(|c| super::relay::is_ref(c))
         .filter_map(|c| c.attr("id"))
 }
 

@@ -672,7 +672,7 @@ enum Change {
 
 /// Whether a payload references a message by id (and so reads differently
 /// for each recipient).
-fn is_ref(p: &Element) -> bool {
+pub(crate) fn is_ref(p: &Element) -> bool {
     let ns = p.ns();
     p.attr("id").is_some()
         && (ns == stanza::NS_REPLY
