@@ -117,29 +117,6 @@ impl Core {
         );
         Some(reply)
     }
-
-    /// `//delbridge NAME`
-    pub(super) fn cmd_delbridge(
-        &mut self,
-        group: &str,
-        name: &str,
-        lang: Lang,
-        out: &mut Vec<Output>,
-    ) -> Reply {
-        let from_config = match self.groups.get(group).and_then(|g| g.routes.get(name)) {
-            Some(r) => match &r.rec.kind {
-                RouteKind::Bridge(b) => b.from_config,
-                RouteKind::Muc(_) => return Some(t!(lang, "route-is-muc", name = name)),
-                _ => return Some(t!(lang, "bridge-is-route", name = name)),
-            },
-            None => return Some(t!(lang, "bridge-none", name = name)),
-        };
-        if from_config {
-            return Some(t!(lang, "bridge-from-config", name = name));
-        }
-        self.remove_route(group, name, lang, out)
-    }
-
     /// `//bridges`
     pub(super) fn cmd_bridges(&self, group: &str, lang: Lang) -> Reply {
         let g = self.groups.get(group)?;

@@ -129,29 +129,6 @@ impl Core {
         }
         Some(reply)
     }
-
-    /// `//delmuc NAME`
-    pub(super) fn cmd_delmuc(
-        &mut self,
-        group: &str,
-        name: &str,
-        lang: Lang,
-        out: &mut Vec<Output>,
-    ) -> Reply {
-        let from_config = match self.groups.get(group).and_then(|g| g.routes.get(name)) {
-            Some(r) => match &r.rec.kind {
-                RouteKind::Muc(m) => m.from_config,
-                RouteKind::Bridge(_) => return Some(t!(lang, "route-is-bridge", name = name)),
-                _ => return Some(t!(lang, "bridge-is-route", name = name)),
-            },
-            None => return Some(t!(lang, "muc-none", name = name)),
-        };
-        if from_config {
-            return Some(t!(lang, "muc-from-config", name = name));
-        }
-        self.remove_route(group, name, lang, out)
-    }
-
     /// `//mucs`
     pub(super) fn cmd_mucs(&self, group: &str, lang: Lang) -> Reply {
         let g = self.groups.get(group)?;

@@ -67,6 +67,14 @@ pub(super) fn parse_recv(words: &[&str], _: &str) -> Parsed {
     }))
 }
 
+/// The kinds of link a group has, as the delete commands name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Link {
+    Route,
+    Bridge,
+    Muc,
+}
+
 impl Core {
     /// `//addroutesend`
     pub(super) fn cmd_addroutesend(
@@ -192,25 +200,45 @@ impl Core {
             g.routes.insert(rec.name.clone(), Route::new(rec));
         }
     }
-
-    /// `//delroute NAME`
-    pub(super) fn cmd_delroute(
+    /// `//delroute`, `//delbridge`, `//delmuc`: each deletes its own kind,
+    /// and names the right command for another kind.
+    pub(super) fn cmd_dellink(
         &mut self,
         group: &str,
         name: &str,
+        want: Link,
         lang: Lang,
         out: &mut Vec<Output>,
     ) -> Reply {
-        match self.groups.get(group).and_then(|g| g.routes.get(name)) {
-            None => Some(t!(lang, "route-none", name = name)),
-            Some(r) if matches!(r.rec.kind, RouteKind::Bridge(_)) => {
-                Some(t!(lang, "route-is-bridge", name = name))
-            }
-            Some(r) if matches!(r.rec.kind, RouteKind::Muc(_)) => {
-                Some(t!(lang, "route-is-muc", name = name))
-            }
-            Some(_) => self.remove_route(group, name, lang, out),
+        let Some(r) = self.groups.get(group).and_then(|g| g.routes.get(name)) else {
+            let id = match want {
+                Link::Route => "route-none",
+                Link::Bridge => "bridge-none",
+                Link::Muc => "muc-none",
+            };
+            return Some(t!(lang, id, name = name));
+        };
+        let (have, from_config) = match &r.rec.kind {
+            RouteKind::Bridge(b) => (Link::Bridge, b.from_config),
+            RouteKind::Muc(m) => (Link::Muc, m.from_config),
+            _ => (Link::Route, false),
+        };
+        if have != want {
+            let id = match have {
+                Link::Route => "bridge-is-route",
+                Link::Bridge => "route-is-bridge",
+                Link::Muc => "route-is-muc",
+            };
+            return Some(t!(lang, id, name = name));
         }
+        if from_config {
+            let id = match want {
+                Link::Muc => "muc-from-config",
+                _ => "bridge-from-config",
+            };
+            return Some(t!(lang, id, name = name));
+        }
+        self.remove_route(group, name, lang, out)
     }
 
     /// Deletes a route or bridge with its queue.
