@@ -105,6 +105,10 @@ impl Core {
     pub fn recall_for(&self, now: Millis, input: &Input) -> Option<Recall> {
         match input {
             Input::Stanza(el) if el.name() == "message" => {
+                // Most messages refer to none: no JID is even parsed then.
+                if !el.children().any(super::relay::is_ref) {
+                    return None;
+                }
                 let (to, _) = names::split_jid(el.attr("to")?);
                 let (from, occupant) = names::split_jid(el.attr("from")?);
                 let local = to.strip_suffix(&self.cfg.domain)?.strip_suffix('@')?;
