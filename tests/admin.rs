@@ -280,7 +280,7 @@ async fn the_admin_page_in_a_real_browser() {
     )
     .await
     .unwrap();
-    until_text(&c, "groups", "群组", "the Chinese labels").await;
+    until_text(&c, "groups", "群列表", "the Chinese labels").await;
     until_text(
         &c,
         "groups-table",

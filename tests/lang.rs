@@ -33,7 +33,7 @@ async fn chinese_help_by_client_language_and_by_choice(kind: Kind) {
     let help = ann.expect_body_from(LOBBY, T).await;
     assert!(help.starts_with("命令列表："), "{help}");
     assert!(
-        help.contains("//lang [en|zh|auto] — 回复你的语言"),
+        help.contains("//lang [en|zh|auto] — 设置回复你时用的语言"),
         "{help}"
     );
     bob.send_message(LOBBY, "//help").await;

@@ -199,7 +199,7 @@ fn route_commands_answer_in_the_admins_language() {
         "还没有路由。用 //addroutesend 和 //addrouterecv 创建。"
     );
     let r = t.cmd("alice", "//addrouterecv near password1");
-    assert_eq!(r, "好的，路由 near 在 POST /routes/lobby/near 接收消息。");
+    assert_eq!(r, "好的，路由 near 通过 POST /routes/lobby/near 接收消息。");
     let r = t.cmd(
         "alice",
         "//addroutesend far - https://hooks.example/x slack",
@@ -210,7 +210,7 @@ fn route_commands_answer_in_the_admins_language() {
     );
     assert!(t
         .cmd("alice", "//routes")
-        .contains("接收 near ← POST /routes/lobby/near：上次收到 从未"));
+        .contains("接收 near ← POST /routes/lobby/near — 上次收到：无"));
     assert_eq!(t.cmd("alice", "//delroute near"), "好的，已删除路由 near。");
     t.cmd("alice", "//lang en");
     let r = t.cmd("alice", "//addroutesend x - https://hooks.example/y slack");
@@ -239,7 +239,7 @@ fn bridge_and_room_commands_answer_in_the_admins_language() {
     );
     let r = t.cmd("alice", "//addmuc tea tea@conference.example.org");
     assert!(
-        r.starts_with("好的，已添加房间桥接 tea：正以 Lobby 的身份加入"),
+        r.starts_with("好的，已添加房间桥接 tea：正在以昵称 Lobby 加入"),
         "{r}"
     );
     let r = t.cmd("alice", "//mucs");
@@ -249,7 +249,7 @@ fn bridge_and_room_commands_answer_in_the_admins_language() {
     );
     assert_eq!(
         t.cmd("alice", "//delbridge tea"),
-        "tea 是一个房间桥接：请用 //delmuc tea。"
+        "tea 是房间桥接，请用 //delmuc tea 删除。"
     );
     assert_eq!(t.cmd("alice", "//delmuc tea"), "好的，已删除房间桥接 tea。");
     let r = t.cmd(
@@ -257,7 +257,7 @@ fn bridge_and_room_commands_answer_in_the_admins_language() {
         "//addbridge gc googlechat webhook=https://chat.googleapis.com/v1/spaces/x/messages?key=k",
     );
     assert!(
-        r.starts_with("好的，已添加桥接 gc（googlechat）。它只发送消息"),
+        r.starts_with("好的，已添加桥接 gc（googlechat）。该桥接只发送、不接收消息"),
         "{r}"
     );
 }
@@ -268,7 +268,7 @@ fn a_refusal_of_arguments_is_said_in_the_senders_language() {
     t.cmd("bob", "//lang zh");
     assert_eq!(
         t.cmd("bob", "//setid no/slash"),
-        "ID 不可用：请用 1–32 个 A-Z a-z 0-9 _ . - 字符\n用法：//setid ID — 选择你的 ID（只能改一次）"
+        "ID 不可用：请用 1–32 个 A-Z a-z 0-9 _ . - 字符\n用法：//setid ID — 设置你的 ID（只能设置一次）"
     );
     assert!(t
         .cmd("alice", "//addroutesend far pw123456 https://x.example/ y")
