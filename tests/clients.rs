@@ -203,6 +203,28 @@ fn profanity_and_mcabber_join_chat_rename_and_correct(kind: Kind) {
         "//history shows the corrected message once, not the original:\n{history}"
     );
 
+    // --- bob switches to Chinese from mcabber: his replies and //help
+    // come in Chinese, and Chinese text is relayed to profanity's screen.
+    let before = bob.received(LOBBY).len();
+    bob.type_line("//lang zh");
+    bob.wait_received(LOBBY, before, T, "the //lang reply", |b| b.contains("中文"));
+    let before = bob.received(LOBBY).len();
+    bob.type_line("//help");
+    let cjk = |b: &str| b.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    let help = bob.wait_received(LOBBY, before, T, "the Chinese command list", |b| {
+        is_help_list(b) && cjk(b)
+    });
+    assert!(!help.contains("list commands"), "{help}");
+    bob.type_line("大家好，我是 Bobby");
+    alice.wait_screen(": [Bobby] 大家好，我是 Bobby", T);
+    // alice still reads English.
+    let before = alice.received(LOBBY).len();
+    alice.type_line("//online");
+    let online = alice.wait_received(LOBBY, before, T, "the //online reply", |b| {
+        b.contains("Bobby")
+    });
+    assert!(!cjk(&online), "{online}");
+
     // --- no command was relayed to the other member.
     let bob_got = bob.received(LOBBY);
     let alice_got = alice.received(LOBBY);
