@@ -80,7 +80,7 @@ nick-invisible = a nick cannot contain the invisible character { $code } (contro
 nick-taken = The nick { $nick } is taken.
 nick-ok = OK, you are now { $nick }.
 notice-nick = *** { $old } is now { $nick }
-setid-once = Your id is { $fid } and can be changed only once.
+setid-once = Your id is { $fid } already: it can be changed only once.
 setid-taken = The id { $fid } is taken.
 setid-ok = OK, your id is now { $fid }.
 no-such-id = No member has the id { $fid }.
@@ -211,7 +211,7 @@ delgroup-notice = { $title } was deleted by the service admin.
 
 ## Routes
 
-route-signed = talkgroups routes are signed: give a password of at least 8 characters.
+route-signed = Routes in the talkgroups format are signed: give a password of at least 8 characters.
 route-short-password = Passwords have at least 8 characters.
 route-bad-url = Not a valid http:// or https:// URL: { $url }
 route-password-unused = {" "}(this format does not use the password)
