@@ -139,6 +139,16 @@ pub fn stanza_lang(el: &minidom::Element) -> Option<Lang> {
         .and_then(Lang::parse)
 }
 
+/// What a stanza's `xml:lang` says about the person who sent it: a
+/// language other than English, or nothing. English is what most XMPP
+/// libraries put on every stream when the user chose nothing (tokio-xmpp
+/// and libstrophe, so profanity, always send `en`), so it does not
+/// outweigh a group's or the service's language; a client only sends
+/// Chinese when it is set to Chinese. `//lang en` says English for sure.
+pub fn client_lang(el: &minidom::Element) -> Option<Lang> {
+    stanza_lang(el).filter(|l| *l != Lang::En)
+}
+
 /// See [`super::Core::group_lang`] (for code that holds the groups
 /// mutably).
 pub(crate) fn group_lang(cfg: &super::CoreConfig, group: &str) -> Lang {
@@ -185,11 +195,11 @@ impl super::Core {
         el: &minidom::Element,
     ) -> Lang {
         let Some(g) = group else {
-            return stanza_lang(el).unwrap_or(self.cfg.lang);
+            return client_lang(el).unwrap_or(self.cfg.lang);
         };
         match self.lang_and_source(g, jid) {
             (l, LangSource::Chosen) => l,
-            (l, _) => stanza_lang(el).unwrap_or(l),
+            (l, _) => client_lang(el).unwrap_or(l),
         }
     }
 

@@ -77,13 +77,12 @@ impl Core {
         if ctx.from_res.is_some() {
             self.member_available(now, ctx, name, Heard::Inferred, out);
         }
-        // Replies follow the language the member writes in (unless they
-        // chose one with //lang).
-        let client_lang = i18n::stanza_lang(el);
-        if let Some(l) = client_lang {
+        // Replies follow the language the member's client is set to
+        // (unless they chose one with //lang; see `i18n::client_lang`).
+        if i18n::stanza_lang(el).is_some() {
             let m = (self.groups.get_mut(name)).and_then(|g| g.members.get_mut(&ctx.from_bare));
             if let Some(m) = m {
-                m.client_lang = Some(l);
+                m.client_lang = i18n::client_lang(el);
             }
         }
         let body = stanza::body(el);
@@ -116,7 +115,7 @@ impl Core {
                 return;
             }
             // Their client's language, else the group's.
-            let lang = client_lang.unwrap_or_else(|| self.lang_of(name, &ctx.from_bare));
+            let lang = i18n::client_lang(el).unwrap_or_else(|| self.lang_of(name, &ctx.from_bare));
             let text = match state {
                 Some(MemberState::Pending) => t!(lang, "stranger-pending", title = title.as_str()),
                 Some(MemberState::Invited) => t!(lang, "stranger-invited", title = title.as_str()),
@@ -585,7 +584,7 @@ impl Core {
         };
         // The bare domain has no members: the message's language, else
         // the service's.
-        let lang = i18n::stanza_lang(el).unwrap_or(self.cfg.lang);
+        let lang = i18n::client_lang(el).unwrap_or(self.cfg.lang);
         if let Some(cmd) = command::command_text(&body) {
             self.on_service_command(now, ctx, cmd, lang, out);
             return;

@@ -303,3 +303,33 @@ fn the_status_line_is_in_each_members_language() {
     t.later(10_000).input(Input::Tick);
     assert!(status(&t, C).is_empty());
 }
+
+#[test]
+fn an_english_xml_lang_does_not_outweigh_the_groups_language() {
+    // Most libraries stamp `en` on every stream: a Chinese group stays
+    // Chinese for them; only //lang en makes it English.
+    let mut t = zh_service("");
+    t.join("alice");
+    assert!(say_in(&mut t, "alice", "en", "//help").starts_with("命令列表："));
+    t.cmd("alice", "//lang en");
+    assert!(say_in(&mut t, "alice", "zh-CN", "//help").starts_with("Commands:"));
+    // A Chinese client in an English group reads Chinese, until its
+    // client says English again.
+    let mut t = three();
+    assert!(say_in(&mut t, "bob", "zh", "//help").starts_with("命令列表："));
+    assert!(
+        t.cmd("bob", "//help").starts_with("命令列表："),
+        "remembered"
+    );
+    assert!(say_in(&mut t, "bob", "en-GB", "//help").starts_with("Commands:"));
+    // The bare domain: an `en` stream does not outweigh `[service] lang`.
+    let mut t = zh_service("");
+    t.xml(&format!(
+        "<message xmlns='jabber:component:accept' from='zed@localhost/r' to='{D}' type='chat' id='d1' xml:lang='en'><body>hello</body></message>"
+    ));
+    let b = t.bodies("zed@localhost");
+    assert!(
+        b[0].chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "{b:?}"
+    );
+}
