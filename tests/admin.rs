@@ -198,12 +198,24 @@ async fn the_admin_page_in_a_real_browser() {
     assert!(!c.current_url().await.unwrap().as_str().contains(&token));
 
     // The group; bob waits; approve him with the keyboard.
-    c.find(Locator::LinkText("lobby"))
-        .await
-        .expect("the group's link")
-        .click()
-        .await
-        .unwrap();
+    // The table may be drawn again (a refresh) between finding the link
+    // and clicking it: find it afresh until a click lands.
+    let mut tries = 0;
+    loop {
+        let link = c
+            .find(Locator::LinkText("lobby"))
+            .await
+            .expect("the group's link");
+        match link.click().await {
+            Ok(_) => break,
+            Err(e) if tries < 20 => {
+                tries += 1;
+                eprintln!("click again: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("the group's link cannot be clicked: {e}"),
+        }
+    }
     until_text(&c, "pending", "bob@localhost", "bob pending").await;
     until_text(&c, "live-state", "Live", "the live stream").await;
     screenshot(&c, "desktop-group").await;
