@@ -876,4 +876,7 @@ pub async fn join_client(c: &mut TestClient, group: &str) {
         })
         .await;
     let _ = w;
+    // A round trip to the server: it has handled the `subscribed` (so the
+    // roster item is stored) before a test may stop or restart it.
+    c.get_roster().await;
 }
