@@ -28,6 +28,12 @@ const EVENTS_RING: usize = 1024;
 /// At most this many inbound events are handled per batch (one commit).
 const BATCH: usize = 512;
 
+/// Copies handed to the XMPP connection but not yet written to its socket,
+/// at most: a few seconds of what a server writes to its clients, so a
+/// server slower than the relay holds the component back instead of
+/// letting a backlog of minutes grow in its memory.
+const MAX_IN_FLIGHT: usize = 50_000;
+
 /// Stanzas produced while the server connection is down wait here, at most
 /// this many; past it the oldest are dropped (with a warning), because a
 /// stale flood is worse than a gap after a long outage.
@@ -287,6 +293,7 @@ async fn main_loop(
         replies: HashMap::new(),
         next_token: 0,
         events: events_tx,
+        in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
     };
     link.commit_and_send(&core, &mut out, Durability::PowerLoss)
         .await;
@@ -419,6 +426,9 @@ struct Link {
     next_token: u64,
     /// The API's event streams (see `EVENTS_RING`).
     events: tokio::sync::broadcast::Sender<Arc<http::SseFrame>>,
+    /// Copies handed to the connection and not yet written to its socket
+    /// may be at most `MAX_IN_FLIGHT`.
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl Link {
@@ -619,7 +629,19 @@ impl Link {
             return;
         }
         let count: usize = stanzas.iter().map(OutStanza::count).sum();
-        if self.ob_tx.send(Outbound::Stanzas(stanzas)).await.is_err() {
+        // When the server reads slower than the core relays, the core
+        // waits here rather than queueing without end: it stops reading,
+        // and the server holds what members send meanwhile.
+        let share = count.clamp(1, MAX_IN_FLIGHT) as u32;
+        let Ok(permit) = self.in_flight.clone().acquire_many_owned(share).await else {
+            return;
+        };
+        if self
+            .ob_tx
+            .send(Outbound::Held(stanzas, permit))
+            .await
+            .is_err()
+        {
             tracing::error!("XMPP task has stopped");
             return;
         }

@@ -121,6 +121,10 @@ pub enum XmppEvent {
 pub enum Outbound {
     /// Write these stanzas, in order, then flush.
     Stanzas(Vec<OutStanza>),
+    /// The same, holding a share of the copies allowed in flight (see the
+    /// app's `MAX_IN_FLIGHT`): released once they are all written to the
+    /// socket, or with the connection.
+    Held(Vec<OutStanza>, tokio::sync::OwnedSemaphorePermit),
     /// Reply once everything sent before this has been flushed to the socket.
     /// While disconnected the request waits in the channel for the next
     /// connection; if the connection is lost or `run` ends before the flush

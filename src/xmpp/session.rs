@@ -101,6 +101,9 @@ pub(super) struct Session<'a> {
     in_buf: usize,
     /// `Flush` requests, answered when `buf` has been written.
     flush_waiters: Vec<oneshot::Sender<()>>,
+    /// The in-flight share of the batch being written (dropped, so
+    /// released, once it is all written).
+    held: Option<tokio::sync::OwnedSemaphorePermit>,
     pings: u64,
     /// Shutting down: no more reads from `outbound`, inbound is dropped.
     closing: bool,
@@ -125,6 +128,7 @@ impl<'a> Session<'a> {
             sent: 0,
             in_buf: 0,
             flush_waiters: Vec::new(),
+            held: None,
             pings: 0,
             closing: false,
         }
@@ -224,6 +228,7 @@ impl<'a> Session<'a> {
                 continue;
             }
             // TCP_NODELAY and no user-space buffer: written is flushed.
+            self.held = None;
             for waiter in self.flush_waiters.drain(..) {
                 let _ = waiter.send(());
             }
@@ -248,6 +253,12 @@ impl<'a> Session<'a> {
                 for s in batch {
                     self.outgoing.push(s);
                 }
+            }
+            Outbound::Held(batch, permit) => {
+                for s in batch {
+                    self.outgoing.push(s);
+                }
+                self.held = Some(permit);
             }
             Outbound::Flush(waiter) => self.flush_waiters.push(waiter),
         }
@@ -470,6 +481,33 @@ mod tests {
         let dead_after = started.elapsed();
         assert!(dead_after <= Duration::from_millis(900), "{dead_after:?}");
         h.task.abort();
+    }
+
+    /// A held batch keeps its share of the in-flight copies until it is
+    /// written: the app cannot hand over more than the socket takes.
+    #[tokio::test]
+    async fn a_held_batch_releases_its_share_once_written() {
+        let (listener, addr) = listener().await;
+        let mut h = Harness::start(config(addr, SECRET, Duration::from_secs(5)), 16);
+        let mut peer = Peer::accept(&listener).await;
+        assert!(matches!(h.event().await, XmppEvent::Connected));
+        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(5));
+        let permit = sem.clone().acquire_many_owned(2).await.unwrap();
+        assert_eq!(sem.available_permits(), 3);
+        h.outbound
+            .send(Outbound::Held(
+                vec![
+                    OutStanza::One(message("h1", "one")),
+                    OutStanza::One(message("h2", "two")),
+                ],
+                permit,
+            ))
+            .await
+            .unwrap();
+        h.flush().await;
+        let got = peer.read_until("h2").await;
+        assert!(got.contains("h1"), "{got}");
+        assert_eq!(sem.available_permits(), 5, "released once written");
     }
 
     #[tokio::test]
