@@ -294,6 +294,7 @@ async fn main_loop(
         next_token: 0,
         events: events_tx,
         in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+        closing: false,
     };
     link.commit_and_send(&core, &mut out, Durability::PowerLoss)
         .await;
@@ -367,14 +368,18 @@ async fn main_loop(
     }
 
     tracing::info!("shutting down");
+    link.closing = true;
     core.handle(now_ms(), Input::Shutdown, &mut out);
     link.commit_and_send(&core, &mut out, Durability::PowerLoss)
         .await;
     if link.connected {
         let (tx, rx) = oneshot::channel();
-        if link.ob_tx.send(Outbound::Flush(tx)).await.is_ok() {
-            let _ = tokio::time::timeout(Duration::from_secs(2), rx).await;
-        }
+        let flushed = async {
+            if link.ob_tx.send(Outbound::Flush(tx)).await.is_ok() {
+                let _ = rx.await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), flushed).await;
     }
     let _ = sd_tx.send(true);
     link.fail_replies(503, "shutting down");
@@ -429,6 +434,8 @@ struct Link {
     /// Copies handed to the connection and not yet written to its socket
     /// may be at most `MAX_IN_FLIGHT`.
     in_flight: Arc<tokio::sync::Semaphore>,
+    /// Shutting down: handing stanzas to the connection waits at most 2 s.
+    closing: bool,
 }
 
 impl Link {
@@ -631,17 +638,31 @@ impl Link {
         let count: usize = stanzas.iter().map(OutStanza::count).sum();
         // When the server reads slower than the core relays, the core
         // waits here rather than queueing without end: it stops reading,
-        // and the server holds what members send meanwhile.
+        // and the server holds what members send meanwhile. (A connection
+        // lost meanwhile is taken up again with what it held, which then
+        // frees the core.) When stopping, it waits no more than 2 s.
         let share = count.clamp(1, MAX_IN_FLIGHT) as u32;
-        let Ok(permit) = self.in_flight.clone().acquire_many_owned(share).await else {
-            return;
+        let handed = async {
+            let permit = self.in_flight.clone().acquire_many_owned(share).await;
+            match permit {
+                Ok(p) => self.ob_tx.send(Outbound::Held(stanzas, p)).await.is_ok(),
+                Err(_) => false,
+            }
         };
-        if self
-            .ob_tx
-            .send(Outbound::Held(stanzas, permit))
-            .await
-            .is_err()
-        {
+        let handed = match self.closing {
+            false => handed.await,
+            true => match tokio::time::timeout(Duration::from_secs(2), handed).await {
+                Ok(h) => h,
+                Err(_) => {
+                    tracing::warn!(
+                        count,
+                        "stopping: stanzas the connection did not take are dropped"
+                    );
+                    return;
+                }
+            },
+        };
+        if !handed {
             tracing::error!("XMPP task has stopped");
             return;
         }
