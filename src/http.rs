@@ -1052,9 +1052,13 @@ async fn events(
     }
     // Frames are made once per event (by the app) and shared; a reader
     // woken for one takes every other one already waiting in the same
-    // write, so a busy group costs a reader a wakeup per burst, not per
-    // event.
-    let live = futures::stream::unfold((rx, group, seen), |(mut rx, group, mut seen)| async move {
+    // write, and writes at most once per `SSE_GAP`: the first event after
+    // a quiet spell goes at once, those of a busy group go together, so
+    // a reader costs at most 20 wakeups and writes a second, not one per
+    // event (the relay shares the cores with them).
+    let now = tokio::time::Instant::now();
+    let start = (rx, group, seen, now.checked_sub(SSE_GAP).unwrap_or(now));
+    let live = futures::stream::unfold(start, |(mut rx, group, mut seen, last)| async move {
         let mut chunk: Vec<u8> = Vec::new();
         let take = |e: &SseFrame, chunk: &mut Vec<u8>, seen: &mut i64| {
             if e.group != group {
@@ -1079,9 +1083,14 @@ async fn events(
                     Err(_) => return None,
                 },
                 _ = &mut keepalive => {
-                    return Some((Ok::<_, std::convert::Infallible>(Bytes::from_static(b":\n\n")), (rx, group, seen)));
+                    let next = (rx, group, seen, last);
+                    return Some((Ok::<_, std::convert::Infallible>(Bytes::from_static(b":\n\n")), next));
                 }
             }
+            if chunk.is_empty() {
+                continue; // Another group's event.
+            }
+            tokio::time::sleep_until(last + SSE_GAP).await;
             while chunk.len() < 64 * 1024 {
                 match rx.try_recv() {
                     Ok(e) => take(&e, &mut chunk, &mut seen),
@@ -1089,9 +1098,8 @@ async fn events(
                     Err(_) => return None,
                 }
             }
-            if !chunk.is_empty() {
-                return Some((Ok(Bytes::from(chunk)), (rx, group, seen)));
-            }
+            let now = tokio::time::Instant::now();
+            return Some((Ok(Bytes::from(chunk)), (rx, group, seen, now)));
         }
     });
     let stream = futures::StreamExt::chain(
@@ -1107,6 +1115,9 @@ async fn events(
     )
         .into_response()
 }
+
+/// The least time between two writes to one event-stream reader.
+const SSE_GAP: Duration = Duration::from_millis(50);
 
 /// One event as the readers get it: the group (to filter), the history id
 /// (to skip what was replayed) and the bytes, made once.
