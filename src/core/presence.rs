@@ -6,7 +6,7 @@ use minidom::Element;
 use super::i18n::{self, t, Lang};
 use super::model::{JoinPolicy, MemberRecord, MemberState, Millis, StoreOp};
 use super::names;
-use super::stanza::{self, ErrorType, Fanout};
+use super::stanza::{self, Copy as Recipient, ErrorType, Fanout};
 use super::{Core, Ctx, Group, Output, Target, STATUS_GAP_MS, UNSHOWN};
 
 impl Core {
@@ -34,16 +34,16 @@ impl Core {
             g.status_touch(now);
             // Two stanzas per member, each serialized once per group (and
             // language).
-            let mut presence = status_fanouts(g, counts);
+            let mut presence: [Vec<Recipient>; 2] = Default::default();
             let mut probe = Fanout::new(stanza::presence_template(&g.jid, Some("probe")), None);
             let shown = shown_counts(counts);
             for m in g.members.values_mut().filter(|m| m.is_member()) {
-                presence[m.lang(glang) as usize].push(m.rec.jid.clone(), 0);
+                presence[m.lang(glang) as usize].push(copy_to(&m.rec.jid));
                 probe.push(m.rec.jid.clone(), 0);
                 m.shown = shown;
             }
             if !probe.copies.is_empty() {
-                push_nonempty(presence, out);
+                push_status(g, counts, presence, out);
                 out.push(Output::Fanout(probe));
             }
         }
@@ -77,15 +77,15 @@ impl Core {
             g.status_mixed = false;
             g.status_dirty = false;
             let glang = i18n::group_lang(cfg, &g.name);
-            let mut presence = status_fanouts(g, counts);
+            let mut presence: [Vec<Recipient>; 2] = Default::default();
             let shown = shown_counts(counts);
             for m in g.members.values_mut() {
                 if m.is_member() && m.online() && m.shown != shown {
-                    presence[m.lang(glang) as usize].push(m.rec.jid.clone(), 0);
+                    presence[m.lang(glang) as usize].push(copy_to(&m.rec.jid));
                     m.shown = shown;
                 }
             }
-            push_nonempty(presence, out);
+            push_status(g, counts, presence, out);
         }
     }
 
@@ -797,15 +797,27 @@ pub(crate) fn status_text(g: &Group, (online, members): (usize, usize), lang: La
 
 /// The group's presence with the status line, one fanout per language
 /// (indexed by `Lang as usize`); the recipients are added by the caller.
-fn status_fanouts(g: &Group, counts: (usize, usize)) -> [Fanout; 2] {
-    Lang::ALL.map(|l| Fanout::new(group_presence_template(g, counts, l), None))
-}
-
-fn push_nonempty(fanouts: [Fanout; 2], out: &mut Vec<Output>) {
-    for f in fanouts {
-        if !f.copies.is_empty() {
+/// The status presence, one fanout per language that has recipients
+/// (`copies`, by `Lang as usize`): a language nobody reads costs nothing.
+fn push_status(
+    g: &Group,
+    counts: (usize, usize),
+    copies: [Vec<Recipient>; 2],
+    out: &mut Vec<Output>,
+) {
+    for (lang, copies) in Lang::ALL.into_iter().zip(copies) {
+        if !copies.is_empty() {
+            let mut f = Fanout::new(group_presence_template(g, counts, lang), None);
+            f.copies = copies;
             out.push(Output::Fanout(f));
         }
+    }
+}
+
+fn copy_to(jid: &std::sync::Arc<str>) -> Recipient {
+    Recipient {
+        to: jid.clone(),
+        n: 0,
     }
 }
 
