@@ -28,10 +28,11 @@ const EVENTS_RING: usize = 1024;
 /// At most this many inbound events are handled per batch (one commit).
 const BATCH: usize = 512;
 
-/// Copies handed to the XMPP connection but not yet written to its socket,
-/// at most: a few seconds of what a server writes to its clients, so a
-/// server slower than the relay holds the component back instead of
-/// letting a backlog of minutes grow in its memory.
+/// While this many copies handed to the XMPP connection are not yet written
+/// to its socket, the loop reads nothing more from the server (a few
+/// seconds of what a server writes to its clients): a server slower than
+/// the relay holds what members send, instead of a backlog of minutes
+/// growing here. Deliveries, posts and time go on meanwhile.
 const MAX_IN_FLIGHT: usize = 50_000;
 
 /// Stanzas produced while the server connection is down wait here, at most
@@ -293,7 +294,7 @@ async fn main_loop(
         replies: HashMap::new(),
         next_token: 0,
         events: events_tx,
-        in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+        in_flight: Arc::new(xmpp::InFlight::default()),
         closing: false,
     };
     link.commit_and_send(&core, &mut out, Durability::PowerLoss)
@@ -311,11 +312,15 @@ async fn main_loop(
         let mut counts = false;
         core.set_events(link.events.receiver_count() > 0);
         let wake = wake_at(core.next_deadline(), now_ms(), last_tick);
+        // Too much not yet written: the server's stanzas wait (see
+        // `MAX_IN_FLIGHT`).
+        let full = link.in_flight.copies() >= MAX_IN_FLIGHT;
         let first = tokio::select! {
-            ev = ev_rx.recv() => {
+            ev = ev_rx.recv(), if !full => {
                 let Some(ev) = ev else { break };
                 Some(Event::Xmpp(ev))
             }
+            _ = link.in_flight.freed(), if full => None,
             Some(p) = post_rx.recv() => Some(Event::Post(p)),
             Some(d) = del_rx.recv() => Some(Event::Delivery(d)),
             _ = tokio::time::sleep_until(wake) => {
@@ -341,7 +346,8 @@ async fn main_loop(
         // Batch whatever else is already waiting: one commit for all.
         let now = now_ms();
         for _ in 0..BATCH {
-            let ev = if let Ok(ev) = ev_rx.try_recv() {
+            let room = link.in_flight.copies() < MAX_IN_FLIGHT;
+            let ev = if let Some(ev) = room.then(|| ev_rx.try_recv().ok()).flatten() {
                 Event::Xmpp(ev)
             } else if let Ok(p) = post_rx.try_recv() {
                 Event::Post(p)
@@ -432,8 +438,8 @@ struct Link {
     /// The API's event streams (see `EVENTS_RING`).
     events: tokio::sync::broadcast::Sender<Arc<http::SseFrame>>,
     /// Copies handed to the connection and not yet written to its socket
-    /// may be at most `MAX_IN_FLIGHT`.
-    in_flight: Arc<tokio::sync::Semaphore>,
+    /// (see `MAX_IN_FLIGHT`).
+    in_flight: Arc<xmpp::InFlight>,
     /// Shutting down: handing stanzas to the connection waits at most 2 s.
     closing: bool,
 }
@@ -636,18 +642,15 @@ impl Link {
             return;
         }
         let count: usize = stanzas.iter().map(OutStanza::count).sum();
-        // When the server reads slower than the core relays, the core
-        // waits here rather than queueing without end: it stops reading,
-        // and the server holds what members send meanwhile. (A connection
-        // lost meanwhile is taken up again with what it held, which then
-        // frees the core.) When stopping, it waits no more than 2 s.
-        let share = count.clamp(1, MAX_IN_FLIGHT) as u32;
+        // Counted in flight until written (the loop stops reading the
+        // server while there are too many); when stopping, handing them
+        // over waits no more than 2 s.
+        let ticket = self.in_flight.ticket(count);
         let handed = async {
-            let permit = self.in_flight.clone().acquire_many_owned(share).await;
-            match permit {
-                Ok(p) => self.ob_tx.send(Outbound::Held(stanzas, p)).await.is_ok(),
-                Err(_) => false,
-            }
+            self.ob_tx
+                .send(Outbound::Held(stanzas, ticket))
+                .await
+                .is_ok()
         };
         let handed = match self.closing {
             false => handed.await,

@@ -116,15 +116,60 @@ pub enum XmppEvent {
     Stanza(Element),
 }
 
+/// The copies handed to the connection and not yet written to its socket.
+/// The app stops reading the server while there are too many (so the
+/// server holds what members send), and goes on meanwhile with what
+/// needs no reading: deliveries, posts, time.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    copies: std::sync::atomic::AtomicUsize,
+    freed: tokio::sync::Notify,
+}
+
+impl InFlight {
+    /// Counts `n` copies in flight until the ticket is dropped.
+    pub fn ticket(self: &std::sync::Arc<Self>, n: usize) -> Ticket {
+        self.copies
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        Ticket {
+            of: self.clone(),
+            n,
+        }
+    }
+
+    pub fn copies(&self) -> usize {
+        self.copies.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Returns once copies were written since the last call (or at once
+    /// if they were before it).
+    pub async fn freed(&self) {
+        self.freed.notified().await
+    }
+}
+
+/// Copies in flight (see [`InFlight`]); dropping it counts them written.
+#[derive(Debug)]
+pub struct Ticket {
+    of: std::sync::Arc<InFlight>,
+    n: usize,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        (self.of.copies).fetch_sub(self.n, std::sync::atomic::Ordering::Relaxed);
+        self.of.freed.notify_one();
+    }
+}
+
 /// What the app asks the connection to do.
 #[derive(Debug)]
 pub enum Outbound {
     /// Write these stanzas, in order, then flush.
     Stanzas(Vec<OutStanza>),
-    /// The same, holding a share of the copies allowed in flight (see the
-    /// app's `MAX_IN_FLIGHT`): released once they are all written to the
-    /// socket, or with the connection.
-    Held(Vec<OutStanza>, tokio::sync::OwnedSemaphorePermit),
+    /// The same, counted in flight until they are all written to the
+    /// socket (or the connection drops them): see [`InFlight`].
+    Held(Vec<OutStanza>, Ticket),
     /// Reply once everything sent before this has been flushed to the socket.
     /// While disconnected the request waits in the channel for the next
     /// connection; if the connection is lost or `run` ends before the flush

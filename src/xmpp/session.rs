@@ -101,9 +101,9 @@ pub(super) struct Session<'a> {
     in_buf: usize,
     /// `Flush` requests, answered when `buf` has been written.
     flush_waiters: Vec<oneshot::Sender<()>>,
-    /// The in-flight share of the batch being written (dropped, so
-    /// released, once it is all written).
-    held: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// The batch being written, counted in flight until it is all
+    /// written.
+    held: Option<super::Ticket>,
     pings: u64,
     /// Shutting down: no more reads from `outbound`, inbound is dropped.
     closing: bool,
@@ -254,11 +254,11 @@ impl<'a> Session<'a> {
                     self.outgoing.push(s);
                 }
             }
-            Outbound::Held(batch, permit) => {
+            Outbound::Held(batch, ticket) => {
                 for s in batch {
                     self.outgoing.push(s);
                 }
-                self.held = Some(permit);
+                self.held = Some(ticket);
             }
             Outbound::Flush(waiter) => self.flush_waiters.push(waiter),
         }
@@ -483,31 +483,34 @@ mod tests {
         h.task.abort();
     }
 
-    /// A held batch keeps its share of the in-flight copies until it is
-    /// written: the app cannot hand over more than the socket takes.
+    /// A held batch counts in flight until it is written, and its
+    /// writing wakes whoever waits for room.
     #[tokio::test]
-    async fn a_held_batch_releases_its_share_once_written() {
+    async fn a_held_batch_counts_in_flight_until_written() {
         let (listener, addr) = listener().await;
         let mut h = Harness::start(config(addr, SECRET, Duration::from_secs(5)), 16);
         let mut peer = Peer::accept(&listener).await;
         assert!(matches!(h.event().await, XmppEvent::Connected));
-        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(5));
-        let permit = sem.clone().acquire_many_owned(2).await.unwrap();
-        assert_eq!(sem.available_permits(), 3);
+        let in_flight = std::sync::Arc::new(super::super::InFlight::default());
+        let ticket = in_flight.ticket(2);
+        assert_eq!(in_flight.copies(), 2);
         h.outbound
             .send(Outbound::Held(
                 vec![
                     OutStanza::One(message("h1", "one")),
                     OutStanza::One(message("h2", "two")),
                 ],
-                permit,
+                ticket,
             ))
             .await
             .unwrap();
+        tokio::time::timeout(WAIT, in_flight.freed())
+            .await
+            .expect("woken once written");
         h.flush().await;
         let got = peer.read_until("h2").await;
         assert!(got.contains("h1"), "{got}");
-        assert_eq!(sem.available_permits(), 5, "released once written");
+        assert_eq!(in_flight.copies(), 0, "counted out once written");
     }
 
     #[tokio::test]
