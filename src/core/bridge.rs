@@ -83,6 +83,19 @@ fn seen_key(bridge: &str, event_id: &str) -> String {
     format!("bridge:{bridge}:{event_id}")
 }
 
+impl BridgeCall {
+    /// The call as the platform parsers read it, at `now`.
+    fn call(&self, now: Millis) -> Call<'_> {
+        Call {
+            method: self.method,
+            query: &self.query,
+            headers: &self.headers,
+            body: &self.body,
+            now_ms: now,
+        }
+    }
+}
+
 impl Core {
     /// A call from a platform: verify, de-duplicate, relay, answer (the
     /// answer goes out after the batch is committed).
@@ -101,13 +114,7 @@ impl Core {
             ));
             return;
         };
-        let call = Call {
-            method: c.method,
-            query: &c.query,
-            headers: &c.headers,
-            body: &c.body,
-            now_ms: now,
-        };
+        let call = c.call(now);
         let inbound = match platform::inbound(platform, &keys, &call) {
             Ok(i) => i,
             Err(r) => {
@@ -246,13 +253,7 @@ impl Core {
         let RouteKind::Bridge(b) = &r.rec.kind else {
             return None;
         };
-        let call = Call {
-            method: c.method,
-            query: &c.query,
-            headers: &c.headers,
-            body: &c.body,
-            now_ms: now,
-        };
+        let call = c.call(now);
         let Ok(Inbound::Message(m)) = platform::inbound(b.platform, &b.keys, &call) else {
             return None;
         };
