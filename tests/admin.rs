@@ -132,15 +132,8 @@ async fn the_admin_page_in_a_real_browser() {
             "[http]\nlisten = \"127.0.0.1:{http}\"\n\n[[group]]\nname = \"lobby\"\ntitle = \"The lobby\"\njoin = \"approve\"\nadmins = [\"ann@localhost\"]\n"
         ),
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_talkgroups"))
-        .args(["token", "add", "--scope", "service", "--label", "web"])
-        .arg("--config")
-        .arg(&tg.config_path)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("talkgroups token add");
-    assert!(out.status.success());
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let (ok, token, err) = tg.token(&["add", "--scope", "service", "--label", "web"]);
+    assert!(ok, "{err}");
 
     let mut ann = join(&p, "ann", LOBBY).await; // a config admin: in at once
     let mut bob = ask_to_join(&p, "bob", LOBBY).await;

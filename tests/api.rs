@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use support::{body_of, free_port, is_from_bare, join, Kind, Server, Talkgroups};
@@ -18,23 +17,6 @@ support::for_each_server!(
     tokens_scopes_groups_and_messages,
     events_stream_live_and_resume
 );
-
-/// `talkgroups token ARGS…` against `tg`'s config; stdout.
-fn token(tg: &Talkgroups, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_talkgroups"))
-        .arg("token")
-        .args(args)
-        .arg("--config")
-        .arg(&tg.config_path)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run talkgroups token");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 async fn tokens_scopes_groups_and_messages(kind: Kind) {
     let p = Server::start(kind, &[(support::COMPONENT, support::SECRET)]);
@@ -51,14 +33,14 @@ async fn tokens_scopes_groups_and_messages(kind: Kind) {
         c.drain_for(Duration::from_millis(300)).await;
     }
     // Tokens made while the component runs work at once.
-    let (ok, service, err) = token(&tg, &["add", "--scope", "service", "--label", "ops"]);
+    let (ok, service, err) = tg.token(&["add", "--scope", "service", "--label", "ops"]);
     assert!(ok, "{err}");
     assert!(service.starts_with("tg_"), "{service}");
-    let (ok, group, _) = token(&tg, &["add", "--scope", "group:lobby"]);
+    let (ok, group, _) = tg.token(&["add", "--scope", "group:lobby"]);
     assert!(ok);
-    let (ok, _, err) = token(&tg, &["add", "--scope", "admin"]);
+    let (ok, _, err) = tg.token(&["add", "--scope", "admin"]);
     assert!(!ok && err.contains("--scope"), "{err}");
-    let (_, list, _) = token(&tg, &["list"]);
+    let (_, list, _) = tg.token(&["list"]);
     assert!(list.contains("service") && list.contains("group:lobby") && list.contains("ops"));
     assert!(
         !list.contains(&service) && !list.contains(&group),
@@ -200,7 +182,7 @@ async fn tokens_scopes_groups_and_messages(kind: Kind) {
     ann.send_message(LOBBY, "//token list").await;
     let listed = ann.expect_body_from(LOBBY, T).await;
     assert!(listed.contains(&id), "{listed}");
-    let (ok, _, err) = token(&tg, &["revoke", &id]);
+    let (ok, _, err) = tg.token(&["revoke", &id]);
     assert!(ok, "{err}");
     assert_eq!(get("groups", &group).await.unwrap().status(), 401);
     ann.send_message(LOBBY, "//token list").await;
@@ -232,7 +214,7 @@ async fn events_stream_live_and_resume(kind: Kind) {
             "[http]\nlisten = \"127.0.0.1:{http}\"\n\n[[group]]\nname = \"lobby\"\ntitle = \"Lobby\"\njoin = \"open\"\nadmins = [\"ann@localhost\"]\n\n[[group]]\nname = \"den\"\njoin = \"open\"\n"
         ),
     );
-    let (_, tok, _) = token(&tg, &["add", "--scope", "group:lobby"]);
+    let (_, tok, _) = tg.token(&["add", "--scope", "group:lobby"]);
     let mut ann = join(&p, "ann", LOBBY).await;
     ann.drain_for(Duration::from_millis(300)).await;
     let c = reqwest::Client::new();

@@ -1,6 +1,7 @@
 //! Faults with real parts: a full disk and a read-only file system (real
-//! tmpfs mounts, so these need root — CI runs as root), and kill -9 in the
-//! middle of delivering a send route's queue.
+//! tmpfs mounts, so these need root — CI runs as root), kill -9 in the
+//! middle of delivering a send route's queue, and SIGTERM while the server
+//! has stopped reading with megabytes still to write to it.
 
 mod support;
 
@@ -20,6 +21,7 @@ support::for_each_server!(
     a_full_disk_gets_errors_not_oks_and_nothing_acknowledged_is_lost,
     a_read_only_database_is_refused_with_a_clear_error_and_kept_intact,
     kill_9_mid_delivery_resumes_the_outbox_without_losing_anything,
+    sigterm_with_the_server_frozen_and_a_backlog_exits_within_seconds,
 );
 const LOBBY: &str = "lobby@groups.localhost";
 
@@ -278,4 +280,116 @@ async fn kill_9_mid_delivery_resumes_the_outbox_without_losing_anything(kind: Ki
     // At most the one in flight at the kill is posted twice (same id, so
     // the far side drops it).
     assert!(total <= N + 1, "{total} posts for {N} messages");
+}
+
+/// A process we started, stopped with SIGSTOP until this is dropped
+/// (SIGCONT), so a failing assertion never leaves it frozen.
+struct Frozen(u32);
+
+impl Frozen {
+    fn new(pid: u32) -> Frozen {
+        signal("-STOP", pid);
+        Frozen(pid)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        signal("-CONT", self.0);
+    }
+}
+
+fn signal(sig: &str, pid: u32) {
+    let ok = Command::new("kill")
+        .arg(sig)
+        .arg(pid.to_string())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill {sig} {pid}");
+}
+
+/// The server stops reading (SIGSTOP: the socket stays open, nothing is
+/// read, no footer ever comes) while the component has far more copies to
+/// write than the kernel's buffers hold. Stopping must still take seconds,
+/// not hang on the writes or on the server's goodbye, and must not lose
+/// what was acknowledged.
+async fn sigterm_with_the_server_frozen_and_a_backlog_exits_within_seconds(kind: Kind) {
+    let p = Server::start(kind, &[(COMPONENT, SECRET)]);
+    let http = free_port();
+    let mut tg = Talkgroups::start(
+        &p,
+        &format!("[http]\nlisten = \"127.0.0.1:{http}\"\n\n{}", group()),
+    );
+    let mut members = Vec::new();
+    for u in ["alice", "bob", "carol"] {
+        members.push(join(&p, u, LOBBY).await);
+    }
+    for c in &mut members {
+        c.drain_for(Duration::from_millis(300)).await;
+    }
+    let (ok, token, err) = tg.token(&["add", "--scope", "group:lobby"]);
+    assert!(ok, "{err}");
+    let frozen = Frozen::new(p.pid().expect("server pid"));
+    // 300 posts of 8 000 characters to 3 members: about 7 MB of copies,
+    // more than loopback's socket buffers take without a reader.
+    let c = reqwest::Client::new();
+    let filler = "x".repeat(8_000);
+    const POSTS: usize = 300;
+    for i in 0..POSTS {
+        let r = c
+            .post(format!(
+                "http://127.0.0.1:{http}/api/v1/groups/lobby/messages"
+            ))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(serde_json::json!({"body": format!("{i} {filler}")}).to_string())
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), 202, "post {i}");
+    }
+    let t0 = Instant::now();
+    assert_eq!(tg.stop(), Some(0), "a clean exit:\n{}", tg.log());
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(8), "SIGTERM took {took:?}");
+    eprintln!("SIGTERM with the server frozen: stopped in {took:?}");
+    drop(frozen);
+    // The history holds every acknowledged post, after a restart.
+    tg.restart();
+    let (ok, token, err) = tg.token(&["add", "--scope", "group:lobby"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = c
+        .get(format!(
+            "http://127.0.0.1:{http}/api/v1/groups/lobby/messages?limit=1000"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("history")
+        .text()
+        .await
+        .expect("history")
+        .parse()
+        .expect("history JSON");
+    let posted = v.as_array().map_or(0, |a| {
+        a.iter()
+            .filter(|m| m["body"].as_str().is_some_and(|b| b.ends_with(&filler)))
+            .count()
+    });
+    assert_eq!(posted, POSTS, "every acknowledged post is in the history");
+    // And the group relays again.
+    let (a, rest) = members.split_at_mut(1);
+    for c in rest.iter_mut() {
+        c.drain_for(Duration::from_millis(200)).await;
+    }
+    a[0].send_message(LOBBY, "after the thaw").await;
+    let mut relayed = false;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline && !relayed {
+        for e in rest[0].drain_for(Duration::from_millis(500)).await {
+            relayed |= is_from_bare(&e, LOBBY)
+                && body_of(&e).is_some_and(|b| b.ends_with("after the thaw"));
+        }
+    }
+    assert!(relayed, "bob never got the message after the restart");
 }

@@ -785,6 +785,24 @@ impl Talkgroups {
         fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// `talkgroups token ARGS…` on this instance's config, as an operator
+    /// runs it while the component runs: (succeeded, stdout, stderr).
+    pub fn token(&self, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_talkgroups"))
+            .arg("token")
+            .args(args)
+            .arg("--config")
+            .arg(&self.config_path)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run talkgroups token");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     /// SIGTERM and wait (at most 10 s); returns the exit code.
     pub fn stop(&mut self) -> Option<i32> {
         let mut child = self.child.take()?;
