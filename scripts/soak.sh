@@ -4,8 +4,10 @@
 # 50 messages a second from 5 of them, and a send route to a local sink.
 # Every SOAK_SAMPLE_SECS it prints a table row and a `SOAK_JSON {...}` line
 # with the component's RSS (/proc/PID/status VmRSS), open descriptors
-# (/proc/PID/fd), outbox depth (/metrics talkgroups_outbox_depth), and the
-# messages sent, delivered to the sink and received by members so far.
+# (/proc/PID/fd), outbox depth (/metrics talkgroups_outbox_depth), the
+# messages sent, delivered to the sink and received by members so far, and
+# Prosody's RSS (what members send waits there when the component holds
+# back).
 #
 #   scripts/soak.sh                                # an hour, release build
 #   SOAK_SECS=600 SOAK_SAMPLE_SECS=60 scripts/soak.sh

@@ -640,9 +640,12 @@ async fn soak() {
         }));
     }
 
+    // The server's RSS too: when the component holds back (the in-flight
+    // bound), what members send waits in the server.
+    let server_pid = p.pid();
     println!(
-        "{:>6} {:>10} {:>5} {:>8} {:>9} {:>10} {:>11} {:>6}",
-        "t_s", "rss_kb", "fds", "outbox", "sent", "delivered", "received", "relog"
+        "{:>6} {:>10} {:>5} {:>8} {:>9} {:>10} {:>11} {:>6} {:>10}",
+        "t_s", "rss_kb", "fds", "outbox", "sent", "delivered", "received", "relog", "server_kb"
     );
     let started = Instant::now();
     let mut rows = Vec::new();
@@ -656,14 +659,16 @@ async fn soak() {
             delivered.load(Ordering::Relaxed),
             received.load(Ordering::Relaxed),
             reconnects.load(Ordering::Relaxed),
+            server_pid.and_then(rss_kb).unwrap_or(0),
         ];
         let row = serde_json::json!({
             "t_s": v[0], "rss_kb": v[1], "fds": v[2], "outbox_depth": depth,
             "sent": v[4], "delivered": v[5], "received": v[6], "reconnects": v[7],
+            "server_rss_kb": v[8],
         });
         println!(
-            "{:>6} {:>10} {:>5} {:>8} {:>9} {:>10} {:>11} {:>6}",
-            v[0], v[1], v[2], v[3] as i64, v[4], v[5], v[6], v[7]
+            "{:>6} {:>10} {:>5} {:>8} {:>9} {:>10} {:>11} {:>6} {:>10}",
+            v[0], v[1], v[2], v[3] as i64, v[4], v[5], v[6], v[7], v[8]
         );
         println!("SOAK_JSON {row}");
         rows.push(row.to_string());
