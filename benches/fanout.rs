@@ -26,7 +26,10 @@
 //! component's self-ping.
 //!
 //! Usage: `cargo bench --bench fanout -- [all|fanout|latency|startup]
-//! [--members N] [--messages M] [--rate R]`. One JSON line per run on
+//! [--members N] [--messages M] [--rate R] [--sse READERS [--sse-nice N]]`:
+//! `--sse` connects that many event-stream readers to the group before a
+//! latency run, `--sse-nice` runs them at that nice value (19: as if they
+//! were elsewhere, see `Readers`). One JSON line per run on
 //! stdout; progress on stderr. `TALKGROUPS_BIN` overrides the binary.
 
 mod common;
@@ -62,6 +65,7 @@ fn main() {
     let mut rate: Option<f64> = None;
     let mut window: Option<usize> = None;
     let mut sse = 0usize;
+    let mut sse_nice = 0i32;
     while let Some(a) = args.next() {
         let mut num = |name: &str| -> f64 {
             args.next()
@@ -74,6 +78,7 @@ fn main() {
             "--rate" => rate = Some(num("--rate")),
             "--window" => window = Some(num("--window") as usize),
             "--sse" => sse = num("--sse") as usize,
+            "--sse-nice" => sse_nice = num("--sse-nice") as i32,
             "all" | "fanout" | "latency" | "startup" => what = a,
             other => panic!("unknown argument {other:?}"),
         }
@@ -88,11 +93,18 @@ fn main() {
                 messages.unwrap_or(500_000 / n.max(2)),
                 None,
                 window,
-                0,
+                Readers::default(),
             ),
             None => {
                 for &(n, m) in FANOUT_RUNS {
-                    fanout(&bin, n, messages.unwrap_or(m), None, window, 0);
+                    fanout(
+                        &bin,
+                        n,
+                        messages.unwrap_or(m),
+                        None,
+                        window,
+                        Readers::default(),
+                    );
                 }
             }
         }
@@ -105,7 +117,10 @@ fn main() {
             messages.unwrap_or((rate * 10.0) as usize),
             Some(rate),
             None,
-            sse,
+            Readers {
+                count: sse,
+                nice: sse_nice,
+            },
         );
     }
     if what == "all" || what == "startup" {
@@ -142,9 +157,21 @@ fn idle_rss(bin: &Path) -> u64 {
     rss
 }
 
+/// The event-stream readers of a run: how many, and the nice value of the
+/// bench thread they run on.
+#[derive(Clone, Copy, Default)]
+struct Readers {
+    count: usize,
+    /// 19 stands in for readers on other machines (bots elsewhere, as
+    /// in a deployment): they get only the CPU the component and the
+    /// members leave, so what is left is the component's own cost of
+    /// serving them. 0: they compete with it for these two cores.
+    nice: i32,
+}
+
 /// One fan-out run. `rate`: fixed offered load (msg/s, open loop); `None`:
 /// as fast as it goes, with at most `window` messages in flight.
-/// `sse` readers of `GET /api/v1/groups/lobby/events` are connected
+/// `readers` of `GET /api/v1/groups/lobby/events` are connected
 /// before the run (they read and count, never slow down).
 fn fanout(
     bin: &Path,
@@ -152,8 +179,9 @@ fn fanout(
     messages: usize,
     rate: Option<f64>,
     window: Option<usize>,
-    sse: usize,
+    readers: Readers,
 ) {
+    let sse = readers.count;
     assert!(members >= 2, "need at least two members");
     eprintln!(
         "fanout: {members} members, {messages} messages, {}",
@@ -218,10 +246,19 @@ fn fanout(
     // cores, not a thousand.
     let sse_bytes = Arc::new(AtomicU64::new(0));
     let ready = Arc::new(AtomicU64::new(0));
-    let mut readers = Vec::new();
+    let mut reader_threads = Vec::new();
     if sse > 0 {
         let (token, bytes, ready) = (token.clone(), sse_bytes.clone(), ready.clone());
-        readers.push(thread::spawn(move || {
+        let nice = readers.nice;
+        reader_threads.push(thread::spawn(move || {
+            if nice != 0 {
+                // This thread only (Linux: nice is per thread).
+                // SAFETY: plain syscalls on the calling thread.
+                let ok = unsafe {
+                    libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice)
+                } == 0;
+                assert!(ok, "setpriority {nice}");
+            }
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -359,7 +396,7 @@ fn fanout(
     let (cpu_user, cpu_sys) = cpu_secs(pid);
     let rss_end = rss_kib(pid);
     child.stop();
-    for r in readers {
+    for r in reader_threads {
         let _ = r.join();
     }
     let _ = sock.shutdown(Shutdown::Both);
@@ -400,8 +437,9 @@ fn fanout(
     let mut offered = rate.map_or(String::new(), |r| format!(",\"offered_msg_per_sec\":{r}"));
     if sse > 0 {
         offered.push_str(&format!(
-            ",\"sse_readers\":{sse},\"sse_bytes\":{},\"rss_kib_before_readers\":{rss_online},\
+            ",\"sse_readers\":{sse},\"sse_nice\":{},\"sse_bytes\":{},\"rss_kib_before_readers\":{rss_online},\
              \"rss_kib_with_readers\":{rss_readers},\"rss_kib_end\":{rss_end},\"kib_per_reader\":{:.2}",
+            readers.nice,
             sse_bytes.load(Ordering::Relaxed),
             rss_readers.saturating_sub(rss_online) as f64 / sse as f64
         ));

@@ -1052,13 +1052,13 @@ async fn events(
     }
     // Frames are made once per event (by the app) and shared; a reader
     // woken for one takes every other one already waiting in the same
-    // write, and writes at most once per `SSE_GAP`: the first event after
-    // a quiet spell goes at once, those of a busy group go together, so
-    // a reader costs at most 20 wakeups and writes a second, not one per
-    // event (the relay shares the cores with them).
-    let now = tokio::time::Instant::now();
-    let start = (rx, group, seen, now.checked_sub(SSE_GAP).unwrap_or(now));
-    let live = futures::stream::unfold(start, |(mut rx, group, mut seen, last)| async move {
+    // write, and writes only in its own slots, one per `SSE_GAP` (see
+    // `SseSlots`): a reader costs at most 20 writes a second, not one per
+    // event, and a thousand readers' writes come as a trickle, not as a
+    // burst on every event (the relay shares the cores with them).
+    let slots = SseSlots::next_reader();
+    let start = (rx, group, seen, slots.epoch);
+    let live = futures::stream::unfold(start, move |(mut rx, group, mut seen, last)| async move {
         let mut chunk: Vec<u8> = Vec::new();
         let take = |e: &SseFrame, chunk: &mut Vec<u8>, seen: &mut i64| {
             if e.group != group {
@@ -1090,7 +1090,9 @@ async fn events(
             if chunk.is_empty() {
                 continue; // Another group's event.
             }
-            tokio::time::sleep_until(last + SSE_GAP).await;
+            let now = tokio::time::Instant::now();
+            let at = slots.next(now.max(last + Duration::from_nanos(1)));
+            tokio::time::sleep_until(at).await;
             while chunk.len() < 64 * 1024 {
                 match rx.try_recv() {
                     Ok(e) => take(&e, &mut chunk, &mut seen),
@@ -1098,8 +1100,7 @@ async fn events(
                     Err(_) => return None,
                 }
             }
-            let now = tokio::time::Instant::now();
-            return Some((Ok(Bytes::from(chunk)), (rx, group, seen, now)));
+            return Some((Ok(Bytes::from(chunk)), (rx, group, seen, at)));
         }
     });
     let stream = futures::StreamExt::chain(
@@ -1118,6 +1119,51 @@ async fn events(
 
 /// The least time between two writes to one event-stream reader.
 const SSE_GAP: Duration = Duration::from_millis(50);
+
+/// When one event-stream reader may be written to: the instants
+/// `epoch + phase + k × SSE_GAP`. Every reader shares the epoch (the first
+/// reader's arrival) and gets its own phase, golden-ratio steps through the
+/// gap, so however many readers a group has and whenever its events come,
+/// their writes are spread evenly over each 50 ms. With one shared
+/// deadline instead ("the first event at once, then every 50 ms"), all of
+/// them woke on the same event and a thousand socket writes took a core in
+/// one go, while a member's relayed message waited for it. An event waits
+/// at most `SSE_GAP` for its reader's slot.
+#[derive(Clone, Copy, Debug)]
+struct SseSlots {
+    epoch: tokio::time::Instant,
+    phase: Duration,
+}
+
+impl SseSlots {
+    fn next_reader() -> SseSlots {
+        static EPOCH: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
+        static READERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = READERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        SseSlots::nth(*EPOCH.get_or_init(tokio::time::Instant::now), n)
+    }
+
+    /// The `n`th reader's slots: phase `frac(n × 0.618…) × SSE_GAP`, so any
+    /// run of consecutive readers is nearly evenly spread.
+    fn nth(epoch: tokio::time::Instant, n: u64) -> SseSlots {
+        let frac = (n as f64 * 0.618_033_988_749_895).fract();
+        SseSlots {
+            epoch,
+            phase: SSE_GAP.mul_f64(frac),
+        }
+    }
+
+    /// The first slot at or after `t`.
+    fn next(&self, t: tokio::time::Instant) -> tokio::time::Instant {
+        let base = self.epoch + self.phase;
+        if t <= base {
+            return base;
+        }
+        let gap = SSE_GAP.as_nanos();
+        let k = (t - base).as_nanos().div_ceil(gap);
+        base + Duration::from_nanos(u64::try_from(k * gap).unwrap_or(u64::MAX))
+    }
+}
 
 /// One event as the readers get it: the group (to filter), the history id
 /// (to skip what was replayed) and the bytes, made once.
@@ -1189,6 +1235,36 @@ mod tests {
     use crate::core::{Core, Output};
     use axum::http::Request;
     use tower::ServiceExt;
+
+    #[test]
+    fn event_stream_slots_spread_the_readers_and_keep_the_gap() {
+        let epoch = tokio::time::Instant::now();
+        // A thousand readers: every 5 ms of the 50 holds about a tenth.
+        let mut tenths = [0u32; 10];
+        for n in 0..1000 {
+            let s = SseSlots::nth(epoch, n);
+            assert!(s.phase < SSE_GAP);
+            tenths[(s.phase.as_micros() / 5_000) as usize] += 1;
+        }
+        assert!(
+            tenths.iter().all(|&c| (95..=105).contains(&c)),
+            "{tenths:?}"
+        );
+        // One reader's slots: at or after the asked time, less than a gap
+        // later, on its own phase, and never two within a gap.
+        let s = SseSlots::nth(epoch, 7);
+        let base = epoch + s.phase;
+        assert_eq!(s.next(epoch), base);
+        let mut last = base;
+        for ms in [1u64, 49, 50, 51, 120, 10_000, 86_400_000] {
+            let asked = (base + Duration::from_millis(ms)).max(last + Duration::from_nanos(1));
+            let at = s.next(asked);
+            assert!(at >= asked && at - asked < SSE_GAP, "{ms} ms");
+            assert_eq!((at - base).as_nanos() % SSE_GAP.as_nanos(), 0, "{ms} ms");
+            assert!(at - last >= SSE_GAP, "{ms} ms");
+            last = at;
+        }
+    }
 
     /// A router whose posts are answered by a real core holding group
     /// `lobby` with the receive route `froma` (password `password2`).
