@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Soak run (not in CI): a private Prosody, the talkgroups binary, 200
 # members of one group of which a fifth go offline and come back (catch-up),
 # 50 messages a second from 5 of them, and a send route to a local sink.
@@ -13,12 +13,15 @@
 #   SOAK_SECS=600 SOAK_SAMPLE_SECS=60 scripts/soak.sh
 #
 # Knobs: SOAK_SECS (3600), SOAK_SAMPLE_SECS (60), SOAK_RATE (50 msg/s),
-# SOAK_MEMBERS (200), SOAK_SEED (1), SOAK_PROFILE (release | debug).
+# SOAK_MEMBERS (200), SOAK_SEED (1), SOAK_PROFILE (release | debug),
+# SOAK_MULTICAST (0; 1: relayed messages go through Prosody's XEP-0033
+# module from contrib/prosody, one stanza per message, as the README
+# recommends for big groups on Prosody).
 # Everything listens on 127.0.0.1 only and runs in temporary directories;
 # the only processes started are the test's own Prosody and talkgroups
 # (stopped by PID when it ends). The test itself is
 # `cargo test --test chaos soak -- --ignored` (tests/chaos.rs).
-set -eu
+set -euo pipefail
 
 cd "$(dirname "$0")/.."
 profile="${SOAK_PROFILE:-release}"

@@ -555,13 +555,27 @@ async fn soak() {
     let rate: u64 = env_or("SOAK_RATE", 50);
     let members: usize = env_or("SOAK_MEMBERS", 200);
     let seed: u64 = env_or("SOAK_SEED", 1);
+    // 1: relayed messages go to Prosody's XEP-0033 service (contrib/prosody),
+    // one stanza per message instead of one per member.
+    let multicast = env_or("SOAK_MULTICAST", 0) == 1;
     const SENDERS: usize = 5;
     eprintln!(
-        "soak: {secs} s at {rate} msg/s into {members} members, sampling every {sample_secs} s (seed {seed})"
+        "soak: {secs} s at {rate} msg/s into {members} members, sampling every {sample_secs} s (seed {seed}, multicast {multicast})"
     );
-    let p = Server::start(Kind::Prosody, &[(COMPONENT, SECRET)]);
+    let p = Server::start_with(
+        Kind::Prosody,
+        &support::Options {
+            multicast_max_addresses: None,
+            ..support::Options::new(&[(COMPONENT, SECRET)])
+        },
+    );
     let http = free_port();
-    let tg = Talkgroups::start(&p, &config(http, ""));
+    let component = if multicast {
+        "multicast = \"multicast.localhost\"\nmulticast_batch = 10000\n"
+    } else {
+        ""
+    };
+    let tg = Talkgroups::start_with_component(&p, component, &config(http, ""));
     let pid = pid_of(&tg.config_path);
     let mut alice = join(&p, "alice", LOBBY).await;
     let sp = free_port();
