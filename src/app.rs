@@ -87,6 +87,46 @@ fn raise_fd_limit() -> std::io::Result<(u64, Option<u64>)> {
     Ok((lim.rlim_max as u64, Some(soft)))
 }
 
+/// How much lower the HTTP runtime's threads are scheduled than the rest
+/// of the process: their `nice` is the process's plus this. When
+/// the cores are contended, as with a thousand event-stream readers on a
+/// small machine, the kernel then runs the relay's threads (the core
+/// thread and the XMPP connection's) first when they wake, and the HTTP
+/// work in the time they leave; with nothing to contend for it changes
+/// nothing. 10 still leaves HTTP about a tenth of a core against one busy
+/// thread of the relay, so /healthz, route posts and bridge callbacks are
+/// slowed under such load, never stopped.
+pub const HTTP_NICE: i32 = 10;
+
+/// Lowers the calling thread's priority by [`HTTP_NICE`] (to at most 19,
+/// the lowest). Linux keeps a nice value per thread, so this touches only
+/// the HTTP runtime's own threads (it runs as their start hook), never the
+/// rest of the process.
+#[cfg(target_os = "linux")]
+fn lower_http_thread_priority() {
+    // SAFETY: gettid has no preconditions; errno is this thread's own;
+    // getpriority and setpriority read and change only the priority of
+    // this thread.
+    let r = unsafe {
+        let tid = libc::gettid() as libc::id_t;
+        // -1 is a valid priority: only errno tells it from an error.
+        *libc::__errno_location() = 0;
+        let now = libc::getpriority(libc::PRIO_PROCESS, tid);
+        if now == -1 && *libc::__errno_location() != 0 {
+            -1
+        } else {
+            libc::setpriority(libc::PRIO_PROCESS, tid, (now + HTTP_NICE).min(19))
+        }
+    };
+    if r != 0 {
+        let e = std::io::Error::last_os_error();
+        tracing::debug!(error = %e, "could not lower the HTTP thread's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_http_thread_priority() {}
+
 #[cfg(not(unix))]
 fn raise_fd_limit() -> std::io::Result<(u64, Option<u64>)> {
     Ok((u64::MAX, None))
@@ -177,7 +217,8 @@ fn open_store(cfg: &Config) -> anyhow::Result<(Store, crate::core::model::Snapsh
 /// The HTTP listener has a runtime of its own, also of one worker: its
 /// connections (event streams to a thousand readers, a flood of route
 /// posts, an attacker's idle sockets) must not delay the XMPP writes that
-/// carry the relay. It reaches the core through the same channels.
+/// carry the relay. It reaches the core through the same channels. Its
+/// threads run at a lower priority ([`HTTP_NICE`]) for the same reason.
 ///
 /// The database's lock (`DB.lock`, see `store::lock_database`) is taken
 /// first and held until this returns: a second process on the same
@@ -192,6 +233,7 @@ pub fn run(mut cfg: Config, shutdown: impl std::future::Future<Output = ()>) -> 
     let http_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("talkgroups-http")
+        .on_thread_start(lower_http_thread_priority)
         .enable_all()
         .build()?;
     let (store, snap) = open_store(&cfg)?;

@@ -260,6 +260,17 @@ async fn http_caps_and_timeouts_hold_under_a_flood_of_idle_and_half_open_connect
     let log = tg.log();
     assert!(log.contains("file-descriptor limit"), "{log}");
     assert!(log.contains("max_connections=200"), "{log}");
+    // The HTTP runtime's threads yield to the relay's (`HTTP_NICE` below
+    // the rest of the process, which keeps the priority it started with).
+    let threads = support::procfs::thread_nices(pid);
+    let (http_threads, rest): (Vec<_>, Vec<_>) = threads
+        .iter()
+        .partition(|(_, name, _)| name == "talkgroups-http");
+    let main = rest.iter().find(|t| t.0 == pid).expect("the main thread").2;
+    let lowered = (main + i64::from(talkgroups::app::HTTP_NICE)).min(19);
+    assert!(!http_threads.is_empty(), "{threads:?}");
+    assert!(http_threads.iter().all(|t| t.2 == lowered), "{threads:?}");
+    assert!(rest.iter().all(|t| t.2 == main), "{threads:?}");
 
     // Warm up every path once, then measure the quiet process.
     for n in 0..3 {

@@ -46,3 +46,28 @@ pub fn sample(text: &str, name: &str) -> Option<u64> {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
+
+/// Each thread of `pid`: its name (`/proc/PID/task/TID/comm`) and nice
+/// value (field 19 of its `stat`).
+pub fn thread_nices(pid: u32) -> Vec<(u32, String, i64)> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let Ok(tid) = t.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // The fields after the name, which is in parentheses and may hold
+        // spaces: the state is field 3, so nice (19) is the 17th of them.
+        let nice = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(16)?.parse().ok());
+        if let Some(nice) = nice {
+            out.push((tid, comm.trim().to_string(), nice));
+        }
+    }
+    out
+}
