@@ -1052,57 +1052,61 @@ async fn events(
     }
     // Frames are made once per event (by the app) and shared; a reader
     // woken for one takes every other one already waiting in the same
-    // write, and writes only in its own slots, one per `SSE_GAP` (see
-    // `SseSlots`): a reader costs at most 20 writes a second, not one per
-    // event, and a thousand readers' writes come as a trickle, not as a
-    // burst on every event (the relay shares the cores with them).
+    // write, and writes only in its own slots, one per gap (see
+    // `SseSlots`, `SSE_WRITES_PER_SEC`): a reader costs at most 20 writes a
+    // second, not one per event, all readers together at most 5 000, and
+    // their writes come as a trickle, not as a burst on every event (the
+    // relay shares the cores with them).
     let slots = SseSlots::next_reader();
-    let start = (rx, group, seen, slots.epoch);
-    let live = futures::stream::unfold(start, move |(mut rx, group, mut seen, last)| async move {
-        let mut chunk: Vec<u8> = Vec::new();
-        let take = |e: &SseFrame, chunk: &mut Vec<u8>, seen: &mut i64| {
-            if e.group != group {
-                return;
-            }
-            if let Some(id) = e.id {
-                if id <= *seen {
-                    return; // Already replayed.
+    let start = (rx, group, seen, slots.epoch, SseReader::new());
+    let live = futures::stream::unfold(
+        start,
+        move |(mut rx, group, mut seen, last, reader)| async move {
+            let mut chunk: Vec<u8> = Vec::new();
+            let take = |e: &SseFrame, chunk: &mut Vec<u8>, seen: &mut i64| {
+                if e.group != group {
+                    return;
                 }
-                *seen = id;
-            }
-            chunk.extend_from_slice(&e.frame);
-        };
-        let keepalive = tokio::time::sleep(Duration::from_secs(15));
-        tokio::pin!(keepalive);
-        loop {
-            tokio::select! {
-                r = rx.recv() => match r {
-                    Ok(e) => take(&e, &mut chunk, &mut seen),
-                    // Too slow (a whole ring behind), or shutting down:
-                    // the reader goes; it may come back with Last-Event-ID.
-                    Err(_) => return None,
-                },
-                _ = &mut keepalive => {
-                    let next = (rx, group, seen, last);
-                    return Some((Ok::<_, std::convert::Infallible>(Bytes::from_static(b":\n\n")), next));
+                if let Some(id) = e.id {
+                    if id <= *seen {
+                        return; // Already replayed.
+                    }
+                    *seen = id;
                 }
-            }
-            if chunk.is_empty() {
-                continue; // Another group's event.
-            }
-            let now = tokio::time::Instant::now();
-            let at = slots.next(now.max(last + Duration::from_nanos(1)));
-            tokio::time::sleep_until(at).await;
-            while chunk.len() < 64 * 1024 {
-                match rx.try_recv() {
-                    Ok(e) => take(&e, &mut chunk, &mut seen),
-                    Err(tokio::sync::broadcast::error::TryRecvError::Empty) => break,
-                    Err(_) => return None,
+                chunk.extend_from_slice(&e.frame);
+            };
+            let keepalive = tokio::time::sleep(Duration::from_secs(15));
+            tokio::pin!(keepalive);
+            loop {
+                tokio::select! {
+                    r = rx.recv() => match r {
+                        Ok(e) => take(&e, &mut chunk, &mut seen),
+                        // Too slow (a whole ring behind), or shutting down:
+                        // the reader goes; it may come back with Last-Event-ID.
+                        Err(_) => return None,
+                    },
+                    _ = &mut keepalive => {
+                        let next = (rx, group, seen, last, reader);
+                        return Some((Ok::<_, std::convert::Infallible>(Bytes::from_static(b":\n\n")), next));
+                    }
                 }
+                if chunk.is_empty() {
+                    continue; // Another group's event.
+                }
+                let now = tokio::time::Instant::now();
+                let at = slots.next(now.max(last + Duration::from_nanos(1)), reader.gap());
+                tokio::time::sleep_until(at).await;
+                while chunk.len() < 64 * 1024 {
+                    match rx.try_recv() {
+                        Ok(e) => take(&e, &mut chunk, &mut seen),
+                        Err(tokio::sync::broadcast::error::TryRecvError::Empty) => break,
+                        Err(_) => return None,
+                    }
+                }
+                return Some((Ok(Bytes::from(chunk)), (rx, group, seen, at, reader)));
             }
-            return Some((Ok(Bytes::from(chunk)), (rx, group, seen, at)));
-        }
-    });
+        },
+    );
     let stream = futures::StreamExt::chain(
         futures::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(first))]),
         live,
@@ -1118,21 +1122,67 @@ async fn events(
 }
 
 /// The least time between two writes to one event-stream reader.
-const SSE_GAP: Duration = Duration::from_millis(50);
+const SSE_GAP_MIN: Duration = Duration::from_millis(50);
+
+/// The most writes a second that all event-stream readers together get:
+/// past `SSE_GAP_MIN × SSE_WRITES_PER_SEC` (250) readers, the gap between
+/// two writes to one reader grows with their number (200 ms for 1 000).
+/// Each write is a syscall and, on the reader's side, a wake-up; at 20 000
+/// a second (1 000 readers every 50 ms) they took enough of a 2-core
+/// machine to move the relay's p99 by a quarter, at 5 000 not measurably
+/// (BENCHMARKS.md, "event streams"). Bots reading a busy group get its
+/// events in fewer, larger writes, a little later.
+const SSE_WRITES_PER_SEC: u32 = 5_000;
+
+/// The gap never grows past this, however many readers.
+const SSE_GAP_MAX: Duration = Duration::from_secs(1);
+
+/// Event-stream readers connected now, in every group.
+static SSE_READERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The gap between two writes to one reader when `readers` are connected.
+fn sse_gap(readers: usize) -> Duration {
+    let share = Duration::from_secs(1) / SSE_WRITES_PER_SEC;
+    share
+        .saturating_mul(u32::try_from(readers).unwrap_or(u32::MAX))
+        .clamp(SSE_GAP_MIN, SSE_GAP_MAX)
+}
+
+/// One connected reader, counted in `SSE_READERS` while it lives.
+struct SseReader;
+
+impl SseReader {
+    fn new() -> SseReader {
+        SSE_READERS.fetch_add(1, Ordering::Relaxed);
+        SseReader
+    }
+
+    /// The gap for every reader now.
+    fn gap(&self) -> Duration {
+        sse_gap(SSE_READERS.load(Ordering::Relaxed))
+    }
+}
+
+impl Drop for SseReader {
+    fn drop(&mut self) {
+        SSE_READERS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// When one event-stream reader may be written to: the instants
-/// `epoch + phase + k × SSE_GAP`. Every reader shares the epoch (the first
-/// reader's arrival) and gets its own phase, golden-ratio steps through the
-/// gap, so however many readers a group has and whenever its events come,
-/// their writes are spread evenly over each 50 ms. With one shared
-/// deadline instead ("the first event at once, then every 50 ms"), all of
-/// them woke on the same event and a thousand socket writes took a core in
-/// one go, while a member's relayed message waited for it. An event waits
-/// at most `SSE_GAP` for its reader's slot.
+/// `epoch + frac × gap + k × gap`. Every reader shares the epoch (the
+/// first reader's arrival) and gets its own phase `frac`, golden-ratio
+/// steps through the gap, so however many readers a group has and
+/// whenever its events come, their writes are spread evenly over each gap.
+/// With one shared deadline instead ("the first event at once, then every
+/// 50 ms"), all of them woke on the same event and a thousand socket
+/// writes took a core in one go, while a member's relayed message waited
+/// for it. An event waits at most one gap for its reader's slot.
 #[derive(Clone, Copy, Debug)]
 struct SseSlots {
     epoch: tokio::time::Instant,
-    phase: Duration,
+    /// The phase, as a fraction of the gap, in [0, 1).
+    frac: f64,
 }
 
 impl SseSlots {
@@ -1143,23 +1193,22 @@ impl SseSlots {
         SseSlots::nth(*EPOCH.get_or_init(tokio::time::Instant::now), n)
     }
 
-    /// The `n`th reader's slots: phase `frac(n × 0.618…) × SSE_GAP`, so any
-    /// run of consecutive readers is nearly evenly spread.
+    /// The `n`th reader's slots: phase `frac(n × 0.618…)`, so any run of
+    /// consecutive readers is nearly evenly spread.
     fn nth(epoch: tokio::time::Instant, n: u64) -> SseSlots {
-        let frac = (n as f64 * 0.618_033_988_749_895).fract();
         SseSlots {
             epoch,
-            phase: SSE_GAP.mul_f64(frac),
+            frac: (n as f64 * 0.618_033_988_749_895).fract(),
         }
     }
 
-    /// The first slot at or after `t`.
-    fn next(&self, t: tokio::time::Instant) -> tokio::time::Instant {
-        let base = self.epoch + self.phase;
+    /// The first slot at or after `t` when the gap is `gap`.
+    fn next(&self, t: tokio::time::Instant, gap: Duration) -> tokio::time::Instant {
+        let base = self.epoch + gap.mul_f64(self.frac);
         if t <= base {
             return base;
         }
-        let gap = SSE_GAP.as_nanos();
+        let gap = gap.as_nanos().max(1);
         let k = (t - base).as_nanos().div_ceil(gap);
         base + Duration::from_nanos(u64::try_from(k * gap).unwrap_or(u64::MAX))
     }
@@ -1239,31 +1288,52 @@ mod tests {
     #[test]
     fn event_stream_slots_spread_the_readers_and_keep_the_gap() {
         let epoch = tokio::time::Instant::now();
-        // A thousand readers: every 5 ms of the 50 holds about a tenth.
+        // A thousand readers: every tenth of the gap holds about a tenth.
         let mut tenths = [0u32; 10];
         for n in 0..1000 {
             let s = SseSlots::nth(epoch, n);
-            assert!(s.phase < SSE_GAP);
-            tenths[(s.phase.as_micros() / 5_000) as usize] += 1;
+            assert!((0.0..1.0).contains(&s.frac));
+            tenths[(s.frac * 10.0) as usize] += 1;
         }
         assert!(
             tenths.iter().all(|&c| (95..=105).contains(&c)),
             "{tenths:?}"
         );
-        // One reader's slots: at or after the asked time, less than a gap
-        // later, on its own phase, and never two within a gap.
-        let s = SseSlots::nth(epoch, 7);
-        let base = epoch + s.phase;
-        assert_eq!(s.next(epoch), base);
-        let mut last = base;
-        for ms in [1u64, 49, 50, 51, 120, 10_000, 86_400_000] {
-            let asked = (base + Duration::from_millis(ms)).max(last + Duration::from_nanos(1));
-            let at = s.next(asked);
-            assert!(at >= asked && at - asked < SSE_GAP, "{ms} ms");
-            assert_eq!((at - base).as_nanos() % SSE_GAP.as_nanos(), 0, "{ms} ms");
-            assert!(at - last >= SSE_GAP, "{ms} ms");
-            last = at;
+        // One reader's slots, for a small and a large gap: at or after the
+        // asked time, less than a gap later, on its own phase, and never
+        // two within a gap.
+        for gap in [SSE_GAP_MIN, Duration::from_millis(200)] {
+            let s = SseSlots::nth(epoch, 7);
+            let base = epoch + gap.mul_f64(s.frac);
+            assert_eq!(s.next(epoch, gap), base);
+            let mut last = base;
+            for ms in [1u64, 49, 50, 51, 120, 199, 201, 10_000, 86_400_000] {
+                let asked = (base + Duration::from_millis(ms)).max(last + Duration::from_nanos(1));
+                let at = s.next(asked, gap);
+                assert!(at >= asked && at - asked < gap, "{gap:?} {ms} ms");
+                assert_eq!((at - base).as_nanos() % gap.as_nanos(), 0, "{ms} ms");
+                assert!(at - last >= gap, "{gap:?} {ms} ms");
+                last = at;
+            }
         }
+    }
+
+    #[test]
+    fn the_event_stream_gap_grows_with_the_readers() {
+        let ms = |n| sse_gap(n).as_millis();
+        assert_eq!(ms(0), 50);
+        assert_eq!(ms(1), 50);
+        assert_eq!(ms(250), 50);
+        assert_eq!(ms(500), 100);
+        assert_eq!(ms(1000), 200);
+        assert_eq!(ms(5000), 1000);
+        assert_eq!(ms(usize::MAX), 1000);
+        // The count follows the readers' lives.
+        let before = SSE_READERS.load(Ordering::Relaxed);
+        let readers: Vec<_> = (0..1000).map(|_| SseReader::new()).collect();
+        assert!(readers[0].gap() >= Duration::from_millis(200));
+        drop(readers);
+        assert!(SSE_READERS.load(Ordering::Relaxed) <= before + 100);
     }
 
     /// A router whose posts are answered by a real core holding group
