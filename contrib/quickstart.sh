@@ -183,6 +183,11 @@ Component "upload.localhost" "http_file_share"
     http_external_url = "https://localhost:$HTTPS_PORT/"
     http_file_share_size_limit = 10 * 1024 * 1024
 
+-- Group chat rooms (XEP-0045), to try bridging a group with a room:
+-- send //addmuc tea tea@conference.localhost to lobby@$COMPONENT_JID.
+Component "conference.localhost" "muc"
+    restrict_room_creation = false
+
 -- One stanza per relayed message instead of one per member (README,
 -- "Registering the component").
 Component "multicast.localhost" "talkgroups_multicast"
@@ -276,6 +281,10 @@ cat >&2 <<EOF
 
 ${PORT_NOTE}  Then add lobby@$COMPONENT_JID as a contact and chat; send //help to it.
   alice is an admin of the group and of the service ($COMPONENT_JID).
+
+  Group chat rooms: conference.localhost. To bridge lobby with a room, send
+  //addmuc tea tea@conference.localhost to lobby (as alice), then join
+  tea@conference.localhost from bob's client.
 
   File sharing: upload.localhost (HTTP upload on https://localhost:$HTTPS_PORT/,
   same certificate). talkgroups HTTP (routes, /healthz, /metrics):
